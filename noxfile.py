@@ -1,0 +1,51 @@
+"""Task sessions: ``nox -s tests``, ``lint``, ``typecheck``, ``docs``, ``bench``."""
+
+from __future__ import annotations
+
+import nox
+
+nox.options.default_venv_backend = "venv"
+nox.options.sessions = ["tests", "lint", "typecheck"]
+nox.options.reuse_existing_virtualenvs = True
+
+PYTHON = "3.11"
+
+
+@nox.session(python=PYTHON)
+def tests(session: nox.Session) -> None:
+    """Run the test suite with coverage (pytest + hypothesis)."""
+    session.install("-e", ".[test]")
+    session.run(
+        "pytest",
+        "--cov=shakenlib",
+        "--cov-report=term",
+        *session.posargs,
+    )
+
+
+@nox.session(python=PYTHON)
+def lint(session: nox.Session) -> None:
+    """Ruff: lint and formatting check."""
+    session.install("ruff>=0.6")
+    session.run("ruff", "check", "src", "tests", "benchmarks", "noxfile.py")
+
+
+@nox.session(python=PYTHON)
+def typecheck(session: nox.Session) -> None:
+    """mypy --strict on the package."""
+    session.install("-e", ".", "mypy>=1.10", "types-requests")
+    session.run("mypy", "--strict", "src/shakenlib")
+
+
+@nox.session(python=PYTHON)
+def docs(session: nox.Session) -> None:
+    """Build the Sphinx docs (warnings are errors); their examples run in ``tests``."""
+    session.install("-e", ".", "sphinx>=7", "furo", "myst-parser")
+    session.run("sphinx-build", "-W", "--keep-going", "-b", "html", "docs", "docs/_build/html")
+
+
+@nox.session(python=PYTHON)
+def bench(session: nox.Session) -> None:
+    """Benchmarks, reported as ratios to raw ECDSA P-256 verification in the same run."""
+    session.install("-e", ".")
+    session.run("python", "benchmarks/run.py", *session.posargs)

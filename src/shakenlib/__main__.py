@@ -1,0 +1,5 @@
+"""``python -m shakenlib``: the command line."""
+
+from shakenlib.cli import main
+
+raise SystemExit(main())
