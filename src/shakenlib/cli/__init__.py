@@ -2,7 +2,8 @@
 
 Each sub-command lives in its own module in this package and exposes
 ``add_parser(subparsers)``, which adds its parser and sets ``run`` (a function taking the
-parsed ``argparse.Namespace`` and returning the exit status) with ``set_defaults(run=...)``. :func:`main` turns every
+parsed ``argparse.Namespace`` and returning the exit status) with ``set_defaults(run=...)``.
+:func:`main` turns every
 :class:`~shakenlib.errors.ShakenError` and file error into a one-line message on stderr:
 no Python traceback reaches the user.
 
