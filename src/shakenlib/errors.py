@@ -134,6 +134,9 @@ CODES: Final[dict[str, CodeInfo]] = _table(
     ("x5u_redirect", 436, "the repository answered with a redirect"),
     ("x5u_too_large", 436, "the repository response exceeds the size cap"),
     ("x5u_content", 436, "the repository response holds no certificate"),
+    ("x5u_content_type", None, "the repository response has an unexpected Content-Type"),
+    ("x5u_cache_headers", None, "the repository response carries no caching directive"),
+    ("x5u_not_pem", None, "the repository response is DER, not a PEM certificate chain"),
     # --- certificates and trust (RFC 5280, ATIS-1000080)
     ("cert_malformed", 437, "the certificate cannot be parsed"),
     ("cert_untrusted", 437, "the chain does not lead to a trusted STI-CA root"),
