@@ -100,6 +100,7 @@ CODES: Final[dict[str, CodeInfo]] = _table(
     ("passport_malformed", 438, "the PASSporT is not three dot-separated segments"),
     ("passport_base64", 438, "a PASSporT segment is not unpadded base64url"),
     ("passport_json", 438, "a PASSporT segment is not a JSON object"),
+    ("passport_noncanonical", None, "the PASSporT JSON is not in RFC 8225 §9 deterministic form"),
     ("header_invalid", 438, "the JOSE header is missing or has an invalid member"),
     ("typ_invalid", 438, "the JOSE typ is not 'passport'"),
     ("alg_unsupported", 437, "the signature algorithm is not ES256"),
