@@ -214,13 +214,13 @@ def policy_oids(value: bytes) -> tuple[str, ...]:
 def crl_distribution_points(value: bytes) -> tuple[CrlDistributionPoint, ...]:
     """Decode a CRLDistributionPoints extnValue (RFC 5280 §4.2.1.13)::
 
-        DistributionPoint ::= SEQUENCE {
-             distributionPoint       [0]     DistributionPointName OPTIONAL,
-             reasons                 [1]     ReasonFlags OPTIONAL,
-             cRLIssuer               [2]     GeneralNames OPTIONAL }
-        DistributionPointName ::= CHOICE {
-             fullName                [0]     GeneralNames,
-             nameRelativeToCRLIssuer [1]     RelativeDistinguishedName }
+    DistributionPoint ::= SEQUENCE {
+         distributionPoint       [0]     DistributionPointName OPTIONAL,
+         reasons                 [1]     ReasonFlags OPTIONAL,
+         cRLIssuer               [2]     GeneralNames OPTIONAL }
+    DistributionPointName ::= CHOICE {
+         fullName                [0]     GeneralNames,
+         nameRelativeToCRLIssuer [1]     RelativeDistinguishedName }
     """
     try:
         dps, _ = der_decoder.decode(value, asn1Spec=rfc5280.CRLDistributionPoints())

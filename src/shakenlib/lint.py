@@ -300,10 +300,18 @@ def _pair(
 ) -> None:
     """A leaf rule ``code`` and its CA variant ``code_ca``."""
     cond: _Applies = extra if extra is not None else (lambda f: True)
-    _add(code, doc, "leaf" + extra_text, lambda f: f.leaf and cond(f), leaf_date, description,
-         check)
-    _add(code + "_ca", doc, "CA" + extra_text, lambda f: f.ca and cond(f), ca_date, description,
-         check)
+    _add(
+        code, doc, "leaf" + extra_text, lambda f: f.leaf and cond(f), leaf_date, description, check
+    )
+    _add(
+        code + "_ca",
+        doc,
+        "CA" + extra_text,
+        lambda f: f.ca and cond(f),
+        ca_date,
+        description,
+        check,
+    )
 
 
 # Row 1
@@ -619,8 +627,7 @@ def _spc_format(f: _Facts) -> str | None:
         return f.spc_error
     if re.fullmatch(r"[A-Z0-9]+", f.spc) is None:
         return (
-            f"the SPC value '{f.spc}' contains characters other than uppercase letters "
-            "and numbers"
+            f"the SPC value '{f.spc}' contains characters other than uppercase letters and numbers"
         )
     return None
 
@@ -685,74 +692,264 @@ def _always(f: _Facts) -> bool:
 _pair("e_atis_version", "v003", A3L, A3, "version is v3", _version)
 _pair("e_atis_serial_number", "v003", A3L, A3, "serial number is positive", _serial)
 _pair("e_atis_serial_number_size", "v005", A5L, A5, "serial has at least 64 bits", _serial_size)
-_pair("e_atis_signature_algorithm", "v003", A3L, A3,
-      "TBS signature is ecdsa-with-SHA256 (SHA384 with CP 1.4 or for roots)", _sig_alg)
-_pair("e_atis_subject_public_key", "v003", A3L, A3,
-      "key is EC P-256 (P-384 for CP 1.4 CAs)", _public_key)
+_pair(
+    "e_atis_signature_algorithm",
+    "v003",
+    A3L,
+    A3,
+    "TBS signature is ecdsa-with-SHA256 (SHA384 with CP 1.4 or for roots)",
+    _sig_alg,
+)
+_pair(
+    "e_atis_subject_public_key",
+    "v003",
+    A3L,
+    A3,
+    "key is EC P-256 (P-384 for CP 1.4 CAs)",
+    _public_key,
+)
 _pair("e_atis_subject_dn", "v003", A3L, A3, "subject has exactly one C and one CN", _subject_dn)
 _pair("e_atis_subject_cn", "v003", A3L, A3, "CN contains the word SHAKEN", _subject_cn)
-_add("e_atis_subject_cn_root", "v005", "root", lambda f: f.root, A5,
-     "root CN contains the word ROOT", _subject_cn_root)
-_add("e_atis_subject_cn_spc", "v004", "subscriber (leaf, not self-signed)", lambda f: f.sub, A4L,
-     "CN contains 'SHAKEN <SPC>'", _subject_cn_spc)
+_add(
+    "e_atis_subject_cn_root",
+    "v005",
+    "root",
+    lambda f: f.root,
+    A5,
+    "root CN contains the word ROOT",
+    _subject_cn_root,
+)
+_add(
+    "e_atis_subject_cn_spc",
+    "v004",
+    "subscriber (leaf, not self-signed)",
+    lambda f: f.sub,
+    A4L,
+    "CN contains 'SHAKEN <SPC>'",
+    _subject_cn_spc,
+)
 _pair("e_atis_subject_o_required", "v004", A4L, A4, "exactly one O attribute", _subject_o)
-_pair("e_atis_subject_c_iso", "v005", A5L, A5, "exactly one C, two upper-case letters",
-      _subject_c_iso)
-_pair("e_atis_subject_c_us", "cp14", CP14L, CP14, "C is US", _subject_c_us,
-      extra=_is_sti14, extra_text=" with CP 1.4")
-_pair("e_us_cp_subject_sn_shall", "cp13s", CP13L, CP13, "subject has a serialNumber", _sn_shall,
-      extra=lambda f: f.sti13 and OID_TNAUTHLIST in f.ext,
-      extra_text=" with CP 1.3 and a TNAuthList")
-_pair("e_us_cp_subject_sn_may", "cp14", CP14L, CP14, "subject may have a serialNumber", _never,
-      extra=_is_sti14, extra_text=" with CP 1.4")
-_pair("e_atis_ext_authority_key_identifier", "v003", A3L, A3, "AKI is present", _aki,
-      extra=_not_root, extra_text=" (not root)")
-_add("e_atis_ext_authority_key_identifier_root", "v003", "root with AKI",
-     lambda f: f.root and OID_AKI in f.ext, A3, "root AKI equals its SKI", _aki_root)
-_add("e_atis_ext_basic_constraints", "v003", "all", _always, A3,
-     "BasicConstraints present, critical and decodable", _bc)
-_pair("e_atis_ext_certificate_policies", "v003", A3L, A3,
-      "CP present, not critical, one policy", _cp, extra=_not_root, extra_text=" (not root)")
-_pair("e_shaken_certificate_policies_id", "cp13", CP13L, CP13,
-      "the one policy is SHAKEN CP 1.3 or 1.4", _cp_id, extra=_not_root,
-      extra_text=" (not root)")
-_add("e_atis_ext_certificate_policies_root", "v005", "root", lambda f: f.root, A5,
-     "root has no Certificate Policies", _cp_root)
-_pair("e_atis_ext_crl_distribution", "v003", A3L, A3, "CRL DP with one http(s) URI", _crldp,
-      extra=_not_root, extra_text=" (not root)")
-_pair("e_atis_ext_crl_distribution_struct", "v004", A4L, A4,
-      "first CRL DP has distributionPoint then cRLIssuer", _crldp_struct,
-      extra=lambda f: OID_CRLDP in f.ext and not f.root and f.sti14,
-      extra_text=" with CRL DP and CP 1.4 (not root)")
-_add("e_atis_ext_crl_distribution_root", "v005", "root", lambda f: f.root, A5,
-     "root has no CRL DP", _crldp_root)
+_pair(
+    "e_atis_subject_c_iso", "v005", A5L, A5, "exactly one C, two upper-case letters", _subject_c_iso
+)
+_pair(
+    "e_atis_subject_c_us",
+    "cp14",
+    CP14L,
+    CP14,
+    "C is US",
+    _subject_c_us,
+    extra=_is_sti14,
+    extra_text=" with CP 1.4",
+)
+_pair(
+    "e_us_cp_subject_sn_shall",
+    "cp13s",
+    CP13L,
+    CP13,
+    "subject has a serialNumber",
+    _sn_shall,
+    extra=lambda f: f.sti13 and OID_TNAUTHLIST in f.ext,
+    extra_text=" with CP 1.3 and a TNAuthList",
+)
+_pair(
+    "e_us_cp_subject_sn_may",
+    "cp14",
+    CP14L,
+    CP14,
+    "subject may have a serialNumber",
+    _never,
+    extra=_is_sti14,
+    extra_text=" with CP 1.4",
+)
+_pair(
+    "e_atis_ext_authority_key_identifier",
+    "v003",
+    A3L,
+    A3,
+    "AKI is present",
+    _aki,
+    extra=_not_root,
+    extra_text=" (not root)",
+)
+_add(
+    "e_atis_ext_authority_key_identifier_root",
+    "v003",
+    "root with AKI",
+    lambda f: f.root and OID_AKI in f.ext,
+    A3,
+    "root AKI equals its SKI",
+    _aki_root,
+)
+_add(
+    "e_atis_ext_basic_constraints",
+    "v003",
+    "all",
+    _always,
+    A3,
+    "BasicConstraints present, critical and decodable",
+    _bc,
+)
+_pair(
+    "e_atis_ext_certificate_policies",
+    "v003",
+    A3L,
+    A3,
+    "CP present, not critical, one policy",
+    _cp,
+    extra=_not_root,
+    extra_text=" (not root)",
+)
+_pair(
+    "e_shaken_certificate_policies_id",
+    "cp13",
+    CP13L,
+    CP13,
+    "the one policy is SHAKEN CP 1.3 or 1.4",
+    _cp_id,
+    extra=_not_root,
+    extra_text=" (not root)",
+)
+_add(
+    "e_atis_ext_certificate_policies_root",
+    "v005",
+    "root",
+    lambda f: f.root,
+    A5,
+    "root has no Certificate Policies",
+    _cp_root,
+)
+_pair(
+    "e_atis_ext_crl_distribution",
+    "v003",
+    A3L,
+    A3,
+    "CRL DP with one http(s) URI",
+    _crldp,
+    extra=_not_root,
+    extra_text=" (not root)",
+)
+_pair(
+    "e_atis_ext_crl_distribution_struct",
+    "v004",
+    A4L,
+    A4,
+    "first CRL DP has distributionPoint then cRLIssuer",
+    _crldp_struct,
+    extra=lambda f: OID_CRLDP in f.ext and not f.root and f.sti14,
+    extra_text=" with CRL DP and CP 1.4 (not root)",
+)
+_add(
+    "e_atis_ext_crl_distribution_root",
+    "v005",
+    "root",
+    lambda f: f.root,
+    A5,
+    "root has no CRL DP",
+    _crldp_root,
+)
 _add("e_atis_ext_key_usage", "v003", "all", _always, A3, "Key Usage present and critical", _ku)
-_add("e_atis_ext_key_usage_ca", "v003", "CA with Key Usage", lambda f: f.ca and OID_KU in f.ext,
-     A3, "CA Key Usage is keyCertSign (+digitalSignature, cRLSign before CP 1.4)", _ku_ca)
-_add("e_atis_ext_key_usage_ee", "v003", "leaf with Key Usage",
-     lambda f: f.leaf and OID_KU in f.ext, A3L, "leaf Key Usage is digitalSignature only", _ku_ee)
-_pair("e_atis_ext_not_specified", "v005", A5L, A5, "no extensions beyond the profile's",
-      _not_specified)
+_add(
+    "e_atis_ext_key_usage_ca",
+    "v003",
+    "CA with Key Usage",
+    lambda f: f.ca and OID_KU in f.ext,
+    A3,
+    "CA Key Usage is keyCertSign (+digitalSignature, cRLSign before CP 1.4)",
+    _ku_ca,
+)
+_add(
+    "e_atis_ext_key_usage_ee",
+    "v003",
+    "leaf with Key Usage",
+    lambda f: f.leaf and OID_KU in f.ext,
+    A3L,
+    "leaf Key Usage is digitalSignature only",
+    _ku_ee,
+)
+_pair(
+    "e_atis_ext_not_specified",
+    "v005",
+    A5L,
+    A5,
+    "no extensions beyond the profile's",
+    _not_specified,
+)
 _pair("e_atis_subject_key_identifier", "v003", A3L, A3, "SKI is present", _ski)
 _pair("e_atis_subject_key_identifier_size", "v004", A4L, A4, "SKI is 160 bits", _ski_size)
-_add("e_atis_tn_auth_list", "v003", "leaf", lambda f: f.leaf, A3L,
-     "TNAuthList present, not critical, one SPC", _tn_auth_list)
-_add("e_atis_tn_auth_list_ca", "v003", "CA with TNAuthList",
-     lambda f: f.ca and OID_TNAUTHLIST in f.ext, A3, "CA has no TNAuthList", _tn_auth_list_ca)
-_add("e_atis_tn_auth_list_spc_format", "v005", "leaf", lambda f: f.leaf, A5L,
-     "SPC is upper-case letters and digits", _spc_format)
-_add("e_incorrect_ku_encoding", "rfc:§4.2.1.3", "Key Usage with a value of 4+ bytes",
-     lambda f: OID_KU in f.ext and len(f.ext[OID_KU].value) >= 4, None,
-     "KU unused-bits count equals the trailing zero bits (DER)", _ku_encoding)
-_add("e_ext_authority_key_identifier_missing", "rfc:§4.2.1.1", "not root", _not_root, RFC2459,
-     "AKI present unless self-signed", _aki_missing)
-_add("e_ext_authority_key_identifier_no_key_identifier", "rfc:§4.2.1.1", "all (not CA+SS)",
-     _always, RFC2459, "AKI has keyIdentifier", _aki_no_kid)
-_add("w_ext_subject_key_identifier_missing_sub_cert", "rfc:§4.2.1.2", "leaf",
-     lambda f: f.leaf, RFC2459, "subscriber certificate has SKI", _ski_missing_sub,
-     severity="warn")
-_add("e_issuer_root", "v003", "root", lambda f: f.root, A3,
-     "root issuer equals subject (always true for a root)", _never)
+_add(
+    "e_atis_tn_auth_list",
+    "v003",
+    "leaf",
+    lambda f: f.leaf,
+    A3L,
+    "TNAuthList present, not critical, one SPC",
+    _tn_auth_list,
+)
+_add(
+    "e_atis_tn_auth_list_ca",
+    "v003",
+    "CA with TNAuthList",
+    lambda f: f.ca and OID_TNAUTHLIST in f.ext,
+    A3,
+    "CA has no TNAuthList",
+    _tn_auth_list_ca,
+)
+_add(
+    "e_atis_tn_auth_list_spc_format",
+    "v005",
+    "leaf",
+    lambda f: f.leaf,
+    A5L,
+    "SPC is upper-case letters and digits",
+    _spc_format,
+)
+_add(
+    "e_incorrect_ku_encoding",
+    "rfc:§4.2.1.3",
+    "Key Usage with a value of 4+ bytes",
+    lambda f: OID_KU in f.ext and len(f.ext[OID_KU].value) >= 4,
+    None,
+    "KU unused-bits count equals the trailing zero bits (DER)",
+    _ku_encoding,
+)
+_add(
+    "e_ext_authority_key_identifier_missing",
+    "rfc:§4.2.1.1",
+    "not root",
+    _not_root,
+    RFC2459,
+    "AKI present unless self-signed",
+    _aki_missing,
+)
+_add(
+    "e_ext_authority_key_identifier_no_key_identifier",
+    "rfc:§4.2.1.1",
+    "all (not CA+SS)",
+    _always,
+    RFC2459,
+    "AKI has keyIdentifier",
+    _aki_no_kid,
+)
+_add(
+    "w_ext_subject_key_identifier_missing_sub_cert",
+    "rfc:§4.2.1.2",
+    "leaf",
+    lambda f: f.leaf,
+    RFC2459,
+    "subscriber certificate has SKI",
+    _ski_missing_sub,
+    severity="warn",
+)
+_add(
+    "e_issuer_root",
+    "v003",
+    "root",
+    lambda f: f.root,
+    A3,
+    "root issuer equals subject (always true for a root)",
+    _never,
+)
 
 #: Every rule the linter applies, in the order findings are reported.
 RULES: tuple[Rule, ...] = tuple(_rules)
@@ -813,11 +1010,21 @@ def lint_certificate(
             raise UsageError("usage", "at must be timezone-aware")
         view = facts.view
         if at < view.not_before:
-            out.append(Finding("x_cert_not_yet_valid_at", "error",
-                               f"not valid before {view.not_before.isoformat()} (at "
-                               f"{at.isoformat()})", source="shakenlib"))
+            out.append(
+                Finding(
+                    "x_cert_not_yet_valid_at",
+                    "error",
+                    f"not valid before {view.not_before.isoformat()} (at {at.isoformat()})",
+                    source="shakenlib",
+                )
+            )
         elif at > view.not_after:
-            out.append(Finding("x_cert_expired_at", "error",
-                               f"expired at {view.not_after.isoformat()} (at {at.isoformat()})",
-                               source="shakenlib"))
+            out.append(
+                Finding(
+                    "x_cert_expired_at",
+                    "error",
+                    f"expired at {view.not_after.isoformat()} (at {at.isoformat()})",
+                    source="shakenlib",
+                )
+            )
     return out
