@@ -1,0 +1,778 @@
+"""Traceback leads: verified calls grouped by (signing SPC, origid), scored and explained.
+
+Feed :class:`Analysis` one ``(record, result)`` pair per call (a
+:class:`~shakenlib.records.CallRecord` and its
+:class:`~shakenlib.result.VerificationResult`); ask it for :meth:`Analysis.leads`. Each
+:class:`Lead` is one (SPC, origid): the signing provider and the origin identifier it
+put in the PASSporT (RFC 8588), the lead a traceback request quotes (standards §7.3).
+The SPC is the **signer**, not necessarily the originator (ITG 2025 observations,
+standards §7.4): a downstream provider that signs its customers' traffic shows up here
+under its own SPC.
+
+Which calls go where:
+
+* calls whose certificate was obtained (the SPC is known) go to their (SPC, origid)
+  lead, passed or failed (a failed signature still names the certificate it claims);
+* signed calls that failed before a certificate was obtained (malformed header, unknown
+  x5u …) are summarised by error code and x5u host (:attr:`Analysis.unattributed`);
+* unsigned calls (no Identity header) are summarised in :attr:`Analysis.unsigned`.
+
+Memory stays bounded: per lead, distinct calling/called numbers are exact sets up to
+``cap`` (default 4096) and then a HyperLogLog sketch (:class:`HyperLogLog`, 4096
+registers, ~1.6 % standard error); samples and examples keep the few earliest; the
+per-hour histogram grows with the span of the data in hours, not with the calls.
+
+Aggregates merge exactly (:meth:`Analysis.merge`): analysing two halves of a dataset
+and merging gives the analysis of the whole, because every part of the state is a
+function of the *set* of calls (counts add, sets unite, sketch registers take the
+maximum, samples keep the earliest by (time, line)).
+
+>>> import datetime as dt
+>>> from shakenlib.records import CallRecord
+>>> from shakenlib.result import CertificateSummary, VerificationResult
+>>> cert = CertificateSummary(spc="123A", subject_o="Robo Telecom LLC")
+>>> t0 = dt.datetime(2025, 6, 1, 12, tzinfo=dt.UTC)
+>>> a = Analysis()
+>>> for i in range(50):
+...     rec = CallRecord(line=i + 1, time=t0, orig=f"1215555{2000 + i}",
+...                      dest=f"1215555{3000 + i}", identity=("x",))
+...     a.add(rec, VerificationResult(verstat="TN-Validation-Passed", attest="A",
+...           origid="o-1", certificate=cert))
+>>> lead = a.leads()[0]
+>>> lead.spc, lead.origid, lead.calls, lead.distinct_orig, lead.attest["A"]
+('123A', 'o-1', 50, 50, 50)
+>>> "likely_improper_attestation" in lead.flags
+True
+>>> lead.why[0]
+'50 calls from 50 distinct calling numbers under one origid (+17.0)'
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import hashlib
+import math
+from collections import Counter
+from collections.abc import Iterable
+from typing import Any
+from urllib.parse import urlsplit
+
+import attrs
+
+from shakenlib.providers import Provider, ProviderDirectory
+from shakenlib.records import CallRecord, RecordError
+from shakenlib.result import VerificationResult
+
+__all__ = [
+    "Analysis",
+    "DistinctCounter",
+    "HyperLogLog",
+    "Lead",
+    "LeadStats",
+    "SampleCall",
+    "TracebackShortcut",
+    "nanp_problem",
+    "neighbour",
+]
+
+#: Exact distinct sets hold up to this many values before turning into a sketch.
+DEFAULT_CAP = 4096
+#: Sample calls kept per lead (the earliest by time, then line).
+SAMPLES = 5
+#: Unreadable records kept with their line numbers (the earliest lines); all are counted.
+ERROR_SAMPLES = 100
+
+
+# --------------------------------------------------------------------------------------
+# Cardinality: HyperLogLog (Flajolet et al. 2007) with the small-range correction.
+# --------------------------------------------------------------------------------------
+class HyperLogLog:
+    """A mergeable distinct-count sketch: 2**p one-byte registers (default p = 12).
+
+    Each value is hashed (BLAKE2b, 64 bits); the first ``p`` bits choose a register, the
+    register keeps the maximum position of the first 1-bit in the rest. The estimate is
+    ``alpha * m**2 / sum(2**-register)``, with linear counting while many registers are
+    still zero. Standard error about ``1.04 / sqrt(m)`` (1.6 % for p = 12). Merging takes
+    the register-wise maximum, so a merged sketch equals the sketch of the union exactly.
+
+    >>> h = HyperLogLog()
+    >>> for i in range(20000):
+    ...     h.add(f"1215{i:07d}")
+    >>> abs(h.estimate() - 20000) < 20000 * 0.05
+    True
+    """
+
+    __slots__ = ("p", "registers")
+
+    def __init__(self, p: int = 12, registers: bytearray | None = None) -> None:
+        if not 4 <= p <= 16:
+            raise ValueError("HyperLogLog precision must be 4..16")
+        self.p = p
+        self.registers = registers if registers is not None else bytearray(1 << p)
+
+    def add(self, value: str) -> None:
+        """Add one value."""
+        h = int.from_bytes(hashlib.blake2b(value.encode(), digest_size=8).digest(), "big")
+        index = h >> (64 - self.p)
+        rest = h & ((1 << (64 - self.p)) - 1)
+        rank = (64 - self.p) - rest.bit_length() + 1
+        if rank > self.registers[index]:
+            self.registers[index] = rank
+
+    def estimate(self) -> float:
+        """The estimated number of distinct values added."""
+        m = len(self.registers)
+        alpha = 0.7213 / (1 + 1.079 / m)
+        total = sum(2.0 ** -r for r in self.registers)
+        raw = alpha * m * m / total
+        zeros = self.registers.count(0)
+        if raw <= 2.5 * m and zeros:
+            return m * math.log(m / zeros)
+        return raw
+
+    def update(self, other: HyperLogLog) -> None:
+        """Merge ``other`` into this sketch (register-wise maximum)."""
+        if other.p != self.p:
+            raise ValueError("cannot merge HyperLogLog sketches of different precision")
+        self.registers = bytearray(map(max, self.registers, other.registers))
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, HyperLogLog):
+            return NotImplemented
+        return self.p == other.p and self.registers == other.registers
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __getstate__(self) -> tuple[int, bytes]:
+        return self.p, bytes(self.registers)
+
+    def __setstate__(self, state: tuple[int, bytes]) -> None:
+        self.p, self.registers = state[0], bytearray(state[1])
+
+
+class DistinctCounter:
+    """Distinct values: an exact set up to ``cap`` values, then a :class:`HyperLogLog`.
+
+    The state is a function of the set of values added (not of their order), so counters
+    of two parts merge into exactly the counter of the whole.
+
+    >>> c = DistinctCounter(cap=3)
+    >>> for v in "aab":
+    ...     c.add(v)
+    >>> c.count(), c.exact
+    (2, True)
+    >>> for v in "cdef":
+    ...     c.add(v)
+    >>> c.count(), c.exact
+    (6, False)
+    """
+
+    __slots__ = ("cap", "hll", "values")
+
+    def __init__(self, cap: int = DEFAULT_CAP) -> None:
+        self.cap = cap
+        self.values: set[str] | None = set()
+        self.hll: HyperLogLog | None = None
+
+    @property
+    def exact(self) -> bool:
+        """Whether :meth:`count` is exact (no sketch yet)."""
+        return self.values is not None
+
+    def add(self, value: str) -> None:
+        """Add one value."""
+        if self.values is not None:
+            self.values.add(value)
+            if len(self.values) > self.cap:
+                self._to_sketch()
+        else:
+            assert self.hll is not None
+            self.hll.add(value)
+
+    def _to_sketch(self) -> None:
+        assert self.values is not None
+        self.hll = HyperLogLog()
+        for value in self.values:
+            self.hll.add(value)
+        self.values = None
+
+    def count(self) -> int:
+        """The number of distinct values (estimated once a sketch)."""
+        if self.values is not None:
+            return len(self.values)
+        assert self.hll is not None
+        return round(self.hll.estimate())
+
+    def update(self, other: DistinctCounter) -> None:
+        """Merge ``other`` into this counter."""
+        if other.values is not None:
+            for value in other.values:
+                self.add(value)
+            return
+        assert other.hll is not None
+        if self.values is not None:
+            values = self.values
+            self.values = None
+            self.hll = copy.deepcopy(other.hll)
+            for value in values:
+                self.hll.add(value)
+        else:
+            assert self.hll is not None
+            self.hll.update(other.hll)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, DistinctCounter):
+            return NotImplemented
+        return (self.cap, self.values, self.hll) == (other.cap, other.values, other.hll)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __getstate__(self) -> tuple[int, set[str] | None, HyperLogLog | None]:
+        return self.cap, self.values, self.hll
+
+    def __setstate__(self, state: tuple[int, set[str] | None, HyperLogLog | None]) -> None:
+        self.cap, self.values, self.hll = state
+
+
+# --------------------------------------------------------------------------------------
+# NANP number rules
+# --------------------------------------------------------------------------------------
+def _national(tn: str) -> str | None:
+    if len(tn) == 11 and tn[0] == "1":
+        return tn[1:]
+    if len(tn) == 10:
+        return tn
+    return None
+
+
+def nanp_problem(tn: str | None) -> str | None:
+    """Why a calling number cannot be a valid NANP number, or ``None``.
+
+    A number is judged when it is 10 digits or starts with country code 1; other numbers
+    (international) are not judged. Rules (NANP numbering plan, ATIS-0300115 / NANPA):
+
+    * ``1`` followed by other than 10 digits;
+    * NPA (area code) starting with 0 or 1; NPA of the form N11 (service codes 211–911);
+      NPA of the form N9X (reserved for numbering-plan expansion);
+    * NXX (central office code) starting with 0 or 1, or of the form N11;
+    * 555-0100 … 555-0199, reserved for fictional use.
+
+    >>> nanp_problem("12125551234") is None
+    True
+    >>> nanp_problem("10125551234"), nanp_problem("19115551234")
+    ('NPA starts with 0 or 1', 'NPA 911 is an N11 service code')
+    >>> nanp_problem("12155550142"), nanp_problem("1215555")
+    ('555-01XX is reserved for fictional use', 'country code 1 but not 10 digits after it')
+    >>> nanp_problem("442079460000") is None
+    True
+    """
+    if not tn:
+        return None
+    national = _national(tn)
+    if national is None:
+        return "country code 1 but not 10 digits after it" if tn[0] == "1" else None
+    if not national.isdigit():
+        return "not all digits"
+    npa, nxx, line = national[:3], national[3:6], national[6:]
+    if npa[0] in "01":
+        return "NPA starts with 0 or 1"
+    if npa[1:] == "11":
+        return f"NPA {npa} is an N11 service code"
+    if npa[1] == "9":
+        return f"NPA {npa} (N9X) is reserved for expansion"
+    if nxx[0] in "01":
+        return "NXX starts with 0 or 1"
+    if nxx[1:] == "11":
+        return f"NXX {nxx} is an N11 service code"
+    if nxx == "555" and line.startswith("01"):
+        return "555-01XX is reserved for fictional use"
+    return None
+
+
+def neighbour(orig: str | None, dest: str | None) -> bool:
+    """Whether a calling number shares NPA-NXX with the called number (neighbour spoofing).
+
+    >>> neighbour("12155551234", "2155559876"), neighbour("12155551234", "12155561234")
+    (True, False)
+    """
+    if not orig or not dest:
+        return False
+    a, b = _national(orig), _national(dest)
+    return a is not None and b is not None and a[:6] == b[:6]
+
+
+# --------------------------------------------------------------------------------------
+# Accumulators (mutable, mergeable) and results (frozen)
+# --------------------------------------------------------------------------------------
+@attrs.frozen(order=True)
+class SampleCall:
+    """A call as a traceback request quotes it (time in UTC)."""
+
+    time: dt.datetime
+    line: int
+    orig: str | None = None
+    dest: str | None = None
+    call_id: str | None = attrs.field(default=None, order=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict."""
+        return {"time": self.time.astimezone(dt.UTC).isoformat().replace("+00:00", "Z"),
+                "orig": self.orig, "dest": self.dest, "call_id": self.call_id,
+                "line": self.line}
+
+
+def _keep_smallest(items: list[Any], new: Any, k: int) -> None:
+    """Keep the ``k`` smallest distinct items of ``items`` plus ``new`` (sorted)."""
+    if new in items or (len(items) >= k and new >= items[-1]):
+        return
+    items.append(new)
+    items.sort()
+    del items[k:]
+
+
+def _host(url: str | None) -> str | None:
+    if not url:
+        return None
+    try:
+        return urlsplit(url).hostname
+    except ValueError:
+        return None
+
+
+@attrs.define
+class NumberStats:
+    """Calls, distinct numbers and number-pattern counts for a group of calls."""
+
+    calls: int = 0
+    orig: DistinctCounter = attrs.field(factory=DistinctCounter)
+    dest: DistinctCounter = attrs.field(factory=DistinctCounter)
+    neighbour_calls: int = 0
+    invalid_orig_calls: int = 0
+    invalid_orig_examples: list[tuple[str, str]] = attrs.field(factory=list)
+
+    def add(self, orig: str | None, dest: str | None) -> None:
+        """Count one call's numbers."""
+        self.calls += 1
+        if orig:
+            self.orig.add(orig)
+        if dest:
+            self.dest.add(dest)
+        if neighbour(orig, dest):
+            self.neighbour_calls += 1
+        problem = nanp_problem(orig)
+        if problem is not None and orig:
+            self.invalid_orig_calls += 1
+            _keep_smallest(self.invalid_orig_examples, (orig, problem), 3)
+
+    def update(self, other: NumberStats) -> None:
+        """Merge ``other`` in."""
+        self.calls += other.calls
+        self.orig.update(other.orig)
+        self.dest.update(other.dest)
+        self.neighbour_calls += other.neighbour_calls
+        self.invalid_orig_calls += other.invalid_orig_calls
+        for item in other.invalid_orig_examples:
+            _keep_smallest(self.invalid_orig_examples, item, 3)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict."""
+        return {
+            "calls": self.calls,
+            "distinct_orig": self.orig.count(),
+            "distinct_dest": self.dest.count(),
+            "distinct_exact": self.orig.exact and self.dest.exact,
+            "neighbour_calls": self.neighbour_calls,
+            "invalid_orig_calls": self.invalid_orig_calls,
+            "invalid_orig_examples": [{"orig": o, "problem": p}
+                                      for o, p in self.invalid_orig_examples],
+        }
+
+
+@attrs.define
+class LeadStats:
+    """The running aggregate of one (SPC, origid)."""
+
+    numbers: NumberStats = attrs.field(factory=NumberStats)
+    passed: int = 0
+    failed: Counter[str] = attrs.field(factory=Counter)
+    attest: Counter[str] = attrs.field(factory=Counter)
+    first_seen: dt.datetime | None = None
+    last_seen: dt.datetime | None = None
+    per_hour: Counter[int] = attrs.field(factory=Counter)
+    certificates: Counter[tuple[str | None, str | None, str | None]] = attrs.field(
+        factory=Counter)
+    x5u_hosts: Counter[str] = attrs.field(factory=Counter)
+    samples: list[SampleCall] = attrs.field(factory=list)
+
+    def add(self, record: CallRecord, result: VerificationResult) -> None:
+        """Count one call."""
+        # the numbers the call record saw; the PASSporT's claims when the record has none
+        orig = record.orig or result.orig
+        dest = record.dest or (result.dest[0] if result.dest else None)
+        self.numbers.add(orig, dest)
+        if result.passed:
+            self.passed += 1
+        else:
+            self.failed[result.error or "unknown"] += 1
+        self.attest[result.attest or "?"] += 1
+        when = record.time
+        if self.first_seen is None or when < self.first_seen:
+            self.first_seen = when
+        if self.last_seen is None or when > self.last_seen:
+            self.last_seen = when
+        self.per_hour[int(when.timestamp() // 3600)] += 1
+        cert = result.certificate
+        if cert is not None:
+            self.certificates[(cert.subject_o, cert.subject_cn, cert.issuer)] += 1
+        host = _host(result.x5u)
+        if host:
+            self.x5u_hosts[host] += 1
+        _keep_smallest(self.samples, SampleCall(when, record.line, orig, dest, record.call_id),
+                       SAMPLES)
+
+    def update(self, other: LeadStats) -> None:
+        """Merge ``other`` in."""
+        self.numbers.update(other.numbers)
+        self.passed += other.passed
+        self.failed.update(other.failed)
+        self.attest.update(other.attest)
+        for when in (other.first_seen, other.last_seen):
+            if when is None:
+                continue
+            if self.first_seen is None or when < self.first_seen:
+                self.first_seen = when
+            if self.last_seen is None or when > self.last_seen:
+                self.last_seen = when
+        self.per_hour.update(other.per_hour)
+        self.certificates.update(other.certificates)
+        self.x5u_hosts.update(other.x5u_hosts)
+        for sample in other.samples:
+            _keep_smallest(self.samples, sample, SAMPLES)
+
+
+@attrs.frozen
+class TracebackShortcut:
+    """What a traceback request to the signer needs.
+
+    ``role`` is always "signer": the SPC signed the calls; it is the originator only if
+    the attestation is honest (A/B claim a customer relationship, C only a gateway).
+    """
+
+    spc: str | None
+    provider: str | None
+    origid: str | None
+    attest: str | None
+    ask: str
+    calls: tuple[SampleCall, ...]
+    role: str = "signer (not necessarily the originating provider)"
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict."""
+        return {"role": self.role, "spc": self.spc, "provider": self.provider,
+                "origid": self.origid, "attest": self.attest, "ask": self.ask,
+                "calls": [c.to_dict() for c in self.calls]}
+
+
+@attrs.frozen
+class Lead:
+    """One (signing SPC, origid) with its signals, score and explanation."""
+
+    spc: str | None
+    origid: str | None
+    provider: Provider
+    calls: int
+    passed: int
+    failed: dict[str, int]
+    attest: dict[str, int]
+    distinct_orig: int
+    distinct_dest: int
+    distinct_exact: bool
+    neighbour_calls: int
+    invalid_orig_calls: int
+    invalid_orig_examples: tuple[tuple[str, str], ...]
+    first_seen: dt.datetime | None
+    last_seen: dt.datetime | None
+    peak_per_hour: int
+    peak_hour: dt.datetime | None
+    certificates: tuple[dict[str, Any], ...]
+    x5u_hosts: dict[str, int]
+    samples: tuple[SampleCall, ...]
+    score: float
+    why: tuple[str, ...]
+    flags: tuple[str, ...]
+    traceback: TracebackShortcut
+
+    @property
+    def neighbour_share(self) -> float:
+        """Share of calls whose calling number shares NPA-NXX with the called number."""
+        return self.neighbour_calls / self.calls if self.calls else 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict (one entry of ``analyze --json`` ``leads``)."""
+        return {
+            "spc": self.spc,
+            "provider": self.provider.name,
+            "provider_source": self.provider.source,
+            "itg_member": self.provider.itg_member,
+            "origid": self.origid,
+            "calls": self.calls,
+            "passed": self.passed,
+            "failed": dict(self.failed),
+            "attest": dict(self.attest),
+            "distinct_orig": self.distinct_orig,
+            "distinct_dest": self.distinct_dest,
+            "distinct_exact": self.distinct_exact,
+            "neighbour_calls": self.neighbour_calls,
+            "neighbour_share": round(self.neighbour_share, 4),
+            "invalid_orig_calls": self.invalid_orig_calls,
+            "invalid_orig_examples": [{"orig": o, "problem": p}
+                                      for o, p in self.invalid_orig_examples],
+            "first_seen": _iso(self.first_seen),
+            "last_seen": _iso(self.last_seen),
+            "peak_per_hour": self.peak_per_hour,
+            "peak_hour": _iso(self.peak_hour),
+            "certificates": list(self.certificates),
+            "x5u_hosts": dict(self.x5u_hosts),
+            "samples": [s.to_dict() for s in self.samples],
+            "score": self.score,
+            "why": list(self.why),
+            "flags": list(self.flags),
+            "traceback": self.traceback.to_dict(),
+        }
+
+
+def _iso(value: dt.datetime | None) -> str | None:
+    if value is None:
+        return None
+    return value.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
+
+
+_ASK = {
+    "A": "A (full): the signer claims it knows the customer and the customer's right to "
+         "the calling number; ask it to identify the customer behind this origid",
+    "B": "B (partial): the signer claims it knows the customer; ask it to identify the "
+         "customer behind this origid",
+    "C": "C (gateway): the signer only claims to be the entry point; ask it for the "
+         "upstream provider it received these calls from",
+}
+
+
+def _score(stats: LeadStats) -> tuple[float, list[str], list[str]]:
+    """The documented score (see docs/investigating.md): points with their reasons."""
+    n = stats.numbers
+    calls = n.calls
+    distinct = n.orig.count()
+    approx = "" if n.orig.exact else "~"
+    volume = min(1.0, math.log10(calls) / 3) if calls > 1 else 0.0  # 1 call 0, 1000+ 1
+    diversity = min(1.0, distinct / calls) if calls else 0.0
+    why: list[str] = []
+    flags: list[str] = []
+    score = 0.0
+
+    points = 30 * diversity * volume
+    if points >= 0.05:
+        score += points
+        why.append(f"{calls} calls from {approx}{distinct} distinct calling numbers under "
+                   f"one origid (+{points:.1f})")
+    a_calls = stats.attest.get("A", 0)
+    a_share = a_calls / calls if calls else 0.0
+    if a_share >= 0.5 and distinct >= 20 and diversity >= 0.2:
+        points = 25 * a_share
+        score += points
+        flags.append("likely_improper_attestation")
+        why.append(f"A-attested: {a_calls} of {calls} calls from {approx}{distinct} calling "
+                   f"numbers; full attestation of that many numbers under one origid "
+                   f"suggests improper attestation (+{points:.1f})")
+    if n.neighbour_calls:
+        share = n.neighbour_calls / calls
+        points = 20 * share * volume
+        if share >= 0.2:
+            flags.append("neighbour_spoofing")
+        score += points
+        why.append(f"{n.neighbour_calls} calls ({share:.0%}) from a number in the called "
+                   f"number's own NPA-NXX (neighbour spoofing pattern) (+{points:.1f})")
+    if n.invalid_orig_calls:
+        share = n.invalid_orig_calls / calls
+        points = 15 * share * max(volume, 0.3)
+        flags.append("invalid_calling_numbers")
+        score += points
+        example = n.invalid_orig_examples[0]
+        why.append(f"{n.invalid_orig_calls} calls from calling numbers that cannot be valid "
+                   f"NANP numbers, e.g. {example[0]} ({example[1]}) (+{points:.1f})")
+    failed = sum(stats.failed.values())
+    if failed:
+        share = failed / calls
+        points = 10 * share
+        flags.append("failed_verification")
+        score += points
+        codes = ", ".join(f"{code} {count}" for code, count in stats.failed.most_common(3))
+        why.append(f"{failed} calls failed verification ({codes}) (+{points:.1f})")
+    if not why:
+        why.append(f"{calls} calls from {approx}{distinct} calling numbers; no suspicious "
+                   "pattern")
+    return round(score, 1), why, flags
+
+
+@attrs.define
+class Analysis:
+    """Running totals and leads of a batch of verified calls (mergeable).
+
+    :meth:`add` one call at a time (or :meth:`add_error` for an unreadable record);
+    :meth:`merge`/:meth:`update` combine partial analyses; :meth:`leads` ranks.
+    """
+
+    calls: int = 0
+    passed: int = 0
+    failed: int = 0
+    unsigned: int = 0
+    unreadable: int = 0
+    failed_by_error: Counter[str] = attrs.field(factory=Counter)
+    leads_by_key: dict[tuple[str, str | None], LeadStats] = attrs.field(factory=dict)
+    unsigned_numbers: NumberStats = attrs.field(factory=NumberStats)
+    unattributed: Counter[str] = attrs.field(factory=Counter)
+    unattributed_hosts: Counter[str] = attrs.field(factory=Counter)
+    errors: list[tuple[int, str, str]] = attrs.field(factory=list)
+
+    def add(self, record: CallRecord, result: VerificationResult) -> None:
+        """Count one verified call."""
+        self.calls += 1
+        if not record.signed or (result.error == "identity_missing" and not result.passed):
+            self.unsigned += 1
+            self.unsigned_numbers.add(record.orig, record.dest)
+            return
+        if result.passed:
+            self.passed += 1
+        else:
+            self.failed += 1
+            self.failed_by_error[result.error or "unknown"] += 1
+        spc = result.spc
+        if spc is None:
+            self.unattributed[result.error or "unknown"] += 1
+            host = _host(result.x5u)
+            if host:
+                self.unattributed_hosts[host] += 1
+            return
+        key = (spc, result.origid)
+        stats = self.leads_by_key.get(key)
+        if stats is None:
+            stats = self.leads_by_key[key] = LeadStats()
+        stats.add(record, result)
+
+    def add_error(self, error: RecordError) -> None:
+        """Count one unreadable record (the earliest lines are kept with their reasons)."""
+        self.unreadable += 1
+        _keep_smallest(self.errors, (error.line, error.reason, error.source or ""),
+                       ERROR_SAMPLES)
+
+    def add_all(self, pairs: Iterable[tuple[CallRecord, VerificationResult] | RecordError],
+                ) -> Analysis:
+        """Add many ``(record, result)`` pairs and errors; returns ``self``."""
+        for item in pairs:
+            if isinstance(item, RecordError):
+                self.add_error(item)
+            else:
+                self.add(*item)
+        return self
+
+    def update(self, other: Analysis) -> None:
+        """Merge ``other`` into this analysis (in place)."""
+        self.calls += other.calls
+        self.passed += other.passed
+        self.failed += other.failed
+        self.unsigned += other.unsigned
+        self.unreadable += other.unreadable
+        self.failed_by_error.update(other.failed_by_error)
+        for key, stats in other.leads_by_key.items():
+            mine = self.leads_by_key.get(key)
+            if mine is None:
+                self.leads_by_key[key] = copy.deepcopy(stats)
+            else:
+                mine.update(stats)
+        self.unsigned_numbers.update(other.unsigned_numbers)
+        self.unattributed.update(other.unattributed)
+        self.unattributed_hosts.update(other.unattributed_hosts)
+        for item in other.errors:
+            _keep_smallest(self.errors, item, ERROR_SAMPLES)
+
+    def merge(self, other: Analysis) -> Analysis:
+        """A new analysis of both parts (``self`` and ``other`` are left unchanged)."""
+        merged = copy.deepcopy(self)
+        merged.update(other)
+        return merged
+
+    def leads(self, directory: ProviderDirectory | None = None, *,
+              top: int | None = None) -> list[Lead]:
+        """The leads, most suspicious first (score, then calls, then SPC/origid)."""
+        directory = directory or ProviderDirectory()
+        out = [self._lead(key, stats, directory) for key, stats in self.leads_by_key.items()]
+        out.sort(key=lambda lead: (-lead.score, -lead.calls, lead.spc or "",
+                                   lead.origid or ""))
+        return out[:top] if top is not None else out
+
+    def _lead(self, key: tuple[str, str | None], stats: LeadStats,
+              directory: ProviderDirectory) -> Lead:
+        spc, origid = key
+        subject_o = None
+        if stats.certificates:
+            subject_o = stats.certificates.most_common(1)[0][0][0]
+        provider = directory.provider_for(spc, subject_o)
+        score, why, flags = _score(stats)
+        peak_hour, peak = (None, 0)
+        if stats.per_hour:
+            hour, peak = max(stats.per_hour.items(), key=lambda kv: (kv[1], -kv[0]))
+            peak_hour = dt.datetime.fromtimestamp(hour * 3600, dt.UTC)
+        attest = dict(sorted(stats.attest.items()))
+        main_attest = stats.attest.most_common(1)[0][0] if stats.attest else None
+        ask = _ASK.get(main_attest or "", "ask the signer to identify the source of these calls")
+        n = stats.numbers
+        return Lead(
+            spc=spc,
+            origid=origid,
+            provider=provider,
+            calls=n.calls,
+            passed=stats.passed,
+            failed=dict(stats.failed.most_common()),
+            attest=attest,
+            distinct_orig=n.orig.count(),
+            distinct_dest=n.dest.count(),
+            distinct_exact=n.orig.exact and n.dest.exact,
+            neighbour_calls=n.neighbour_calls,
+            invalid_orig_calls=n.invalid_orig_calls,
+            invalid_orig_examples=tuple(n.invalid_orig_examples),
+            first_seen=stats.first_seen,
+            last_seen=stats.last_seen,
+            peak_per_hour=peak,
+            peak_hour=peak_hour,
+            certificates=tuple(
+                {"subject_o": o, "subject_cn": cn, "issuer": issuer, "calls": count}
+                for (o, cn, issuer), count in stats.certificates.most_common(5)),
+            x5u_hosts=dict(stats.x5u_hosts.most_common(5)),
+            samples=tuple(stats.samples),
+            score=score,
+            why=tuple(why),
+            flags=tuple(flags),
+            traceback=TracebackShortcut(spc=spc, provider=provider.name, origid=origid,
+                                        attest=main_attest, ask=ask,
+                                        calls=tuple(stats.samples)),
+        )
+
+    def to_dict(self, directory: ProviderDirectory | None = None, *,
+                top: int | None = None) -> dict[str, Any]:
+        """JSON-ready dict: totals, ``leads``, and the failed/unsigned/unreadable summaries."""
+        return {
+            "calls": self.calls,
+            "passed": self.passed,
+            "failed": self.failed,
+            "unsigned": self.unsigned,
+            "unreadable": self.unreadable,
+            "leads": [lead.to_dict() for lead in self.leads(directory, top=top)],
+            "failed_by_error": dict(self.failed_by_error.most_common()),
+            "failed_without_certificate": {
+                "by_error": dict(self.unattributed.most_common()),
+                "x5u_hosts": dict(self.unattributed_hosts.most_common(20)),
+            },
+            "unsigned_calls": self.unsigned_numbers.to_dict(),
+            "unreadable_records": [{"line": line, "reason": reason, "source": source or None}
+                                   for line, reason, source in self.errors],
+        }
