@@ -1,0 +1,497 @@
+"""Revocation against the STI-PA CRL (RFC 5280 §5, ATIS-1000080 §6.4).
+
+The STI-PA publishes one CRL for the whole SHAKEN ecosystem. It is an *indirect* CRL:
+its issuer is "STI-PA CRL", not the CA that issued the certificates it lists, so each
+entry names that CA in the certificateIssuer entry extension::
+
+    -- RFC 5280 §5.3.3
+    id-ce-certificateIssuer   OBJECT IDENTIFIER ::= { id-ce 29 }
+    CertificateIssuer ::=     GeneralNames
+
+"if this extension is present ... it applies to that entry and all subsequent entries
+until the next certificateIssuer extension"; entries before the first one belong to the
+CRL issuer. A certificate is revoked when an entry has its serial number *and* its issuer.
+Entries of an indirect CRL with no certificateIssuer in force are matched by serial alone
+(and reported in the findings), because a certificate's CA never issues the STI-PA CRL.
+
+:class:`RevocationChecker` verifies each CRL's signature with a trusted CRL signer,
+checks ``thisUpdate <= at <= nextUpdate``, then looks the certificate up. **A revoked
+certificate raises** :class:`CertificateRevoked` (a
+:class:`~shakenlib.errors.RevocationError`, code ``cert_revoked``): a caller that forgets to
+look at a status cannot accept a revoked certificate. Otherwise :meth:`~RevocationChecker.check`
+returns a :class:`RevocationStatus`. Whether an unusable CRL (none, bad signature, out of
+date) is an error depends on ``policy``: ``"require"`` raises, ``"prefer"`` returns
+``checked=False`` with a warning finding (soft fail), ``"off"`` checks nothing.
+
+This module is pure: fetching the CRL (from :func:`crl_urls`) is the repository's job.
+
+>>> from shakenlib.testing.pki import StiTestPki, DEFAULT_NOW
+>>> pki = StiTestPki()
+>>> good, bad = pki.issue_sp_certificate("873J"), pki.issue_sp_certificate("818H")
+>>> checker = RevocationChecker([pki.crl_signer.certificate], policy="require")
+>>> crl = pki.make_crl([bad])
+>>> checker.check(good.certificate, [crl], at=DEFAULT_NOW).checked
+True
+>>> checker.check(bad.certificate, [crl], at=DEFAULT_NOW)
+Traceback (most recent call last):
+...
+shakenlib.crl.CertificateRevoked: cert_revoked: certificate 'SHAKEN 818H' (serial ...) ...
+>>> crl_urls(good.certificate)
+('https://crl.sti-pa.test/download/v1/crl',)
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import threading
+from collections import OrderedDict
+from collections.abc import Iterable, Sequence
+from typing import Literal
+
+import attrs
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
+from cryptography.x509.verification import (
+    Criticality,
+    ExtensionPolicy,
+    PolicyBuilder,
+    VerificationError,
+)
+
+from shakenlib.errors import RevocationError, UsageError
+from shakenlib.findings import Finding
+from shakenlib.trust import TrustStore, ca_extension_policy, common_name
+
+__all__ = [
+    "CertificateRevoked",
+    "RevocationChecker",
+    "RevocationPolicy",
+    "RevocationStatus",
+    "crl_urls",
+    "validate_crl_signer",
+]
+
+RevocationPolicy = Literal["require", "prefer", "off"]
+_POLICIES = ("require", "prefer", "off")
+
+
+@attrs.frozen
+class RevocationStatus:
+    """The outcome of a revocation check that did not find the certificate revoked.
+
+    ``checked``: a usable CRL was consulted. ``revoked`` is ``False`` in every status
+    :meth:`RevocationChecker.check` returns (a revoked certificate raises
+    :class:`CertificateRevoked`, whose ``status`` has ``revoked=True``).
+    ``crl_this_update``/``crl_next_update``: of the CRL used (``None`` when unchecked).
+    """
+
+    revoked: bool
+    checked: bool
+    reason: str | None = None
+    crl_this_update: dt.datetime | None = None
+    crl_next_update: dt.datetime | None = None
+    findings: tuple[Finding, ...] = ()
+    revocation_date: dt.datetime | None = None
+
+
+class CertificateRevoked(RevocationError):
+    """The certificate is on a valid CRL (code ``cert_revoked``); ``status`` says when/why."""
+
+    default_code = "cert_revoked"
+
+    def __init__(
+        self,
+        code: str | None = None,
+        message: str = "",
+        status: RevocationStatus | None = None,
+    ) -> None:
+        super().__init__(code, message)
+        self.status = status
+
+
+def _sha256(data: bytes) -> bytes:
+    return hashlib.sha256(data).digest()
+
+
+def crl_urls(certs: x509.Certificate | Iterable[x509.Certificate]) -> tuple[str, ...]:
+    """The CRL distribution point URLs (http/https ``fullName`` URIs) of one certificate
+    or of several (say a leaf and its intermediates), in order, without duplicates.
+
+    RFC 5280 §4.2.1.13::
+
+        CRLDistributionPoints ::= SEQUENCE SIZE (1..MAX) OF DistributionPoint
+        DistributionPoint ::= SEQUENCE {
+            distributionPoint       [0]     DistributionPointName OPTIONAL,
+            reasons                 [1]     ReasonFlags OPTIONAL,
+            cRLIssuer               [2]     GeneralNames OPTIONAL }
+        DistributionPointName ::= CHOICE {
+            fullName                [0]     GeneralNames,
+            nameRelativeToCRLIssuer [1]     RelativeDistinguishedName }
+
+    >>> from shakenlib.testing.pki import StiTestPki
+    >>> pki = StiTestPki()
+    >>> crl_urls([pki.issue_sp_certificate().certificate, pki.ca_intermediate.certificate])
+    ('https://crl.sti-pa.test/download/v1/crl',)
+    >>> crl_urls(pki.ca_root.certificate)
+    ()
+    """
+    items = [certs] if isinstance(certs, x509.Certificate) else list(certs)
+    urls: dict[str, None] = {}
+    for cert in items:
+        try:
+            ext = cert.extensions.get_extension_for_class(x509.CRLDistributionPoints)
+        except (x509.ExtensionNotFound, ValueError):
+            continue
+        for point in ext.value:
+            for name in point.full_name or ():
+                if isinstance(name, x509.UniformResourceIdentifier) and (
+                    name.value.lower().startswith(("http://", "https://"))
+                ):
+                    urls.setdefault(name.value, None)
+    return tuple(urls)
+
+
+_CRL_SIGNER_EE_POLICY = (
+    ExtensionPolicy.permit_all()
+    .may_be_present(x509.KeyUsage, Criticality.AGNOSTIC, None)
+    .may_be_present(x509.BasicConstraints, Criticality.AGNOSTIC, None)
+    .may_be_present(x509.CertificatePolicies, Criticality.AGNOSTIC, None)
+)
+
+
+def _can_sign_crls(cert: x509.Certificate) -> bool:
+    # RFC 5280 §4.2.1.3: a CRL signer's keyUsage, when present, asserts cRLSign.
+    try:
+        return bool(cert.extensions.get_extension_for_class(x509.KeyUsage).value.crl_sign)
+    except x509.ExtensionNotFound:
+        return True
+
+
+def validate_crl_signer(
+    signer: x509.Certificate,
+    trust: TrustStore,
+    *,
+    at: dt.datetime,
+    intermediates: Sequence[x509.Certificate] = (),
+) -> x509.Certificate:
+    """Check that ``signer`` (such as the "STI-PA CRL" certificate) chains to ``trust`` at
+    ``at`` and may sign CRLs; return it. Raises ``RevocationError("crl_invalid")``.
+
+    >>> from shakenlib.testing.pki import StiTestPki, DEFAULT_NOW
+    >>> pki = StiTestPki()
+    >>> trust = TrustStore.from_pem(pki.trust_anchors_pem())
+    >>> common_name(validate_crl_signer(pki.crl_signer.certificate, trust, at=DEFAULT_NOW))
+    'STI-PA CRL'
+    """
+    if not _can_sign_crls(signer):
+        raise RevocationError(
+            "crl_invalid", f"certificate '{common_name(signer)}' may not sign CRLs (no cRLSign)"
+        )
+    if signer in trust:
+        if not signer.not_valid_before_utc <= at <= signer.not_valid_after_utc:
+            raise RevocationError(
+                "crl_invalid", f"CRL signer '{common_name(signer)}' is not valid at {at}"
+            )
+        return signer
+    verifier = (
+        PolicyBuilder()
+        .store(trust.store)
+        .time(at)
+        .extension_policies(ca_policy=ca_extension_policy(), ee_policy=_CRL_SIGNER_EE_POLICY)
+        .build_client_verifier()
+    )
+    try:
+        verifier.verify(signer, list(intermediates))
+    except VerificationError as exc:
+        detail = str(exc).split(" (encountered processing")[0]
+        raise RevocationError(
+            "crl_invalid",
+            f"CRL signer '{common_name(signer)}' does not chain to a trust anchor: {detail}",
+        ) from None
+    return signer
+
+
+@attrs.frozen(eq=False)
+class _ParsedCrl:
+    crl: x509.CertificateRevocationList
+    sha256: bytes
+    indirect: bool
+    # serial -> [(issuer in force or None when the CRL issuer applies by default, entry)]
+    index: dict[int, list[tuple[x509.Name | None, x509.RevokedCertificate]]]
+
+
+def _index(
+    crl: x509.CertificateRevocationList,
+) -> dict[int, list[tuple[x509.Name | None, x509.RevokedCertificate]]]:
+    index: dict[int, list[tuple[x509.Name | None, x509.RevokedCertificate]]] = {}
+    current: x509.Name | None = None
+    for entry in crl:
+        try:
+            names = entry.extensions.get_extension_for_class(x509.CertificateIssuer).value
+            dirs = [n.value for n in names if isinstance(n, x509.DirectoryName)]
+            if dirs:
+                current = dirs[0]
+        except x509.ExtensionNotFound:
+            pass
+        index.setdefault(entry.serial_number, []).append((current, entry))
+    return index
+
+
+def _is_indirect(crl: x509.CertificateRevocationList) -> bool:
+    try:
+        idp = crl.extensions.get_extension_for_class(x509.IssuingDistributionPoint).value
+    except x509.ExtensionNotFound:
+        return False
+    return bool(idp.indirect_crl)
+
+
+def _reason(entry: x509.RevokedCertificate) -> str | None:
+    try:
+        return entry.extensions.get_extension_for_class(x509.CRLReason).value.reason.value
+    except x509.ExtensionNotFound:
+        return None
+
+
+class RevocationChecker:
+    """Check certificates against CRLs signed by trusted CRL signers.
+
+    ``crl_signers``: certificates trusted to sign CRLs (such as the "STI-PA CRL"
+    certificate), or a :class:`~shakenlib.trust.TrustStore` whose anchors are trusted as
+    signers. ``extra_signers``: signer certificates that are trusted only once they chain
+    to the ``crl_signers`` trust store at the check time (see :func:`validate_crl_signer`);
+    use it with the STI-PA root in the trust store and the "STI-PA CRL" certificate here.
+    ``cache_size``: parsed CRLs kept, keyed by SHA-256 of their bytes. Thread-safe.
+    """
+
+    def __init__(
+        self,
+        crl_signers: Iterable[x509.Certificate] | TrustStore,
+        *,
+        policy: RevocationPolicy = "prefer",
+        extra_signers: Iterable[x509.Certificate] = (),
+        cache_size: int = 32,
+    ) -> None:
+        if policy not in _POLICIES:
+            raise UsageError("usage", f"revocation policy must be one of {_POLICIES}")
+        self.policy: RevocationPolicy = policy
+        self._trust = crl_signers if isinstance(crl_signers, TrustStore) else None
+        self._signers = tuple(s for s in crl_signers if _can_sign_crls(s))
+        self._extra = tuple(extra_signers)
+        if self._extra and self._trust is None:
+            raise UsageError("usage", "extra_signers need crl_signers to be a TrustStore")
+        self._cache: OrderedDict[bytes, _ParsedCrl] = OrderedDict()
+        self._verified: set[tuple[bytes, bytes]] = set()
+        self._cache_size = cache_size
+        self._lock = threading.Lock()
+
+    # --- parsing -------------------------------------------------------------------------
+    def parse(self, data: bytes) -> x509.CertificateRevocationList:
+        """Parse a CRL, PEM or DER (cached by SHA-256). ``RevocationError("crl_invalid")``.
+
+        >>> RevocationChecker([]).parse(b"not a CRL")
+        Traceback (most recent call last):
+        ...
+        shakenlib.errors.RevocationError: crl_invalid: CRL does not parse (DER): ...
+        """
+        return self._parsed(data).crl
+
+    def _parsed(self, data: bytes | x509.CertificateRevocationList) -> _ParsedCrl:
+        if isinstance(data, x509.CertificateRevocationList):
+            crl: x509.CertificateRevocationList | None = data
+            raw = data.public_bytes(serialization.Encoding.DER)
+        else:
+            crl, raw = None, bytes(data)
+        digest = _sha256(raw)
+        with self._lock:
+            hit = self._cache.get(digest)
+            if hit is not None:
+                self._cache.move_to_end(digest)
+                return hit
+        if crl is None:
+            pem = raw.lstrip().startswith(b"-----BEGIN")
+            try:
+                crl = (x509.load_pem_x509_crl(raw) if pem else x509.load_der_x509_crl(raw))
+                index = _index(crl)
+            except ValueError as exc:
+                raise RevocationError(
+                    "crl_invalid", f"CRL does not parse ({'PEM' if pem else 'DER'}): {exc}"
+                ) from None
+        else:
+            index = _index(crl)
+        parsed = _ParsedCrl(crl, digest, _is_indirect(crl), index)
+        with self._lock:
+            self._cache[digest] = parsed
+            while len(self._cache) > self._cache_size:
+                self._cache.popitem(last=False)
+        return parsed
+
+    # --- signature ---------------------------------------------------------------------
+    def _candidate_signers(self, at: dt.datetime) -> list[x509.Certificate]:
+        signers = list(self._signers)
+        if self._trust is not None:
+            for extra in self._extra:
+                try:
+                    signers.append(validate_crl_signer(extra, self._trust, at=at))
+                except RevocationError:
+                    continue
+        return signers
+
+    def _verify_signature(self, parsed: _ParsedCrl, at: dt.datetime) -> None:
+        crl = parsed.crl
+        matching = [s for s in self._candidate_signers(at) if s.subject == crl.issuer]
+        if not matching:
+            raise RevocationError(
+                "crl_invalid",
+                f"CRL issuer '{crl.issuer.rfc4514_string()}' is not a trusted CRL signer",
+            )
+        for signer in matching:
+            fingerprint = signer.fingerprint(hashes.SHA256())
+            with self._lock:
+                if (parsed.sha256, fingerprint) in self._verified:
+                    return
+            key = signer.public_key()
+            if not isinstance(
+                key,
+                ec.EllipticCurvePublicKey | rsa.RSAPublicKey | ed25519.Ed25519PublicKey
+                | ed448.Ed448PublicKey,
+            ):
+                continue
+            if crl.is_signature_valid(key):
+                with self._lock:
+                    self._verified.add((parsed.sha256, fingerprint))
+                    if len(self._verified) > 4 * self._cache_size:
+                        self._verified.clear()
+                return
+        raise RevocationError(
+            "crl_invalid",
+            f"CRL signature does not verify with the key of trusted signer "
+            f"'{common_name(matching[0])}'",
+        )
+
+    # --- checking ------------------------------------------------------------------------
+    def _usable(self, parsed: _ParsedCrl, at: dt.datetime) -> None:
+        crl = parsed.crl
+        self._verify_signature(parsed, at)
+        this_update = crl.last_update_utc
+        next_update = crl.next_update_utc
+        if at < this_update:
+            raise RevocationError(
+                "crl_expired",
+                f"CRL from '{crl.issuer.rfc4514_string()}' is not yet valid: thisUpdate "
+                f"{this_update.isoformat()} is after {at.isoformat()}",
+            )
+        if next_update is not None and at > next_update:
+            raise RevocationError(
+                "crl_expired",
+                f"CRL from '{crl.issuer.rfc4514_string()}' is out of date: nextUpdate "
+                f"{next_update.isoformat()} is before {at.isoformat()}",
+            )
+
+    def check(
+        self,
+        cert: x509.Certificate,
+        crls: Sequence[bytes | x509.CertificateRevocationList],
+        *,
+        at: dt.datetime,
+    ) -> RevocationStatus:
+        """Check ``cert`` against ``crls`` as of ``at``.
+
+        Raises :class:`CertificateRevoked` when a usable CRL lists it (the message names
+        the certificate, revocation date and reason). Under policy ``"require"`` raises
+        :class:`~shakenlib.errors.RevocationError` ``crl_unavailable`` (no CRL given),
+        ``crl_invalid`` (unparseable, untrusted signer, bad signature) or ``crl_expired``
+        when no CRL is usable; under ``"prefer"`` returns ``checked=False`` with warning
+        findings instead; under ``"off"`` returns ``checked=False`` at once.
+        """
+        if at.tzinfo is None or at.utcoffset() is None:
+            raise UsageError("usage", "`at` must be a timezone-aware datetime")
+        if self.policy == "off":
+            return RevocationStatus(revoked=False, checked=False)
+        problems: list[RevocationError] = []
+        usable: list[_ParsedCrl] = []
+        for data in crls:
+            try:
+                parsed = self._parsed(data)
+                self._usable(parsed, at)
+            except RevocationError as exc:
+                problems.append(exc)
+                continue
+            usable.append(parsed)
+        notes = [Finding(p.code, "warn", p.message, source="RFC 5280 §6.3") for p in problems]
+        if not usable:
+            if not problems:
+                problems.append(RevocationError(
+                    "crl_unavailable",
+                    f"no CRL was supplied to check certificate '{common_name(cert)}'",
+                ))
+                notes.append(Finding("crl_unavailable", "warn", problems[0].message))
+            if self.policy == "require":
+                first = problems[0]
+                raise RevocationError(first.code, first.message)
+            return RevocationStatus(revoked=False, checked=False, findings=tuple(notes))
+        for parsed in usable:
+            self._lookup(cert, parsed, notes)
+        newest = max(usable, key=lambda p: p.crl.last_update_utc)
+        return RevocationStatus(
+            revoked=False,
+            checked=True,
+            crl_this_update=newest.crl.last_update_utc,
+            crl_next_update=min(
+                (p.crl.next_update_utc for p in usable if p.crl.next_update_utc is not None),
+                default=None,
+            ),
+            findings=tuple(notes),
+        )
+
+    def check_chain(
+        self,
+        chain: Sequence[x509.Certificate],
+        crls: Sequence[bytes | x509.CertificateRevocationList],
+        *,
+        at: dt.datetime,
+    ) -> RevocationStatus:
+        """Check every certificate of ``chain`` but the last (the trust anchor); return the
+        leaf's status with the findings of all."""
+        statuses = [self.check(c, crls, at=at) for c in chain[: max(1, len(chain) - 1)]]
+        findings = tuple(f for s in statuses for f in s.findings)
+        return attrs.evolve(statuses[0], findings=tuple(dict.fromkeys(findings)))
+
+    def _lookup(self, cert: x509.Certificate, parsed: _ParsedCrl, notes: list[Finding]) -> None:
+        crl = parsed.crl
+        for issuer, entry in parsed.index.get(cert.serial_number, ()):
+            if issuer is None:
+                issuer = crl.issuer
+                if issuer != cert.issuer:
+                    # No certificateIssuer in force and the CRL issuer is not the
+                    # certificate's CA: the STI-PA CRL (indirect, whether or not its
+                    # issuingDistributionPoint says so) -- match by serial alone, say so.
+                    kind = "indirect CRL" if parsed.indirect else "CRL of another issuer"
+                    notes.append(Finding(
+                        "cert_revoked", "warn",
+                        f"{kind} entry for serial {cert.serial_number:x} has no "
+                        f"certificateIssuer; matched by serial number alone",
+                        source="RFC 5280 §5.3.3",
+                    ))
+                    issuer = cert.issuer
+            if issuer != cert.issuer:
+                continue
+            reason = _reason(entry)
+            when = entry.revocation_date_utc
+            status = RevocationStatus(
+                revoked=True,
+                checked=True,
+                reason=reason,
+                crl_this_update=crl.last_update_utc,
+                crl_next_update=crl.next_update_utc,
+                findings=tuple(notes),
+                revocation_date=when,
+            )
+            raise CertificateRevoked(
+                "cert_revoked",
+                f"certificate '{common_name(cert)}' (serial {cert.serial_number:x}, issuer "
+                f"'{cert.issuer.rfc4514_string()}') is revoked since {when.isoformat()}, "
+                f"reason: {reason or 'unspecified'}",
+                status=status,
+            )
