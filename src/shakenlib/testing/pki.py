@@ -190,6 +190,7 @@ class StiTestPki:
         not_after: dt.datetime | None = None,
         serial: int | None = None,
         path_length: int | None = None,
+        key_usage_ext: x509.KeyUsage | None = None,
     ) -> Issued:
         signer_key = issuer.key if issuer else key
         issuer_name = issuer.certificate.subject if issuer else subject
@@ -212,7 +213,7 @@ class StiTestPki:
             "delegate-ca": dict(key_cert_sign=True, crl_sign=False, digital_signature=False),
         }[key_usage]
         builder = builder.add_extension(
-            x509.KeyUsage(
+            key_usage_ext or x509.KeyUsage(
                 content_commitment=False, key_encipherment=False, data_encipherment=False,
                 key_agreement=False, encipher_only=False, decipher_only=False, **usage,
             ),
@@ -262,13 +263,15 @@ class StiTestPki:
         key: ec.EllipticCurvePrivateKey | None = None,
         extra_extensions: Iterable[tuple[x509.ExtensionType, bool]] = (),
         omit_tnauthlist: bool = False,
+        key_usage: x509.KeyUsage | None = None,
     ) -> Issued:
         """Issue a SHAKEN service-provider certificate (ATIS-1000080 v005 profile).
 
         ``CN = "SHAKEN <spc>"``, ``O = organization``, ``C = US``, TNAuthList with the one
         SPC. For negative tests: ``tnauthlist`` replaces the extension value with raw DER
         bytes, ``spcs`` lists several SPCs, ``omit_tnauthlist`` leaves it out, ``key``
-        uses a given key (another curve, say), ``not_before``/``not_after`` move validity.
+        uses a given key (another curve, say), ``not_before``/``not_after`` move validity,
+        ``key_usage`` replaces the keyUsage extension (digitalSignature only by default).
         Valid by default from 30 days before :attr:`now` to one year after it.
         """
         key = key or ec.generate_private_key(ec.SECP256R1())
@@ -290,6 +293,7 @@ class StiTestPki:
             not_before=not_before,
             not_after=not_after or self.now + dt.timedelta(days=365),
             serial=serial,
+            key_usage_ext=key_usage,
         )
 
     def issue_delegate_ca(
