@@ -19,6 +19,7 @@ from pyasn1_modules import rfc5280
 from shakenlib.certs import StiCertificate
 from shakenlib.errors import CODES, CertificateError, UsageError
 from shakenlib.lint import RULES, _key_usage_bits, lint_certificate, zlint_spc
+from shakenlib.tnauthlist import TNRange, encode_tnauthlist
 
 sys.path.insert(0, str(Path(__file__).parent / "data" / "certs"))
 import builder as B
@@ -331,7 +332,7 @@ def test_sn_shall_cp13() -> None:
     }
     # needs a TNAuthList: a CP 1.3 CA without one is not checked
     assert codes(B.build(ca=True, policies=[B.CP13])) == set()
-    assert codes(B.build(ca=True, policies=[B.CP13], tnauthlist=B.encode_tnauthlist(
+    assert codes(B.build(ca=True, policies=[B.CP13], tnauthlist=encode_tnauthlist(
         spcs=["1"]))) == {"e_us_cp_subject_sn_shall_ca", "e_atis_tn_auth_list_ca"}  # fmt: skip
 
 
@@ -555,7 +556,7 @@ def test_tn_auth_list() -> None:
     bare = bytes.fromhex("3006130438373341")  # PrintableString without [0]
     got = lint_certificate(B.build(tnauthlist=bare))
     assert all("only one TN Entry" in f.message for f in got)
-    assert codes(B.build(ca=True, tnauthlist=B.encode_tnauthlist(spcs=["1"]))) == {
+    assert codes(B.build(ca=True, tnauthlist=encode_tnauthlist(spcs=["1"]))) == {
         "e_atis_tn_auth_list_ca"
     }
     assert codes(B.build(tnauthlist=None, not_before=utc(2020, 12, 2))) == set()
@@ -569,7 +570,7 @@ def test_self_signed_leaf_still_needs_tnauthlist() -> None:
 
 
 def test_spc_format() -> None:
-    low = B.encode_tnauthlist(spcs=["873j"])
+    low = encode_tnauthlist(spcs=["873j"])
     [f] = lint_certificate(B.build(tnauthlist=low, subject=B.name(cn="SHAKEN 873j")))
     assert f.code == "e_atis_tn_auth_list_spc_format"
     assert "'873j'" in f.message
@@ -580,7 +581,7 @@ def test_spc_format() -> None:
 def test_spc_accepts_string_types_and_ignores_ranges() -> None:
     printable = bytes.fromhex("3008a00613043837334a")
     utf8 = bytes.fromhex("3008a0060c043837334a")
-    with_range = B.encode_tnauthlist(spcs=["873J"], ranges=[B.TNRange("12125551000", 1000)])
+    with_range = encode_tnauthlist(spcs=["873J"], ranges=[TNRange("12125551000", 1000)])
     trailing = bytes.fromhex("3008a00616043837334a") + b"\x00\x00"
     for tal in (printable, utf8, with_range, trailing):
         assert zlint_spc(tal) == ("873J", None)
