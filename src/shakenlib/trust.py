@@ -254,7 +254,14 @@ class TrustStore:
         return cls(certs)
 
 
+_B64URL = re.compile(r"[A-Za-z0-9_-]*")
+
+
 def _b64url(segment: str, what: str) -> bytes:
+    # RFC 7515 §2: base64url without padding; reject other characters (the standard
+    # library would silently drop them).
+    if not _B64URL.fullmatch(segment) or len(segment) % 4 == 1:
+        raise TrustError("trust_list_invalid", f"trust list {what} is not base64url")
     try:
         return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
     except (binascii.Error, ValueError):
