@@ -247,6 +247,8 @@ def parse_sip_message(data: str | bytes) -> SipMessage:
     names: list[str] = []
     values: list[str] = []
     for line in lines[1:]:
+        if not line:
+            continue  # only the last line can be empty: a message without a blank line
         if line[:1] in (" ", "\t"):
             # LWS = [*WSP CRLF] 1*WSP: a continuation line (RFC 3261 §7.3.1)
             if not names:
