@@ -1,0 +1,329 @@
+"""Tests for shakenlib.crl: indirect STI-PA CRLs, signer trust, policies, cache."""
+
+from __future__ import annotations
+
+import datetime as dt
+import pickle
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from shakenlib.crl import (
+    CertificateRevoked,
+    RevocationChecker,
+    RevocationStatus,
+    crl_urls,
+    validate_crl_signer,
+)
+from shakenlib.errors import CODES, RevocationError, UsageError
+from shakenlib.testing.pki import DEFAULT_NOW, Issued, StiTestPki
+from shakenlib.trust import TrustStore
+
+NOW = DEFAULT_NOW
+DAY = dt.timedelta(days=1)
+
+
+@pytest.fixture(scope="module")
+def pki() -> StiTestPki:
+    return StiTestPki()
+
+
+@pytest.fixture(scope="module")
+def good(pki: StiTestPki) -> Issued:
+    return pki.issue_sp_certificate("873J")
+
+
+@pytest.fixture(scope="module")
+def bad(pki: StiTestPki) -> Issued:
+    return pki.issue_sp_certificate("818H")
+
+
+def _checker(pki: StiTestPki, policy: str = "require") -> RevocationChecker:
+    return RevocationChecker([pki.crl_signer.certificate], policy=policy)  # type: ignore[arg-type]
+
+
+def _revoked(fn: object, *args: object, **kwargs: object) -> CertificateRevoked:
+    with pytest.raises(CertificateRevoked) as info:
+        fn(*args, **kwargs)  # type: ignore[operator]
+    return info.value
+
+
+def test_not_revoked(pki: StiTestPki, good: Issued, bad: Issued) -> None:
+    crl = pki.make_crl([bad])
+    status = _checker(pki).check(good.certificate, [crl], at=NOW)
+    assert status == RevocationStatus(
+        revoked=False, checked=True, reason=None,
+        crl_this_update=NOW - DAY, crl_next_update=NOW + DAY, findings=())
+
+
+def test_revoked_with_certificate_issuer(pki: StiTestPki, bad: Issued) -> None:
+    err = _revoked(_checker(pki).check, bad.certificate, [pki.make_crl([bad])], at=NOW)
+    assert err.code == "cert_revoked"
+    assert err.sip_code == 437
+    assert "'SHAKEN 818H'" in err.message
+    assert f"{bad.certificate.serial_number:x}" in err.message
+    assert (NOW - dt.timedelta(hours=1)).isoformat() in err.message
+    assert "reason: unspecified" in err.message
+    assert err.status is not None
+    assert err.status.revoked
+    assert err.status.revocation_date == NOW - dt.timedelta(hours=1)
+    assert err.status.findings == ()  # matched by serial and issuer: nothing to note
+    assert isinstance(err, RevocationError)
+    # picklable like every ShakenError
+    again = pickle.loads(pickle.dumps(err))
+    assert (again.code, again.message) == (err.code, err.message)
+
+
+def test_revoked_without_certificate_issuer(pki: StiTestPki, bad: Issued, good: Issued) -> None:
+    crl = pki.make_crl([bad], certificate_issuer=False)
+    err = _revoked(_checker(pki).check, bad.certificate, [crl], at=NOW)
+    assert err.status is not None
+    assert [f.code for f in err.status.findings] == ["cert_revoked"]
+    assert "matched by serial number alone" in err.status.findings[0].message
+    assert "indirect CRL" in err.status.findings[0].message
+    assert _checker(pki).check(good.certificate, [crl], at=NOW).checked
+
+
+def test_same_serial_other_ca_not_revoked(pki: StiTestPki, bad: Issued) -> None:
+    other = StiTestPki(ca_name="Other CA")
+    twin = other.issue_sp_certificate("818H", serial=bad.certificate.serial_number)
+    assert twin.certificate.serial_number == bad.certificate.serial_number
+    crl = pki.make_crl([bad])
+    status = _checker(pki).check(twin.certificate, [crl], at=NOW)
+    assert status.checked
+    assert not status.revoked
+    _revoked(_checker(pki).check, bad.certificate, [crl], at=NOW)
+
+
+def _hand_made_crl(pki: StiTestPki, entries: list[tuple[int, x509.Name | None,
+                                                          x509.ReasonFlags | None]]) -> bytes:
+    builder = (x509.CertificateRevocationListBuilder()
+               .issuer_name(pki.crl_signer.certificate.subject)
+               .last_update(NOW - DAY).next_update(NOW + DAY))
+    for serial, issuer, reason in entries:
+        entry = (x509.RevokedCertificateBuilder().serial_number(serial)
+                 .revocation_date(NOW - 2 * DAY))
+        if issuer is not None:
+            entry = entry.add_extension(
+                x509.CertificateIssuer([x509.DirectoryName(issuer)]), critical=True)
+        if reason is not None:
+            entry = entry.add_extension(x509.CRLReason(reason), critical=False)
+        builder = builder.add_revoked_certificate(entry.build())
+    return builder.sign(pki.crl_signer.key, hashes.SHA256()).public_bytes(
+        serialization.Encoding.PEM)
+
+
+def test_certificate_issuer_applies_to_following_entries(pki: StiTestPki) -> None:
+    # RFC 5280 §5.3.3: the certificateIssuer of entry 1 also covers entry 2.
+    other = StiTestPki(ca_name="Other CA")
+    ours = pki.issue_sp_certificate("1111")
+    theirs = other.issue_sp_certificate("2222", serial=ours.certificate.serial_number + 1)
+    mine_same_serial = pki.issue_sp_certificate("3333", serial=theirs.certificate.serial_number)
+    crl = _hand_made_crl(pki, [
+        (ours.certificate.serial_number, other.ca_intermediate.certificate.subject,
+         x509.ReasonFlags.key_compromise),
+        (theirs.certificate.serial_number, None, x509.ReasonFlags.cessation_of_operation),
+    ])
+    checker = _checker(pki)
+    err = _revoked(checker.check, theirs.certificate, [crl], at=NOW)  # inherited issuer
+    assert "reason: cessationOfOperation" in err.message
+    assert err.status is not None
+    assert err.status.reason == "cessationOfOperation"
+    # entry 1 names the other CA, so our cert with that serial is not revoked ...
+    assert checker.check(ours.certificate, [crl], at=NOW).checked
+    # ... nor ours with entry 2's serial (its inherited issuer is the other CA)
+    assert checker.check(mine_same_serial.certificate, [crl], at=NOW).checked
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "needle"),
+    [({"this_update": NOW - 3 * DAY, "next_update": NOW - DAY}, "out of date"),
+     ({"this_update": NOW + DAY, "next_update": NOW + 3 * DAY}, "not yet valid")],
+)
+def test_crl_outside_its_window(pki: StiTestPki, good: Issued,
+                                kwargs: dict[str, dt.datetime], needle: str) -> None:
+    crl = pki.make_crl([], **kwargs)  # type: ignore[arg-type]
+    with pytest.raises(RevocationError) as info:
+        _checker(pki).check(good.certificate, [crl], at=NOW)
+    assert info.value.code == "crl_expired"
+    assert needle in info.value.message
+    status = _checker(pki, "prefer").check(good.certificate, [crl], at=NOW)
+    assert not status.checked
+    assert [(f.code, f.severity) for f in status.findings] == [("crl_expired", "warn")]
+
+
+def test_crl_bad_signature(pki: StiTestPki, good: Issued, bad: Issued) -> None:
+    # Same issuer name as the trusted signer, another key.
+    forger = Issued(pki.crl_signer.certificate, ec.generate_private_key(ec.SECP256R1()))
+    crl = pki.make_crl([bad], signer=forger)
+    with pytest.raises(RevocationError) as info:
+        _checker(pki).check(bad.certificate, [crl], at=NOW)
+    assert info.value.code == "crl_invalid"
+    assert "signature does not verify" in info.value.message
+    assert "STI-PA CRL" in info.value.message
+
+
+def test_crl_untrusted_signer(pki: StiTestPki, good: Issued) -> None:
+    crl = pki.make_crl([], signer=pki.ca_intermediate)
+    with pytest.raises(RevocationError) as info:
+        _checker(pki).check(good.certificate, [crl], at=NOW)
+    assert info.value.code == "crl_invalid"
+    assert "not a trusted CRL signer" in info.value.message
+    # another ecosystem's "STI-PA CRL" (same name, other key) is not trusted either
+    foreign = StiTestPki().make_crl([])
+    with pytest.raises(RevocationError) as info:
+        _checker(pki).check(good.certificate, [foreign], at=NOW)
+    assert info.value.code == "crl_invalid"
+
+
+def test_signer_without_crl_sign_is_not_trusted(pki: StiTestPki, good: Issued) -> None:
+    checker = RevocationChecker([pki.ca_intermediate.certificate], policy="require")
+    with pytest.raises(RevocationError) as info:
+        checker.check(good.certificate, [pki.make_crl([], signer=pki.ca_intermediate)], at=NOW)
+    assert info.value.code == "crl_invalid"
+
+
+def test_policies(pki: StiTestPki, good: Issued, bad: Issued) -> None:
+    with pytest.raises(RevocationError) as info:
+        _checker(pki, "require").check(good.certificate, [], at=NOW)
+    assert info.value.code == "crl_unavailable"
+    assert "SHAKEN 873J" in info.value.message
+    status = _checker(pki, "prefer").check(good.certificate, [], at=NOW)
+    assert (status.checked, status.revoked) == (False, False)
+    assert [f.code for f in status.findings] == ["crl_unavailable"]
+    off = _checker(pki, "off").check(bad.certificate, [pki.make_crl([bad])], at=NOW)
+    assert off == RevocationStatus(revoked=False, checked=False)
+    # prefer still raises for a revoked certificate on a usable CRL
+    _revoked(_checker(pki, "prefer").check, bad.certificate, [pki.make_crl([bad])], at=NOW)
+    with pytest.raises(UsageError):
+        RevocationChecker([], policy="sometimes")  # type: ignore[arg-type]
+
+
+def test_one_usable_crl_is_enough(pki: StiTestPki, good: Issued, bad: Issued) -> None:
+    stale = pki.make_crl([], this_update=NOW - 3 * DAY, next_update=NOW - DAY)
+    status = _checker(pki, "require").check(good.certificate, [b"junk", stale,
+                                                               pki.make_crl([bad])], at=NOW)
+    assert status.checked
+    assert [f.code for f in status.findings] == ["crl_invalid", "crl_expired"]
+    _revoked(_checker(pki).check, bad.certificate, [stale, pki.make_crl([bad])], at=NOW)
+
+
+def test_parse_pem_der_objects_and_garbage(pki: StiTestPki, bad: Issued) -> None:
+    der = pki.make_crl([bad])
+    checker = _checker(pki)
+    parsed = checker.parse(der)
+    pem = parsed.public_bytes(serialization.Encoding.PEM)
+    assert checker.parse(pem).public_bytes(serialization.Encoding.DER) == der
+    assert checker.parse(der) is parsed  # cached by SHA-256
+    _revoked(checker.check, bad.certificate, [parsed], at=NOW)  # a parsed object works too
+    for junk in (b"", b"garbage", b"-----BEGIN X509 CRL-----\nAA==\n-----END X509 CRL-----\n"):
+        with pytest.raises(RevocationError) as info:
+            checker.parse(junk)
+        assert info.value.code == "crl_invalid"
+
+
+def test_parse_cache_is_bounded(pki: StiTestPki) -> None:
+    checker = RevocationChecker([pki.crl_signer.certificate], cache_size=2)
+    crls = [pki.make_crl([], this_update=NOW - DAY + dt.timedelta(seconds=i)) for i in range(4)]
+    first = checker.parse(crls[0])
+    for crl in crls[1:]:
+        checker.parse(crl)
+    assert checker.parse(crls[0]) is not first  # evicted, parsed again
+    assert checker.parse(crls[0]) is checker.parse(crls[0])
+
+
+def test_extra_signer_validated_against_trust_store(pki: StiTestPki, bad: Issued) -> None:
+    trust = TrustStore.from_pem(pki.trust_anchors_pem())
+    checker = RevocationChecker(trust, policy="require",
+                                extra_signers=[pki.crl_signer.certificate])
+    _revoked(checker.check, bad.certificate, [pki.make_crl([bad])], at=NOW)
+    # Without the extra signer the STI-PA root alone cannot vouch for the CRL.
+    with pytest.raises(RevocationError) as info:
+        RevocationChecker(trust, policy="require").check(
+            bad.certificate, [pki.make_crl([bad])], at=NOW)
+    assert info.value.code == "crl_invalid"
+    # An extra signer that does not chain to the store is ignored.
+    foreign = StiTestPki()
+    untrusted = RevocationChecker(trust, policy="require",
+                                  extra_signers=[foreign.crl_signer.certificate])
+    with pytest.raises(RevocationError):
+        untrusted.check(bad.certificate, [foreign.make_crl([bad])], at=NOW)
+    with pytest.raises(UsageError):
+        RevocationChecker([pki.crl_signer.certificate], extra_signers=[pki.crl_signer.certificate])
+
+
+def test_validate_crl_signer(pki: StiTestPki) -> None:
+    trust = TrustStore.from_pem(pki.trust_anchors_pem())
+    assert validate_crl_signer(pki.crl_signer.certificate, trust, at=NOW) is (
+        pki.crl_signer.certificate)
+    with pytest.raises(RevocationError) as info:
+        validate_crl_signer(pki.crl_signer.certificate, TrustStore([pki.ca_root.certificate]),
+                            at=NOW)
+    assert info.value.code == "crl_invalid"
+    assert "does not chain" in info.value.message
+    with pytest.raises(RevocationError) as info:
+        validate_crl_signer(pki.ca_intermediate.certificate, trust, at=NOW)
+    assert "no cRLSign" in info.value.message
+
+
+def test_check_chain(pki: StiTestPki, good: Issued) -> None:
+    chain = [good.certificate, pki.ca_intermediate.certificate, pki.ca_root.certificate]
+    assert _checker(pki).check_chain(chain, [pki.make_crl([])], at=NOW).checked
+    err = _revoked(_checker(pki).check_chain, chain, [pki.make_crl([pki.ca_intermediate])],
+                   at=NOW)
+    assert "SHAKEN Intermediate" in err.message
+
+
+def test_crl_urls(pki: StiTestPki, good: Issued) -> None:
+    assert crl_urls(good.certificate) == (pki.crl_url,)
+    assert crl_urls([good.certificate, pki.ca_intermediate.certificate]) == (pki.crl_url,)
+    assert crl_urls([pki.ca_root.certificate]) == ()
+    two = StiTestPki(crl_url="http://crl.example.test/x.crl")
+    assert crl_urls([good.certificate, two.issue_sp_certificate().certificate]) == (
+        pki.crl_url, "http://crl.example.test/x.crl")
+
+
+def test_naive_time_rejected(pki: StiTestPki, good: Issued) -> None:
+    with pytest.raises(UsageError):
+        _checker(pki).check(good.certificate, [], at=NOW.replace(tzinfo=None))
+
+
+# --- properties --------------------------------------------------------------------------
+
+
+_PROP = StiTestPki()
+_PROP_CERTS = [_PROP.issue_sp_certificate(f"{i:03d}P") for i in range(6)]
+_PROP_CHECKER = RevocationChecker([_PROP.crl_signer.certificate], policy="require")
+
+
+@settings(max_examples=40, deadline=None)
+@given(revoked=st.sets(st.integers(min_value=0, max_value=5)),
+       with_issuer=st.booleans())
+def test_revoked_exactly_when_listed(revoked: set[int], with_issuer: bool) -> None:
+    crl = _PROP.make_crl([_PROP_CERTS[i] for i in sorted(revoked)],
+                         certificate_issuer=with_issuer)
+    for i, cert in enumerate(_PROP_CERTS):
+        if i in revoked:
+            with pytest.raises(CertificateRevoked):
+                _PROP_CHECKER.check(cert.certificate, [crl], at=DEFAULT_NOW)
+        else:
+            assert _PROP_CHECKER.check(cert.certificate, [crl], at=DEFAULT_NOW).checked
+
+
+@settings(max_examples=60, deadline=None)
+@given(offset=st.integers(min_value=-3 * 86400, max_value=3 * 86400))
+def test_crl_window_edges(offset: int) -> None:
+    crl = _PROP.make_crl([])
+    at = DEFAULT_NOW + dt.timedelta(seconds=offset)
+    inside = DEFAULT_NOW - DAY <= at <= DEFAULT_NOW + DAY
+    if inside:
+        assert _PROP_CHECKER.check(_PROP_CERTS[0].certificate, [crl], at=at).checked
+    else:
+        with pytest.raises(RevocationError) as info:
+            _PROP_CHECKER.check(_PROP_CERTS[0].certificate, [crl], at=at)
+        assert info.value.code == "crl_expired"
+        assert info.value.code in CODES
