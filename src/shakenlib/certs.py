@@ -280,6 +280,8 @@ class StiCertificate:
     self_signed: bool
     tnauthlist: TNAuthList | None
     tnauthlist_error: str | None
+    #: The structural pyasn1 view the fields were read from (used by the linter).
+    view: CertView = attrs.field(repr=False, eq=False)
 
     @property
     def spc(self) -> str | None:
@@ -348,6 +350,7 @@ class StiCertificate:
             self_signed=is_self_signed(view),
             tnauthlist=tal,
             tnauthlist_error=tal_error,
+            view=view,
         )
 
     def to_dict(self) -> dict[str, Any]:

@@ -90,7 +90,7 @@ _SPECIFIED_EXTENSIONS = frozenset(
 class _Facts:
     """Everything the rules look at, derived once per certificate."""
 
-    def __init__(self, view: CertView) -> None:
+    def __init__(self, view: CertView, ss: bool | None = None) -> None:
         self.view = view
         self.not_before = view.not_before
         self.ext_oids = [e.oid for e in view.extensions]
@@ -107,7 +107,7 @@ class _Facts:
                 if bits is not None:
                     ku = bits
         self.ku = ku
-        self.ss = is_self_signed(view)
+        self.ss = is_self_signed(view) if ss is None else ss
         self.root = self.ca and self.ss
         self.leaf = not self.ca
         self.sub = not self.ca and not self.ss
@@ -957,9 +957,13 @@ RULES: tuple[Rule, ...] = tuple(_rules)
 # ---------------------------------------------------------------------------------------
 
 
-def _view_of(cert: StiCertificate | x509.Certificate | bytes) -> CertView:
+def _facts_of(cert: StiCertificate | x509.Certificate | bytes) -> _Facts:
     if isinstance(cert, StiCertificate):
-        return parse_certificate(cert.der)
+        return _Facts(cert.view, cert.self_signed)
+    return _Facts(_view_of(cert))
+
+
+def _view_of(cert: x509.Certificate | bytes) -> CertView:
     if isinstance(cert, x509.Certificate):
         return parse_certificate(cert.public_bytes(serialization.Encoding.DER))
     if isinstance(cert, bytes | bytearray | memoryview):
@@ -987,7 +991,7 @@ def lint_certificate(
     Raises :class:`~shakenlib.errors.CertificateError` (``cert_malformed``) when the input
     is not a certificate.
     """
-    facts = _Facts(_view_of(cert))
+    facts = _facts_of(cert)
     out: list[Finding] = []
     for rule in RULES:
         applies, check = _IMPL[rule.code]
