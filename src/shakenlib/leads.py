@@ -34,8 +34,8 @@ maximum, samples keep the earliest by (time, line)).
 >>> t0 = dt.datetime(2025, 6, 1, 12, tzinfo=dt.UTC)
 >>> a = Analysis()
 >>> for i in range(50):
-...     rec = CallRecord(line=i + 1, time=t0, orig=f"1215555{2000 + i}",
-...                      dest=f"1215555{3000 + i}", identity=("x",))
+...     rec = CallRecord(line=i + 1, time=t0, orig=f"1{215 + i}5552000",
+...                      dest=f"1{215 + i}5553000", identity=("x",))
 ...     a.add(rec, VerificationResult(verstat="TN-Validation-Passed", attest="A",
 ...           origid="o-1", certificate=cert))
 >>> lead = a.leads()[0]
@@ -347,6 +347,7 @@ class NumberStats:
     calls: int = 0
     orig: DistinctCounter = attrs.field(factory=DistinctCounter)
     dest: DistinctCounter = attrs.field(factory=DistinctCounter)
+    orig_blocks: DistinctCounter = attrs.field(factory=DistinctCounter)
     neighbour_calls: int = 0
     invalid_orig_calls: int = 0
     invalid_orig_examples: list[tuple[str, str]] = attrs.field(factory=list)
@@ -356,6 +357,9 @@ class NumberStats:
         self.calls += 1
         if orig:
             self.orig.add(orig)
+            national = _national(orig)
+            if national is not None:
+                self.orig_blocks.add(national[:6])
         if dest:
             self.dest.add(dest)
         if neighbour(orig, dest):
@@ -370,6 +374,7 @@ class NumberStats:
         self.calls += other.calls
         self.orig.update(other.orig)
         self.dest.update(other.dest)
+        self.orig_blocks.update(other.orig_blocks)
         self.neighbour_calls += other.neighbour_calls
         self.invalid_orig_calls += other.invalid_orig_calls
         for item in other.invalid_orig_examples:
@@ -382,6 +387,7 @@ class NumberStats:
             "distinct_orig": self.orig.count(),
             "distinct_dest": self.dest.count(),
             "distinct_exact": self.orig.exact and self.dest.exact,
+            "orig_npa_nxx_blocks": self.orig_blocks.count(),
             "neighbour_calls": self.neighbour_calls,
             "invalid_orig_calls": self.invalid_orig_calls,
             "invalid_orig_examples": [{"orig": o, "problem": p}
@@ -488,6 +494,7 @@ class Lead:
     distinct_orig: int
     distinct_dest: int
     distinct_exact: bool
+    orig_blocks: int
     neighbour_calls: int
     invalid_orig_calls: int
     invalid_orig_examples: tuple[tuple[str, str], ...]
@@ -523,6 +530,7 @@ class Lead:
             "distinct_orig": self.distinct_orig,
             "distinct_dest": self.distinct_dest,
             "distinct_exact": self.distinct_exact,
+            "orig_npa_nxx_blocks": self.orig_blocks,
             "neighbour_calls": self.neighbour_calls,
             "neighbour_share": round(self.neighbour_share, 4),
             "invalid_orig_calls": self.invalid_orig_calls,
@@ -577,13 +585,15 @@ def _score(stats: LeadStats) -> tuple[float, list[str], list[str]]:
                    f"one origid (+{points:.1f})")
     a_calls = stats.attest.get("A", 0)
     a_share = a_calls / calls if calls else 0.0
-    if a_share >= 0.5 and distinct >= 20 and diversity >= 0.2:
+    blocks = n.orig_blocks.count()
+    if a_share >= 0.5 and distinct >= 20 and diversity >= 0.5 and blocks >= 10:
         points = 25 * a_share
         score += points
         flags.append("likely_improper_attestation")
         why.append(f"A-attested: {a_calls} of {calls} calls from {approx}{distinct} calling "
-                   f"numbers; full attestation of that many numbers under one origid "
-                   f"suggests improper attestation (+{points:.1f})")
+                   f"numbers in {blocks} NPA-NXX blocks; a customer's own numbers sit in a "
+                   f"few blocks, so full attestation of these suggests improper attestation "
+                   f"(+{points:.1f})")
     if n.neighbour_calls:
         share = n.neighbour_calls / calls
         points = 20 * share * volume
@@ -737,6 +747,7 @@ class Analysis:
             distinct_orig=n.orig.count(),
             distinct_dest=n.dest.count(),
             distinct_exact=n.orig.exact and n.dest.exact,
+            orig_blocks=n.orig_blocks.count(),
             neighbour_calls=n.neighbour_calls,
             invalid_orig_calls=n.invalid_orig_calls,
             invalid_orig_examples=tuple(n.invalid_orig_examples),
