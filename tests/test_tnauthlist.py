@@ -76,8 +76,10 @@ spc = st.text("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789", min_size=4, max_size=5)
 
 @given(
     st.lists(spc, max_size=2),
-    st.lists(st.builds(TNRange, st.text("0123456789", min_size=11, max_size=11),
-                       st.integers(2, 10_000)), max_size=3),
+    st.lists(
+        st.builds(TNRange, st.text("0123456789", min_size=11, max_size=11), st.integers(2, 10_000)),
+        max_size=3,
+    ),
     st.lists(tn, max_size=3),
 )
 @settings(max_examples=150)

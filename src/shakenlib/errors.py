@@ -125,6 +125,8 @@ CODES: Final[dict[str, CodeInfo]] = _table(
     ("orig_mismatch", 438, "orig does not match P-Asserted-Identity or From"),
     ("dest_mismatch", 438, "dest does not match To or the Request-URI"),
     ("div_mismatch", 438, "a div PASSporT does not chain to the original destination"),
+    ("orig_unchecked", None, "no calling number was given, so orig was not checked"),
+    ("dest_unchecked", None, "no called number was given, so dest was not checked"),
     ("tn_not_authorized", 438, "the certificate's TNAuthList does not cover orig"),
     # --- certificate repository (ATIS-1000074 §5.3.1 fetch policy)
     ("x5u_invalid", 436, "x5u violates the fetch policy (scheme, port, userinfo, query, ...)"),

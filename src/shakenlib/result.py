@@ -160,8 +160,9 @@ class VerificationResult:
     def failure(cls, code: str, message: str | None = None, **fields: Any) -> VerificationResult:
         """A failed result with ``code`` (no Identity header verified)."""
         verstat: Verstat = NO_TN_VALIDATION if code == "identity_missing" else TN_VALIDATION_FAILED
-        return cls(verstat=verstat, error=code, message=message or CODES[code].description,
-                   **fields)
+        return cls(
+            verstat=verstat, error=code, message=message or CODES[code].description, **fields
+        )
 
     @property
     def passed(self) -> bool:

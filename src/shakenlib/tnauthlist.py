@@ -339,8 +339,9 @@ class JWTClaimConstraints:
 
     def check(self, claims: Mapping[str, object]) -> list[str]:
         """Return the violations of these constraints by a PASSporT's claims (empty: none)."""
-        problems = [f"claim {name} must be included" for name in self.must_include
-                    if name not in claims]
+        problems = [
+            f"claim {name} must be included" for name in self.must_include if name not in claims
+        ]
         for name, allowed in self.permitted.items():
             if name in claims:
                 value = claims[name]
@@ -349,8 +350,9 @@ class JWTClaimConstraints:
                     problems.append(
                         f"claim {name} has value {value}, not one of {', '.join(allowed)}"
                     )
-        problems += [f"claim {name} must be excluded" for name in self.must_exclude
-                     if name in claims]
+        problems += [
+            f"claim {name} must be excluded" for name in self.must_exclude if name in claims
+        ]
         return problems
 
 
@@ -385,8 +387,8 @@ def decode_jwt_claim_constraints(der: bytes, *, enhanced: bool = False) -> JWTCl
 
 def encode_jwt_claim_constraints(constraints: JWTClaimConstraints) -> bytes:
     """DER-encode claim constraints (enhanced form when ``constraints.enhanced``)."""
-    spec = _EnhancedJWTClaimConstraints() if constraints.enhanced else (
-        rfc8226.JWTClaimConstraints()
+    spec = (
+        _EnhancedJWTClaimConstraints() if constraints.enhanced else (rfc8226.JWTClaimConstraints())
     )
     if constraints.must_include:
         field = spec["mustInclude"]

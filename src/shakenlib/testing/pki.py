@@ -56,8 +56,12 @@ CP_1_4_OID = x509.ObjectIdentifier("2.16.840.1.114569.1.1.4")
 DEFAULT_CRL_URL = "https://crl.sti-pa.test/download/v1/crl"
 
 
-def _name(cn: str, org: str | None = None, country: str | None = "US",
-          extra: Sequence[x509.NameAttribute[str]] = ()) -> x509.Name:
+def _name(
+    cn: str,
+    org: str | None = None,
+    country: str | None = "US",
+    extra: Sequence[x509.NameAttribute[str]] = (),
+) -> x509.Name:
     # DER order C, O, CN (as real STI certificates have it; RFC 4514 prints it reversed).
     attributes = []
     if country is not None:
@@ -153,13 +157,15 @@ class StiTestPki:
     @property
     def crl_issuer_name(self) -> x509.Name:
         """The indirect CRL issuer's name (as in the real STI-PA CRL)."""
-        return x509.Name([
-            x509.NameAttribute(NameOID.LOCALITY_NAME, "Bridgewater"),
-            x509.NameAttribute(NameOID.STATE_OR_PROVINCE_NAME, "NJ"),
-            x509.NameAttribute(NameOID.COMMON_NAME, "STI-PA CRL"),
-            x509.NameAttribute(NameOID.COUNTRY_NAME, "US"),
-            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "STI-PA"),
-        ])
+        return x509.Name(
+            [
+                x509.NameAttribute(NameOID.LOCALITY_NAME, "Bridgewater"),
+                x509.NameAttribute(NameOID.STATE_OR_PROVINCE_NAME, "NJ"),
+                x509.NameAttribute(NameOID.COMMON_NAME, "STI-PA CRL"),
+                x509.NameAttribute(NameOID.COUNTRY_NAME, "US"),
+                x509.NameAttribute(NameOID.ORGANIZATION_NAME, "STI-PA"),
+            ]
+        )
 
     # --- building blocks -------------------------------------------------------------
     def _make_ca(self, cn: str, org: str, parent: Issued | None) -> Issued:
@@ -213,9 +219,15 @@ class StiTestPki:
             "delegate-ca": dict(key_cert_sign=True, crl_sign=False, digital_signature=False),
         }[key_usage]
         builder = builder.add_extension(
-            key_usage_ext or x509.KeyUsage(
-                content_commitment=False, key_encipherment=False, data_encipherment=False,
-                key_agreement=False, encipher_only=False, decipher_only=False, **usage,
+            key_usage_ext
+            or x509.KeyUsage(
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                encipher_only=False,
+                decipher_only=False,
+                **usage,
             ),
             critical=True,
         )
@@ -231,14 +243,16 @@ class StiTestPki:
             )
         if crldp:
             builder = builder.add_extension(
-                x509.CRLDistributionPoints([
-                    x509.DistributionPoint(
-                        full_name=[x509.UniformResourceIdentifier(self.crl_url)],
-                        relative_name=None,
-                        reasons=None,
-                        crl_issuer=[x509.DirectoryName(self.crl_issuer_name)],
-                    )
-                ]),
+                x509.CRLDistributionPoints(
+                    [
+                        x509.DistributionPoint(
+                            full_name=[x509.UniformResourceIdentifier(self.crl_url)],
+                            relative_name=None,
+                            reasons=None,
+                            crl_issuer=[x509.DirectoryName(self.crl_issuer_name)],
+                        )
+                    ]
+                ),
                 critical=False,
             )
         for ext, critical in extensions:
@@ -277,8 +291,10 @@ class StiTestPki:
         key = key or ec.generate_private_key(ec.SECP256R1())
         extensions = list(extra_extensions)
         if not omit_tnauthlist:
-            value = tnauthlist if tnauthlist is not None else encode_tnauthlist(
-                spcs=spcs if spcs is not None else [spc]
+            value = (
+                tnauthlist
+                if tnauthlist is not None
+                else encode_tnauthlist(spcs=spcs if spcs is not None else [spc])
             )
             extensions.append((x509.UnrecognizedExtension(TNAUTHLIST_OID, value), False))
         return self._sign(
@@ -394,8 +410,9 @@ class StiTestPki:
         return crl.public_bytes(serialization.Encoding.DER)
 
     def trust_anchors_pem(self) -> bytes:
-        """The trust bundle a verifier loads: the STI-CA root and the STI-PA root."""
-        return self.ca_root.pem + self.sti_pa_root.pem
+        """The trust bundle a verifier loads: the STI-CA root, the STI-PA root and the
+        "STI-PA CRL" signer certificate (trusted to sign the indirect CRL)."""
+        return self.ca_root.pem + self.sti_pa_root.pem + self.crl_signer.pem
 
     def publish(self, root: str | os.PathLike[str], url: str, body: bytes) -> Path:
         """Write ``body`` where a :class:`~shakenlib.repository.MirrorRepository` at

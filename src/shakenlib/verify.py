@@ -1,0 +1,638 @@
+"""The verification service (STI-VS) of ATIS-1000074 §5.3 / RFC 8224 §6.2.
+
+:class:`Verifier` checks one call — one or several SIP ``Identity`` headers — the way a
+terminating provider's verification service does, and returns a
+:class:`~shakenlib.result.VerificationResult` for any input:
+
+1. **Identity header and PASSporT** (RFC 8224 §4, RFC 8225): full form, JOSE ``typ``,
+   ``alg`` = ES256, ``x5u``, ``ppt`` supported; baseline claims and, for ``shaken``,
+   ``attest`` and ``origid``; ``info`` equal to ``x5u``. Failures: 438 (437 for an
+   unsupported algorithm).
+2. **The credential** (RFC 8224 §6.2 step 3): the certificate is fetched from ``x5u``
+   through the :class:`~shakenlib.repository.CertificateRepository` (436 when it cannot
+   be), its chain validated to the STI-PA trust anchors with
+   ``cryptography.x509.verification``, revocation checked against the STI-PA CRL and the
+   STI profile checks applied (437).
+3. **The signature** (step 5): ES256 over the received ``header.claims`` text — checked
+   before freshness, so a tampered ``iat`` is an invalid signature (438).
+4. **Freshness** (step 4): ``|at - iat|`` within the policy window, 60 s by default (403).
+5. **The identities** (step 5): ``orig`` against P-Asserted-Identity (then From when there is
+   no PAI), ``dest`` against To / Request-URI; a TNAuthList that lists numbers must cover
+   ``orig`` (438).
+
+Several Identity headers are each verified on their own; ``div`` PASSporTs (RFC 8946)
+chain a retargeted call from the SHAKEN PASSporT's ``dest`` to the current target. The
+call passes when a SHAKEN PASSporT passes.
+
+The verifier does no network I/O of its own: the repository does. Time is explicit.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import threading
+from collections import OrderedDict
+from collections.abc import Iterable, Sequence
+from typing import Literal
+
+import attrs
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+from cryptography.hazmat.primitives.serialization import Encoding
+from cryptography.x509.oid import NameOID
+
+from shakenlib.crl import RevocationChecker, crl_urls
+from shakenlib.errors import CODES, RepositoryError, ShakenError, UsageError
+from shakenlib.findings import Finding
+from shakenlib.passport import PASSporT, decode_identity
+from shakenlib.repository import CertificateRepository
+from shakenlib.result import (
+    NO_TN_VALIDATION,
+    TN_VALIDATION_FAILED,
+    TN_VALIDATION_PASSED,
+    CertificateSummary,
+    IdentityResult,
+    VerificationResult,
+)
+from shakenlib.sip import SipMessage, parse_sip_message
+from shakenlib.tn import tn_from_uri
+from shakenlib.tnauthlist import TNAUTHLIST_OID, decode_tnauthlist
+from shakenlib.trust import ChainValidator, TrustStore, ValidatedChain
+
+__all__ = ["Policy", "Verifier", "to_datetime"]
+
+_ES256 = ec.ECDSA(hashes.SHA256())
+
+
+@attrs.frozen
+class Policy:
+    """Verification policy: every knob a verification service sets, ATIS defaults.
+
+    ``freshness``: largest accepted ``|at - iat|`` (RFC 8224 §6.2 step 4 recommends 60 s;
+    a future ``iat`` is held to the same window). ``accepted_ppt``: PASSporT types this
+    verifier understands; others are reported as ``ppt_unsupported`` and skipped.
+    ``revocation``: ``"require"`` (no usable CRL fails with 437), ``"prefer"``
+    (soft-fail, reported as a finding) or ``"off"``. ``check_orig``/``check_dest``: compare
+    the PASSporT numbers with the request's. ``check_tn_authorization``: a TNAuthList
+    that lists numbers must cover ``orig``. ``require_info_match``: the Identity ``info``
+    must equal the JOSE ``x5u``.
+    """
+
+    freshness: dt.timedelta = dt.timedelta(seconds=60)
+    accepted_ppt: frozenset[str] = frozenset({"shaken", "div"})
+    revocation: Literal["require", "prefer", "off"] = "prefer"
+    check_orig: bool = True
+    check_dest: bool = True
+    check_tn_authorization: bool = True
+    require_info_match: bool = True
+
+
+def to_datetime(value: dt.datetime | float | int | str) -> dt.datetime:
+    """Normalise a verification time: aware datetime, Unix seconds, or ISO 8601 text.
+
+    >>> to_datetime(1700000000).isoformat()
+    '2023-11-14T22:13:20+00:00'
+    >>> to_datetime("2023-11-14T22:13:20Z") == to_datetime(1700000000)
+    True
+    """
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is None:
+            raise UsageError("usage", "time must be timezone-aware (e.g. tzinfo=datetime.UTC)")
+        return value
+    if isinstance(value, bool):
+        raise UsageError("usage", f"not a time: {value!r}")
+    if isinstance(value, int | float):
+        return dt.datetime.fromtimestamp(value, dt.UTC)
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            return (
+                to_datetime(float(text))
+                if text.replace(".", "", 1).isdigit()
+                else (_aware(dt.datetime.fromisoformat(text.replace("Z", "+00:00"))))
+            )
+        except ValueError:
+            raise UsageError("usage", f"not a Unix time or ISO 8601 date: {value!r}") from None
+    raise UsageError("usage", f"not a time: {value!r}")
+
+
+def _aware(value: dt.datetime) -> dt.datetime:
+    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+
+
+@attrs.frozen
+class _Credential:
+    """A fetched and parsed certificate chain, cached by x5u and body."""
+
+    leaf: x509.Certificate
+    intermediates: tuple[x509.Certificate, ...]
+    public_key: ec.EllipticCurvePublicKey | None
+    summary: CertificateSummary
+    expires_at: dt.datetime
+    body_sha256: str
+    warnings: tuple[Finding, ...]
+
+
+def _name_attr(name: x509.Name, oid: x509.ObjectIdentifier) -> str | None:
+    values = name.get_attributes_for_oid(oid)
+    if not values:
+        return None
+    value = values[-1].value
+    return value if isinstance(value, str) else value.decode("latin-1")
+
+
+def _summary(leaf: x509.Certificate, der_sha256: str, spc: str | None) -> CertificateSummary:
+    return CertificateSummary(
+        spc=spc,
+        subject_o=_name_attr(leaf.subject, NameOID.ORGANIZATION_NAME),
+        subject_cn=_name_attr(leaf.subject, NameOID.COMMON_NAME),
+        issuer=leaf.issuer.rfc4514_string(),
+        serial=format(leaf.serial_number, "x"),
+        sha256=der_sha256,
+        not_before=leaf.not_valid_before_utc,
+        not_after=leaf.not_valid_after_utc,
+    )
+
+
+def _parse_chain(body: bytes) -> list[x509.Certificate]:
+    if b"-----BEGIN" in body:
+        return x509.load_pem_x509_certificates(body)
+    return [x509.load_der_x509_certificate(body)]
+
+
+class _Failure(Exception):
+    """Internal: a check failed with a stable code (turned into a result, never escapes)."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+class Verifier:
+    """An ATIS-1000074 verification service.
+
+    >>> from shakenlib.testing.pki import StiTestPki, DEFAULT_NOW
+    >>> from shakenlib.repository import MemoryRepository
+    >>> from shakenlib.sign import Signer
+    >>> pki = StiTestPki()
+    >>> leaf = pki.issue_sp_certificate("873J", organization="Example Telecom")
+    >>> url = "https://cr.example.net/873J.pem"
+    >>> repo = MemoryRepository({url: leaf.chain_pem(), pki.crl_url: pki.make_crl()})
+    >>> verifier = Verifier(TrustStore.from_pem(pki.trust_anchors_pem()), repo)
+    >>> header = Signer(leaf.key, url).sign_shaken(
+    ...     orig="12155551212", dest="12155551213", attest="A", origid="trunk-7",
+    ...     iat=int(DEFAULT_NOW.timestamp()))
+    >>> r = verifier.verify(header, orig="+1-215-555-1212", dest="12155551213", at=DEFAULT_NOW)
+    >>> r.verstat, r.attest, r.origid, r.spc, r.provider
+    ('TN-Validation-Passed', 'A', 'trunk-7', '873J', 'Example Telecom')
+    >>> verifier.verify(header, orig="12155550000", dest="12155551213", at=DEFAULT_NOW).error
+    'orig_mismatch'
+    """
+
+    def __init__(
+        self,
+        trust: TrustStore,
+        repository: CertificateRepository,
+        *,
+        policy: Policy | None = None,
+        crl_signers: Iterable[x509.Certificate] | None = None,
+        cache_size: int = 4096,
+    ) -> None:
+        self.trust = trust
+        self.repository = repository
+        self.policy = policy or Policy()
+        self.chains = ChainValidator(trust)
+        self.revocation = RevocationChecker(
+            list(crl_signers) if crl_signers is not None else trust,
+            policy=self.policy.revocation,
+        )
+        self._credentials: OrderedDict[str, _Credential] = OrderedDict()
+        self._revoked: OrderedDict[tuple[str, str], tuple[dt.datetime, tuple[Finding, ...]]] = (
+            OrderedDict()
+        )
+        self._lock = threading.Lock()
+        self._cache_size = cache_size
+
+    # --- public API ------------------------------------------------------------------
+    def verify(
+        self,
+        identity: str | Sequence[str] | None,
+        *,
+        orig: str | None = None,
+        dest: str | Sequence[str] | None = None,
+        at: dt.datetime | float | int | str,
+        sip: SipMessage | None = None,
+    ) -> VerificationResult:
+        """Verify one call's Identity header(s) as of ``at``.
+
+        ``identity`` is one header value or a list of them; ``orig``/``dest`` are the
+        calling and called numbers of the request (any TN notation or a SIP/tel URI;
+        ``dest`` may be a list: To and Request-URI). With ``sip`` given, numbers missing
+        from the arguments come from its P-Asserted-Identity/From and To/Request-URI.
+        Never raises for bad header input; raises :class:`~shakenlib.errors.UsageError`
+        only for a missing or naive ``at``.
+        """
+        when = to_datetime(at)
+        values = [identity] if isinstance(identity, str) else list(identity or ())
+        values = [v for v in values if v and v.strip()]
+        orig_tns, dest_tns, number_findings = self._numbers(orig, dest, sip)
+        if not values:
+            return VerificationResult.failure(
+                "identity_missing",
+                "the call carries no Identity header",
+                verified_at=when,
+                findings=tuple(number_findings),
+            )
+        results = [self._verify_one(i, v, orig_tns, dest_tns, when) for i, v in enumerate(values)]
+        results = self._chain_div(results, dest_tns)
+        return self._aggregate(results, when, number_findings)
+
+    def verify_sip(
+        self,
+        message: str | bytes | SipMessage,
+        *,
+        at: dt.datetime | float | int | str | None = None,
+    ) -> VerificationResult:
+        """Verify a SIP request: Identity headers, numbers from PAI/From and To/R-URI.
+
+        ``at`` defaults to the request's ``Date`` header; without either the call cannot be
+        verified (``UsageError``). A message that does not parse gives a failed result
+        with ``sip_malformed``.
+        """
+        try:
+            sip = message if isinstance(message, SipMessage) else parse_sip_message(message)
+        except ShakenError as exc:
+            when = to_datetime(at) if at is not None else None
+            return VerificationResult.failure(exc.code, exc.message, verified_at=when)
+        if at is None:
+            date = sip.date_time()
+            if date is None:
+                raise UsageError("usage", "the SIP message has no usable Date: pass at=")
+            at = date
+        return self.verify(list(sip.identity), at=at, sip=sip)
+
+    # --- numbers ----------------------------------------------------------------------
+    def _numbers(
+        self, orig: str | None, dest: str | Sequence[str] | None, sip: SipMessage | None
+    ) -> tuple[tuple[str, ...] | None, tuple[str, ...] | None, list[Finding]]:
+        findings: list[Finding] = []
+        orig_tns: tuple[str, ...] | None = None
+        dest_tns: tuple[str, ...] | None = None
+        if orig is not None:
+            tn = tn_from_uri(orig)
+            orig_tns = (tn,) if tn else ()
+        elif sip is not None:
+            orig_tns = sip.orig_tns()
+        if dest is not None:
+            items = [dest] if isinstance(dest, str) else list(dest)
+            dest_tns = tuple(t for t in (tn_from_uri(d) for d in items) if t)
+        elif sip is not None:
+            dest_tns = sip.dest_tns()
+        if orig_tns is None and self.policy.check_orig:
+            findings.append(
+                Finding("orig_unchecked", "warn", "no calling number given: orig was not checked")
+            )
+        if dest_tns is None and self.policy.check_dest:
+            findings.append(
+                Finding("dest_unchecked", "warn", "no called number given: dest was not checked")
+            )
+        return orig_tns, dest_tns, findings
+
+    # --- one Identity header ------------------------------------------------------------
+    def _verify_one(
+        self,
+        index: int,
+        value: str,
+        orig_tns: tuple[str, ...] | None,
+        dest_tns: tuple[str, ...] | None,
+        at: dt.datetime,
+    ) -> IdentityResult:
+        decoded = decode_identity(value)
+        passport = decoded.passport
+        findings = list(decoded.findings)
+        learned: dict[str, object] = {}
+        if passport is not None:
+            c = passport.claims
+            learned = dict(
+                ppt=passport.header.ppt or (decoded.identity.ppt if decoded.identity else None),
+                x5u=passport.header.x5u,
+                attest=c.attest,
+                origid=c.origid,
+                iat=c.iat,
+                orig=c.orig_tn,
+                dest=c.dest_tn,
+                div=c.div_tn,
+                signature=passport.token.rsplit(".", 1)[-1],
+            )
+        cert: _Credential | None = None
+        try:
+            if decoded.error is not None:
+                raise _Failure(decoded.error.code, decoded.error.message)
+            if passport is None:  # e.g. the compact form: a finding says why
+                first = next((f for f in findings if f.severity == "error"), None)
+                raise _Failure(
+                    first.code if first else "identity_malformed",
+                    first.message if first else "the Identity header does not decode",
+                )
+            fatal = [
+                f
+                for f in findings
+                if f.severity == "error"
+                and (self.policy.require_info_match or f.code != "info_x5u_mismatch")
+            ]
+            if fatal:
+                # An internally inconsistent header (438) outranks what it claims (e.g. an
+                # unsupported alg, 437): report the first 438-class finding if there is one.
+                first = next((f for f in fatal if CODES[f.code].sip_code == 438), fatal[0])
+                raise _Failure(first.code, first.message)
+            ppt = passport.header.ppt
+            if ppt not in self.policy.accepted_ppt:
+                raise _Failure("ppt_unsupported", f"PASSporT type {ppt!r} is not supported")
+            x5u = passport.header.x5u
+            if not x5u:  # pragma: no cover - decode reports x5u_missing as an error finding
+                raise _Failure("x5u_missing", "the PASSporT header has no x5u")
+            # RFC 8224 §6.2 step 3: identify the credential.
+            cert = self._credential(x5u, at)
+            findings.extend(cert.warnings)
+            chain = self._validate(cert, at)
+            findings.extend(chain.findings)
+            cert = attrs.evolve(cert, summary=attrs.evolve(cert.summary, spc=chain.spc))
+            findings.extend(self._check_revocation(cert, chain, at))
+            # The signature before freshness (RFC 8224 §6.2 steps 4-5): an iat is only
+            # worth checking once it is known to be the signer's.
+            self._check_signature(passport, cert)
+            self._check_fresh(passport, at, cert)
+            self._check_numbers(passport, orig_tns, dest_tns, chain)
+        except _Failure as failure:
+            if cert is None and passport is not None and passport.header.x5u:
+                cert = self._learn(passport.header.x5u, at)
+            return IdentityResult(
+                index=index,
+                passed=False,
+                error=failure.code,
+                message=failure.message,
+                certificate=cert.summary if cert else None,
+                findings=tuple(findings),
+                **learned,  # type: ignore[arg-type]
+            )
+        return IdentityResult(
+            index=index,
+            passed=True,
+            certificate=cert.summary,
+            findings=tuple(findings),
+            **learned,  # type: ignore[arg-type]
+        )
+
+    def _credential(self, x5u: str, at: dt.datetime) -> _Credential:
+        cached = self._credentials.get(x5u)
+        if cached is not None and at < cached.expires_at:
+            return cached
+        try:
+            fetched = self.repository.fetch(x5u, at=at)
+        except RepositoryError as exc:
+            raise _Failure(exc.code, exc.message) from None
+        digest = hashlib.sha256(fetched.body).hexdigest()
+        if cached is not None and cached.body_sha256 == digest:
+            credential = attrs.evolve(cached, expires_at=fetched.expires_at)
+        else:
+            try:
+                certs = _parse_chain(fetched.body)
+            except ValueError as exc:
+                raise _Failure(
+                    "cert_malformed", f"{x5u}: the certificate does not parse: {exc}"
+                ) from None
+            if not certs:
+                raise _Failure("x5u_content", f"{x5u}: no certificate in the response")
+            leaf = certs[0]
+            key = leaf.public_key()
+            leaf_sha = hashlib.sha256(leaf.public_bytes(Encoding.DER)).hexdigest()
+            credential = _Credential(
+                leaf=leaf,
+                intermediates=tuple(certs[1:]),
+                public_key=key if isinstance(key, ec.EllipticCurvePublicKey) else None,
+                summary=_summary(leaf, leaf_sha, None),
+                expires_at=fetched.expires_at,
+                body_sha256=digest,
+                warnings=tuple(fetched.warnings),
+            )
+        with self._lock:
+            self._credentials[x5u] = credential
+            self._credentials.move_to_end(x5u)
+            while len(self._credentials) > self._cache_size:
+                self._credentials.popitem(last=False)
+        return credential
+
+    def _learn(self, x5u: str, at: dt.datetime) -> _Credential | None:
+        """For a PASSporT that failed before its certificate was examined: fetch the
+        certificate anyway (through the same caches) so the result still names the
+        signer. Nothing here decides the outcome."""
+        try:
+            cert = self._credential(x5u, at)
+        except _Failure:
+            return None
+        try:
+            ext = cert.leaf.extensions.get_extension_for_oid(TNAUTHLIST_OID).value
+            spc = decode_tnauthlist(ext.value).spc  # type: ignore[attr-defined]
+        except (x509.ExtensionNotFound, ShakenError, ValueError):
+            spc = None
+        return attrs.evolve(cert, summary=attrs.evolve(cert.summary, spc=spc))
+
+    def _validate(self, cert: _Credential, at: dt.datetime) -> ValidatedChain:
+        try:
+            return self.chains.validate(cert.leaf, cert.intermediates, at=at)
+        except ShakenError as exc:
+            raise _Failure(exc.code, exc.message) from None
+
+    def _check_revocation(
+        self, cert: _Credential, chain: ValidatedChain, at: dt.datetime
+    ) -> tuple[Finding, ...]:
+        if self.policy.revocation == "off":
+            return ()
+        key = (cert.summary.sha256 or "", cert.body_sha256)
+        hit = self._revoked.get(key)
+        if hit is not None and at < hit[0]:
+            return hit[1]
+        crls: list[bytes] = []
+        problems: list[Finding] = []
+        expiry = at + dt.timedelta(hours=1)
+        for url in crl_urls(cert.leaf):
+            try:
+                fetched = self.repository.fetch(url, at=at, kind="crl")
+            except RepositoryError as exc:
+                problems.append(Finding(exc.code, "warn", f"CRL {url}: {exc.message}"))
+                continue
+            crls.append(fetched.body)
+            expiry = min(expiry, fetched.expires_at)
+        if not crls and self.policy.revocation == "require":
+            detail = "; ".join(p.message for p in problems) or "the certificate names no CRL"
+            raise _Failure("crl_unavailable", detail)
+        try:
+            status = self.revocation.check(cert.leaf, crls, at=at)
+        except ShakenError as exc:
+            raise _Failure(exc.code, exc.message) from None
+        findings = tuple(problems) + tuple(status.findings)
+        if status.crl_next_update is not None:
+            expiry = min(expiry, status.crl_next_update)
+        with self._lock:
+            self._revoked[key] = (expiry, findings)
+            while len(self._revoked) > self._cache_size:
+                self._revoked.popitem(last=False)
+        return findings
+
+    def _check_fresh(self, passport: PASSporT, at: dt.datetime, cert: _Credential) -> None:
+        iat = passport.claims.iat
+        if iat is None:  # pragma: no cover - decode reports claim_missing first
+            raise _Failure("claim_missing", "the PASSporT has no iat")
+        age = at.timestamp() - iat
+        window = self.policy.freshness.total_seconds()
+        if age > window:
+            raise _Failure("iat_stale", f"iat is {age:.0f} s old (window {window:.0f} s)")
+        if -age > window:
+            raise _Failure(
+                "iat_future", f"iat is {-age:.0f} s in the future (window {window:.0f} s)"
+            )
+        signed = dt.datetime.fromtimestamp(iat, dt.UTC)
+        s = cert.summary
+        if s.not_after is not None and signed > s.not_after:
+            raise _Failure(
+                "cert_expired",
+                f"signed at {signed.isoformat()}, after the "
+                f"certificate's notAfter {s.not_after.isoformat()}",
+            )
+        if s.not_before is not None and signed < s.not_before:
+            raise _Failure(
+                "cert_not_yet_valid",
+                f"signed at {signed.isoformat()}, before the certificate's notBefore",
+            )
+
+    def _check_signature(self, passport: PASSporT, cert: _Credential) -> None:
+        key = cert.public_key
+        if key is None:  # pragma: no cover - the chain validator requires an EC key
+            raise _Failure("cert_key_unsupported", "the certificate key is not ECDSA")
+        sig = passport.signature
+        der = encode_dss_signature(int.from_bytes(sig[:32], "big"), int.from_bytes(sig[32:], "big"))
+        try:
+            key.verify(der, passport.signing_input, _ES256)
+        except InvalidSignature:
+            raise _Failure(
+                "signature_invalid", "the ES256 signature does not verify with the x5u certificate"
+            ) from None
+
+    def _check_numbers(
+        self,
+        passport: PASSporT,
+        orig_tns: tuple[str, ...] | None,
+        dest_tns: tuple[str, ...] | None,
+        chain: ValidatedChain,
+    ) -> None:
+        claims = passport.claims
+        if self.policy.check_orig and orig_tns is not None and claims.orig_tn not in orig_tns:
+            seen = ", ".join(orig_tns) or "no telephone number (anonymous?)"
+            raise _Failure(
+                "orig_mismatch", f"orig {claims.orig_tn} does not match the calling number: {seen}"
+            )
+        if (
+            self.policy.check_dest
+            and dest_tns is not None
+            and passport.header.ppt != "shaken"  # shaken dest is checked with div chaining
+            and not set(claims.dest_tn) & set(dest_tns)
+        ):
+            raise _Failure(
+                "dest_mismatch",
+                f"dest {', '.join(claims.dest_tn)} does not match "
+                f"the called number: {', '.join(dest_tns) or '-'}",
+            )
+        if (
+            self.policy.check_tn_authorization
+            and claims.orig_tn is not None
+            and chain.tnauthlist.authorizes(claims.orig_tn) is False
+        ):
+            raise _Failure(
+                "tn_not_authorized",
+                f"the certificate's TNAuthList does not cover orig {claims.orig_tn}",
+            )
+
+    # --- several headers ------------------------------------------------------------------
+    def _chain_div(
+        self, results: list[IdentityResult], dest_tns: tuple[str, ...] | None
+    ) -> list[IdentityResult]:
+        """RFC 8946: a shaken PASSporT's dest must reach the call's target, directly or
+        through valid div PASSporTs (each div claim naming a destination reached so far)."""
+        if not self.policy.check_dest or dest_tns is None:
+            return results
+        divs = [r for r in results if r.passed and r.ppt == "div"]
+        out: list[IdentityResult] = []
+        for r in results:
+            if r.passed and r.ppt == "shaken":
+                reached = set(r.dest)
+                grew = True
+                while grew:
+                    grew = False
+                    for d in divs:
+                        if set(d.div) & reached and not set(d.dest) <= reached:
+                            reached |= set(d.dest)
+                            grew = True
+                if not reached & set(dest_tns):
+                    r = attrs.evolve(
+                        r,
+                        passed=False,
+                        error="dest_mismatch",
+                        message=f"dest {', '.join(r.dest)} does not match the called number "
+                        f"{', '.join(dest_tns) or '-'} (directly or through div)",
+                    )
+            out.append(r)
+        shaken_dests = {t for r in out if r.ppt == "shaken" for t in r.dest}
+        final: list[IdentityResult] = []
+        for r in out:
+            if (
+                r.passed
+                and r.ppt == "div"
+                and shaken_dests
+                and not set(r.div) & (shaken_dests | {t for d in divs for t in d.dest})
+            ):
+                r = attrs.evolve(
+                    r,
+                    passed=False,
+                    error="div_mismatch",
+                    message="the div claim names no destination of the call",
+                )
+            final.append(r)
+        return final
+
+    def _aggregate(
+        self, results: list[IdentityResult], at: dt.datetime, findings: list[Finding]
+    ) -> VerificationResult:
+        shaken = [r for r in results if r.ppt == "shaken"]
+        supported = [r for r in results if r.error != "ppt_unsupported"]
+        candidates = shaken or supported
+        primary = next((r for r in candidates if r.passed), None)
+        if primary is None:
+            # RFC 8224 §6.2.2: report the first failure of the most relevant PASSporT.
+            primary = candidates[0] if candidates else results[0]
+        if primary.passed:
+            verstat = TN_VALIDATION_PASSED
+        elif not supported:
+            verstat = NO_TN_VALIDATION
+        else:
+            verstat = TN_VALIDATION_FAILED
+        return VerificationResult(
+            verstat=verstat,  # type: ignore[arg-type]
+            error=None if primary.passed else primary.error,
+            message=None if primary.passed else primary.message,
+            ppt=primary.ppt,
+            x5u=primary.x5u,
+            attest=primary.attest,
+            origid=primary.origid,
+            iat=primary.iat,
+            orig=primary.orig,
+            dest=primary.dest,
+            certificate=primary.certificate,
+            identities=tuple(results),
+            verified_at=at,
+            findings=tuple(findings),
+        )

@@ -1,0 +1,524 @@
+"""The verification service: every row of the error table, div chaining, several headers."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import json
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import ec
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from shakenlib.errors import CODES, UsageError, VerificationFailed
+from shakenlib.passport import b64url_encode, canonical_json
+from shakenlib.sign import Signer, sign_es256
+from shakenlib.testing.assertions import assert_failed, assert_passed
+from shakenlib.testing.pki import StiTestPki
+from shakenlib.testing.testbed import ShakenTestbed, TestProvider
+from shakenlib.verify import Policy, Verifier, to_datetime
+
+ORIG, DEST = "12155551212", "12155551213"
+
+
+@pytest.fixture(scope="module")
+def bed() -> ShakenTestbed:
+    return ShakenTestbed()
+
+
+@pytest.fixture(scope="module")
+def acme(bed: ShakenTestbed) -> TestProvider:
+    return bed.add_provider("873J", organization="Acme Telecom")
+
+
+def now_iat(bed: ShakenTestbed) -> int:
+    return int(bed.now.timestamp())
+
+
+def verify(bed: ShakenTestbed, header: str | list[str], **kw: object):  # type: ignore[no-untyped-def]
+    policy = kw.pop("policy", None)
+    verifier = bed.verifier(policy) if policy is not None else bed.verifier()
+    kw.setdefault("orig", ORIG)
+    kw.setdefault("dest", DEST)
+    kw.setdefault("at", bed.now)
+    return verifier.verify(header, **kw)  # type: ignore[arg-type]
+
+
+def forge(
+    acme: TestProvider,
+    header: dict[str, object],
+    claims: dict[str, object],
+    *,
+    params: str | None = None,
+    key: ec.EllipticCurvePrivateKey | None = None,
+) -> str:
+    """A token signed over arbitrary header/claims, with chosen Identity parameters."""
+    signing_input = (
+        f"{b64url_encode(canonical_json(header))}.{b64url_encode(canonical_json(claims))}"
+    )
+    sig = sign_es256(key or acme.issued.key, signing_input.encode())
+    token = f"{signing_input}.{b64url_encode(sig)}"
+    if params is None:
+        params = f"info=<{acme.x5u}>;alg=ES256;ppt=shaken"
+    return f"{token};{params}"
+
+
+def base(acme: TestProvider, bed: ShakenTestbed) -> tuple[dict[str, object], dict[str, object]]:
+    header = {"alg": "ES256", "ppt": "shaken", "typ": "passport", "x5u": acme.x5u}
+    claims = {
+        "attest": "A",
+        "dest": {"tn": [DEST]},
+        "iat": now_iat(bed),
+        "orig": {"tn": ORIG},
+        "origid": "6f8d2c3a-1b2c-4d5e-8f90-123456789abc",
+    }
+    return header, claims
+
+
+# --- the passing path ---------------------------------------------------------------------
+
+
+def test_valid_call_passes_and_extracts_traceback_facts(
+    bed: ShakenTestbed, acme: TestProvider
+) -> None:
+    header = acme.sign(
+        orig=ORIG, dest=DEST, attest="B", origid="7b3e1f5e-0000-4000-8000-000000000001"
+    )
+    r = verify(bed, header, orig="+1 (215) 555-1212", dest=f"sip:+{DEST}@example.com;user=phone")
+    assert_passed(r, attest="B", spc="873J", origid="7b3e1f5e-0000-4000-8000-000000000001")
+    assert (r.verstat, r.sip_code, r.reason, r.error) == ("TN-Validation-Passed", None, None, None)
+    assert r.provider == "Acme Telecom"
+    assert r.x5u == acme.x5u
+    assert r.orig == ORIG
+    assert r.dest == (DEST,)
+    assert r.certificate is not None
+    assert r.certificate.subject_cn == "SHAKEN 873J"
+    assert r.certificate.serial == format(acme.issued.certificate.serial_number, "x")
+    assert len(r.identities) == 1
+    r.raise_for_failure()
+    d = r.to_dict()
+    assert d["verstat"] == "TN-Validation-Passed"
+    assert d["spc"] == "873J"
+    assert json.loads(json.dumps(d)) == d
+
+
+def test_time_may_be_unix_seconds_or_iso(bed: ShakenTestbed, acme: TestProvider) -> None:
+    header = acme.sign(orig=ORIG, dest=DEST)
+    assert verify(bed, header, at=now_iat(bed)).passed
+    assert verify(bed, header, at=bed.now.isoformat()).passed
+    with pytest.raises(UsageError):
+        verify(bed, header, at=dt.datetime(2025, 6, 1))  # naive
+    with pytest.raises(UsageError):
+        to_datetime("yesterday")
+
+
+def test_freshness_window_is_symmetric_and_configurable(
+    bed: ShakenTestbed, acme: TestProvider
+) -> None:
+    header = acme.sign(orig=ORIG, dest=DEST)
+    assert verify(bed, header, at=bed.now + dt.timedelta(seconds=60)).passed
+    assert_failed(
+        verify(bed, header, at=bed.now + dt.timedelta(seconds=61)), "iat_stale", sip_code=403
+    )
+    assert_failed(
+        verify(bed, header, at=bed.now - dt.timedelta(seconds=61)), "iat_future", sip_code=403
+    )
+    lenient = Policy(freshness=dt.timedelta(minutes=5))
+    assert verify(bed, header, at=bed.now + dt.timedelta(seconds=200), policy=lenient).passed
+
+
+# --- identity / PASSporT rows -------------------------------------------------------------
+
+
+def test_no_identity_header(bed: ShakenTestbed) -> None:
+    for value in (None, "", [], ["  "]):
+        r = verify(bed, value)  # type: ignore[arg-type]
+        assert (r.verstat, r.error, r.sip_code) == ("No-TN-Validation", "identity_missing", 428)
+
+
+@pytest.mark.parametrize(
+    ("value", "code"),
+    [
+        ("garbage without dots;info=<https://cr.test/x.pem>", "passport_malformed"),
+        ("YQ.YQ.YQ;info=<https://cr.test/x.pem>;ppt=shaken", "passport_json"),
+        ("eyJ=.eyJ=.abc;info=<https://cr.test/x.pem>", "passport_base64"),
+        (
+            "..c2lnbmF0dXJl;info=<https://cr.test/x.pem>;alg=ES256;ppt=shaken",
+            "identity_compact_form",
+        ),
+    ],
+)
+def test_undecodable_headers_fail_with_438(bed: ShakenTestbed, value: str, code: str) -> None:
+    assert_failed(verify(bed, value), code, sip_code=438)
+
+
+def test_header_and_claim_rows(bed: ShakenTestbed, acme: TestProvider) -> None:
+    header, claims = base(acme, bed)
+    cases: list[tuple[str, str, int]] = [
+        (forge(acme, {**header, "typ": "JWT"}, claims), "typ_invalid", 438),
+        (
+            forge(acme, {**header, "alg": "RS256"}, claims, params=f"info=<{acme.x5u}>;ppt=shaken"),
+            "alg_unsupported",
+            437,
+        ),
+        (
+            forge(acme, header, claims, params=f"info=<{acme.x5u}>;alg=ES384;ppt=shaken"),
+            "alg_mismatch",
+            438,
+        ),
+        (
+            forge(acme, header, claims, params=f"info=<{acme.x5u}>;alg=ES256;ppt=div"),
+            "ppt_mismatch",
+            438,
+        ),
+        (
+            forge(acme, header, claims, params="info=<https://cr.test/other.pem>;ppt=shaken"),
+            "info_x5u_mismatch",
+            438,
+        ),
+        (
+            forge(acme, header, {k: v for k, v in claims.items() if k != "origid"}),
+            "claim_missing",
+            438,
+        ),
+        (forge(acme, header, {**claims, "iat": str(claims["iat"])}), "iat_invalid", 438),
+        (forge(acme, header, {**claims, "orig": {"tn": [ORIG]}}), "orig_invalid", 438),
+        (forge(acme, header, {**claims, "dest": {"tn": DEST}}), "dest_invalid", 438),
+        (forge(acme, header, {**claims, "attest": "D"}), "attest_invalid", 438),
+    ]
+    for value, code, status in cases:
+        assert_failed(verify(bed, value), code, sip_code=status)
+
+
+def test_missing_x5u_and_info(bed: ShakenTestbed, acme: TestProvider) -> None:
+    header, claims = base(acme, bed)
+    no_x5u = {k: v for k, v in header.items() if k != "x5u"}
+    r = verify(bed, forge(acme, no_x5u, claims, params="alg=ES256;ppt=shaken"))
+    assert r.error in {"x5u_missing", "info_missing"}
+    assert r.sip_code == 436
+    r = verify(bed, forge(acme, header, claims, params="alg=ES256;ppt=shaken"))
+    assert_failed(r, "info_missing", sip_code=436)
+    r = verify(bed, forge(acme, no_x5u, claims))
+    print(r.error)
+    assert not r.passed
+
+
+def test_unsupported_ppt_is_reported_not_fatal_to_other_headers(
+    bed: ShakenTestbed, acme: TestProvider
+) -> None:
+    header, claims = base(acme, bed)
+    rcd = forge(
+        acme,
+        {**header, "ppt": "rcd"},
+        {**claims, "rcd": {"nam": "Acme"}},
+        params=f"info=<{acme.x5u}>;alg=ES256;ppt=rcd",
+    )
+    alone = verify(bed, rcd)
+    assert (alone.verstat, alone.error) == ("No-TN-Validation", "ppt_unsupported")
+    both = verify(bed, [rcd, acme.sign(orig=ORIG, dest=DEST)])
+    assert_passed(both)
+    assert [i.error for i in both.identities] == ["ppt_unsupported", None]
+    accepting = verify(bed, rcd, policy=Policy(accepted_ppt=frozenset({"shaken", "rcd"})))
+    assert_passed(accepting)
+
+
+def test_signature_rows(bed: ShakenTestbed, acme: TestProvider) -> None:
+    header = acme.sign(orig=ORIG, dest=DEST)
+    token, params = header.split(";", 1)
+    h, c, s = token.split(".")
+    raw = base64.urlsafe_b64decode(s + "==")
+    other = forge(acme, *base(acme, bed), key=ec.generate_private_key(ec.SECP256R1()))
+    from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+
+    der = encode_dss_signature(int.from_bytes(raw[:32], "big"), int.from_bytes(raw[32:], "big"))
+    cases = [
+        (other, "signature_invalid"),
+        (f"{h}.{c}.{b64url_encode(raw[:40])};{params}", "signature_length"),
+        (f"{h}.{c}.{b64url_encode(der)};{params}", "signature_der"),
+    ]
+    for value, code in cases:
+        assert_failed(verify(bed, value), code, sip_code=438)
+
+
+# --- numbers ------------------------------------------------------------------------------
+
+
+def test_orig_and_dest_checks(bed: ShakenTestbed, acme: TestProvider) -> None:
+    header = acme.sign(orig=ORIG, dest=DEST)
+    assert_failed(verify(bed, header, orig="12155550000"), "orig_mismatch", sip_code=438)
+    assert_failed(verify(bed, header, orig="anonymous"), "orig_mismatch")
+    assert_failed(verify(bed, header, dest="12155550000"), "dest_mismatch", sip_code=438)
+    # dest may be a list (To and Request-URI): any match passes.
+    assert verify(bed, header, dest=["12155550000", DEST]).passed
+    unchecked = bed.verifier().verify(header, at=bed.now)
+    assert unchecked.passed
+    assert {f.code for f in unchecked.findings} == {"orig_unchecked", "dest_unchecked"}
+    relaxed = Policy(check_orig=False, check_dest=False)
+    assert verify(bed, header, orig="1", dest="2", policy=relaxed).passed
+
+
+def test_numbers_from_a_sip_request_pai_first(bed: ShakenTestbed, acme: TestProvider) -> None:
+    header = acme.sign(orig=ORIG, dest=DEST)
+    date = "Sun, 01 Jun 2025 12:00:00 GMT"
+    base_msg = (
+        f"INVITE sip:+{DEST}@ims.example.net;user=phone SIP/2.0\r\n"
+        f"To: <sip:+{DEST}@ims.example.net;user=phone>\r\n"
+        f"Date: {date}\r\nCall-ID: abc@host\r\nIdentity: {header}\r\n"
+    )
+    v = bed.verifier()
+    good = v.verify_sip(
+        base_msg + f"From: <sip:anonymous@anonymous.invalid>\r\n"
+        f"P-Asserted-Identity: <sip:+{ORIG}@ims.example.net;user=phone>\r\n\r\n"
+    )
+    assert_passed(good)
+    # Without PAI the From is checked: anonymous fails (field data: calling number mismatch).
+    anon = v.verify_sip(base_msg + 'From: "Anonymous" <sip:anonymous@anonymous.invalid>\r\n\r\n')
+    assert_failed(anon, "orig_mismatch")
+    # Two PAIs: each is tried (ATIS-1000074 §5.3.1).
+    two = v.verify_sip(
+        base_msg + f"From: <sip:x@y>\r\nP-Asserted-Identity: <tel:+12125550000>, "
+        f"<tel:+{ORIG}>\r\n\r\n"
+    )
+    assert_passed(two)
+    late = v.verify_sip(
+        base_msg + f"From: <tel:+{ORIG}>\r\n\r\n", at=bed.now + dt.timedelta(minutes=2)
+    )
+    assert_failed(late, "iat_stale")
+    bad = v.verify_sip(b"\x00\x01 not sip", at=bed.now)
+    assert_failed(bad, "sip_malformed")
+    with pytest.raises(UsageError):
+        v.verify_sip(f"INVITE sip:x@y SIP/2.0\r\nIdentity: {header}\r\n\r\n")
+
+
+def test_tn_authorization_for_delegate_certificates(bed: ShakenTestbed) -> None:
+    parent = bed.pki.issue_delegate_ca(ranges=[("12155550000", 10000)])
+    delegate = bed.pki.issue_delegate_certificate(parent, ranges=[("12155551200", 100)])
+    url = "https://cr.test/delegate/enterprise.pem"
+    bed.repository.add(url, delegate.chain_pem())
+    signer = Signer(delegate.key, url)
+    iat = now_iat(bed)
+    inside = signer.sign_shaken(orig=ORIG, dest=DEST, attest="A", iat=iat)
+    assert_passed(verify(bed, inside))
+    outside = signer.sign_shaken(orig="12155559999", dest=DEST, attest="A", iat=iat)
+    assert_failed(verify(bed, outside, orig="12155559999"), "tn_not_authorized", sip_code=438)
+    assert verify(
+        bed, outside, orig="12155559999", policy=Policy(check_tn_authorization=False)
+    ).passed
+
+
+# --- repository rows ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        "x5u_fetch_failed",
+        "x5u_timeout",
+        "x5u_http_status",
+        "x5u_redirect",
+        "x5u_too_large",
+        "x5u_invalid",
+        "x5u_address_forbidden",
+    ],
+)
+def test_repository_failures_give_436(code: str) -> None:
+    bed = ShakenTestbed()
+    provider = bed.add_provider("123A")
+    bed.repository.add_error(provider.x5u, code, "simulated")
+    r = verify(bed, provider.sign(orig=ORIG, dest=DEST))
+    assert_failed(r, code, sip_code=436)
+    assert r.x5u == provider.x5u
+    assert r.attest == "A"  # what could be learned is kept
+
+
+def test_repository_content_that_is_not_a_certificate() -> None:
+    bed = ShakenTestbed()
+    provider = bed.add_provider("123A")
+    bed.repository.add(provider.x5u, b"<html>not found</html>", content_type="text/html")
+    assert_failed(verify(bed, provider.sign(orig=ORIG, dest=DEST)), "x5u_content", sip_code=436)
+    bed.repository.add(
+        provider.x5u, b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"
+    )
+    assert_failed(verify(bed, provider.sign(orig=ORIG, dest=DEST)), "cert_malformed", sip_code=437)
+
+
+# --- certificate and trust rows -----------------------------------------------------------
+
+
+def test_certificate_rows() -> None:
+    bed = ShakenTestbed()
+    now = bed.now
+    stranger = StiTestPki(now=now)
+    cases: list[tuple[TestProvider, str]] = [
+        (bed.add_provider("111A", issuer=stranger.ca_intermediate), "cert_untrusted"),
+        (
+            bed.add_provider(
+                "222A", not_after=now - dt.timedelta(days=1), not_before=now - dt.timedelta(days=10)
+            ),
+            "cert_expired",
+        ),
+        (bed.add_provider("333A", not_before=now + dt.timedelta(days=1)), "cert_not_yet_valid"),
+        (bed.add_provider("444A", omit_tnauthlist=True), "tnauthlist_missing"),
+        (
+            bed.add_provider("555A", tnauthlist=bytes.fromhex("3008A006163836374A")),
+            "tnauthlist_invalid",
+        ),
+        (bed.add_provider("666A", spcs=["666A", "777A"]), "cert_profile"),
+    ]
+    for provider, code in cases:
+        r = verify(bed, provider.sign(orig=ORIG, dest=DEST))
+        assert_failed(r, code, sip_code=437)
+        assert r.certificate is not None, code  # the certificate was obtained: keep its facts
+        assert r.certificate.subject_o == "Example Telecom"
+
+
+def test_p384_leaf_key_is_unsupported() -> None:
+    bed = ShakenTestbed()
+    acme = bed.add_provider("888A")
+    p384 = bed.pki.issue_sp_certificate("888A", key=ec.generate_private_key(ec.SECP384R1()))
+    bed.repository.add(acme.x5u, p384.chain_pem())  # the P-384 certificate sits at the x5u
+    value = forge(acme, *base(acme, bed))
+    assert_failed(verify(bed, value), "cert_key_unsupported", sip_code=437)
+
+
+def test_revocation_rows() -> None:
+    bed = ShakenTestbed()
+    victim = bed.add_provider("999A")
+    header = victim.sign(orig=ORIG, dest=DEST)
+    assert_passed(verify(bed, header))
+    bed.revoke(victim)
+    r = verify(bed, header)
+    assert_failed(r, "cert_revoked", sip_code=437)
+    assert r.spc == "999A"
+
+
+def test_crl_policy_rows() -> None:
+    bed = ShakenTestbed()
+    provider = bed.add_provider("121A")
+    header = provider.sign(orig=ORIG, dest=DEST)
+    require = Policy(revocation="require")
+    bed.repository.add_error(bed.pki.crl_url, "x5u_http_status", "HTTP 404")
+    assert_failed(verify(bed, header, policy=require), "crl_unavailable", sip_code=437)
+    prefer = verify(bed, header)
+    assert_passed(prefer)
+    assert any(f.code == "x5u_http_status" for i in prefer.identities for f in i.findings)
+    assert verify(bed, header, policy=Policy(revocation="off")).passed
+    stale = bed.pki.make_crl(
+        next_update=bed.now - dt.timedelta(hours=1), this_update=bed.now - dt.timedelta(days=2)
+    )
+    bed.repository.add(bed.pki.crl_url, stale, content_type="application/pkix-crl")
+    assert_failed(verify(bed, header, policy=require), "crl_expired", sip_code=437)
+    forged = bed.pki.make_crl(signer=bed.pki.ca_intermediate)
+    bed.repository.add(bed.pki.crl_url, forged, content_type="application/pkix-crl")
+    assert_failed(verify(bed, header, policy=require), "crl_invalid", sip_code=437)
+
+
+# --- several headers and div --------------------------------------------------------------
+
+
+def test_div_chain_for_a_forwarded_call(bed: ShakenTestbed, acme: TestProvider) -> None:
+    forwarder = bed.add_provider("654B", organization="Forwarding Co")
+    forwarded_to = "12155559876"
+    shaken = acme.sign(orig=ORIG, dest=DEST)
+    div = forwarder.sign_div(orig=ORIG, dest=forwarded_to, div=DEST)
+    r = verify(bed, [shaken, div], dest=forwarded_to)
+    assert_passed(r, spc="873J")
+    assert [i.ppt for i in r.identities] == ["shaken", "div"]
+    assert r.identities[1].spc == "654B"
+    # Without the div PASSporT the retargeted call's dest does not match.
+    assert_failed(verify(bed, shaken, dest=forwarded_to), "dest_mismatch")
+    # A div that diverts from a number the call never had does not chain.
+    stray = forwarder.sign_div(orig=ORIG, dest=forwarded_to, div="12125550000")
+    r2 = verify(bed, [shaken, stray], dest=forwarded_to)
+    assert_failed(r2, "dest_mismatch")
+    assert r2.identities[1].error == "div_mismatch"
+
+
+def test_first_passing_shaken_header_wins(bed: ShakenTestbed, acme: TestProvider) -> None:
+    good = acme.sign(orig=ORIG, dest=DEST)
+    bad = "YQ.YQ.YQ;info=<https://cr.test/x.pem>;ppt=shaken"
+    r = verify(bed, [bad, good])
+    assert_passed(r)
+    assert [i.passed for i in r.identities] == [False, True]
+    failed = verify(bed, [bad, bad])
+    assert failed.error == "passport_json"
+    with pytest.raises(VerificationFailed) as info:
+        failed.raise_for_failure()
+    assert info.value.sip_code == 438
+
+
+def test_every_error_code_in_results_is_in_the_table(
+    bed: ShakenTestbed, acme: TestProvider
+) -> None:
+    r = verify(bed, ["nonsense", acme.sign(orig=ORIG, dest="1")], dest="1")
+    for ident in r.identities:
+        assert ident.error is None or ident.error in CODES
+
+
+# --- properties ---------------------------------------------------------------------------
+
+tns = st.text("0123456789", min_size=11, max_size=11)
+
+
+@given(
+    orig=tns,
+    dest=st.lists(tns, min_size=1, max_size=3),
+    attest=st.sampled_from("ABC"),
+    skew=st.integers(-60, 60),
+    origid=st.uuids().map(str),
+)
+@settings(
+    max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture], deadline=None
+)
+def test_sign_then_verify_passes(
+    bed: ShakenTestbed,
+    acme: TestProvider,
+    orig: str,
+    dest: list[str],
+    attest: str,
+    skew: int,
+    origid: str,
+) -> None:
+    header = acme.sign(orig=orig, dest=dest, attest=attest, origid=origid)  # type: ignore[arg-type]
+    r = verify(bed, header, orig=orig, dest=dest[-1], at=bed.now + dt.timedelta(seconds=skew))
+    assert_passed(r, attest=attest, spc="873J", origid=origid)
+
+
+@given(data=st.data())
+@settings(
+    max_examples=150, suppress_health_check=[HealthCheck.function_scoped_fixture], deadline=None
+)
+def test_any_single_byte_change_to_the_token_fails_with_438(
+    bed: ShakenTestbed, acme: TestProvider, data: st.DataObject
+) -> None:
+    header = acme.sign(orig=ORIG, dest=DEST, origid="6f8d2c3a-1b2c-4d5e-8f90-123456789abc")
+    token, params = header.split(";", 1)
+    pos = data.draw(st.integers(0, len(token) - 1))
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.=+/ "
+    char = data.draw(st.sampled_from([c for c in alphabet if c != token[pos]]))
+    changed = token[:pos] + char + token[pos + 1 :]
+    r = verify(bed, f"{changed};{params}")
+    assert not r.passed
+    assert r.sip_code == 438, (pos, char, r.error, r.message)
+
+
+def test_verifier_is_reusable_and_cache_returns_same_answers(
+    bed: ShakenTestbed, acme: TestProvider
+) -> None:
+    v: Verifier = bed.verifier()
+    header = acme.sign(orig=ORIG, dest=DEST)
+    before = bed.repository.hits[acme.x5u]
+    results = [v.verify(header, orig=ORIG, dest=DEST, at=bed.now) for _ in range(5)]
+    assert all(r.passed for r in results)
+    assert bed.repository.hits[acme.x5u] - before == 1  # fetched once, then cached
+    assert len({r.to_dict()["certificate"]["sha256"] for r in results}) == 1
+
+
+def test_certificate_summary_uses_the_leaf(bed: ShakenTestbed, acme: TestProvider) -> None:
+    r = verify(bed, acme.sign(orig=ORIG, dest=DEST))
+    assert r.certificate is not None
+    leaf: x509.Certificate = acme.issued.certificate
+    assert r.certificate.not_after == leaf.not_valid_after_utc
+    assert r.certificate.issuer == leaf.issuer.rfc4514_string()
