@@ -237,7 +237,7 @@ def test_parse_cache_is_bounded(pki: StiTestPki) -> None:
 
 
 def test_extra_signer_validated_against_trust_store(pki: StiTestPki, bad: Issued) -> None:
-    trust = TrustStore.from_pem(pki.trust_anchors_pem())
+    trust = TrustStore([pki.ca_root.certificate, pki.sti_pa_root.certificate])
     checker = RevocationChecker(trust, policy="require",
                                 extra_signers=[pki.crl_signer.certificate])
     _revoked(checker.check, bad.certificate, [pki.make_crl([bad])], at=NOW)
@@ -256,8 +256,20 @@ def test_extra_signer_validated_against_trust_store(pki: StiTestPki, bad: Issued
         RevocationChecker([pki.crl_signer.certificate], extra_signers=[pki.crl_signer.certificate])
 
 
+def test_crl_signer_inside_the_trust_store_signs_directly(pki: StiTestPki, bad: Issued) -> None:
+    # A trust bundle that carries the "STI-PA CRL" certificate itself (only certificates
+    # with cRLSign count as signers; the CA roots do not).
+    trust = TrustStore([pki.ca_root.certificate, pki.crl_signer.certificate])
+    _revoked(RevocationChecker(trust, policy="require").check, bad.certificate,
+             [pki.make_crl([bad])], at=NOW)
+    with pytest.raises(RevocationError) as info:
+        RevocationChecker(trust, policy="require").check(
+            bad.certificate, [pki.make_crl([bad], signer=pki.ca_root)], at=NOW)
+    assert "not a trusted CRL signer" in info.value.message
+
+
 def test_validate_crl_signer(pki: StiTestPki) -> None:
-    trust = TrustStore.from_pem(pki.trust_anchors_pem())
+    trust = TrustStore([pki.ca_root.certificate, pki.sti_pa_root.certificate])
     assert validate_crl_signer(pki.crl_signer.certificate, trust, at=NOW) is (
         pki.crl_signer.certificate)
     with pytest.raises(RevocationError) as info:

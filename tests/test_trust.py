@@ -59,7 +59,7 @@ def _error(fn: object, *args: object, **kwargs: object) -> TrustError:
 
 
 def test_from_pem_dedupes_and_contains(pki: StiTestPki) -> None:
-    store = TrustStore.from_pem(pki.trust_anchors_pem() + pki.ca_root.pem)
+    store = TrustStore.from_pem(pki.ca_root.pem + pki.sti_pa_root.pem + pki.ca_root.pem)
     assert len(store) == 2
     assert pki.ca_root.certificate in store
     assert pki.sti_pa_root.certificate in store
