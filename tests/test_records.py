@@ -1,0 +1,156 @@
+"""Call records: JSON Lines, CSV, SIP, column mapping, and unreadable records."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import pytest
+
+from shakenlib.errors import UsageError
+from shakenlib.records import CallRecord, RecordError, RecordSource, parse_time, read_records
+
+T = dt.datetime(2025, 6, 1, 12, tzinfo=dt.UTC)
+
+
+def test_jsonl_good_and_bad_lines_keep_line_numbers(tmp_path: Path) -> None:
+    path = tmp_path / "calls.jsonl"
+    lines = [
+        json.dumps({"time": "2025-06-01T12:00:00Z", "orig": "+1 215-555-1212",
+                    "dest": "tel:+12155551213", "identity": "hdr1", "call_id": "a",
+                    "trunk": "t7"}),
+        "",  # blank lines are skipped, not errors
+        "{not json",
+        json.dumps({"orig": "12155551212"}),
+        json.dumps([1, 2]),
+        json.dumps({"time": "yesterday", "orig": "1"}),
+        json.dumps({"time": 1748779200, "identity": ["h1", "", "h2"]}),
+        json.dumps({"time": 1748779200, "identity": 5}),
+    ]
+    path.write_text("\n".join(lines) + "\n")
+    items = list(read_records(path))
+    assert len(items) == 7  # nothing silently dropped
+    first = items[0]
+    assert isinstance(first, CallRecord)
+    assert (first.line, first.time, first.orig, first.dest, first.identity, first.call_id) == (
+        1, T, "12155551212", "12155551213", ("hdr1",), "a")
+    assert first.extra == (("trunk", "t7"),)
+    errors = [i for i in items if isinstance(i, RecordError)]
+    assert [(e.line, e.reason) for e in errors] == [
+        (3, "not a JSON object: Expecting property name enclosed in double quotes"),
+        (4, "missing time (column 'time')"),
+        (5, "not a JSON object"),
+        (6, "not ISO 8601 or Unix seconds: 'yesterday'"),
+        (8, "identity is a int, not a string or list"),
+    ]
+    assert all(e.code == "record_malformed" and e.source == str(path) for e in errors)
+    seventh = items[5]
+    assert isinstance(seventh, CallRecord)
+    assert seventh.identity == ("h1", "h2")
+    assert seventh.orig is None
+
+
+def test_csv_with_identity_list_and_mapping(tmp_path: Path) -> None:
+    path = tmp_path / "cdr.csv"
+    path.write_text(
+        "start_time,calling_number,called_number,identity,region\n"
+        '2025-06-01 08:00:00-04:00,2155551212,2155551213,"[""h1"", ""h2""]",east\n'
+        "1748779200,2155551212,2155551213,,west\n"
+        "oops,1,2,,x\n"
+        "1748779200,1,2\n")
+    items = list(read_records(path, mapping="time=start_time,orig=calling_number,"
+                                            "dest=called_number"))
+    assert len(items) == 4
+    a, b, c, d = items
+    assert isinstance(a, CallRecord)
+    assert isinstance(b, CallRecord)
+    assert (a.line, a.time, a.orig, a.identity, a.extra) == (
+        2, T, "2155551212", ("h1", "h2"), (("region", "east"),))
+    assert (b.line, b.identity, b.signed) == (3, (), False)
+    assert isinstance(c, RecordError)
+    assert c.line == 4
+    assert isinstance(d, RecordError)
+    assert (d.line, d.reason) == (5, "3 columns, the header has 5")
+
+
+def test_mapping_errors() -> None:
+    with pytest.raises(UsageError, match="unknown record field"):
+        list(read_records("x.jsonl", mapping="from=a"))
+    with pytest.raises(UsageError, match="not field=column"):
+        list(read_records("x.jsonl", mapping="orig"))
+
+
+SIP = (
+    "INVITE sip:+12155551213@example.com SIP/2.0\r\n"
+    "From: <sip:+12155551212@example.com>;tag=1\r\n"
+    "To: <sip:+12155551213@example.com>\r\n"
+    "P-Asserted-Identity: <sip:+12155551299@example.com>\r\n"
+    "Call-ID: {cid}\r\n"
+    "Date: Sun, 01 Jun 2025 12:00:00 GMT\r\n"
+    "Identity: hdr;info=<https://cr.example/x.pem>;alg=ES256;ppt=shaken\r\n"
+    "\r\n"
+)
+
+
+def test_sip_directory(tmp_path: Path) -> None:
+    (tmp_path / "a.sip").write_text(SIP.format(cid="one") + "---\n" + SIP.format(cid="two"))
+    (tmp_path / "b.sip").write_text("not sip at all\n")
+    (tmp_path / "c.sip").write_text(SIP.format(cid="three").replace(
+        "Date: Sun, 01 Jun 2025 12:00:00 GMT\r\n", ""))
+    items = list(read_records(tmp_path))
+    assert [type(i).__name__ for i in items] == [
+        "CallRecord", "CallRecord", "RecordError", "RecordError"]
+    one = items[0]
+    assert isinstance(one, CallRecord)
+    assert (one.time, one.orig, one.dest, one.call_id) == (T, "12155551299", "12155551213", "one")
+    assert one.identity == ("hdr;info=<https://cr.example/x.pem>;alg=ES256;ppt=shaken",)
+    assert one.sip is not None
+    bad = items[2]
+    assert isinstance(bad, RecordError)
+    assert bad.line == 3
+    assert "start line" in bad.reason
+    nodate = items[3]
+    assert isinstance(nodate, RecordError)
+    assert "Date" in nodate.reason
+    # with an explicit time the dateless message reads
+    fixed = list(RecordSource(path=str(tmp_path / "c.sip"), at=T))
+    assert isinstance(fixed[0], CallRecord)
+    assert fixed[0].time == T
+
+
+def test_format_detection(tmp_path: Path) -> None:
+    assert RecordSource(path=str(tmp_path)).format == "sip"
+    assert RecordSource(path="x.CSV").format == "csv"
+    assert RecordSource(path="x.log").format == "jsonl"
+    assert RecordSource(path="x.log", fmt="csv").format == "csv"
+
+
+@pytest.mark.parametrize(("value", "expected"), [
+    (1748779200, T),
+    ("1748779200", T),
+    (1748779200.0, T),
+    ("2025-06-01T12:00:00Z", T),
+    ("2025-06-01T12:00:00", T),
+    ("2025-06-01T14:00:00+02:00", T),
+])
+def test_parse_time(value: object, expected: dt.datetime) -> None:
+    assert parse_time(value) == expected
+
+
+@pytest.mark.parametrize("value", [None, True, "", "nan", "soon", float("inf"), 1e20])
+def test_parse_time_rejects(value: object) -> None:
+    with pytest.raises(ValueError):  # noqa: PT011
+        parse_time(value)
+
+
+def test_streaming_reads_lazily(tmp_path: Path) -> None:
+    path = tmp_path / "big.jsonl"
+    path.write_text('{"time": 0}\n' * 10 + "{bad\n")
+    iterator = read_records(path)
+    first = next(iterator)
+    assert isinstance(first, CallRecord)
+    assert first.line == 1
+    rest = list(iterator)
+    assert isinstance(rest[-1], RecordError)
+    assert rest[-1].line == 11
