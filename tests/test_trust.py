@@ -524,3 +524,55 @@ def test_pem_roundtrip_of_chain(pki: StiTestPki, trust: TrustStore, leaf: Issued
     certs = x509.load_pem_x509_certificates(leaf.chain_pem())
     result = ChainValidator(trust).validate(certs[0], certs[1:], at=NOW)
     assert result.chain[-1].public_bytes(serialization.Encoding.DER) == pki.ca_root.der
+
+
+# --- real corpus -------------------------------------------------------------------------------
+
+
+def _corpus_dir() -> Path:
+    import os
+    default = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "real-sti-certs"
+    return Path(os.environ.get("SHAKENLIB_CORPUS_DIR", default))
+
+
+def test_real_chains_pass_the_sti_policy() -> None:
+    """Every real leaf whose CA certificates are in the corpus validates (at notBefore +
+    1 h) with the STI policy, except for STI checks the library makes on purpose."""
+    path = _corpus_dir() / "certs.jsonl"
+    if not path.exists():
+        pytest.skip(f"real certificate corpus not found at {path} (set SHAKENLIB_CORPUS_DIR)")
+    certs = []
+    for line in path.read_text().splitlines():
+        try:
+            certs.append(x509.load_der_x509_certificate(
+                base64.b64decode(json.loads(line)["der_b64"])))
+        except ValueError:
+            continue  # one certificate in the corpus does not parse at all
+
+    def is_ca(c: x509.Certificate) -> bool:
+        try:
+            return bool(c.extensions.get_extension_for_class(x509.BasicConstraints).value.ca)
+        except x509.ExtensionNotFound:
+            return False
+
+    cas = [c for c in certs if is_ca(c)]
+    roots = [c for c in cas if c.issuer == c.subject]
+    inters = [c for c in cas if c.issuer != c.subject]
+    subjects = {c.subject for c in cas}
+    leaves = [c for c in certs if not is_ca(c) and c.issuer in subjects]
+    validator = ChainValidator(TrustStore(roots), require_p256=False, cache_size=0)
+    outcomes: dict[str, int] = {}
+    for leaf in leaves:
+        try:
+            validator.validate(leaf, inters, at=leaf.not_valid_before_utc + dt.timedelta(hours=1))
+            code = "ok"
+        except TrustError as exc:
+            code = exc.code
+        outcomes[code] = outcomes.get(code, 0) + 1
+    # Most corpus leaves' roots are not in the corpus (cert_untrusted). Of the rest, all
+    # pass the STI policy -- critical certificatePolicies, missing keyUsage criticality and
+    # other lints are not failures -- except one real leaf issued before its
+    # intermediate's notBefore (Sansay, 2022), which must be reported as such.
+    assert outcomes.get("ok", 0) >= 150, outcomes
+    assert set(outcomes) <= {"ok", "cert_untrusted", "cert_not_yet_valid"}, outcomes
+    assert outcomes.get("cert_not_yet_valid", 0) <= 1, outcomes
