@@ -40,6 +40,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from shakenlib.leads import nanp_problem
 from shakenlib.sign import Signer
 from shakenlib.testing.pki import DEFAULT_NOW, Issued, StiTestPki
 
@@ -60,11 +61,22 @@ PROVIDERS: list[tuple[str, str, list[str], str, int]] = [
 #: Shares of all calls.
 PLAN = {"campaign": 0.30, "unsigned": 0.10, "stale": 0.006, "bad_signature": 0.004,
         "unknown_x5u": 0.004, "revoked": 0.004}
-_R = random.Random(7)
+
+
+def _blocks(count: int, seed: int = 7) -> list[str]:
+    """``count`` valid NANP NPA-NXX blocks (as ``1NPANXX``)."""
+    r = random.Random(seed)
+    out: list[str] = []
+    while len(out) < count:
+        block = f"1{r.randrange(200, 1000)}{r.randrange(200, 1000)}"
+        if nanp_problem(block + "2000") is None and block not in out:
+            out.append(block)
+    return out
+
+
 #: Called numbers: the providers' own blocks and 40 other NPA-NXX blocks.
-DEST_PREFIXES = ["1215555", "1215556", "1267444", "1614222", "1303777", "1702888"] + [
-    f"1{_R.randrange(2, 10)}{_R.randrange(0, 9)}{_R.randrange(0, 10)}"
-    f"{_R.randrange(2, 10)}{_R.randrange(2, 10)}{_R.randrange(0, 10)}" for _ in range(40)]
+DEST_PREFIXES = ["1215555", "1215556", "1267444", "1614222", "1303777", "1702888",
+                 *_blocks(40)]
 
 
 def _origid(spc: str, trunk: int) -> str:

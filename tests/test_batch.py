@@ -1,0 +1,145 @@
+"""Batch verification: order, parallel == serial, real verifier on generated traffic."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from shakenlib.batch import VerifierConfig, analyze_source, verify_source
+from shakenlib.records import CallRecord, RecordError, RecordSource
+from shakenlib.result import CertificateSummary, VerificationResult
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def load_example() -> Any:
+    """The example generator (examples/make_example.py) as a module."""
+    spec = importlib.util.spec_from_file_location("make_example",
+                                                  ROOT / "examples" / "make_example.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+class FakeVerifier:
+    """Reads 'spc/origid/attest/ok' as the Identity value: no crypto, fast."""
+
+    def verify(self, identity: Any, *, orig: Any = None, dest: Any = None, at: Any,
+               sip: Any = None) -> VerificationResult:
+        if not identity:
+            return VerificationResult.failure("identity_missing")
+        spc, origid, attest, ok = identity[0].split("/")
+        cert = CertificateSummary(spc=spc, subject_o=f"Org {spc}")
+        if ok != "ok":
+            return VerificationResult.failure(ok, certificate=cert, origid=origid,
+                                              attest=attest)
+        return VerificationResult(verstat="TN-Validation-Passed", attest=attest,
+                                  origid=origid, certificate=cert, orig=orig)
+
+
+class FakeConfig:
+    def build(self) -> FakeVerifier:
+        return FakeVerifier()
+
+
+def _fake_calls(tmp_path: Path, n: int = 400) -> Path:
+    path = tmp_path / "calls.jsonl"
+    with open(path, "w") as handle:
+        for i in range(n):
+            if i % 97 == 5:
+                handle.write("garbage\n")
+                continue
+            ident = "" if i % 10 == 0 else f"{'999R' if i % 3 else '111A'}/o{i % 4}/A/" + (
+                "ok" if i % 17 else "iat_stale")
+            handle.write(json.dumps({"time": 1748779200 + i * 37, "orig": f"1215{i:07d}",
+                                     "dest": f"1215{(i * 7) % 1000:07d}", "identity": ident})
+                         + "\n")
+    return path
+
+
+def test_verify_source_keeps_input_order_in_parallel(tmp_path: Path) -> None:
+    source = RecordSource(path=str(_fake_calls(tmp_path)))
+    serial = list(verify_source(source, FakeConfig(), jobs=1, chunk_size=7))
+    parallel = list(verify_source(source, FakeConfig(), jobs=2, chunk_size=7))
+    lines = [i.line if isinstance(i, RecordError) else i[0].line for i in parallel]
+    assert lines == list(range(1, 401))
+    assert parallel == serial
+    assert sum(isinstance(i, RecordError) for i in parallel) == 5
+
+
+def test_parallel_and_serial_give_identical_leads(tmp_path: Path) -> None:
+    source = RecordSource(path=str(_fake_calls(tmp_path)))
+    done: list[tuple[int, int]] = []
+    serial = analyze_source(source, FakeConfig(), jobs=1, chunk_size=50)
+    parallel = analyze_source(source, FakeConfig(), jobs=2, chunk_size=13,
+                              progress=lambda n, f: done.append((n, f)))
+    assert parallel == serial
+    assert [lead.to_dict() for lead in parallel.leads()] == [
+        lead.to_dict() for lead in serial.leads()]
+    assert (serial.calls, serial.unreadable, serial.unsigned) == (395, 5, 40)
+    assert serial.errors[0][:2] == (6, "not a JSON object: Expecting value")
+    assert done[-1][0] == 400  # progress saw every record
+
+
+@pytest.fixture(scope="module")
+def example(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
+    out = tmp_path_factory.mktemp("example")
+    planted = load_example().generate(out, calls=300, seed=5)
+    return out, planted
+
+
+def test_real_verifier_finds_planted_campaign(example: tuple[Path, dict[str, Any]]) -> None:
+    out, planted = example
+    config = VerifierConfig(trust_files=(str(out / "trust.pem"),), mirror=str(out / "mirror"))
+    analysis = analyze_source(RecordSource(path=str(out / "calls.jsonl")), config, jobs=1)
+    assert analysis.calls == 300
+    assert analysis.unsigned == planted["unsigned"]
+    assert analysis.failed_by_error["iat_stale"] == planted["stale"]
+    assert analysis.failed_by_error["signature_invalid"] == planted["bad_signature"]
+    assert analysis.failed_by_error["cert_revoked"] == planted["revoked"]
+    assert analysis.unattributed == {"x5u_http_status": planted["unknown_x5u"]}
+    top = analysis.leads()[0]
+    assert top.spc == "999R"
+    assert top.origid == "7c1d3a52-0b8e-4f0e-9d55-6a0f1e2c9b10"
+    assert top.calls == planted["campaign_calls"] == 90
+    assert top.passed == 90
+    assert top.distinct_orig == planted["campaign_distinct_orig"]
+    assert top.attest == {"A": 90}
+    assert top.invalid_orig_calls == planted["campaign_invalid"]
+    assert "likely_improper_attestation" in top.flags
+    # the same numbers through worker processes
+    parallel = analyze_source(RecordSource(path=str(out / "calls.jsonl")), config, jobs=2,
+                              chunk_size=40)
+    assert parallel == analysis
+
+
+def test_sip_directory_through_real_verifier(example: tuple[Path, dict[str, Any]],
+                                              tmp_path: Path) -> None:
+    out, _ = example
+    records = [r for r in RecordSource(path=str(out / "calls.jsonl"))
+               if isinstance(r, CallRecord) and r.identity][:3]
+    sipdir = tmp_path / "sip"
+    sipdir.mkdir()
+    for i, r in enumerate(records):
+        date = r.time.strftime("%a, %d %b %Y %H:%M:%S GMT")
+        (sipdir / f"{i}.sip").write_text(
+            f"INVITE sip:+{r.dest}@example.com SIP/2.0\r\nFrom: <sip:+{r.orig}@a.example>"
+            f";tag=1\r\nTo: <sip:+{r.dest}@example.com>\r\nCall-ID: c{i}\r\nDate: {date}"
+            f"\r\nIdentity: {r.identity[0]}\r\n\r\n")
+    config = VerifierConfig(trust_files=(str(out / "trust.pem"),), mirror=str(out / "mirror"))
+    items = list(verify_source(RecordSource(path=str(sipdir)), config, jobs=1))
+    assert len(items) == 3
+    for item, original in zip(items, records, strict=True):
+        assert not isinstance(item, RecordError)
+        record, result = item
+        assert record.sip is not None
+        assert (record.orig, record.dest) == (original.orig, original.dest)
+        assert record.time == original.time.replace(microsecond=0)
+        assert result.passed, result.error
+        assert result.spc is not None
