@@ -92,8 +92,9 @@ def source_and_config(args: argparse.Namespace) -> tuple[RecordSource, VerifierC
     return source, config
 
 
-def make_progress(stream: TextIO = sys.stderr) -> Progress | None:
-    """A progress printer for long runs, only when ``stream`` is a terminal."""
+def make_progress(stream: TextIO | None = None) -> Progress | None:
+    """A progress printer for long runs, only when ``stream`` (stderr) is a terminal."""
+    stream = stream if stream is not None else sys.stderr
     if not stream.isatty():
         return None
     start = time.monotonic()
@@ -105,6 +106,7 @@ def make_progress(stream: TextIO = sys.stderr) -> Progress | None:
             return
         last[0] = now
         rate = done / max(now - start, 1e-9)
+        assert stream is not None
         stream.write(f"\r{done} records, {rate:,.0f}/s, {failures} failed so far ")
         stream.flush()
 

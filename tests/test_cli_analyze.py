@@ -1,0 +1,159 @@
+"""``shakenlib analyze`` and ``shakenlib verify-batch`` through ``shakenlib.cli.main``."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import importlib.util
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from shakenlib.cli import main
+
+CAMPAIGN = "7c1d3a52-0b8e-4f0e-9d55-6a0f1e2c9b10"
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def load_example() -> Any:
+    """The example generator (examples/make_example.py) as a module."""
+    spec = importlib.util.spec_from_file_location("make_example",
+                                                  ROOT / "examples" / "make_example.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def example(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
+    out = tmp_path_factory.mktemp("cli-example")
+    planted = load_example().generate(out, calls=200, seed=11)
+    return out, planted
+
+
+def _args(out: Path) -> list[str]:
+    return [str(out / "calls.jsonl"), "--trust", str(out / "trust.pem"),
+            "--mirror", str(out / "mirror"), "--providers", str(out / "providers.csv"),
+            "--jobs", "1"]
+
+
+def test_analyze_json(example: tuple[Path, dict[str, Any]],
+                      capsys: pytest.CaptureFixture[str]) -> None:
+    out, planted = example
+    assert main(["analyze", *_args(out), "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["calls"] == 200
+    assert data["unsigned"] == planted["unsigned"]
+    assert data["unreadable"] == 0
+    assert data["passed"] + data["failed"] + data["unsigned"] == 200
+    lead = data["leads"][0]
+    assert (lead["spc"], lead["provider"], lead["origid"]) == ("999R", "Bluefin VoIP LLC",
+                                                               CAMPAIGN)
+    assert lead["calls"] == planted["campaign_calls"] == 60
+    assert lead["distinct_orig"] == planted["campaign_distinct_orig"]
+    assert lead["attest"] == {"A": 60}
+    assert lead["first_seen"] <= lead["last_seen"]
+    assert lead["score"] > data["leads"][1]["score"]
+    assert lead["why"][0].startswith("60 calls from")
+    assert lead["traceback"]["role"].startswith("signer")
+
+
+def test_analyze_table_csv_html(example: tuple[Path, dict[str, Any]], tmp_path: Path,
+                                capsys: pytest.CaptureFixture[str]) -> None:
+    out, _ = example
+    assert main(["analyze", *_args(out), "--top", "2"]) == 0
+    table = capsys.readouterr().out
+    assert table.startswith("200 calls: ")
+    assert "#1  score" in table
+    assert "signer SPC 999R  Bluefin VoIP LLC" in table
+    assert f"traceback: ask the signer (999R) about origid {CAMPAIGN}" in table
+    assert "#3" not in table
+    report = tmp_path / "leads.csv"
+    assert main(["analyze", *_args(out), "--csv", str(report)]) == 0
+    rows = list(csv.DictReader(report.open()))
+    assert rows[0]["spc"] == "999R"
+    assert rows[0]["origid"] == CAMPAIGN
+    assert rows[0]["attest_A"] == "60"
+    page = tmp_path / "leads.html"
+    assert main(["analyze", *_args(out), "--html", str(page)]) == 0
+    html = page.read_text()
+    assert html.startswith("<!DOCTYPE html>")
+    assert "Bluefin VoIP LLC" in html
+    assert "<script" not in html
+    assert "http" not in html.split("<body>")[0]  # no external assets in the head
+
+
+def test_html_escapes(tmp_path: Path) -> None:
+    from shakenlib.cli.analyze import render_html
+    from shakenlib.leads import Analysis
+    from shakenlib.records import CallRecord
+    from shakenlib.result import CertificateSummary, VerificationResult
+
+    t0 = dt.datetime(2025, 6, 1, tzinfo=dt.UTC)
+    analysis = Analysis()
+    cert = CertificateSummary(spc="<b>", subject_o="<script>alert(1)</script>")
+    analysis.add(CallRecord(line=1, time=t0, orig="1", dest="2", identity=("x",)),
+                 VerificationResult(verstat="TN-Validation-Passed", origid='"><img>',
+                                    certificate=cert))
+    page = render_html(analysis, None)
+    assert "<script>alert" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert '"><img>' not in page
+
+
+def test_verify_batch_streams_one_line_per_record(example: tuple[Path, dict[str, Any]],
+                                                  tmp_path: Path) -> None:
+    out, _ = example
+    calls = tmp_path / "calls.jsonl"
+    lines = (out / "calls.jsonl").read_text().splitlines()
+    calls.write_text("\n".join([*lines[:20], "{broken", *lines[20:40]]) + "\n")
+    results = tmp_path / "results.jsonl"
+    assert main(["verify-batch", str(calls), "--trust", str(out / "trust.pem"),
+                 "--mirror", str(out / "mirror"), "--out", str(results), "--jobs", "2"]) == 0
+    rows = [json.loads(line) for line in results.read_text().splitlines()]
+    assert len(rows) == 41
+    assert [r["line"] for r in rows] == list(range(1, 42))
+    assert rows[20]["error"] == "record_malformed"
+    assert "not a JSON object" in rows[20]["reason"]
+    signed = [r for r in rows if r.get("verstat") == "TN-Validation-Passed"]
+    assert signed
+    assert all(r["spc"] for r in signed)
+    assert {"verstat", "sip_code", "error", "attest", "origid", "spc", "x5u",
+            "call_id", "time"} <= set(signed[0])
+
+
+def test_usage_errors(example: tuple[Path, dict[str, Any]], tmp_path: Path,
+                      capsys: pytest.CaptureFixture[str]) -> None:
+    out, _ = example
+    assert main(["analyze", str(out / "calls.jsonl")]) == 2
+    assert "--trust" in capsys.readouterr().err
+    assert main(["analyze", str(tmp_path / "nope.jsonl"), "--trust", "x"]) == 2
+    assert "nope.jsonl" in capsys.readouterr().err
+    assert main(["analyze", *_args(out), "--map", "bogus=x"]) == 2
+    assert "unknown record field" in capsys.readouterr().err
+
+
+def test_column_mapping_on_csv(example: tuple[Path, dict[str, Any]], tmp_path: Path,
+                               capsys: pytest.CaptureFixture[str]) -> None:
+    out, planted = example
+    cdr = tmp_path / "cdr.csv"
+    with cdr.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["start", "calling_number", "called_number", "identity", "trunk"])
+        for line in (out / "calls.jsonl").read_text().splitlines():
+            r = json.loads(line)
+            writer.writerow([r["time"], r["orig"], r["dest"], r["identity"], "t1"])
+    args = [str(cdr), "--trust", str(out / "trust.pem"), "--mirror", str(out / "mirror"),
+            "--map", "time=start,orig=calling_number,dest=called_number", "--json",
+            "--jobs", "1"]
+    assert main(["analyze", *args]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["calls"] == 200
+    assert data["unreadable"] == 0
+    assert data["leads"][0]["origid"] == CAMPAIGN
+    assert data["leads"][0]["calls"] == planted["campaign_calls"]
+    assert data["leads"][0]["provider"] == "Bluefin VoIP LLC"  # from the certificate's O
