@@ -51,7 +51,8 @@ def _entry(decoded: DecodedIdentity, sip: SipMessage | None) -> dict[str, Any]:
         entry["header"] = json.loads(b64url_decode(h64))
         entry["claims"] = json.loads(b64url_decode(c64))
         entry["rebuilt_from_sip"] = True
-        entry["findings"].extend(f.to_dict() for f in findings)
+        have = {f["code"] for f in entry["findings"]}
+        entry["findings"].extend(f.to_dict() for f in findings if f.code not in have)
     return entry
 
 
