@@ -1,0 +1,103 @@
+"""Peak memory of ``analyze`` over 1,000,000 records (mostly repeat callers).
+
+Writes N JSON Lines records (default 1,000,000) to a temporary file: 2,000 subscribers of
+three providers calling again and again, plus a campaign of 50,000 calls from 50,000
+distinct numbers (so one lead's distinct counts overflow into the HyperLogLog sketch).
+Runs :func:`shakenlib.batch.analyze_source` over it and prints the peak resident memory
+of this process and of its worker processes.
+
+The verifier here is a stand-in that returns a result from the record without ECDSA
+(``--real`` is not offered: signing and verifying a million calls takes minutes): memory
+is about streaming and aggregation, which are the same code either way.
+
+Usage: ``python benchmarks/memory_analyze.py [N] [--jobs 2]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from shakenlib.batch import analyze_source
+from shakenlib.records import RecordSource
+from shakenlib.result import CertificateSummary, VerificationResult
+
+_CERTS = {spc: CertificateSummary(spc=spc, subject_o=f"Provider {spc}", issuer="CN=CA")
+          for spc in ("100A", "200B", "300C", "999R")}
+
+
+class StandIn:
+    """Identity value 'SPC/origid/attest' -> a passed result (no crypto)."""
+
+    def verify(self, identity: Any, *, orig: Any = None, dest: Any = None, at: Any,
+               sip: Any = None) -> VerificationResult:
+        if not identity:
+            return VerificationResult.failure("identity_missing")
+        spc, origid, attest = identity[0].split("/")
+        return VerificationResult(verstat="TN-Validation-Passed", attest=attest,
+                                  origid=origid, certificate=_CERTS[spc],
+                                  x5u=f"https://cr.{spc}.test/c.pem")
+
+
+class StandInConfig:
+    def build(self) -> StandIn:
+        return StandIn()
+
+
+def write(path: Path, n: int) -> None:
+    rng = random.Random(1)
+    subscribers = [(rng.choice(["100A", "200B", "300C"]), f"1215{rng.randrange(2000000, 9999999)}")
+                   for _ in range(2000)]
+    with open(path, "w") as handle:
+        for i in range(n):
+            t = 1748736000 + i * 86400 // n
+            if i % 20 == 0:  # 5 %: the campaign, a new number every call
+                ident = "999R/camp/A"
+                orig = f"1{200 + (i // 20) % 700}{555 + (i // 14000) % 400}{i % 10000:04d}"
+            elif i % 10 == 1:
+                orig, ident = f"1610555{rng.randrange(10000):04d}", ""
+            else:
+                spc, orig = subscribers[rng.randrange(len(subscribers))]
+                ident = f"{spc}/trunk{int(orig) % 3}/A"
+            handle.write(json.dumps({"time": t, "orig": orig,
+                                     "dest": f"1312{rng.randrange(2000000, 9999999)}",
+                                     "identity": ident}) + "\n")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("n", type=int, nargs="?", default=1_000_000)
+    parser.add_argument("--jobs", type=int, default=2)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "calls.jsonl"
+        write(path, args.n)
+        size = path.stat().st_size
+        before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        start = time.perf_counter()
+        analysis = analyze_source(RecordSource(path=str(path)), StandInConfig(), jobs=args.jobs)
+        elapsed = time.perf_counter() - start
+        leads = analysis.leads()
+    main_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    child_peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    top = leads[0]
+    print(f"records {args.n:,} ({size / 2**20:,.0f} MiB of JSON Lines) in {elapsed:,.1f} s, "
+          f"{args.n / elapsed:,.0f}/s with {args.jobs} jobs")
+    print(f"leads {len(leads)}; top {top.spc}/{top.origid}: {top.calls:,} calls, "
+          f"~{top.distinct_orig:,} distinct orig (exact={top.distinct_exact})")
+    print(f"peak RSS: main {main_peak:,.0f} MiB (before analyze {before / 1024:,.0f} MiB), "
+          f"largest worker {child_peak:,.0f} MiB; limit 500 MiB")
+    ok = max(main_peak, child_peak) < 500
+    print("OK" if ok else "OVER LIMIT")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
