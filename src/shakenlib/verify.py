@@ -41,14 +41,13 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import NameOID
 
 from shakenlib.crl import RevocationChecker, crl_urls
 from shakenlib.errors import CODES, RepositoryError, ShakenError, UsageError
 from shakenlib.findings import Finding
-from shakenlib.passport import PASSporT, decode_identity
+from shakenlib.passport import DecodedIdentity, PASSporT, decode_identity
 from shakenlib.repository import CertificateRepository
 from shakenlib.result import (
     NO_TN_VALIDATION,
@@ -135,6 +134,8 @@ class _Credential:
     expires_at: dt.datetime
     body_sha256: str
     warnings: tuple[Finding, ...]
+    not_before_ts: float
+    not_after_ts: float
 
 
 def _name_attr(name: x509.Name, oid: x509.ObjectIdentifier) -> str | None:
@@ -164,6 +165,25 @@ def _parse_chain(body: bytes) -> list[x509.Certificate]:
     return [x509.load_der_x509_certificate(body)]
 
 
+def _der_integer(value: bytes) -> bytes:
+    value = value.lstrip(b"\0")
+    if not value or value[0] & 0x80:
+        value = b"\0" + value
+    return b"\x02" + bytes((len(value),)) + value
+
+
+def _der_signature(raw: bytes) -> bytes:
+    """Raw ES256 ``R‖S`` (RFC 7518 §3.4) to the DER form ``cryptography`` verifies::
+
+        Ecdsa-Sig-Value ::= SEQUENCE { r INTEGER, s INTEGER }   -- RFC 3279 §2.2.3
+
+    >>> _der_signature(bytes(31) + bytes([1, 0x80]) + bytes(31)).hex()[:16]
+    '3026020101022100'
+    """
+    body = _der_integer(raw[:32]) + _der_integer(raw[32:])
+    return b"\x30" + bytes((len(body),)) + body
+
+
 class _Failure(Exception):
     """Internal: a check failed with a stable code (turned into a result, never escapes)."""
 
@@ -171,6 +191,7 @@ class _Failure(Exception):
         super().__init__(message)
         self.code = code
         self.message = message
+        self.cert: _Credential | None = None  # the credential, when it was obtained
 
 
 class Verifier:
@@ -212,11 +233,13 @@ class Verifier:
             policy=self.policy.revocation,
         )
         self._credentials: OrderedDict[str, _Credential] = OrderedDict()
+        self._chains: OrderedDict[str, tuple[ValidatedChain, _Credential]] = OrderedDict()
         self._revoked: OrderedDict[tuple[str, str], tuple[dt.datetime, tuple[Finding, ...]]] = (
             OrderedDict()
         )
         self._lock = threading.Lock()
         self._cache_size = cache_size
+        self._window = self.policy.freshness.total_seconds()
 
     # --- public API ------------------------------------------------------------------
     def verify(
@@ -238,8 +261,10 @@ class Verifier:
         only for a missing or naive ``at``.
         """
         when = to_datetime(at)
-        values = [identity] if isinstance(identity, str) else list(identity or ())
-        values = [v for v in values if v and v.strip()]
+        if isinstance(identity, str):
+            values = [identity] if identity.strip() else []
+        else:
+            values = [v for v in identity or () if v and v.strip()]
         orig_tns, dest_tns, number_findings = self._numbers(orig, dest, sip)
         if not values:
             return VerificationResult.failure(
@@ -249,7 +274,13 @@ class Verifier:
                 findings=tuple(number_findings),
             )
         results = [self._verify_one(i, v, orig_tns, dest_tns, when) for i, v in enumerate(values)]
-        results = self._chain_div(results, dest_tns)
+        only = results[0]
+        if not (
+            len(results) == 1
+            and only.passed
+            and (dest_tns is None or not self.policy.check_dest or set(only.dest) & set(dest_tns))
+        ):
+            results = self._chain_div(results, dest_tns)
         return self._aggregate(results, when, number_findings)
 
     def verify_sip(
@@ -284,13 +315,13 @@ class Verifier:
         orig_tns: tuple[str, ...] | None = None
         dest_tns: tuple[str, ...] | None = None
         if orig is not None:
-            tn = tn_from_uri(orig)
+            tn = orig if orig.isdigit() else tn_from_uri(orig)
             orig_tns = (tn,) if tn else ()
         elif sip is not None:
             orig_tns = sip.orig_tns()
         if dest is not None:
             items = [dest] if isinstance(dest, str) else list(dest)
-            dest_tns = tuple(t for t in (tn_from_uri(d) for d in items) if t)
+            dest_tns = tuple(t for t in (d if d.isdigit() else tn_from_uri(d) for d in items) if t)
         elif sip is not None:
             dest_tns = sip.dest_tns()
         if orig_tns is None and self.policy.check_orig:
@@ -315,30 +346,63 @@ class Verifier:
         decoded = decode_identity(value)
         passport = decoded.passport
         findings = list(decoded.findings)
-        learned: dict[str, object] = {}
-        if passport is not None:
-            c = passport.claims
-            learned = dict(
-                ppt=passport.header.ppt or (decoded.identity.ppt if decoded.identity else None),
-                x5u=passport.header.x5u,
-                attest=c.attest,
-                origid=c.origid,
-                iat=c.iat,
-                orig=c.orig_tn,
-                dest=c.dest_tn,
-                div=c.div_tn,
-                signature=passport.token.rsplit(".", 1)[-1],
-            )
         cert: _Credential | None = None
+        error: _Failure | None = None
         try:
-            if decoded.error is not None:
-                raise _Failure(decoded.error.code, decoded.error.message)
-            if passport is None:  # e.g. the compact form: a finding says why
-                first = next((f for f in findings if f.severity == "error"), None)
-                raise _Failure(
-                    first.code if first else "identity_malformed",
-                    first.message if first else "the Identity header does not decode",
-                )
+            cert = self._check(decoded, findings, orig_tns, dest_tns, at)
+        except _Failure as failure:
+            error = failure
+            if passport is not None and passport.header.x5u:
+                cert = failure.cert or self._learn(passport.header.x5u, at)
+        summary = cert.summary if cert is not None else None
+        if passport is None:
+            return IdentityResult(
+                index=index,
+                passed=False,
+                error=error.code if error else "identity_malformed",
+                message=error.message if error else None,
+                ppt=decoded.identity.ppt,
+                findings=tuple(findings),
+            )
+        c = passport.claims
+        return IdentityResult(
+            index,
+            error is None,
+            error.code if error else None,
+            error.message if error else None,
+            passport.header.ppt or decoded.identity.ppt,
+            passport.header.x5u,
+            c.attest,
+            c.origid,
+            c.iat,
+            c.orig_tn,
+            c.dest_tn,
+            c.div_tn,
+            summary,
+            tuple(findings),
+            passport.token.rpartition(".")[2],
+        )
+
+    def _check(
+        self,
+        decoded: DecodedIdentity,
+        findings: list[Finding],
+        orig_tns: tuple[str, ...] | None,
+        dest_tns: tuple[str, ...] | None,
+        at: dt.datetime,
+    ) -> _Credential:
+        """Run every check on one decoded header; raises ``_Failure`` at the first failure
+        and appends non-fatal findings to ``findings``."""
+        if decoded.error is not None:
+            raise _Failure(decoded.error.code, decoded.error.message)
+        passport = decoded.passport
+        if passport is None:  # e.g. the compact form: a finding says why
+            first = next((f for f in findings if f.severity == "error"), None)
+            raise _Failure(
+                first.code if first else "identity_malformed",
+                first.message if first else "the Identity header does not decode",
+            )
+        if findings:
             fatal = [
                 f
                 for f in findings
@@ -350,43 +414,32 @@ class Verifier:
                 # unsupported alg, 437): report the first 438-class finding if there is one.
                 first = next((f for f in fatal if CODES[f.code].sip_code == 438), fatal[0])
                 raise _Failure(first.code, first.message)
-            ppt = passport.header.ppt
-            if ppt not in self.policy.accepted_ppt:
-                raise _Failure("ppt_unsupported", f"PASSporT type {ppt!r} is not supported")
-            x5u = passport.header.x5u
-            if not x5u:  # pragma: no cover - decode reports x5u_missing as an error finding
-                raise _Failure("x5u_missing", "the PASSporT header has no x5u")
-            # RFC 8224 §6.2 step 3: identify the credential.
-            cert = self._credential(x5u, at)
+        ppt = passport.header.ppt
+        if ppt not in self.policy.accepted_ppt:
+            raise _Failure("ppt_unsupported", f"PASSporT type {ppt!r} is not supported")
+        x5u = passport.header.x5u
+        if not x5u:  # pragma: no cover - decode reports x5u_missing as an error finding
+            raise _Failure("x5u_missing", "the PASSporT header has no x5u")
+        # RFC 8224 §6.2 step 3: identify the credential.
+        cert = self._credential(x5u, at)
+        if cert.warnings:
             findings.extend(cert.warnings)
-            chain = self._validate(cert, at)
-            findings.extend(chain.findings)
-            cert = attrs.evolve(cert, summary=attrs.evolve(cert.summary, spc=chain.spc))
-            findings.extend(self._check_revocation(cert, chain, at))
+        try:
+            chain, cert = self._validate(cert, at)
+            if chain.findings:
+                findings.extend(chain.findings)
+            revocation = self._check_revocation(cert, chain, at)
+            if revocation:
+                findings.extend(revocation)
             # The signature before freshness (RFC 8224 §6.2 steps 4-5): an iat is only
             # worth checking once it is known to be the signer's.
             self._check_signature(passport, cert)
             self._check_fresh(passport, at, cert)
             self._check_numbers(passport, orig_tns, dest_tns, chain)
         except _Failure as failure:
-            if cert is None and passport is not None and passport.header.x5u:
-                cert = self._learn(passport.header.x5u, at)
-            return IdentityResult(
-                index=index,
-                passed=False,
-                error=failure.code,
-                message=failure.message,
-                certificate=cert.summary if cert else None,
-                findings=tuple(findings),
-                **learned,  # type: ignore[arg-type]
-            )
-        return IdentityResult(
-            index=index,
-            passed=True,
-            certificate=cert.summary,
-            findings=tuple(findings),
-            **learned,  # type: ignore[arg-type]
-        )
+            failure.cert = cert
+            raise
+        return cert
 
     def _credential(self, x5u: str, at: dt.datetime) -> _Credential:
         cached = self._credentials.get(x5u)
@@ -419,6 +472,8 @@ class Verifier:
                 expires_at=fetched.expires_at,
                 body_sha256=digest,
                 warnings=tuple(fetched.warnings),
+                not_before_ts=leaf.not_valid_before_utc.timestamp(),
+                not_after_ts=leaf.not_valid_after_utc.timestamp(),
             )
         with self._lock:
             self._credentials[x5u] = credential
@@ -442,11 +497,22 @@ class Verifier:
             spc = None
         return attrs.evolve(cert, summary=attrs.evolve(cert.summary, spc=spc))
 
-    def _validate(self, cert: _Credential, at: dt.datetime) -> ValidatedChain:
+    def _validate(self, cert: _Credential, at: dt.datetime) -> tuple[ValidatedChain, _Credential]:
+        """The validated chain and the credential with its SPC filled in; cached per
+        response body for the window in which the whole chain is valid."""
+        hit = self._chains.get(cert.body_sha256)
+        if hit is not None and hit[0].covers(at):
+            return hit
         try:
-            return self.chains.validate(cert.leaf, cert.intermediates, at=at)
+            chain = self.chains.validate(cert.leaf, cert.intermediates, at=at)
         except ShakenError as exc:
             raise _Failure(exc.code, exc.message) from None
+        entry = (chain, attrs.evolve(cert, summary=attrs.evolve(cert.summary, spc=chain.spc)))
+        with self._lock:
+            self._chains[cert.body_sha256] = entry
+            while len(self._chains) > self._cache_size:
+                self._chains.popitem(last=False)
+        return entry
 
     def _check_revocation(
         self, cert: _Credential, chain: ValidatedChain, at: dt.datetime
@@ -489,13 +555,15 @@ class Verifier:
         if iat is None:  # pragma: no cover - decode reports claim_missing first
             raise _Failure("claim_missing", "the PASSporT has no iat")
         age = at.timestamp() - iat
-        window = self.policy.freshness.total_seconds()
+        window = self._window
         if age > window:
             raise _Failure("iat_stale", f"iat is {age:.0f} s old (window {window:.0f} s)")
         if -age > window:
             raise _Failure(
                 "iat_future", f"iat is {-age:.0f} s in the future (window {window:.0f} s)"
             )
+        if cert.not_before_ts <= iat <= cert.not_after_ts:
+            return
         signed = dt.datetime.fromtimestamp(iat, dt.UTC)
         s = cert.summary
         if s.not_after is not None and signed > s.not_after:
@@ -514,10 +582,8 @@ class Verifier:
         key = cert.public_key
         if key is None:  # pragma: no cover - the chain validator requires an EC key
             raise _Failure("cert_key_unsupported", "the certificate key is not ECDSA")
-        sig = passport.signature
-        der = encode_dss_signature(int.from_bytes(sig[:32], "big"), int.from_bytes(sig[32:], "big"))
         try:
-            key.verify(der, passport.signing_input, _ES256)
+            key.verify(_der_signature(passport.signature), passport.signing_input, _ES256)
         except InvalidSignature:
             raise _Failure(
                 "signature_invalid", "the ES256 signature does not verify with the x5u certificate"
@@ -550,6 +616,7 @@ class Verifier:
         if (
             self.policy.check_tn_authorization
             and claims.orig_tn is not None
+            and chain.tnauthlist.has_numbers
             and chain.tnauthlist.authorizes(claims.orig_tn) is False
         ):
             raise _Failure(
@@ -566,6 +633,11 @@ class Verifier:
         if not self.policy.check_dest or dest_tns is None:
             return results
         divs = [r for r in results if r.passed and r.ppt == "div"]
+        wanted = set(dest_tns)
+        if not divs and all(
+            not (r.passed and r.ppt == "shaken") or not wanted.isdisjoint(r.dest) for r in results
+        ):
+            return results  # the common case: no forwarding, dest matches
         out: list[IdentityResult] = []
         for r in results:
             if r.passed and r.ppt == "shaken":
@@ -607,13 +679,17 @@ class Verifier:
     def _aggregate(
         self, results: list[IdentityResult], at: dt.datetime, findings: list[Finding]
     ) -> VerificationResult:
-        shaken = [r for r in results if r.ppt == "shaken"]
-        supported = [r for r in results if r.error != "ppt_unsupported"]
-        candidates = shaken or supported
-        primary = next((r for r in candidates if r.passed), None)
-        if primary is None:
-            # RFC 8224 §6.2.2: report the first failure of the most relevant PASSporT.
-            primary = candidates[0] if candidates else results[0]
+        if len(results) == 1:
+            primary = results[0]
+            supported = [] if primary.error == "ppt_unsupported" else results
+        else:
+            shaken = [r for r in results if r.ppt == "shaken"]
+            supported = [r for r in results if r.error != "ppt_unsupported"]
+            candidates = shaken or supported
+            primary = next((r for r in candidates if r.passed), None) or (
+                # RFC 8224 §6.2.2: report the first failure of the most relevant PASSporT.
+                candidates[0] if candidates else results[0]
+            )
         if primary.passed:
             verstat = TN_VALIDATION_PASSED
         elif not supported:

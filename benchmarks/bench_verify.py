@@ -1,0 +1,40 @@
+"""Verifier.verify with a warm certificate cache: full checks, one Identity header.
+
+Target (issue 4): >= 0.80 of the raw ECDSA P-256 verification rate. The calls are
+distinct (different numbers and origids), so no per-token caching can help.
+"""
+
+from __future__ import annotations
+
+import itertools
+import uuid
+
+from run import Bench
+
+from shakenlib.testing.testbed import ShakenTestbed
+
+
+def _setup():  # type: ignore[no-untyped-def]
+    bed = ShakenTestbed()
+    acme = bed.add_provider("873J", organization="Acme Telecom")
+    calls = []
+    for i in range(2000):
+        orig, dest = f"1215555{i:04d}", f"1212555{i:04d}"
+        header = acme.sign(orig=orig, dest=dest, attest="A", origid=str(uuid.UUID(int=i)))
+        calls.append((header, orig, dest))
+    verifier = bed.verifier()
+    at = bed.now
+    cycle = itertools.cycle(calls)
+
+    def one() -> object:
+        header, orig, dest = next(cycle)
+        result = verifier.verify(header, orig=orig, dest=dest, at=at)
+        if not result.passed:  # pragma: no cover - a broken benchmark must say so
+            raise AssertionError(result.message)
+        return result
+
+    one()
+    return one
+
+
+BENCHMARKS = [Bench("Verifier.verify (warm cache, full checks)", _setup, target=0.80)]
