@@ -159,7 +159,7 @@ def _chunks(items: Iterable[RawItem], size: int) -> Iterator[list[RawItem]]:
 
 def _parse_source(source: RecordSource) -> RecordSource:
     # What workers need to parse raw items: no in-memory text, the CSV header known.
-    return attrs.evolve(source.with_csv_header(), text=None)
+    return attrs.evolve(source.with_csv_header(), text=None, fmt=source.format)
 
 
 def _run(source: RecordSource, config: VerifierFactory, fn: _ChunkFn[T],

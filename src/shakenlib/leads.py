@@ -324,7 +324,7 @@ class SampleCall:
 
 def _keep_smallest(items: list[Any], new: Any, k: int) -> None:
     """Keep the ``k`` smallest distinct items of ``items`` plus ``new`` (sorted)."""
-    if new in items or (len(items) >= k and new >= items[-1]):
+    if (len(items) >= k and new >= items[-1]) or new in items:
         return
     items.append(new)
     items.sort()
@@ -409,7 +409,9 @@ class LeadStats:
     certificates: Counter[tuple[str | None, str | None, str | None]] = attrs.field(
         factory=Counter)
     x5u_hosts: Counter[str] = attrs.field(factory=Counter)
-    samples: list[SampleCall] = attrs.field(factory=list)
+    #: (time, line, orig, dest, call_id) of the earliest calls.
+    samples: list[tuple[dt.datetime, int, str | None, str | None, str | None]] = attrs.field(
+        factory=list)
 
     def add(self, record: CallRecord, result: VerificationResult) -> None:
         """Count one call."""
@@ -434,8 +436,7 @@ class LeadStats:
         host = _host(result.x5u)
         if host:
             self.x5u_hosts[host] += 1
-        _keep_smallest(self.samples, SampleCall(when, record.line, orig, dest, record.call_id),
-                       SAMPLES)
+        _keep_smallest(self.samples, (when, record.line, orig, dest, record.call_id), SAMPLES)
 
     def update(self, other: LeadStats) -> None:
         """Merge ``other`` in."""
@@ -736,6 +737,7 @@ class Analysis:
         main_attest = stats.attest.most_common(1)[0][0] if stats.attest else None
         ask = _ASK.get(main_attest or "", "ask the signer to identify the source of these calls")
         n = stats.numbers
+        samples = tuple(SampleCall(*sample) for sample in stats.samples)
         return Lead(
             spc=spc,
             origid=origid,
@@ -759,13 +761,13 @@ class Analysis:
                 {"subject_o": o, "subject_cn": cn, "issuer": issuer, "calls": count}
                 for (o, cn, issuer), count in stats.certificates.most_common(5)),
             x5u_hosts=dict(stats.x5u_hosts.most_common(5)),
-            samples=tuple(stats.samples),
+            samples=samples,
             score=score,
             why=tuple(why),
             flags=tuple(flags),
             traceback=TracebackShortcut(spc=spc, provider=provider.name, origid=origid,
                                         attest=main_attest, ask=ask,
-                                        calls=tuple(stats.samples)),
+                                        calls=samples),
         )
 
     def to_dict(self, directory: ProviderDirectory | None = None, *,

@@ -394,7 +394,7 @@ class RecordSource:
             return RecordError(line, str(exc) or type(exc).__name__, self.name)
 
     def __iter__(self) -> Iterator[CallRecord | RecordError]:
-        source = self.with_csv_header()
+        source = attrs.evolve(self.with_csv_header(), fmt=self.format)
         for item in source.raw():
             yield source.parse(item)
 
