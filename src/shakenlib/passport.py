@@ -174,6 +174,21 @@ def b64url_encode(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
 
+# RFC 4648 §3.5: the pad bits of the last character must be zero. With len % 4 == 2 the
+# last character carries 2 data bits (its value is a multiple of 16); with 3, 4 bits (a
+# multiple of 4). Without this check two texts decode to the same signature.
+_TAIL_OK = {
+    0: None,
+    2: frozenset("AQgw"),
+    3: frozenset("AEIMQUYcgkosw048"),
+}
+
+
+def _canonical_tail(segment: str) -> bool:
+    allowed = _TAIL_OK.get(len(segment) & 3)
+    return allowed is None or segment[-1] in allowed
+
+
 def b64url_decode(segment: str, what: str = "segment") -> bytes:
     """Decode unpadded base64url (RFC 7515 §2); raises ``PassportError`` (``passport_base64``).
 
@@ -197,6 +212,11 @@ def b64url_decode(segment: str, what: str = "segment") -> bytes:
     rem = len(segment) % 4
     if rem == 1:
         raise PassportError("passport_base64", f"{what} has an impossible base64url length")
+    if not _canonical_tail(segment):
+        raise PassportError(
+            "passport_base64",
+            f"{what} has non-zero trailing bits (not canonical base64url, RFC 4648 §3.5)",
+        )
     try:
         raw = segment.encode("ascii").translate(_TO_STD)
         return binascii.a2b_base64(raw + b"=" * (-rem % 4), strict_mode=True)
@@ -887,6 +907,12 @@ def _fast_decode_identity(value: str) -> DecodedIdentity | None:
     second = token.find(".", first + 1)
     if first <= 0 or second <= first + 1 or token.find(".", second + 1) >= 0:
         return None
+    if not (
+        _canonical_tail(token[:first])
+        and _canonical_tail(token[first + 1 : second])
+        and _canonical_tail(token[second + 1 :])
+    ):
+        return None  # the general path reports passport_base64
     cached = _HEADER_CACHE.get(token[:first])
     try:
         if cached is None:
@@ -988,7 +1014,7 @@ def decode_identity(value: str) -> DecodedIdentity:
         )
     header = passport.header
     cross: list[Finding] = []
-    if ident.info is not None and header.x5u is not None and ident.info != header.x5u:
+    if ident.info is not None and ident.info != header.x5u:
         _f(cross, "info_x5u_mismatch", "error",
            f"info {ident.info!r} differs from x5u {header.x5u!r}"[:300], _SRC_8224)
     if ident.alg is not None and ident.alg != header.alg:

@@ -165,6 +165,13 @@ def _parse_chain(body: bytes) -> list[x509.Certificate]:
     return [x509.load_der_x509_certificate(body)]
 
 
+def _canonical(tn: str | None) -> str | None:
+    """A PASSporT number in canonical form (signers should send it so; some do not)."""
+    if tn is None or tn.isdigit():
+        return tn
+    return tn_from_uri(tn)
+
+
 def _der_integer(value: bytes) -> bytes:
     value = value.lstrip(b"\0")
     if not value or value[0] & 0x80:
@@ -597,7 +604,8 @@ class Verifier:
         chain: ValidatedChain,
     ) -> None:
         claims = passport.claims
-        if self.policy.check_orig and orig_tns is not None and claims.orig_tn not in orig_tns:
+        orig = _canonical(claims.orig_tn)
+        if self.policy.check_orig and orig_tns is not None and orig not in orig_tns:
             seen = ", ".join(orig_tns) or "no telephone number (anonymous?)"
             raise _Failure(
                 "orig_mismatch", f"orig {claims.orig_tn} does not match the calling number: {seen}"
@@ -605,8 +613,9 @@ class Verifier:
         if (
             self.policy.check_dest
             and dest_tns is not None
-            and passport.header.ppt != "shaken"  # shaken dest is checked with div chaining
-            and not set(claims.dest_tn) & set(dest_tns)
+            # shaken and div destinations are checked together in _chain_div
+            and passport.header.ppt not in ("shaken", "div")
+            and not {_canonical(d) for d in claims.dest_tn} & set(dest_tns)
         ):
             raise _Failure(
                 "dest_mismatch",
@@ -615,9 +624,9 @@ class Verifier:
             )
         if (
             self.policy.check_tn_authorization
-            and claims.orig_tn is not None
+            and orig is not None
             and chain.tnauthlist.has_numbers
-            and chain.tnauthlist.authorizes(claims.orig_tn) is False
+            and chain.tnauthlist.authorizes(orig) is False
         ):
             raise _Failure(
                 "tn_not_authorized",
