@@ -625,3 +625,15 @@ def test_memory_repository() -> None:
     short = MemoryRepository({"https://m.example/s.pem": cert_pem(AT + timedelta(seconds=5))})
     assert short.fetch("https://m.example/s.pem", at=AT).expires_at == AT + timedelta(seconds=5)
     assert CERT_NOT_AFTER > AT
+
+
+def test_der_body_whose_last_octet_is_whitespace_is_der() -> None:
+    """Regression: an ECDSA signature can end in 0x09/0x0a/0x0d/0x20; stripping the body
+    before comparing lengths made such a CRL 'hold no X.509 CRL' (flaky, 1 in ~64)."""
+    from shakenlib.repository import _der_is_one_sequence
+
+    for last in b"\t\n\r ":
+        value = b"\x30\x03\x02\x01" + bytes([last])
+        assert _der_is_one_sequence(value)
+        assert _der_is_one_sequence(value + b"\r\n")
+    assert not _der_is_one_sequence(b"\x30\x05\x02\x01\x09")

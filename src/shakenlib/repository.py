@@ -324,7 +324,10 @@ def _der_is_one_sequence(body: bytes) -> bool:
         if n == 0 or n > 4 or len(body) < 2 + n:
             return False
         header, length = 2 + n, int.from_bytes(body[2 : 2 + n], "big")
-    return header + length == len(body.rstrip(b"\r\n\t "))
+    # Trailing whitespace after the value is tolerated; the value's own last octet may be
+    # a whitespace byte, so compare lengths rather than strip first.
+    end = header + length
+    return end <= len(body) and not body[end:].strip(b"\r\n\t ")
 
 
 def _check_content(url: str, body: bytes, kind: Kind) -> bool:
