@@ -70,7 +70,7 @@ def test_at(capsys: pytest.CaptureFixture[str]) -> None:
 def test_usage_and_file_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["lint-cert"]) == 2
     assert main(["lint-cert", "--at", "yesterday", str(DATA / "leaf.pem")]) == 2
-    assert "not a time" in capsys.readouterr().err
+    assert "not ISO 8601 or Unix seconds" in capsys.readouterr().err
     assert main(["lint-cert", str(tmp_path / "missing.pem")]) == 2
     junk = tmp_path / "junk.txt"
     junk.write_text("hello")

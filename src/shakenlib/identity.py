@@ -19,6 +19,7 @@ import attrs
 
 from shakenlib.errors import IdentityHeaderError
 from shakenlib.findings import Finding
+from shakenlib.sip import split_outside
 
 __all__ = ["IdentityHeader", "parse_identity"]
 
@@ -79,30 +80,7 @@ def _split_params(rest: str) -> list[str]:
         gt = rest.find(">", lt)
         if gt > 0 and ";" not in rest[lt:gt] and "<" not in rest[gt:]:
             return rest.split(";")
-    parts: list[str] = []
-    start = 0
-    in_quote = in_angle = False
-    i = 0
-    n = len(rest)
-    while i < n:
-        ch = rest[i]
-        if in_quote:
-            if ch == "\\":
-                i += 1
-            elif ch == '"':
-                in_quote = False
-        elif ch == '"':
-            in_quote = True
-        elif ch == "<":
-            in_angle = True
-        elif ch == ">":
-            in_angle = False
-        elif ch == ";" and not in_angle:
-            parts.append(rest[start:i])
-            start = i + 1
-        i += 1
-    parts.append(rest[start:])
-    return parts
+    return split_outside(rest, ";")
 
 
 def _unquote(value: str) -> tuple[str, bool]:

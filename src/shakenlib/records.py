@@ -40,7 +40,6 @@ import csv
 import datetime as dt
 import io
 import json
-import math
 import os
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
@@ -48,8 +47,9 @@ from typing import Any, Literal
 
 import attrs
 
-from shakenlib.errors import SipMessageError, TelephoneNumberError, UsageError
+from shakenlib.errors import ShakenError, TelephoneNumberError, UsageError
 from shakenlib.sip import SipMessage, parse_sip_message
+from shakenlib.timeutil import parse_time
 from shakenlib.tn import canonical_tn, tn_from_uri
 
 __all__ = [
@@ -149,47 +149,6 @@ def parse_mapping(text: str | None) -> dict[str, str]:
                                       f"(fields: {', '.join(FIELDS)})")
         mapping[field] = column
     return mapping
-
-
-def parse_time(value: Any) -> dt.datetime:
-    """A record time as an aware UTC datetime.
-
-    Accepts Unix seconds (int, float or a numeric string) and ISO 8601 text (``Z`` or an
-    offset; a time without offset is taken as UTC). Raises ``ValueError`` otherwise.
-
-    >>> parse_time("2025-06-01T08:00:00-04:00").isoformat()
-    '2025-06-01T12:00:00+00:00'
-    >>> parse_time("1748779200.5").isoformat()
-    '2025-06-01T12:00:00.500000+00:00'
-    >>> parse_time("2025-06-01 12:00:00Z") == parse_time(1748779200)
-    True
-    """
-    if isinstance(value, bool) or value is None:
-        raise ValueError(f"not a time: {value!r}")
-    if isinstance(value, int | float):
-        seconds = float(value)
-    else:
-        text = str(value).strip()
-        if not text:
-            raise ValueError("empty time")
-        try:
-            seconds = float(text)
-        except ValueError:
-            if text[-1:] in ("Z", "z"):
-                text = text[:-1] + "+00:00"
-            try:
-                parsed = dt.datetime.fromisoformat(text)
-            except ValueError:
-                raise ValueError(f"not ISO 8601 or Unix seconds: {text[:40]!r}") from None
-            if parsed.tzinfo is None:
-                parsed = parsed.replace(tzinfo=dt.UTC)
-            return parsed.astimezone(dt.UTC)
-    if not math.isfinite(seconds):
-        raise ValueError(f"not a time: {value!r}")
-    try:
-        return dt.datetime.fromtimestamp(seconds, dt.UTC)
-    except (OverflowError, OSError, ValueError):
-        raise ValueError(f"time out of range: {value!r}") from None
 
 
 def _tn(value: Any) -> str | None:
@@ -388,7 +347,7 @@ class RecordSource:
                 return _from_mapping(line, dict(zip(header, raw, strict=True)),
                                      self.mapping, self.name)
             return _parse_sip(line, raw, self.name, self.at)
-        except SipMessageError as exc:
+        except ShakenError as exc:  # SipMessageError, UsageError from parse_time, ...
             return RecordError(line, exc.message, self.name)
         except (ValueError, TypeError) as exc:
             return RecordError(line, str(exc) or type(exc).__name__, self.name)

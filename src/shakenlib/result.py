@@ -74,8 +74,30 @@ class CertificateSummary:
         }
 
 
+class _Outcome:
+    """What both result types derive from their ``error`` and ``certificate``."""
+
+    error: str | None
+    certificate: CertificateSummary | None
+
+    @property
+    def sip_code(self) -> int | None:
+        """SIP status for :attr:`error` (RFC 8224 §6.2.2), ``None`` when passed."""
+        return CODES[self.error].sip_code if self.error else None
+
+    @property
+    def reason(self) -> str | None:
+        """Reason phrase for :attr:`sip_code` (RFC 8224 §13.2)."""
+        return reason_phrase_for(self.sip_code)
+
+    @property
+    def spc(self) -> str | None:
+        """The signing provider's SPC (from the certificate's TNAuthList), when known."""
+        return self.certificate.spc if self.certificate else None
+
+
 @attrs.frozen
-class IdentityResult:
+class IdentityResult(_Outcome):
     """The verification outcome of one Identity header."""
 
     index: int
@@ -93,21 +115,6 @@ class IdentityResult:
     certificate: CertificateSummary | None = None
     findings: tuple[Finding, ...] = ()
     signature: str | None = None  # the base64url signature: RFC 9410 ``ppi`` is "..<sig>"
-
-    @property
-    def sip_code(self) -> int | None:
-        """SIP status for :attr:`error` (RFC 8224 §6.2.2), ``None`` when passed."""
-        return CODES[self.error].sip_code if self.error else None
-
-    @property
-    def reason(self) -> str | None:
-        """Reason phrase for :attr:`sip_code`."""
-        return reason_phrase_for(self.sip_code)
-
-    @property
-    def spc(self) -> str | None:
-        """The signing provider's SPC, when the certificate was obtained."""
-        return self.certificate.spc if self.certificate else None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict."""
@@ -133,7 +140,7 @@ class IdentityResult:
 
 
 @attrs.frozen
-class VerificationResult:
+class VerificationResult(_Outcome):
     """The outcome of verifying one call.
 
     ``error`` is a stable code from :data:`shakenlib.errors.CODES` (``None`` when
@@ -168,21 +175,6 @@ class VerificationResult:
     def passed(self) -> bool:
         """Whether the call's identity was validated (``TN-Validation-Passed``)."""
         return self.verstat == TN_VALIDATION_PASSED
-
-    @property
-    def sip_code(self) -> int | None:
-        """SIP status for :attr:`error` (RFC 8224 §6.2.2), ``None`` when passed."""
-        return CODES[self.error].sip_code if self.error else None
-
-    @property
-    def reason(self) -> str | None:
-        """Reason phrase for :attr:`sip_code` (RFC 8224 §13.2)."""
-        return reason_phrase_for(self.sip_code)
-
-    @property
-    def spc(self) -> str | None:
-        """The signing provider's SPC (from the certificate's TNAuthList)."""
-        return self.certificate.spc if self.certificate else None
 
     @property
     def provider(self) -> str | None:

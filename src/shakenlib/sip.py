@@ -90,19 +90,17 @@ def canonical_header_name(name: str) -> str:
     return result
 
 
-def split_header_list(value: str) -> list[str]:
-    """Split a comma-separated header value, respecting ``<...>`` and quoted strings.
+def split_outside(value: str, sep: str) -> list[str]:
+    """Split ``value`` at ``sep`` where it stands outside ``<...>`` and quoted strings
+    (RFC 3261 §25.1: a quoted-string may hold ``\\"``; a URI in angle brackets may hold
+    ``;`` and ``,``). Parts are returned as they are, not stripped.
 
-    >>> split_header_list('"Doe, J" <sip:+1215@a>, <tel:+1216>')
-    ['"Doe, J" <sip:+1215@a>', '<tel:+1216>']
+    >>> split_outside('a;b="x;y";c=<sip:u@h;p=1>', ";")
+    ['a', 'b="x;y"', 'c=<sip:u@h;p=1>']
     """
-    if "," not in value:
-        stripped = value.strip()
-        return [stripped] if stripped else []
     parts: list[str] = []
     start = 0
-    in_quote = False
-    in_angle = False
+    in_quote = in_angle = False
     i = 0
     n = len(value)
     while i < n:
@@ -118,12 +116,24 @@ def split_header_list(value: str) -> list[str]:
             in_angle = True
         elif ch == ">":
             in_angle = False
-        elif ch == "," and not in_angle:
-            parts.append(value[start:i].strip())
+        elif ch == sep and not in_angle:
+            parts.append(value[start:i])
             start = i + 1
         i += 1
-    parts.append(value[start:].strip())
-    return [p for p in parts if p]
+    parts.append(value[start:])
+    return parts
+
+
+def split_header_list(value: str) -> list[str]:
+    """Split a comma-separated header value, respecting ``<...>`` and quoted strings.
+
+    >>> split_header_list('"Doe, J" <sip:+1215@a>, <tel:+1216>')
+    ['"Doe, J" <sip:+1215@a>', '<tel:+1216>']
+    """
+    if "," not in value:
+        stripped = value.strip()
+        return [stripped] if stripped else []
+    return [p for p in (part.strip() for part in split_outside(value, ",")) if p]
 
 
 @attrs.frozen

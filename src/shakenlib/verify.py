@@ -58,6 +58,7 @@ from shakenlib.result import (
     VerificationResult,
 )
 from shakenlib.sip import SipMessage, parse_sip_message
+from shakenlib.timeutil import to_datetime
 from shakenlib.tn import tn_from_uri
 from shakenlib.tnauthlist import TNAUTHLIST_OID, decode_tnauthlist
 from shakenlib.trust import ChainValidator, TrustStore, ValidatedChain
@@ -88,39 +89,6 @@ class Policy:
     check_dest: bool = True
     check_tn_authorization: bool = True
     require_info_match: bool = True
-
-
-def to_datetime(value: dt.datetime | float | int | str) -> dt.datetime:
-    """Normalise a verification time: aware datetime, Unix seconds, or ISO 8601 text.
-
-    >>> to_datetime(1700000000).isoformat()
-    '2023-11-14T22:13:20+00:00'
-    >>> to_datetime("2023-11-14T22:13:20Z") == to_datetime(1700000000)
-    True
-    """
-    if isinstance(value, dt.datetime):
-        if value.tzinfo is None:
-            raise UsageError("usage", "time must be timezone-aware (e.g. tzinfo=datetime.UTC)")
-        return value
-    if isinstance(value, bool):
-        raise UsageError("usage", f"not a time: {value!r}")
-    if isinstance(value, int | float):
-        return dt.datetime.fromtimestamp(value, dt.UTC)
-    if isinstance(value, str):
-        text = value.strip()
-        try:
-            return (
-                to_datetime(float(text))
-                if text.replace(".", "", 1).isdigit()
-                else (_aware(dt.datetime.fromisoformat(text.replace("Z", "+00:00"))))
-            )
-        except ValueError:
-            raise UsageError("usage", f"not a Unix time or ISO 8601 date: {value!r}") from None
-    raise UsageError("usage", f"not a time: {value!r}")
-
-
-def _aware(value: dt.datetime) -> dt.datetime:
-    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
 
 
 @attrs.frozen

@@ -16,38 +16,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from shakenlib.certs import load_certificates
 from shakenlib.errors import CertificateError, UsageError
 from shakenlib.lint import lint_certificate
+from shakenlib.timeutil import parse_time
 
 __all__ = ["add_parser", "parse_time", "run"]
-
-
-def parse_time(text: str) -> datetime:
-    """A time given as Unix seconds (``1700000000``, ``1700000000.5``) or ISO 8601
-    (``2024-02-29T12:00:00Z``, ``2024-02-29T12:00+01:00``, ``2024-02-29``) as an aware
-    UTC datetime. A time without an offset is read as UTC.
-
-    Raises :class:`~shakenlib.errors.UsageError` for anything else.
-    """
-    value = text.strip()
-    if re.fullmatch(r"-?\d+(\.\d+)?", value):
-        try:
-            return datetime.fromtimestamp(float(value), tz=UTC)
-        except (OverflowError, OSError, ValueError) as exc:
-            raise UsageError("usage", f"time out of range: {text!r}") from exc
-    try:
-        parsed = datetime.fromisoformat(value.replace("z", "Z"))
-    except ValueError as exc:
-        raise UsageError("usage", f"not a time (Unix seconds or ISO 8601): {text!r}") from exc
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
 
 
 def _at(text: str) -> datetime:

@@ -1,0 +1,80 @@
+"""Times as the library takes them: aware datetimes, Unix seconds or ISO 8601 text.
+
+Every check that depends on time takes it explicitly (design: "explicit time"); this is
+the one place that turns what a user or a record gives into an aware UTC datetime.
+
+>>> parse_time("2025-06-01T08:00:00-04:00").isoformat()
+'2025-06-01T12:00:00+00:00'
+>>> parse_time("1748779200.5").isoformat()
+'2025-06-01T12:00:00.500000+00:00'
+>>> parse_time("2025-06-01 12:00:00Z") == parse_time(1748779200) == parse_time("2025-06-01T12:00")
+True
+>>> parse_time("yesterday")
+Traceback (most recent call last):
+...
+shakenlib.errors.UsageError: usage: not ISO 8601 or Unix seconds: 'yesterday'
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+
+from shakenlib.errors import UsageError
+
+__all__ = ["parse_time", "to_datetime"]
+
+
+def parse_time(value: object) -> dt.datetime:
+    """Unix seconds (int, float or numeric text) or ISO 8601 text as an aware UTC datetime.
+
+    A time without an offset is taken as UTC; ``Z`` is accepted. Raises
+    :class:`~shakenlib.errors.UsageError` (a ``ValueError``) for anything else.
+    """
+    if isinstance(value, bool) or value is None:
+        raise UsageError("usage", f"not a time: {value!r}")
+    if isinstance(value, int | float):
+        seconds = float(value)
+    else:
+        text = str(value).strip()
+        if not text:
+            raise UsageError("usage", "empty time")
+        try:
+            seconds = float(text)
+        except ValueError:
+            if text[-1:] in ("Z", "z"):
+                text = text[:-1] + "+00:00"
+            try:
+                parsed = dt.datetime.fromisoformat(text)
+            except ValueError:
+                raise UsageError(
+                    "usage", f"not ISO 8601 or Unix seconds: {text[:40]!r}"
+                ) from None
+            if parsed.tzinfo is None:
+                parsed = parsed.replace(tzinfo=dt.UTC)
+            return parsed.astimezone(dt.UTC)
+    if not math.isfinite(seconds):
+        raise UsageError("usage", f"not a time: {value!r}")
+    try:
+        return dt.datetime.fromtimestamp(seconds, dt.UTC)
+    except (OverflowError, OSError, ValueError):
+        raise UsageError("usage", f"time out of range: {value!r}") from None
+
+
+def to_datetime(value: dt.datetime | float | int | str) -> dt.datetime:
+    """A verification time: an aware datetime as it is, anything else via :func:`parse_time`.
+
+    A naive datetime is refused (``UsageError``): whose clock would it be?
+
+    >>> to_datetime(1700000000).isoformat()
+    '2023-11-14T22:13:20+00:00'
+    >>> to_datetime(dt.datetime(2025, 6, 1))
+    Traceback (most recent call last):
+    ...
+    shakenlib.errors.UsageError: usage: time must be timezone-aware (e.g. tzinfo=datetime.UTC)
+    """
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is None:
+            raise UsageError("usage", "time must be timezone-aware (e.g. tzinfo=datetime.UTC)")
+        return value
+    return parse_time(value)
