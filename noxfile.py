@@ -15,12 +15,10 @@ PYTHON = "3.11"
 def tests(session: nox.Session) -> None:
     """Run the test suite with coverage (pytest + hypothesis)."""
     session.install("-e", ".[test]")
-    session.run(
-        "pytest",
-        "--cov=shakenlib",
-        "--cov-report=term",
-        *session.posargs,
-    )
+    # `coverage run` (not pytest-cov): the package's pytest plugin is imported when pytest
+    # starts, before pytest-cov would begin measuring.
+    session.run("coverage", "run", "-m", "pytest", *session.posargs)
+    session.run("coverage", "report")
 
 
 @nox.session(python=PYTHON)
@@ -33,7 +31,7 @@ def lint(session: nox.Session) -> None:
 @nox.session(python=PYTHON)
 def typecheck(session: nox.Session) -> None:
     """mypy --strict on the package."""
-    session.install("-e", ".", "mypy>=1.10", "types-requests")
+    session.install("-e", ".", "mypy>=1.10", "types-requests", "pytest")
     session.run("mypy", "--strict", "src/shakenlib")
 
 
