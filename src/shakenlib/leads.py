@@ -51,6 +51,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import functools
 import hashlib
 import math
 from collections import Counter
@@ -334,6 +335,11 @@ def _keep_smallest(items: list[Any], new: Any, k: int) -> None:
 def _host(url: str | None) -> str | None:
     if not url:
         return None
+    return _url_host(url)
+
+
+@functools.lru_cache(maxsize=4096)  # a few x5u URLs carry most of the traffic
+def _url_host(url: str) -> str | None:
     try:
         return urlsplit(url).hostname
     except ValueError:

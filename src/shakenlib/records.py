@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import functools
 import io
 import json
 import os
@@ -192,13 +193,20 @@ def _identities(value: Any) -> tuple[str, ...]:
     return tuple(out)
 
 
+@functools.lru_cache(maxsize=64)
+def _columns(mapping: tuple[tuple[str, str], ...]) -> dict[str, str]:
+    """Record field -> column name (computed once per mapping, not once per record)."""
+    given = dict(mapping)
+    return {field: given.get(field, field) for field in FIELDS}
+
+
 def _from_mapping(line: int, row: Mapping[str, Any], mapping: Mapping[str, str],
                   source: str | None) -> CallRecord:
-    columns = {field: mapping.get(field, field) for field in FIELDS}
+    columns = _columns(tuple(mapping.items()))
     if columns["time"] not in row or row[columns["time"]] in (None, ""):
         raise ValueError(f"missing time (column {columns['time']!r})")
     time = parse_time(row[columns["time"]])
-    used = set(columns.values())
+    used = columns.values()
     call_id = row.get(columns["call_id"])
     return CallRecord(
         line=line,
