@@ -522,3 +522,35 @@ def test_certificate_summary_uses_the_leaf(bed: ShakenTestbed, acme: TestProvide
     leaf: x509.Certificate = acme.issued.certificate
     assert r.certificate.not_after == leaf.not_valid_after_utc
     assert r.certificate.issuer == leaf.issuer.rfc4514_string()
+
+
+@given(
+    st.one_of(
+        st.text(max_size=300),
+        st.lists(st.text(max_size=120), max_size=3),
+        st.builds(lambda a, b: f"{a}.{b}.c2ln;info=<https://cr.test/x.pem>;ppt=shaken",
+                  st.text("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_",
+                          max_size=40),
+                  st.text(max_size=40)),
+    ),
+    st.one_of(st.none(), st.text(max_size=30)),
+)
+@settings(max_examples=200, suppress_health_check=[HealthCheck.function_scoped_fixture],
+          deadline=None)
+def test_verify_never_raises_on_arbitrary_headers(
+    bed: ShakenTestbed, identity: str | list[str], orig: str | None
+) -> None:
+    r = bed.verifier().verify(identity, orig=orig, dest=DEST, at=bed.now)
+    assert not r.passed
+    assert r.error in CODES
+    assert r.verstat in ("TN-Validation-Failed", "No-TN-Validation")
+    json.dumps(r.to_dict())
+
+
+@given(st.binary(max_size=400))
+@settings(max_examples=150, suppress_health_check=[HealthCheck.function_scoped_fixture],
+          deadline=None)
+def test_verify_sip_never_raises_on_arbitrary_bytes(bed: ShakenTestbed, data: bytes) -> None:
+    r = bed.verifier().verify_sip(data, at=bed.now)
+    assert not r.passed
+    assert r.error in CODES

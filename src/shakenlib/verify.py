@@ -38,7 +38,7 @@ from typing import Literal
 
 import attrs
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding
@@ -104,6 +104,18 @@ class _Credential:
     warnings: tuple[Finding, ...]
     not_before_ts: float
     not_after_ts: float
+
+
+@attrs.frozen
+class _Ready:
+    """A credential ready for signature checks: fetched, chain validated, revocation
+    checked; valid for verification times in [from_ts, until_ts)."""
+
+    cert: _Credential
+    chain: ValidatedChain
+    findings: tuple[Finding, ...]
+    from_ts: float
+    until_ts: float
 
 
 def _name_attr(name: x509.Name, oid: x509.ObjectIdentifier) -> str | None:
@@ -208,10 +220,7 @@ class Verifier:
             policy=self.policy.revocation,
         )
         self._credentials: OrderedDict[str, _Credential] = OrderedDict()
-        self._chains: OrderedDict[str, tuple[ValidatedChain, _Credential]] = OrderedDict()
-        self._revoked: OrderedDict[tuple[str, str], tuple[dt.datetime, tuple[Finding, ...]]] = (
-            OrderedDict()
-        )
+        self._ready: OrderedDict[str, _Ready] = OrderedDict()
         self._lock = threading.Lock()
         self._cache_size = cache_size
         self._window = self.policy.freshness.total_seconds()
@@ -253,7 +262,11 @@ class Verifier:
         if not (
             len(results) == 1
             and only.passed
-            and (dest_tns is None or not self.policy.check_dest or set(only.dest) & set(dest_tns))
+            and (
+                dest_tns is None
+                or not self.policy.check_dest
+                or any(d in dest_tns for d in only.dest)
+            )
         ):
             results = self._chain_div(results, dest_tns)
         return self._aggregate(results, when, number_findings)
@@ -294,9 +307,11 @@ class Verifier:
             orig_tns = (tn,) if tn else ()
         elif sip is not None:
             orig_tns = sip.orig_tns()
-        if dest is not None:
-            items = [dest] if isinstance(dest, str) else list(dest)
-            dest_tns = tuple(t for t in (d if d.isdigit() else tn_from_uri(d) for d in items) if t)
+        if isinstance(dest, str):
+            tn = dest if dest.isdigit() else tn_from_uri(dest)
+            dest_tns = (tn,) if tn else ()
+        elif dest is not None:
+            dest_tns = tuple(t for t in (d if d.isdigit() else tn_from_uri(d) for d in dest) if t)
         elif sip is not None:
             dest_tns = sip.dest_tns()
         if orig_tns is None and self.policy.check_orig:
@@ -395,26 +410,49 @@ class Verifier:
         x5u = passport.header.x5u
         if not x5u:  # pragma: no cover - decode reports x5u_missing as an error finding
             raise _Failure("x5u_missing", "the PASSporT header has no x5u")
-        # RFC 8224 §6.2 step 3: identify the credential.
-        cert = self._credential(x5u, at)
-        if cert.warnings:
-            findings.extend(cert.warnings)
+        # RFC 8224 §6.2 step 3: identify the credential (fetched, chain validated and
+        # revocation checked once per x5u, then reused while all three answers hold).
+        ts = at.timestamp()
+        ready = self._ready.get(x5u)
+        if ready is None or not ready.from_ts <= ts < ready.until_ts:
+            ready = self._prepare(x5u, at)
+        if ready.findings:
+            findings.extend(ready.findings)
+        cert = ready.cert
         try:
-            chain, cert = self._validate(cert, at)
-            if chain.findings:
-                findings.extend(chain.findings)
-            revocation = self._check_revocation(cert, chain, at)
-            if revocation:
-                findings.extend(revocation)
             # The signature before freshness (RFC 8224 §6.2 steps 4-5): an iat is only
             # worth checking once it is known to be the signer's.
             self._check_signature(passport, cert)
-            self._check_fresh(passport, at, cert)
-            self._check_numbers(passport, orig_tns, dest_tns, chain)
+            self._check_fresh(passport, ts, cert)
+            self._check_numbers(passport, orig_tns, dest_tns, ready.chain)
         except _Failure as failure:
             failure.cert = cert
             raise
         return cert
+
+    def _prepare(self, x5u: str, at: dt.datetime) -> _Ready:
+        """Fetch, validate and revocation-check the credential at ``x5u`` as of ``at``."""
+        cert = self._credential(x5u, at)
+        try:
+            chain = self._validate(cert, at)
+            cert = attrs.evolve(cert, summary=attrs.evolve(cert.summary, spc=chain.spc))
+            revocation, revocation_until = self._check_revocation(cert, at)
+        except _Failure as failure:
+            failure.cert = cert
+            raise
+        ready = _Ready(
+            cert=cert,
+            chain=chain,
+            findings=cert.warnings + chain.findings + revocation,
+            from_ts=chain.valid_from.timestamp(),
+            until_ts=min(cert.expires_at, chain.valid_until, revocation_until).timestamp(),
+        )
+        with self._lock:
+            self._ready[x5u] = ready
+            self._ready.move_to_end(x5u)
+            while len(self._ready) > self._cache_size:
+                self._ready.popitem(last=False)
+        return ready
 
     def _credential(self, x5u: str, at: dt.datetime) -> _Credential:
         cached = self._credentials.get(x5u)
@@ -437,7 +475,10 @@ class Verifier:
             if not certs:
                 raise _Failure("x5u_content", f"{x5u}: no certificate in the response")
             leaf = certs[0]
-            key = leaf.public_key()
+            try:
+                key = leaf.public_key()
+            except (ValueError, UnsupportedAlgorithm):  # e.g. an unnamed or unknown curve
+                key = None
             leaf_sha = hashlib.sha256(leaf.public_bytes(Encoding.DER)).hexdigest()
             credential = _Credential(
                 leaf=leaf,
@@ -472,35 +513,22 @@ class Verifier:
             spc = None
         return attrs.evolve(cert, summary=attrs.evolve(cert.summary, spc=spc))
 
-    def _validate(self, cert: _Credential, at: dt.datetime) -> tuple[ValidatedChain, _Credential]:
-        """The validated chain and the credential with its SPC filled in; cached per
-        response body for the window in which the whole chain is valid."""
-        hit = self._chains.get(cert.body_sha256)
-        if hit is not None and hit[0].covers(at):
-            return hit
+    def _validate(self, cert: _Credential, at: dt.datetime) -> ValidatedChain:
         try:
-            chain = self.chains.validate(cert.leaf, cert.intermediates, at=at)
+            return self.chains.validate(cert.leaf, cert.intermediates, at=at)
         except ShakenError as exc:
             raise _Failure(exc.code, exc.message) from None
-        entry = (chain, attrs.evolve(cert, summary=attrs.evolve(cert.summary, spc=chain.spc)))
-        with self._lock:
-            self._chains[cert.body_sha256] = entry
-            while len(self._chains) > self._cache_size:
-                self._chains.popitem(last=False)
-        return entry
 
     def _check_revocation(
-        self, cert: _Credential, chain: ValidatedChain, at: dt.datetime
-    ) -> tuple[Finding, ...]:
+        self, cert: _Credential, at: dt.datetime
+    ) -> tuple[tuple[Finding, ...], dt.datetime]:
+        """Findings of the revocation check and until when its answer may be reused (the
+        CRL's nextUpdate and cache expiry; an hour at most)."""
+        until = at + dt.timedelta(hours=1)
         if self.policy.revocation == "off":
-            return ()
-        key = (cert.summary.sha256 or "", cert.body_sha256)
-        hit = self._revoked.get(key)
-        if hit is not None and at < hit[0]:
-            return hit[1]
+            return (), until
         crls: list[bytes] = []
         problems: list[Finding] = []
-        expiry = at + dt.timedelta(hours=1)
         for url in crl_urls(cert.leaf):
             try:
                 fetched = self.repository.fetch(url, at=at, kind="crl")
@@ -508,7 +536,7 @@ class Verifier:
                 problems.append(Finding(exc.code, "warn", f"CRL {url}: {exc.message}"))
                 continue
             crls.append(fetched.body)
-            expiry = min(expiry, fetched.expires_at)
+            until = min(until, fetched.expires_at)
         if not crls and self.policy.revocation == "require":
             detail = "; ".join(p.message for p in problems) or "the certificate names no CRL"
             raise _Failure("crl_unavailable", detail)
@@ -516,20 +544,15 @@ class Verifier:
             status = self.revocation.check(cert.leaf, crls, at=at)
         except ShakenError as exc:
             raise _Failure(exc.code, exc.message) from None
-        findings = tuple(problems) + tuple(status.findings)
         if status.crl_next_update is not None:
-            expiry = min(expiry, status.crl_next_update)
-        with self._lock:
-            self._revoked[key] = (expiry, findings)
-            while len(self._revoked) > self._cache_size:
-                self._revoked.popitem(last=False)
-        return findings
+            until = min(until, status.crl_next_update)
+        return tuple(problems) + tuple(status.findings), until
 
-    def _check_fresh(self, passport: PASSporT, at: dt.datetime, cert: _Credential) -> None:
+    def _check_fresh(self, passport: PASSporT, ts: float, cert: _Credential) -> None:
         iat = passport.claims.iat
         if iat is None:  # pragma: no cover - decode reports claim_missing first
             raise _Failure("claim_missing", "the PASSporT has no iat")
-        age = at.timestamp() - iat
+        age = ts - iat
         window = self._window
         if age > window:
             raise _Failure("iat_stale", f"iat is {age:.0f} s old (window {window:.0f} s)")
@@ -673,19 +696,19 @@ class Verifier:
             verstat = NO_TN_VALIDATION
         else:
             verstat = TN_VALIDATION_FAILED
-        return VerificationResult(
-            verstat=verstat,  # type: ignore[arg-type]
-            error=None if primary.passed else primary.error,
-            message=None if primary.passed else primary.message,
-            ppt=primary.ppt,
-            x5u=primary.x5u,
-            attest=primary.attest,
-            origid=primary.origid,
-            iat=primary.iat,
-            orig=primary.orig,
-            dest=primary.dest,
-            certificate=primary.certificate,
-            identities=tuple(results),
-            verified_at=at,
-            findings=tuple(findings),
+        return VerificationResult(  # positional: this runs once per call
+            verstat,  # type: ignore[arg-type]
+            primary.error,
+            primary.message,
+            primary.ppt,
+            primary.x5u,
+            primary.attest,
+            primary.origid,
+            primary.iat,
+            primary.orig,
+            primary.dest,
+            primary.certificate,
+            tuple(results),
+            at,
+            tuple(findings),
         )
