@@ -40,6 +40,8 @@ def parse_time(value: object) -> dt.datetime:
         if not text:
             raise UsageError("usage", "empty time")
         try:
+            if text[4:5] == "-":  # YYYY-...: ISO 8601, not a number (skip the float attempt)
+                raise ValueError(text)
             seconds = float(text)
         except ValueError:
             if text[-1:] in ("Z", "z"):

@@ -49,6 +49,8 @@ def canonical_tn(value: str) -> str:
     ...
     shakenlib.errors.TelephoneNumberError: tn_invalid: not a telephone number: 'alice'
     """
+    if value.isdigit() and value.isascii():  # already canonical: the common case
+        return value
     text = value
     if text[:4].lower() == "tel:":
         text = text[4:]
