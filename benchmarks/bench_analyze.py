@@ -8,7 +8,6 @@ the rate is calls/s divided by single-core raw ECDSA verifications/s (target 1.3
 
 from __future__ import annotations
 
-import importlib.util
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -17,20 +16,15 @@ from run import Bench
 
 from shakenlib.batch import VerifierConfig, analyze_source
 from shakenlib.records import RecordSource
+from shakenlib.testing.traffic import generate
 
 CALLS = 20_000
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def _setup() -> Callable[[], object]:
-    spec = importlib.util.spec_from_file_location("make_example",
-                                                  ROOT / "examples" / "make_example.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
     out = Path(tempfile.mkdtemp(prefix="shakenlib-bench-"))
-    module.generate(out, calls=CALLS)
+    generate(out, calls=CALLS)
     source = RecordSource(path=str(out / "calls.jsonl"))
     config = VerifierConfig(trust_files=(str(out / "trust.pem"),), mirror=str(out / "mirror"))
 

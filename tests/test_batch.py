@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 from typing import Any
@@ -12,19 +11,9 @@ import pytest
 from shakenlib.batch import VerifierConfig, analyze_source, verify_source
 from shakenlib.records import CallRecord, RecordError, RecordSource
 from shakenlib.result import CertificateSummary, VerificationResult
+from shakenlib.testing.traffic import generate
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def load_example() -> Any:
-    """The example generator (examples/make_example.py) as a module."""
-    spec = importlib.util.spec_from_file_location("make_example",
-                                                  ROOT / "examples" / "make_example.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 class FakeVerifier:
@@ -90,7 +79,7 @@ def test_parallel_and_serial_give_identical_leads(tmp_path: Path) -> None:
 @pytest.fixture(scope="module")
 def example(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
     out = tmp_path_factory.mktemp("example")
-    planted = load_example().generate(out, calls=300, seed=5)
+    planted = generate(out, calls=300, seed=5)
     return out, planted
 
 

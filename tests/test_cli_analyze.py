@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import importlib.util
 import json
 from pathlib import Path
 from typing import Any
@@ -12,26 +11,16 @@ from typing import Any
 import pytest
 
 from shakenlib.cli import main
+from shakenlib.testing.traffic import generate
 
 CAMPAIGN = "7c1d3a52-0b8e-4f0e-9d55-6a0f1e2c9b10"
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def load_example() -> Any:
-    """The example generator (examples/make_example.py) as a module."""
-    spec = importlib.util.spec_from_file_location("make_example",
-                                                  ROOT / "examples" / "make_example.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture(scope="module")
 def example(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
     out = tmp_path_factory.mktemp("cli-example")
-    planted = load_example().generate(out, calls=200, seed=11)
+    planted = generate(out, calls=200, seed=11)
     return out, planted
 
 
