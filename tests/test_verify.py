@@ -528,15 +528,19 @@ def test_certificate_summary_uses_the_leaf(bed: ShakenTestbed, acme: TestProvide
     st.one_of(
         st.text(max_size=300),
         st.lists(st.text(max_size=120), max_size=3),
-        st.builds(lambda a, b: f"{a}.{b}.c2ln;info=<https://cr.test/x.pem>;ppt=shaken",
-                  st.text("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_",
-                          max_size=40),
-                  st.text(max_size=40)),
+        st.builds(
+            lambda a, b: f"{a}.{b}.c2ln;info=<https://cr.test/x.pem>;ppt=shaken",
+            st.text(
+                "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_", max_size=40
+            ),
+            st.text(max_size=40),
+        ),
     ),
     st.one_of(st.none(), st.text(max_size=30)),
 )
-@settings(max_examples=200, suppress_health_check=[HealthCheck.function_scoped_fixture],
-          deadline=None)
+@settings(
+    max_examples=200, suppress_health_check=[HealthCheck.function_scoped_fixture], deadline=None
+)
 def test_verify_never_raises_on_arbitrary_headers(
     bed: ShakenTestbed, identity: str | list[str], orig: str | None
 ) -> None:
@@ -548,9 +552,38 @@ def test_verify_never_raises_on_arbitrary_headers(
 
 
 @given(st.binary(max_size=400))
-@settings(max_examples=150, suppress_health_check=[HealthCheck.function_scoped_fixture],
-          deadline=None)
+@settings(
+    max_examples=150, suppress_health_check=[HealthCheck.function_scoped_fixture], deadline=None
+)
 def test_verify_sip_never_raises_on_arbitrary_bytes(bed: ShakenTestbed, data: bytes) -> None:
     r = bed.verifier().verify_sip(data, at=bed.now)
     assert not r.passed
     assert r.error in CODES
+
+
+@pytest.mark.parametrize("enhanced", [False, True])
+def test_jwt_claim_constraints_of_the_certificate_are_enforced(enhanced: bool) -> None:
+    from shakenlib.tnauthlist import (
+        EJWT_CLAIM_CONSTRAINTS_OID,
+        JWT_CLAIM_CONSTRAINTS_OID,
+        JWTClaimConstraints,
+        encode_jwt_claim_constraints,
+    )
+
+    bed = ShakenTestbed()
+    pinned = JWTClaimConstraints(
+        permitted={"attest": ("A",)}, must_exclude=("rcd",) if enhanced else (), enhanced=enhanced
+    )
+    oid = EJWT_CLAIM_CONSTRAINTS_OID if enhanced else JWT_CLAIM_CONSTRAINTS_OID
+    ext = x509.UnrecognizedExtension(oid, encode_jwt_claim_constraints(pinned))
+    provider = bed.add_provider("321A", extra_extensions=[(ext, False)])
+    assert_passed(verify(bed, provider.sign(orig=ORIG, dest=DEST, attest="A")))
+    r = verify(bed, provider.sign(orig=ORIG, dest=DEST, attest="B"))
+    assert_failed(r, "claim_constraints", sip_code=438)
+    assert "attest has value B" in (r.message or "")
+    broken = bed.add_provider(
+        "322A", extra_extensions=[(x509.UnrecognizedExtension(oid, b"\x30\x00"), False)]
+    )
+    assert_failed(
+        verify(bed, broken.sign(orig=ORIG, dest=DEST)), "claim_constraints_invalid", sip_code=437
+    )

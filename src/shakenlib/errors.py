@@ -117,6 +117,7 @@ CODES: Final[dict[str, CodeInfo]] = _table(
     ("dest_invalid", 438, "dest is not an object of tn/uri arrays"),
     ("attest_invalid", 438, "attest is not A, B or C"),
     ("origid_invalid", 438, "origid is not a string"),
+    ("claim_constraints", 438, "the claims violate the certificate's JWT claim constraints"),
     ("div_invalid", 438, "the div claim is missing or malformed"),
     # --- checks against the SIP request (RFC 8224 §6.2, ATIS-1000074 §5.3.1)
     ("iat_stale", 403, "iat is older than the freshness window"),
@@ -151,6 +152,7 @@ CODES: Final[dict[str, CodeInfo]] = _table(
     ("cert_key_unsupported", 437, "the certificate key is not ECDSA P-256"),
     ("tnauthlist_missing", 437, "the certificate has no TNAuthList"),
     ("tnauthlist_invalid", 437, "the TNAuthList cannot be decoded or is not usable"),
+    ("claim_constraints_invalid", 437, "the certificate's JWT claim constraints do not decode"),
     ("delegate_scope", 437, "a delegate certificate's TNAuthList exceeds its issuer's"),
     ("crl_unavailable", 437, "no CRL was available and policy requires one"),
     ("crl_invalid", 437, "the CRL cannot be parsed or its signature does not verify"),

@@ -60,7 +60,14 @@ from shakenlib.result import (
 from shakenlib.sip import SipMessage, parse_sip_message
 from shakenlib.timeutil import to_datetime
 from shakenlib.tn import tn_from_uri
-from shakenlib.tnauthlist import TNAUTHLIST_OID, decode_tnauthlist
+from shakenlib.tnauthlist import (
+    EJWT_CLAIM_CONSTRAINTS_OID,
+    JWT_CLAIM_CONSTRAINTS_OID,
+    TNAUTHLIST_OID,
+    JWTClaimConstraints,
+    decode_jwt_claim_constraints,
+    decode_tnauthlist,
+)
 from shakenlib.trust import ChainValidator, TrustStore, ValidatedChain
 
 __all__ = ["Policy", "Verifier", "to_datetime"]
@@ -116,6 +123,25 @@ class _Ready:
     findings: tuple[Finding, ...]
     from_ts: float
     until_ts: float
+    constraints: tuple[JWTClaimConstraints, ...] = ()
+
+
+def _claim_constraints(leaf: x509.Certificate) -> tuple[JWTClaimConstraints, ...]:
+    """The JWTClaimConstraints (RFC 8226 §8) and EnhancedJWTClaimConstraints (RFC 9118)
+    of a certificate; delegate and RCD certificates use them to pin claims."""
+    found: list[JWTClaimConstraints] = []
+    for oid, enhanced in ((JWT_CLAIM_CONSTRAINTS_OID, False), (EJWT_CLAIM_CONSTRAINTS_OID, True)):
+        try:
+            ext = leaf.extensions.get_extension_for_oid(oid).value
+        except x509.ExtensionNotFound:
+            continue
+        except ValueError as exc:  # an extension cryptography cannot parse
+            raise _Failure("cert_malformed", f"certificate extensions: {exc}") from None
+        try:
+            found.append(decode_jwt_claim_constraints(ext.value, enhanced=enhanced))  # type: ignore[attr-defined]
+        except ShakenError as exc:
+            raise _Failure("claim_constraints_invalid", exc.message) from None
+    return tuple(found)
 
 
 def _name_attr(name: x509.Name, oid: x509.ObjectIdentifier) -> str | None:
@@ -423,6 +449,10 @@ class Verifier:
             # The signature before freshness (RFC 8224 §6.2 steps 4-5): an iat is only
             # worth checking once it is known to be the signer's.
             self._check_signature(passport, cert)
+            for constraint in ready.constraints:  # RFC 8226 §8 / RFC 9118
+                problems = constraint.check(passport.claims_json)
+                if problems:
+                    raise _Failure("claim_constraints", "; ".join(problems))
             self._check_fresh(passport, ts, cert)
             self._check_numbers(passport, orig_tns, dest_tns, ready.chain)
         except _Failure as failure:
@@ -437,6 +467,7 @@ class Verifier:
             chain = self._validate(cert, at)
             cert = attrs.evolve(cert, summary=attrs.evolve(cert.summary, spc=chain.spc))
             revocation, revocation_until = self._check_revocation(cert, at)
+            constraints = _claim_constraints(cert.leaf)
         except _Failure as failure:
             failure.cert = cert
             raise
@@ -446,6 +477,7 @@ class Verifier:
             findings=cert.warnings + chain.findings + revocation,
             from_ts=chain.valid_from.timestamp(),
             until_ts=min(cert.expires_at, chain.valid_until, revocation_until).timestamp(),
+            constraints=constraints,
         )
         with self._lock:
             self._ready[x5u] = ready
