@@ -13,8 +13,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import (
     decode_dss_signature,
     encode_dss_signature,
 )
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 
 import shakenlib.passport as passport_mod
 from shakenlib.errors import CODES, PassportError, ShakenError

@@ -6,8 +6,7 @@ import datetime
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 
 from shakenlib.errors import ShakenError, SipMessageError
 from shakenlib.sip import canonical_header_name, parse_sip_message, split_header_list

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 
 from shakenlib.errors import ShakenError, TelephoneNumberError
 from shakenlib.tn import canonical_tn, tn_from_uri

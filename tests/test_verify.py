@@ -9,8 +9,7 @@ import json
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 from shakenlib.errors import CODES, UsageError, VerificationFailed
 from shakenlib.passport import b64url_encode, canonical_json

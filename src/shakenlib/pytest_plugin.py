@@ -28,17 +28,24 @@ and the assertion helpers :func:`~shakenlib.testing.assertions.assert_passed` an
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import pytest
 
-from shakenlib.repository import MemoryRepository
-from shakenlib.testing.pki import StiTestPki
-from shakenlib.testing.testbed import ShakenTestbed
-from shakenlib.verify import Verifier
+# The library is imported inside the fixtures: installing shakenlib must not slow down
+# the start of every pytest run in the environment.
+if TYPE_CHECKING:
+    from shakenlib.repository import MemoryRepository
+    from shakenlib.testing.pki import StiTestPki
+    from shakenlib.testing.testbed import ShakenTestbed
+    from shakenlib.verify import Verifier
 
 
 @pytest.fixture
 def shaken_testbed() -> ShakenTestbed:
     """A fresh STIR/SHAKEN test bed (PKI, repository, CRL) valid around ``.now``."""
+    from shakenlib.testing.testbed import ShakenTestbed
+
     return ShakenTestbed()
 
 

@@ -38,8 +38,7 @@ from collections.abc import Iterable, Mapping
 
 import attrs
 from cryptography import x509
-from pyasn1.codec.der import decoder as der_decoder
-from pyasn1.codec.der import encoder as der_encoder
+from pyasn1.codec.der import decoder as der_decoder, encoder as der_encoder
 from pyasn1.error import PyAsn1Error
 from pyasn1.type import char, namedtype, tag, univ
 from pyasn1_modules import rfc8226
