@@ -332,6 +332,11 @@ def _keep_smallest(items: list[Any], new: Any, k: int) -> None:
     del items[k:]
 
 
+def _calls(count: int) -> str:
+    """'1 call', '2 calls'."""
+    return f"{count} call" if count == 1 else f"{count} calls"
+
+
 def _host(url: str | None) -> str | None:
     if not url:
         return None
@@ -607,7 +612,7 @@ def _score(stats: LeadStats) -> tuple[float, list[str], list[str]]:
         if share >= 0.2:
             flags.append("neighbour_spoofing")
         score += points
-        why.append(f"{n.neighbour_calls} calls ({share:.0%}) from a number in the called "
+        why.append(f"{_calls(n.neighbour_calls)} ({share:.0%}) from a number in the called "
                    f"number's own NPA-NXX (neighbour spoofing pattern) (+{points:.1f})")
     if n.invalid_orig_calls:
         share = n.invalid_orig_calls / calls
@@ -615,7 +620,7 @@ def _score(stats: LeadStats) -> tuple[float, list[str], list[str]]:
         flags.append("invalid_calling_numbers")
         score += points
         example = n.invalid_orig_examples[0]
-        why.append(f"{n.invalid_orig_calls} calls from calling numbers that cannot be valid "
+        why.append(f"{_calls(n.invalid_orig_calls)} from calling numbers that cannot be valid "
                    f"NANP numbers, e.g. {example[0]} ({example[1]}) (+{points:.1f})")
     failed = sum(stats.failed.values())
     if failed:
@@ -624,7 +629,7 @@ def _score(stats: LeadStats) -> tuple[float, list[str], list[str]]:
         flags.append("failed_verification")
         score += points
         codes = ", ".join(f"{code} {count}" for code, count in stats.failed.most_common(3))
-        why.append(f"{failed} calls failed verification ({codes}) (+{points:.1f})")
+        why.append(f"{_calls(failed)} failed verification ({codes}) (+{points:.1f})")
     if not why:
         why.append(f"{calls} calls from {approx}{distinct} calling numbers; no suspicious "
                    "pattern")
