@@ -586,3 +586,15 @@ def test_jwt_claim_constraints_of_the_certificate_are_enforced(enhanced: bool) -
     assert_failed(
         verify(bed, broken.sign(orig=ORIG, dest=DEST)), "claim_constraints_invalid", sip_code=437
     )
+
+
+def test_rfc9410_reason_names_the_failed_passport(bed: ShakenTestbed, acme: TestProvider) -> None:
+    header = acme.sign(orig=ORIG, dest=DEST)
+    r = verify(bed, header, at=bed.now + dt.timedelta(minutes=5))
+    ident = r.identities[0]
+    signature = header.split(";")[0].rsplit(".", 1)[1]
+    assert ident.ppi == ".." + signature
+    assert ident.reason_header() == f'STIR ;cause=403 ;text="Stale Date" ;ppi="..{signature}"'
+    assert r.reason_header() == 'SIP ;cause=403 ;text="Stale Date"'
+    assert verify(bed, header).identities[0].reason_header() is None
+    assert r.to_dict()["identities"][0]["ppi"] == ".." + signature

@@ -114,7 +114,31 @@ class IdentityResult(_Outcome):
     div: tuple[str, ...] = ()
     certificate: CertificateSummary | None = None
     findings: tuple[Finding, ...] = ()
-    signature: str | None = None  # the base64url signature: RFC 9410 ``ppi`` is "..<sig>"
+    token: str | None = attrs.field(default=None, repr=False)  # the PASSporT as received
+
+    @property
+    def ppi(self) -> str | None:
+        """RFC 9410 ``ppi`` for a ``Reason: STIR`` header: the PASSporT in compact form
+        (``"..<signature>"``), naming which Identity header a failure is about.
+
+        >>> IdentityResult(0, False, token="aGVhZA.Y2xhaW1z.c2ln").ppi
+        '..c2ln'
+        """
+        if not self.token or self.token.count(".") != 2:
+            return None
+        return ".." + self.token.rpartition(".")[2]
+
+    def reason_header(self) -> str | None:
+        """RFC 9410 ``Reason: STIR`` value for this header's failure, with its ``ppi``.
+
+        >>> r = IdentityResult(0, False, error="iat_stale", token="aGVhZA.Y2xhaW1z.c2ln")
+        >>> r.reason_header()
+        'STIR ;cause=403 ;text="Stale Date" ;ppi="..c2ln"'
+        """
+        if self.sip_code is None:
+            return None
+        ppi = f' ;ppi="{self.ppi}"' if self.ppi else ""
+        return f'STIR ;cause={self.sip_code} ;text="{self.reason}"{ppi}'
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict."""
@@ -136,6 +160,7 @@ class IdentityResult(_Outcome):
             "spc": self.spc,
             "certificate": self.certificate.to_dict() if self.certificate else None,
             "findings": [f.to_dict() for f in self.findings],
+            "ppi": self.ppi,
         }
 
 

@@ -270,11 +270,11 @@ class Verifier:
         Never raises for bad header input; raises :class:`~shakenlib.errors.UsageError`
         only for a missing or naive ``at``.
         """
-        when = to_datetime(at)
+        when = at if type(at) is dt.datetime and at.tzinfo is not None else to_datetime(at)
         if isinstance(identity, str):
-            values = [identity] if identity.strip() else []
+            values = [identity] if identity and not identity.isspace() else []
         else:
-            values = [v for v in identity or () if v and v.strip()]
+            values = [v for v in identity or () if v and not v.isspace()]
         orig_tns, dest_tns, number_findings = self._numbers(orig, dest, sip)
         if not values:
             return VerificationResult.failure(
@@ -283,19 +283,35 @@ class Verifier:
                 verified_at=when,
                 findings=tuple(number_findings),
             )
-        results = [self._verify_one(i, v, orig_tns, dest_tns, when) for i, v in enumerate(values)]
-        only = results[0]
-        if not (
-            len(results) == 1
-            and only.passed
-            and (
+        if len(values) == 1:  # the common case: one header, no forwarding to resolve
+            only = self._verify_one(0, values[0], orig_tns, dest_tns, when)
+            if only.passed and (
                 dest_tns is None
                 or not self.policy.check_dest
                 or any(d in dest_tns for d in only.dest)
-            )
-        ):
-            results = self._chain_div(results, dest_tns)
-        return self._aggregate(results, when, number_findings)
+            ):
+                return VerificationResult(  # positional: this runs once per call
+                    TN_VALIDATION_PASSED,
+                    None,
+                    None,
+                    only.ppt,
+                    only.x5u,
+                    only.attest,
+                    only.origid,
+                    only.iat,
+                    only.orig,
+                    only.dest,
+                    only.certificate,
+                    (only,),
+                    when,
+                    tuple(number_findings),
+                )
+            results = [only]
+        else:
+            results = [
+                self._verify_one(i, v, orig_tns, dest_tns, when) for i, v in enumerate(values)
+            ]
+        return self._aggregate(self._chain_div(results, dest_tns), when, number_findings)
 
     def verify_sip(
         self,
@@ -396,7 +412,7 @@ class Verifier:
             c.div_tn,
             summary,
             tuple(findings),
-            passport.token.rpartition(".")[2],
+            passport.token,
         )
 
     def _check(
