@@ -281,6 +281,10 @@ def test_numbers_from_a_sip_request_pai_first(bed: ShakenTestbed, acme: TestProv
         f"<tel:+{ORIG}>\r\n\r\n"
     )
     assert_passed(two)
+    # With a PAI present, From is not a candidate: a matching From cannot rescue it.
+    pai_wins = v.verify_sip(base_msg + f"From: <tel:+{ORIG}>\r\n"
+                            "P-Asserted-Identity: <tel:+12125550000>\r\n\r\n")
+    assert_failed(pai_wins, "orig_mismatch")
     late = v.verify_sip(
         base_msg + f"From: <tel:+{ORIG}>\r\n\r\n", at=bed.now + dt.timedelta(minutes=2)
     )

@@ -167,12 +167,20 @@ class SipMessage:
         return tuple(v for n, v in self.headers if n == wanted)
 
     def orig_tns(self) -> tuple[str, ...]:
-        """Canonical TNs of the caller: each P-Asserted-Identity, then From (deduplicated).
+        """Canonical TNs of the caller that ``orig`` is checked against (deduplicated).
 
-        ATIS-1000074 §5.3.1: check P-Asserted-Identity first, then From.
+        ATIS-1000074 §5.3.1: the P-Asserted-Identity values when the request has any (each
+        is tried), otherwise From. A From that differs from a present PAI is not a
+        candidate: the PAI is what the network asserted.
+
+        >>> m = parse_sip_message("INVITE sip:b@h SIP/2.0\\nFrom: <tel:+12125550000>\\n"
+        ...                       "P-Asserted-Identity: <tel:+12155551212>\\n")
+        >>> m.orig_tns()
+        ('12155551212',)
         """
         out: list[str] = []
-        for value in (*self.pai, *((self.from_,) if self.from_ is not None else ())):
+        candidates = self.pai or ((self.from_,) if self.from_ is not None else ())
+        for value in candidates:
             tn = tn_from_uri(value)
             if tn is not None and tn not in out:
                 out.append(tn)
