@@ -285,6 +285,13 @@ def test_numbers_from_a_sip_request_pai_first(bed: ShakenTestbed, acme: TestProv
     pai_wins = v.verify_sip(base_msg + f"From: <tel:+{ORIG}>\r\n"
                             "P-Asserted-Identity: <tel:+12125550000>\r\n\r\n")
     assert_failed(pai_wins, "orig_mismatch")
+    skewed = v.verify_sip(
+        base_msg.replace(date, "Sun, 01 Jun 2025 11:50:00 GMT")
+        + f"From: <tel:+{ORIG}>\r\n\r\n",
+        at=bed.now,
+    )
+    assert_passed(skewed)  # a fresh iat suffices for the full form (RFC 8224 §6.2 step 4)
+    assert [f.code for f in skewed.findings] == ["date_stale"]
     late = v.verify_sip(
         base_msg + f"From: <tel:+{ORIG}>\r\n\r\n", at=bed.now + dt.timedelta(minutes=2)
     )

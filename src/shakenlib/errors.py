@@ -122,7 +122,8 @@ CODES: Final[dict[str, CodeInfo]] = _table(
     # --- checks against the SIP request (RFC 8224 §6.2, ATIS-1000074 §5.3.1)
     ("iat_stale", 403, "iat is older than the freshness window"),
     ("iat_future", 403, "iat is further in the future than the freshness window"),
-    ("date_stale", 403, "the SIP Date header is outside the freshness window"),
+    ("date_stale", 403, "the SIP Date header is outside the freshness window (a warning "
+     "when iat is fresh: RFC 8224 §6.2 step 4)"),
     ("orig_mismatch", 438, "orig does not match P-Asserted-Identity or From"),
     ("dest_mismatch", 438, "dest does not match To or the Request-URI"),
     ("div_mismatch", 438, "a div PASSporT does not chain to the original destination"),

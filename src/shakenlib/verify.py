@@ -276,6 +276,8 @@ class Verifier:
         else:
             values = [v for v in identity or () if v and not v.isspace()]
         orig_tns, dest_tns, number_findings = self._numbers(orig, dest, sip)
+        if sip is not None:
+            number_findings.extend(self._date_findings(sip, when))
         if not values:
             return VerificationResult.failure(
                 "identity_missing",
@@ -365,6 +367,25 @@ class Verifier:
                 Finding("dest_unchecked", "warn", "no called number given: dest was not checked")
             )
         return orig_tns, dest_tns, findings
+
+    def _date_findings(self, sip: SipMessage, at: dt.datetime) -> list[Finding]:
+        """RFC 8224 §6.2 step 4: the Date header should be fresh too. With a full-form
+        PASSporT a fresh ``iat`` suffices, so a stale Date is reported, not fatal."""
+        date = sip.date_time()
+        if date is None:
+            return []
+        skew = abs((at - date).total_seconds())
+        if skew <= self._window:
+            return []
+        return [
+            Finding(
+                "date_stale",
+                "warn",
+                f"the Date header is {skew:.0f} s from the "
+                f"verification time (window {self._window:.0f} s)",
+                "RFC 8224 §6.2",
+            )
+        ]
 
     # --- one Identity header ------------------------------------------------------------
     def _verify_one(
