@@ -21,7 +21,6 @@ from repo_fixtures import (
     cert_der,
     cert_pem,
     crl_bytes,
-    make_tls_files,
 )
 from shakenlib.cache import Cache
 from shakenlib.errors import CODES, RepositoryError, UsageError
@@ -40,17 +39,6 @@ pytestmark = pytest.mark.network
 
 PEM = cert_pem()
 MAX_AGE = {"Cache-Control": "max-age=3600"}
-
-
-@pytest.fixture(scope="module")
-def tls_files(tmp_path_factory: pytest.TempPathFactory) -> TlsFiles:
-    return make_tls_files(tmp_path_factory.mktemp("tls"))
-
-
-@pytest.fixture(scope="module")
-def https_server(tls_files: TlsFiles) -> Iterator[HttpsRepositoryServer]:
-    with HttpsRepositoryServer(certfile=tls_files.certfile, keyfile=tls_files.keyfile) as server:
-        yield server
 
 
 @pytest.fixture

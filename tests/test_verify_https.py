@@ -3,12 +3,10 @@ PKI's certificate chains and the STI-PA CRL, fetched with requests under the fet
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import attrs
 import pytest
 
-from repo_fixtures import TlsFiles, make_tls_files
+from repo_fixtures import TlsFiles
 from shakenlib.cache import Cache
 from shakenlib.repository import FetchPolicy, HttpRepository
 from shakenlib.sign import Signer
@@ -24,14 +22,8 @@ ORIG, DEST = "12155551212", "12155551213"
 
 
 @pytest.fixture(scope="module")
-def tls_files(tmp_path_factory: pytest.TempPathFactory) -> TlsFiles:
-    return make_tls_files(tmp_path_factory.mktemp("tls"))
-
-
-@pytest.fixture(scope="module")
-def server(tls_files: TlsFiles) -> Iterator[HttpsRepositoryServer]:
-    with HttpsRepositoryServer(certfile=tls_files.certfile, keyfile=tls_files.keyfile) as srv:
-        yield srv
+def server(https_server: HttpsRepositoryServer) -> HttpsRepositoryServer:
+    return https_server
 
 
 @pytest.fixture(scope="module")
