@@ -609,3 +609,19 @@ def test_rfc9410_reason_names_the_failed_passport(bed: ShakenTestbed, acme: Test
     assert r.reason_header() == 'SIP ;cause=403 ;text="Stale Date"'
     assert verify(bed, header).identities[0].reason_header() is None
     assert r.to_dict()["identities"][0]["ppi"] == ".." + signature
+
+
+def test_non_canonical_numbers_in_the_passport_are_compared_canonically(
+    bed: ShakenTestbed, acme: TestProvider
+) -> None:
+    """Some signers send '+1...' in orig/dest (not RFC 8224 §8.3 canonical); the decoder
+    reports it, and the verifier compares the canonical forms."""
+    header, claims = base(acme, bed)
+    value = forge(acme, header, {**claims, "orig": {"tn": "+1-215-555-1212"},
+                                 "dest": {"tn": ["+12155551213"]}})
+    r = verify(bed, value)
+    assert r.orig == ORIG
+    assert r.dest == (DEST,)
+    assert_passed(r)
+    warned = {f.code: f.severity for f in r.identities[0].findings}
+    assert warned == {"orig_invalid": "warn", "dest_invalid": "warn"}

@@ -178,6 +178,13 @@ def _canonical(tn: str | None) -> str | None:
     return tn_from_uri(tn)
 
 
+def _canonical_all(tns: tuple[str, ...]) -> tuple[str, ...]:
+    """Numbers of a PASSporT claim in canonical form (kept as sent when not a TN)."""
+    if all(tn.isdigit() for tn in tns):
+        return tns
+    return tuple(_canonical(tn) or tn for tn in tns)
+
+
 def _der_integer(value: bytes) -> bytes:
     value = value.lstrip(b"\0")
     if not value or value[0] & 0x80:
@@ -428,9 +435,9 @@ class Verifier:
             c.attest,
             c.origid,
             c.iat,
-            c.orig_tn,
-            c.dest_tn,
-            c.div_tn,
+            _canonical(c.orig_tn) or c.orig_tn,
+            _canonical_all(c.dest_tn),
+            _canonical_all(c.div_tn),
             summary,
             tuple(findings),
             passport.token,
@@ -675,7 +682,7 @@ class Verifier:
             and dest_tns is not None
             # shaken and div destinations are checked together in _chain_div
             and passport.header.ppt not in ("shaken", "div")
-            and not {_canonical(d) for d in claims.dest_tn} & set(dest_tns)
+            and not set(_canonical_all(claims.dest_tn)) & set(dest_tns)
         ):
             raise _Failure(
                 "dest_mismatch",
