@@ -154,3 +154,88 @@ def test_streaming_reads_lazily(tmp_path: Path) -> None:
     rest = list(iterator)
     assert isinstance(rest[-1], RecordError)
     assert rest[-1].line == 11
+
+
+# --- review R3: real CDR exports and hostile input ------------------------------------------
+def _kinds(items: list[CallRecord | RecordError]) -> list[tuple[str, int]]:
+    return [(type(i).__name__, i.line) for i in items]
+
+
+def test_csv_with_utf8_bom_reads_the_time_column(tmp_path: Path) -> None:
+    # Excel's "CSV UTF-8" and many CDR exporters write a byte-order mark first.
+    path = tmp_path / "cdr.csv"
+    path.write_text("time,orig,dest,identity\n1748779200,+1-215-555-1212,2155551213,\n",
+                    encoding="utf-8-sig")
+    (item,) = list(read_records(path))
+    assert isinstance(item, CallRecord)
+    assert (item.time, item.orig) == (T, "12155551212")
+    (text_item,) = list(RecordSource.from_text(
+        "\ufefftime,orig\n1748779200,12155551212\n", fmt="csv"))
+    assert isinstance(text_item, CallRecord)
+
+
+def test_jsonl_with_utf8_bom(tmp_path: Path) -> None:
+    path = tmp_path / "calls.jsonl"
+    path.write_text('{"time": 1748779200}\n', encoding="utf-8-sig")
+    (item,) = list(read_records(path))
+    assert isinstance(item, CallRecord)
+
+
+def test_csv_line_numbers_with_embedded_newlines(tmp_path: Path) -> None:
+    # a quoted cell spanning lines: the record is reported at the line it starts on
+    path = tmp_path / "cdr.csv"
+    path.write_text('time,orig,note\n1748779200,12155551212,"a\nb\nc"\noops,1,x\n'
+                    '1748779200,12155551212,"d\ne"\n')
+    items = list(read_records(path))
+    assert _kinds(items) == [("CallRecord", 2), ("RecordError", 5), ("CallRecord", 6)]
+    first = items[0]
+    assert isinstance(first, CallRecord)
+    assert first.extra == (("note", "a\nb\nc"),)
+
+
+def test_tsv_is_tab_separated(tmp_path: Path) -> None:
+    path = tmp_path / "cdr.tsv"
+    path.write_text("time\torig\tdest\n1748779200\t12155551212\t12155551213\n")
+    (item,) = list(read_records(path))
+    assert isinstance(item, CallRecord)
+    assert (item.orig, item.dest) == ("12155551212", "12155551213")
+
+
+def test_csv_oversized_cell_is_an_unreadable_record_not_a_crash(tmp_path: Path) -> None:
+    path = tmp_path / "cdr.csv"
+    path.write_text("time,identity\n0," + "a" * 200_000 + "\n1748779200,\n")
+    items = list(read_records(path))
+    assert _kinds(items) == [("RecordError", 2), ("CallRecord", 3)]
+    assert "field" in items[0].reason  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("line", [
+    '{"time": 0, "identity": ' + "[" * 100_000 + "}",  # nested too deeply for json
+    "[" * 100_000,
+    '{"time": ' + "9" * 400 + "}",  # an int too large for a float
+])
+def test_hostile_jsonl_lines_are_unreadable_records(line: str) -> None:
+    items = list(RecordSource.from_text(line + '\n{"time": 0}\n'))
+    assert _kinds(items) == [("RecordError", 1), ("CallRecord", 2)]
+
+
+def test_hostile_csv_identity_cell_is_an_unreadable_record() -> None:
+    items = list(RecordSource.from_text('time,identity\n0,"' + "[" * 100_000 + '"\n',
+                                        fmt="csv"))
+    assert _kinds(items) == [("RecordError", 2)]
+
+
+def test_json_float_numbers_are_not_given_an_extra_digit() -> None:
+    # pandas and spreadsheets export numeric columns with gaps as floats (12155551212.0)
+    (item,) = list(RecordSource.from_text(
+        '{"time": 0, "orig": 12155551212.0, "dest": 2155551213}\n'))
+    assert isinstance(item, CallRecord)
+    assert (item.orig, item.dest) == ("12155551212", "2155551213")
+
+
+def test_sip_file_with_bom(tmp_path: Path) -> None:
+    path = tmp_path / "a.sip"
+    path.write_bytes(b"\xef\xbb\xbf" + SIP.format(cid="bom").encode())
+    (item,) = list(read_records(path))
+    assert isinstance(item, CallRecord)
+    assert item.call_id == "bom"

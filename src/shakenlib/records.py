@@ -8,8 +8,9 @@ reads three shapes:
   (ISO 8601 or Unix seconds), ``orig``, ``dest``, ``identity`` (one header value, a list
   of them, or empty/absent/null when the call was unsigned) and optional ``call_id``.
   Every other member is kept in :attr:`CallRecord.extra`.
-* **CSV** (``.csv``): a header row naming the same columns; ``identity`` may hold a JSON
-  list (``["h1", "h2"]``) for several headers.
+* **CSV** (``.csv``; ``.tsv`` tab-separated): a header row naming the same columns (a
+  byte-order mark is ignored); ``identity`` may hold a JSON list (``["h1", "h2"]``) for
+  several headers.
 * **SIP** (a ``.sip``/``.txt``/``.msg`` file or a directory of them): SIP requests; the
   numbers come from P-Asserted-Identity/From and To, the time from ``Date``. A file may
   hold several messages separated by a line of ``---`` or form feed.
@@ -36,6 +37,7 @@ row, one SIP message) at a time.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import datetime as dt
 import functools
@@ -78,11 +80,12 @@ _CSV_SUFFIXES = (".csv", ".tsv")
 class CallRecord:
     """One call to verify: its time (UTC), numbers and Identity header values.
 
-    ``line`` is the 1-based line (JSON Lines), row (CSV, the header row is line 1) or
-    message number (SIP) in ``source``. ``orig``/``dest`` are canonical TNs (RFC 8224
-    §8.3) or ``None`` when absent or not a number. ``sip`` holds the parsed message for
-    SIP input (the verifier then checks the request itself). ``extra`` keeps every other
-    column, in input order, as ``(name, value)`` pairs.
+    ``line`` is the 1-based line (JSON Lines), the line a row starts on (CSV, the header
+    row is line 1; a quoted cell may span lines) or message number (SIP) in ``source``.
+    ``orig``/``dest`` are canonical TNs (RFC 8224 §8.3) or ``None`` when absent or not a
+    number. ``sip`` holds the parsed message for SIP input (the verifier then checks the
+    request itself). ``extra`` keeps every other column, in input order, as ``(name,
+    value)`` pairs.
     """
 
     line: int
@@ -155,6 +158,8 @@ def parse_mapping(text: str | None) -> dict[str, str]:
 def _tn(value: Any) -> str | None:
     if value is None or isinstance(value, bool):
         return None
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)  # 12155551212.0 from a float column is 12155551212, not ...120
     text = str(value).strip()
     if not text:
         return None
@@ -176,7 +181,7 @@ def _identities(value: Any) -> tuple[str, ...]:
         if text.startswith("["):
             try:
                 items = json.loads(text)
-            except ValueError:
+            except (ValueError, RecursionError):  # RecursionError: nested too deeply
                 raise ValueError("identity is neither a header value nor a JSON list") from None
             if not isinstance(items, list):  # pragma: no cover - "[" always starts a list
                 raise ValueError("identity JSON is not a list")
@@ -241,6 +246,13 @@ def _parse_sip(line: int, data: bytes, source: str | None,
 
 
 @attrs.frozen
+class _Unreadable:
+    """A raw item the reader itself could not split (e.g. a CSV cell over the csv limit)."""
+
+    reason: str
+
+
+@attrs.frozen
 class RecordSource:
     """Where records come from and how to read them (picklable).
 
@@ -287,15 +299,26 @@ class RecordSource:
         if self.text is not None:
             return io.StringIO(self.text)
         assert self.path is not None
-        return open(self.path, encoding="utf-8", errors="replace", newline="")
+        # utf-8-sig: CDR exports (Excel "CSV UTF-8" ...) often start with a byte-order mark
+        return open(self.path, encoding="utf-8-sig", errors="replace", newline="")
+
+    @property
+    def _delimiter(self) -> str:
+        return "\t" if self.path is not None and self.path.lower().endswith(".tsv") else ","
 
     def with_csv_header(self) -> RecordSource:
         """For CSV: a copy that knows the header row (so workers can parse rows)."""
         if self.format != "csv" or self.csv_header is not None:
             return self
         with self._open_text() as handle:
-            first = next(csv.reader(handle), None)
-        return attrs.evolve(self, csv_header=tuple(first or ()))
+            try:
+                first = next(csv.reader(handle, delimiter=self._delimiter), None)
+            except csv.Error:
+                first = None
+        header = [cell.strip() for cell in first or ()]
+        if header:
+            header[0] = header[0].lstrip("\ufeff").strip()  # a BOM in in-memory text
+        return attrs.evolve(self, csv_header=tuple(header))
 
     def raw(self) -> Iterator[RawItem]:
         """Yield ``(line, raw)`` items in input order (streaming)."""
@@ -307,11 +330,22 @@ class RecordSource:
                         yield number, text
         elif fmt == "csv":
             with self._open_text() as handle:
-                reader = csv.reader(handle)
-                next(reader, None)  # the header row (see with_csv_header)
-                for row in reader:
+                reader = csv.reader(handle, delimiter=self._delimiter)
+                with contextlib.suppress(csv.Error):
+                    next(reader, None)  # the header row (see with_csv_header)
+                while True:
+                    # a quoted cell may span lines: report the line the row starts on
+                    # (reader.line_num is the line it ends on)
+                    start = reader.line_num + 1
+                    try:
+                        row = next(reader)
+                    except StopIteration:
+                        break
+                    except csv.Error as exc:  # e.g. a cell over csv.field_size_limit()
+                        yield start, _Unreadable(f"CSV: {exc}")
+                        continue
                     if any(cell.strip() for cell in row):
-                        yield reader.line_num, row
+                        yield start, row
         else:
             yield from self._raw_sip()
 
@@ -342,10 +376,14 @@ class RecordSource:
                 except ValueError as exc:
                     msg = str(exc).split(":")[0]
                     return RecordError(line, f"not a JSON object: {msg}", self.name)
+                except RecursionError:
+                    return RecordError(line, "not a JSON object: nested too deeply", self.name)
                 if not isinstance(obj, dict):
                     return RecordError(line, "not a JSON object", self.name)
                 return _from_mapping(line, obj, self.mapping, self.name)
             if fmt == "csv":
+                if isinstance(raw, _Unreadable):
+                    return RecordError(line, raw.reason, self.name)
                 header = self.csv_header
                 if header is None:
                     header = self.with_csv_header().csv_header or ()
@@ -357,7 +395,8 @@ class RecordSource:
             return _parse_sip(line, raw, self.name, self.at)
         except ShakenError as exc:  # SipMessageError, UsageError from parse_time, ...
             return RecordError(line, exc.message, self.name)
-        except (ValueError, TypeError) as exc:
+        except (ValueError, TypeError, OverflowError) as exc:
+            # OverflowError: an integer time too large for a float (parse_time)
             return RecordError(line, str(exc) or type(exc).__name__, self.name)
 
     def __iter__(self) -> Iterator[CallRecord | RecordError]:
