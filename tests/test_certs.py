@@ -189,3 +189,23 @@ def test_string_types_in_subject() -> None:
     ]
     m = StiCertificate.from_cryptography(B.build(subject=x509.Name(attrs)))
     assert (m.subject_c, m.subject_o, m.subject_cn) == ("US", "Ünï", "SHAKEN 873J")
+
+
+def _with_version(der: bytes, version: int) -> bytes:
+    # TBSCertificate.version [0] EXPLICIT INTEGER: a0 03 02 01 02 (v3) -> another value.
+    i = der.find(bytes.fromhex("a003020102"))
+    assert i > 0
+    return der[:i] + bytes.fromhex("a0030201") + bytes([version]) + der[i + 5 :]
+
+
+def test_invalid_version_gives_a_model_not_a_crash() -> None:
+    # cryptography raises x509.InvalidVersion (not a ValueError) for version 6: the model
+    # must still be built (cert None), and load_certificates must not leak that exception.
+    raw = _with_version(B.der(B.build()), 6)
+    with pytest.raises(x509.InvalidVersion):
+        x509.load_der_x509_certificate(raw)
+    m = StiCertificate.from_der(raw)
+    assert m.cert is None
+    assert m.spc == "873J"
+    [again] = load_certificates(raw)
+    assert again.cert is None

@@ -575,3 +575,24 @@ def test_real_chains_pass_the_sti_policy() -> None:
     assert outcomes.get("ok", 0) >= 150, outcomes
     assert set(outcomes) <= {"ok", "cert_untrusted", "cert_not_yet_valid"}, outcomes
     assert outcomes.get("cert_not_yet_valid", 0) <= 1, outcomes
+
+
+def test_invalid_certificate_version_is_trust_list_invalid(
+    pki: StiTestPki, list_signer: Issued
+) -> None:
+    # cryptography raises x509.InvalidVersion (not a ValueError) for an X.509 version 6;
+    # a hostile bundle, trust-list entry or x5c (parsed before the signature check) must
+    # give trust_list_invalid, not an uncaught exception.
+    der = pki.ca_root.der
+    i = der.find(bytes.fromhex("a003020102"))
+    bad = der[:i] + bytes.fromhex("a003020106") + der[i + 5 :]
+    pem = (b"-----BEGIN CERTIFICATE-----\n" + base64.encodebytes(bad)
+           + b"-----END CERTIFICATE-----\n")
+    for data in (bad, pem):
+        assert _error(TrustStore.from_pem, data).code == "trust_list_invalid"
+    header = {"alg": "ES256", "x5c": [base64.b64encode(bad).decode()]}
+    jws = f"{_b64url(json.dumps(header).encode())}.e30.AA"
+    err = _error(TrustStore.from_sti_pa_trust_list, jws,
+                 signer_roots=[pki.sti_pa_root.certificate], at=NOW)
+    assert err.code == "trust_list_invalid"
+    assert "x5c[0]" in err.message

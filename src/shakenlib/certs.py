@@ -299,7 +299,7 @@ class StiCertificate:
         view = parse_certificate(der)
         try:
             cert: x509.Certificate | None = x509.load_der_x509_certificate(der)
-        except ValueError:
+        except (ValueError, x509.InvalidVersion):  # InvalidVersion is not a ValueError
             cert = None
         return cls._from_view(view, cert)
 

@@ -115,7 +115,7 @@ def _load_pem_or_der(data: bytes, what: str) -> list[x509.Certificate]:
         if b"-----BEGIN" in data:
             return list(x509.load_pem_x509_certificates(data))
         return [x509.load_der_x509_certificate(data)]
-    except ValueError as exc:
+    except (ValueError, x509.InvalidVersion) as exc:  # InvalidVersion is not a ValueError
         raise TrustError("trust_list_invalid", f"{what}: not a certificate: {exc}") from None
 
 
