@@ -148,3 +148,25 @@ def test_claim_constraints_errors() -> None:
         decode_jwt_claim_constraints(b"\x30\x00")  # at least one member must be present
     with pytest.raises(CertificateError):
         decode_jwt_claim_constraints(b"\x04\x01\x00")
+
+
+def test_range_count_beyond_any_number_length_is_invalid() -> None:
+    # A 2,100-byte INTEGER count: int -> str fails beyond 4300 digits (ValueError from
+    # TNRange.last, encompasses and to_dict); no range of <= 15-digit numbers is that big.
+    huge = encode_tnauthlist(ranges=[("12125551000", 10**5000)])
+    with pytest.raises(CertificateError) as info:
+        decode_tnauthlist(huge)
+    assert info.value.code == "tnauthlist_invalid"
+    assert "10**15" in info.value.message
+    with pytest.raises(CertificateError):
+        decode_tnauthlist(encode_tnauthlist(ranges=[("1", 10**15 + 1)]))
+    ok = decode_tnauthlist(encode_tnauthlist(ranges=[("0", 10**15)]))
+    assert ok.ranges == (TNRange("0", 10**15),)
+
+
+def test_range_membership_takes_ascii_digits_only() -> None:
+    r = TNRange("12", 5)
+    assert "14" in r
+    assert "\u00b2\u00b2" not in r  # superscript two: isdigit() but int() raises
+    assert "\u0661\u0664" not in r  # Arabic-Indic 14: int() reads it as 14
+    assert TNAuthList(ranges=(r,)).authorizes("\u0661\u0664") is False

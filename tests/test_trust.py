@@ -596,3 +596,14 @@ def test_invalid_certificate_version_is_trust_list_invalid(
                  signer_roots=[pki.sti_pa_root.certificate], at=NOW)
     assert err.code == "trust_list_invalid"
     assert "x5c[0]" in err.message
+
+
+def test_delegate_with_absurd_range_count_is_tnauthlist_invalid(
+    pki: StiTestPki, trust: TrustStore
+) -> None:
+    # Before: the encompassing check printed a 5000-digit count and raised ValueError.
+    dca = pki.issue_delegate_ca(ranges=[TNRange("12125551000", 1000)])
+    d = pki.issue_delegate_certificate(dca, ranges=[("12125551000", 10**5000)])
+    err = _error(_validate, trust, pki, d,
+                 intermediates=[dca.certificate, pki.ca_intermediate.certificate])
+    assert err.code == "tnauthlist_invalid"

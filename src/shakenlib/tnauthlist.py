@@ -63,6 +63,7 @@ JWT_CLAIM_CONSTRAINTS_OID = x509.ObjectIdentifier("1.3.6.1.5.5.7.1.27")
 EJWT_CLAIM_CONSTRAINTS_OID = x509.ObjectIdentifier("1.3.6.1.5.5.7.1.33")
 
 _TN_CHARS = frozenset("0123456789#*")
+_MAX_COUNT = 10**15  # every 15-digit TelephoneNumber
 
 
 def _check_tn(value: str, what: str) -> str:
@@ -99,7 +100,9 @@ class TNRange:
     def __contains__(self, tn: object) -> bool:
         if not isinstance(tn, str) or len(tn) != len(self.start):
             return False
-        if not (tn.isdigit() and self.start.isdigit()):
+        # ASCII digits only: str.isdigit() is also true of '²' (int() rejects it) and of
+        # other scripts' digits (int() reads them).
+        if not (tn.isascii() and tn.isdigit() and self.start.isdigit()):
             return tn == self.start
         offset = int(tn) - int(self.start)
         return 0 <= offset < self.count
@@ -229,6 +232,13 @@ def decode_tnauthlist(der: bytes) -> TNAuthList:
                 if count < 2:
                     raise CertificateError(
                         "tnauthlist_invalid", f"range count {count} < 2 (INTEGER (2..MAX))"
+                    )
+                if count > _MAX_COUNT:
+                    # Numbers of a range have the length of its start (at most 15 digits),
+                    # so no range holds more than 10**15; a larger INTEGER is hostile (and
+                    # one of more than 4300 digits cannot even be printed).
+                    raise CertificateError(
+                        "tnauthlist_invalid", "range count exceeds 10**15 (15-digit numbers)"
                     )
                 ranges.append(TNRange(start, count))
             else:
