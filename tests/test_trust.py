@@ -607,3 +607,52 @@ def test_delegate_with_absurd_range_count_is_tnauthlist_invalid(
     err = _error(_validate, trust, pki, d,
                  intermediates=[dca.certificate, pki.ca_intermediate.certificate])
     assert err.code == "tnauthlist_invalid"
+
+
+def _signed_jws(header: dict[str, object], payload: object, key: ec.EllipticCurvePrivateKey
+                | rsa.RSAPrivateKey) -> str:
+    head, body = _b64url(json.dumps(header).encode()), _b64url(json.dumps(payload).encode())
+    signing_input = f"{head}.{body}".encode()
+    if isinstance(key, rsa.RSAPrivateKey):
+        from cryptography.hazmat.primitives.asymmetric import padding
+        sig = key.sign(signing_input, padding.PKCS1v15(), hashes.SHA256())
+    else:
+        r, s = decode_dss_signature(key.sign(signing_input, ec.ECDSA(hashes.SHA256())))
+        sig = r.to_bytes(32, "big") + s.to_bytes(32, "big")
+    return f"{head}.{body}.{_b64url(sig)}"
+
+
+def test_trust_list_with_critical_header_parameters_is_rejected(
+    pki: StiTestPki, list_signer: Issued
+) -> None:
+    # RFC 7515 §4.1.11: a JWS whose "crit" names extensions the recipient does not
+    # understand (or any "crit" at all, since this reader understands none) is invalid.
+    x5c = [base64.b64encode(list_signer.der).decode()]
+    payload = {"trustList": [pki.ca_root.pem.decode()]}
+    for crit in (["exp"], [], "exp"):
+        header = {"alg": "ES256", "x5c": x5c, "crit": crit, "exp": 1}
+        err = _error(TrustStore.from_sti_pa_trust_list,
+                     _signed_jws(header, payload, list_signer.key),
+                     signer_roots=[pki.sti_pa_root.certificate], at=NOW)
+        assert err.code == "trust_list_invalid"
+        assert "crit" in err.message
+    plain = _signed_jws({"alg": "ES256", "x5c": x5c}, payload, list_signer.key)
+    assert len(TrustStore.from_sti_pa_trust_list(
+        plain, signer_roots=[pki.sti_pa_root.certificate], at=NOW)) == 1
+
+
+def test_trust_list_rs256_needs_a_2048_bit_key(pki: StiTestPki) -> None:
+    # RFC 7518 §3.3: "A key of size 2048 bits or larger MUST be used with these algorithms."
+    key = rsa.generate_private_key(public_exponent=65537, key_size=1024)
+    name = x509.Name([x509.NameAttribute(x509.NameOID.COMMON_NAME, "Weak List Signer")])
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+            .public_key(key.public_key()).serial_number(9)
+            .not_valid_before(NOW - DAY).not_valid_after(NOW + DAY)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(key, hashes.SHA256()))
+    header = {"alg": "RS256", "x5c": [base64.b64encode(
+        cert.public_bytes(serialization.Encoding.DER)).decode()]}
+    jws = _signed_jws(header, [pki.ca_root.pem.decode()], key)
+    err = _error(TrustStore.from_sti_pa_trust_list, jws, signer_roots=[cert], at=NOW)
+    assert err.code == "trust_list_invalid"
+    assert "2048" in err.message

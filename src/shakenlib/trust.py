@@ -231,6 +231,13 @@ class TrustStore:
             raise TrustError(
                 "trust_list_invalid", f"trust list JWS alg {alg!r} is not ES256 or RS256"
             )
+        if "crit" in header:
+            # RFC 7515 §4.1.11: extensions listed in "crit" MUST be understood, else the
+            # JWS is invalid; this reader understands none (and "crit" may not be empty).
+            raise TrustError(
+                "trust_list_invalid",
+                f"trust list JWS header has crit {header['crit']!r}; no extension is supported",
+            )
         signer, chain = _x5c(header.get("x5c"))
         roots = signer_roots if isinstance(signer_roots, TrustStore) else cls(signer_roots)
         _validate_signer(signer, chain, roots, at)
@@ -330,18 +337,26 @@ def _verify_jws(alg: str, signer: x509.Certificate, signing_input: bytes, sig: b
     try:
         if alg == "ES256":
             # RFC 7518 §3.4: the ES256 signature is R || S, 32 octets each.
-            if not isinstance(key, ec.EllipticCurvePublicKey) or len(sig) != 64:
+            # ES256 is "ECDSA using P-256 and SHA-256": another curve is an alg/key mismatch.
+            if (
+                not isinstance(key, ec.EllipticCurvePublicKey)
+                or key.curve.name != "secp256r1"
+                or len(sig) != 64
+            ):
                 raise TrustError(
                     "trust_list_invalid",
-                    "ES256 trust list needs an EC signer key and a 64-byte R||S signature",
+                    "ES256 trust list needs an EC P-256 signer key and a 64-byte R||S signature",
                 )
             der = encode_dss_signature(
                 int.from_bytes(sig[:32], "big"), int.from_bytes(sig[32:], "big")
             )
             key.verify(der, signing_input, ec.ECDSA(hashes.SHA256()))
         else:
-            if not isinstance(key, rsa.RSAPublicKey):
-                raise TrustError("trust_list_invalid", "RS256 trust list needs an RSA signer key")
+            # RFC 7518 §3.3: "A key of size 2048 bits or larger MUST be used".
+            if not isinstance(key, rsa.RSAPublicKey) or key.key_size < 2048:
+                raise TrustError(
+                    "trust_list_invalid", "RS256 trust list needs an RSA signer key of >= 2048 bits"
+                )
             key.verify(sig, signing_input, padding.PKCS1v15(), hashes.SHA256())
     except InvalidSignature:
         raise TrustError(
