@@ -225,3 +225,46 @@ def test_neighbour() -> None:
     assert not neighbour("12155561234", "12155559999")
     assert not neighbour("442079460000", "442079460001")
     assert not neighbour(None, "12155559999")
+
+
+# --- review R3 -----------------------------------------------------------------------------
+def test_merge_is_independent_of_order_when_counts_tie() -> None:
+    # "every part of the state is a function of the set of calls": a tie between two
+    # attestations (or two certificate subjects) must not be broken by which part came first
+    a_part = [call(i, f"1215555{i:04d}", "12155559999", spc="777Q", origid="x", attest="A")
+              for i in range(1, 4)]
+    c_part = [call(i, f"1215555{i:04d}", "12155559999", spc="777Q", origid="x", attest="C")
+              for i in range(4, 7)]
+    first = Analysis().add_all(a_part).merge(Analysis().add_all(c_part))
+    second = Analysis().add_all(c_part).merge(Analysis().add_all(a_part))
+    assert [lead.to_dict() for lead in first.leads()] == [
+        lead.to_dict() for lead in second.leads()]
+    assert first.leads()[0].traceback.attest == "A"  # ties go to the first in sort order
+
+
+def test_merge_of_parts_from_different_files_with_equal_sample_keys() -> None:
+    # two files each have a line 1 at the same second; one record has no numbers at all
+    rec1 = CallRecord(line=1, time=T0, orig=None, dest=None, identity=("h",), call_id=None)
+    rec2 = CallRecord(line=1, time=T0, orig="12155551212", dest=None, identity=("h",),
+                      call_id="abc")
+    rec3 = CallRecord(line=1, time=T0, orig="12155551212", dest=None, identity=("h",),
+                      call_id=None)
+    result = call(1, "1", "1", spc="555S")[1]
+    parts = [Analysis().add_all([(rec, result)]) for rec in (rec1, rec2, rec3)]
+    merged = parts[0].merge(parts[1]).merge(parts[2])
+    back = parts[2].merge(parts[1]).merge(parts[0])
+    (lead,) = merged.leads()
+    assert lead.calls == 3
+    assert [(s.orig, s.call_id) for s in lead.samples] == [
+        (None, None), ("12155551212", None), ("12155551212", "abc")]
+    assert [lead.to_dict() for lead in back.leads()] == [lead.to_dict()]
+
+
+def test_sketch_accepts_any_claimed_number() -> None:
+    # PASSporT orig/dest are taken as received; a lone surrogate in JSON ("\ud800") is a str
+    counter = DistinctCounter(cap=1)
+    counter.add("1")
+    counter.add("\ud800")
+    counter.add("\udfff9")
+    assert not counter.exact
+    assert counter.count() == 3

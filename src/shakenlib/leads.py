@@ -114,7 +114,9 @@ class HyperLogLog:
 
     def add(self, value: str) -> None:
         """Add one value."""
-        h = int.from_bytes(hashlib.blake2b(value.encode(), digest_size=8).digest(), "big")
+        # surrogatepass: claimed numbers are taken as received, and JSON allows "\ud800"
+        data = value.encode("utf-8", "surrogatepass")
+        h = int.from_bytes(hashlib.blake2b(data, digest_size=8).digest(), "big")
         index = h >> (64 - self.p)
         rest = h & ((1 << (64 - self.p)) - 1)
         rank = (64 - self.p) - rest.bit_length() + 1
@@ -323,13 +325,40 @@ class SampleCall:
                 "line": self.line}
 
 
+def _none_first(item: tuple[Any, ...]) -> tuple[tuple[bool, Any], ...]:
+    """A sort key for tuples that may hold ``None`` where others hold a value."""
+    return tuple((value is not None, value) for value in item)
+
+
 def _keep_smallest(items: list[Any], new: Any, k: int) -> None:
-    """Keep the ``k`` smallest distinct items of ``items`` plus ``new`` (sorted)."""
-    if (len(items) >= k and new >= items[-1]) or new in items:
-        return
-    items.append(new)
-    items.sort()
+    """Keep the ``k`` smallest distinct items of ``items`` plus ``new`` (sorted).
+
+    Items are tuples; ``None`` sorts before any value (parts of an analysis from different
+    files may hold samples equal up to a ``None``).
+    """
+    appended = False
+    try:
+        if (len(items) >= k and new >= items[-1]) or new in items:
+            return
+        items.append(new)
+        appended = True
+        items.sort()
+    except TypeError:  # None against a value: the same order, with None first
+        if not appended:
+            if new in items or (len(items) >= k
+                                and _none_first(new) >= _none_first(items[-1])):
+                return
+            items.append(new)
+        items.sort(key=_none_first)
     del items[k:]
+
+
+def _ranked(counter: Counter[Any]) -> list[tuple[Any, int]]:
+    """``counter.most_common()`` with ties in key order, not in insertion order (so the
+    result depends only on the counts: merged parts rank as the whole does)."""
+    return sorted(counter.items(),
+                  key=lambda kv: (-kv[1], _none_first(kv[0] if isinstance(kv[0], tuple)
+                                                      else (kv[0],))))
 
 
 def _calls(count: int) -> str:
@@ -628,7 +657,7 @@ def _score(stats: LeadStats) -> tuple[float, list[str], list[str]]:
         points = 10 * share
         flags.append("failed_verification")
         score += points
-        codes = ", ".join(f"{code} {count}" for code, count in stats.failed.most_common(3))
+        codes = ", ".join(f"{code} {count}" for code, count in _ranked(stats.failed)[:3])
         why.append(f"{_calls(failed)} failed verification ({codes}) (+{points:.1f})")
     if not why:
         why.append(f"{calls} calls from {approx}{distinct} calling numbers; no suspicious "
@@ -737,7 +766,7 @@ class Analysis:
         spc, origid = key
         subject_o = None
         if stats.certificates:
-            subject_o = stats.certificates.most_common(1)[0][0][0]
+            subject_o = _ranked(stats.certificates)[0][0][0]
         provider = directory.provider_for(spc, subject_o)
         score, why, flags = _score(stats)
         peak_hour, peak = (None, 0)
@@ -745,7 +774,7 @@ class Analysis:
             hour, peak = max(stats.per_hour.items(), key=lambda kv: (kv[1], -kv[0]))
             peak_hour = dt.datetime.fromtimestamp(hour * 3600, dt.UTC)
         attest = dict(sorted(stats.attest.items()))
-        main_attest = stats.attest.most_common(1)[0][0] if stats.attest else None
+        main_attest = _ranked(stats.attest)[0][0] if stats.attest else None
         ask = _ASK.get(main_attest or "", "ask the signer to identify the source of these calls")
         n = stats.numbers
         samples = tuple(SampleCall(*sample) for sample in stats.samples)
@@ -755,7 +784,7 @@ class Analysis:
             provider=provider,
             calls=n.calls,
             passed=stats.passed,
-            failed=dict(stats.failed.most_common()),
+            failed=dict(_ranked(stats.failed)),
             attest=attest,
             distinct_orig=n.orig.count(),
             distinct_dest=n.dest.count(),
@@ -770,8 +799,8 @@ class Analysis:
             peak_hour=peak_hour,
             certificates=tuple(
                 {"subject_o": o, "subject_cn": cn, "issuer": issuer, "calls": count}
-                for (o, cn, issuer), count in stats.certificates.most_common(5)),
-            x5u_hosts=dict(stats.x5u_hosts.most_common(5)),
+                for (o, cn, issuer), count in _ranked(stats.certificates)[:5]),
+            x5u_hosts=dict(_ranked(stats.x5u_hosts)[:5]),
             samples=samples,
             score=score,
             why=tuple(why),
@@ -791,10 +820,10 @@ class Analysis:
             "unsigned": self.unsigned,
             "unreadable": self.unreadable,
             "leads": [lead.to_dict() for lead in self.leads(directory, top=top)],
-            "failed_by_error": dict(self.failed_by_error.most_common()),
+            "failed_by_error": dict(_ranked(self.failed_by_error)),
             "failed_without_certificate": {
-                "by_error": dict(self.unattributed.most_common()),
-                "x5u_hosts": dict(self.unattributed_hosts.most_common(20)),
+                "by_error": dict(_ranked(self.unattributed)),
+                "x5u_hosts": dict(_ranked(self.unattributed_hosts)[:20]),
             },
             "unsigned_calls": self.unsigned_numbers.to_dict(),
             "unreadable_records": [{"line": line, "reason": reason, "source": source or None}
