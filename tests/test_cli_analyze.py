@@ -146,3 +146,48 @@ def test_column_mapping_on_csv(example: tuple[Path, dict[str, Any]], tmp_path: P
     assert data["leads"][0]["origid"] == CAMPAIGN
     assert data["leads"][0]["calls"] == planted["campaign_calls"]
     assert data["leads"][0]["provider"] == "Bluefin VoIP LLC"  # from the certificate's O
+
+
+def _hostile_analysis() -> Any:
+    from shakenlib.leads import Analysis
+    from shakenlib.records import CallRecord
+    from shakenlib.result import CertificateSummary, VerificationResult
+
+    # origid and subject O are whatever the signer put in its PASSporT and certificate
+    t0 = dt.datetime(2025, 6, 1, tzinfo=dt.UTC)
+    analysis = Analysis()
+    cert = CertificateSummary(spc="666E", subject_o="Evil\x1b[2J Corp")
+    analysis.add(CallRecord(line=1, time=t0, orig=None, dest="2", identity=("x",)),
+                 VerificationResult(verstat="TN-Validation-Passed",
+                                    origid="o\n#1  score 99.9  signer SPC 873J  AT&T\ud800",
+                                    orig="\ud800", certificate=cert))
+    return analysis
+
+
+def test_table_escapes_control_characters_in_signer_values() -> None:
+    from shakenlib.cli.analyze import render_table
+
+    text = render_table(_hostile_analysis(), None, top=10)
+    assert "\x1b" not in text
+    assert not any(line.startswith("#1  score 99.9") for line in text.splitlines())
+    assert "o\\n#1  score 99.9" in text
+    text.encode("utf-8")  # printable on a UTF-8 terminal (the lone surrogate is escaped)
+
+
+def test_html_and_csv_with_a_lone_surrogate_are_written(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from shakenlib.cli import analyze
+
+    page = analyze.render_html(_hostile_analysis(), None)
+    page.encode("utf-8")
+    assert "\x1b" not in page
+    monkeypatch.setattr(analyze, "analyze_source", lambda *a, **k: _hostile_analysis())
+    (tmp_path / "calls.jsonl").write_text("")
+    (tmp_path / "trust.pem").write_text("")
+    base = [str(tmp_path / "calls.jsonl"), "--trust", str(tmp_path / "trust.pem")]
+    assert main(["analyze", *base, "--csv", str(tmp_path / "leads.csv")]) == 0
+    with open(tmp_path / "leads.csv", encoding="utf-8", newline="") as handle:
+        (row,) = list(csv.DictReader(handle))
+    assert row["origid"].startswith("o\n#1  score 99.9")  # the CSV keeps the value, quoted
+    assert main(["analyze", *base, "--html", str(tmp_path / "leads.html")]) == 0
+    assert "666E" in (tmp_path / "leads.html").read_text(encoding="utf-8")

@@ -126,7 +126,9 @@ def run(args: argparse.Namespace) -> int:
         json.dump(analysis.to_dict(directory, top=args.top), sys.stdout, indent=2)
         sys.stdout.write("\n")
     elif args.csv:
-        with open(args.csv, "w", encoding="utf-8", newline="") as handle:
+        # backslashreplace: a lone surrogate in a signer's origid must not stop the report
+        with open(args.csv, "w", encoding="utf-8", errors="backslashreplace",
+                  newline="") as handle:
             write_csv(analysis.leads(directory, top=args.top), handle)
     elif args.html:
         Path(args.html).write_text(render_html(analysis, directory, top=args.top),
@@ -137,6 +139,27 @@ def run(args: argparse.Namespace) -> int:
 
 
 # --- output -------------------------------------------------------------------------------
+def _printable(text: str) -> str:
+    """``text`` with control characters, lone surrogates and other non-printables escaped.
+
+    origid, subject O and claimed numbers come from the signer: a newline would forge a
+    line of the report, an escape sequence would drive the investigator's terminal.
+
+    >>> _printable("o\\n#1\\x1b[2J\\ud800 ok")
+    'o\\\\n#1\\\\x1b[2J\\\\ud800 ok'
+    """
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() else _escape(ch) for ch in text)
+
+
+def _escape(ch: str) -> str:
+    o = ord(ch)
+    if ch in "\n\r\t":
+        return repr(ch)[1:-1]
+    return f"\\x{o:02x}" if o < 0x100 else f"\\u{o:04x}" if o < 0x10000 else f"\\U{o:08x}"
+
+
 def _when(value: dt.datetime | None) -> str:
     return value.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%SZ") if value else "-"
 
@@ -185,7 +208,7 @@ def render_table(analysis: Analysis, directory: ProviderDirectory | None, *, top
                      f"numbers ({u.neighbour_calls} neighbour-pattern)")
     for line, reason, source in analysis.errors[:5]:
         lines.append(f"unreadable: {source}:{line}: {reason}")
-    return "\n".join(lines).rstrip() + "\n"
+    return "\n".join(_printable(line) for line in lines).rstrip() + "\n"
 
 
 CSV_COLUMNS = ("rank", "score", "spc", "provider", "itg_member", "origid", "calls", "passed",
@@ -219,7 +242,9 @@ vertical-align:top;text-align:left}th{background:#eee}.score{font-weight:bold}
 def render_html(analysis: Analysis, directory: ProviderDirectory | None, *,
                 top: int | None = None) -> str:
     """A self-contained HTML page (no external assets; every value escaped)."""
-    e = html.escape
+    def e(text: str) -> str:
+        return html.escape(_printable(text))
+
     rows = []
     for rank, lead in enumerate(analysis.leads(directory, top=top), 1):
         why = "".join(f"<li>{e(w)}</li>" for w in lead.why)
