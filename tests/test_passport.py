@@ -505,3 +505,117 @@ def test_arbitrary_json_claims_only_findings(claims_value: Any, header: dict[str
     p = decode_passport(raw_token(json.dumps(header).encode(), json.dumps(claims).encode()))
     for f in p.findings:
         assert f.code in CODES
+
+
+# ------------------------------------------------------------------ review R1 regressions
+
+
+def _both(value: str) -> passport_mod.DecodedIdentity:
+    """decode_identity, asserting the fast and the general path give the same result."""
+    d = decode_identity(value)
+    assert _general(value) == d
+    return d
+
+
+def _ident(hb: bytes, cb: bytes, x5u: str = X5U) -> str:
+    return f"{raw_token(hb, cb)};info=<{x5u}>;alg=ES256;ppt=shaken"
+
+
+@pytest.mark.parametrize("orig", [{"tn": None}, {"uri": None}])
+def test_orig_member_null_is_invalid(orig: dict[str, Any]) -> None:
+    # RFC 8225 §5.2.1: orig holds exactly one of tn/uri, a string; null is neither.
+    p = decode_passport(token(claims=with_claims(orig=orig)))
+    assert ("orig_invalid", "error") in fcodes(p)
+    assert p.claims.orig_tn is None
+
+
+@pytest.mark.parametrize(
+    "div",
+    [{"tn": ["12155551213", "12155551214"]}, {"tn": ["12155551213"]},
+     {"tn": "12155551213", "uri": "sip:a@b"}],
+)
+def test_div_holds_exactly_one_identifier(div: dict[str, Any]) -> None:
+    # RFC 8946 §3: the retargeting entity "MUST select only one identifier" for div;
+    # div is an object like orig, {"tn": "..."} or {"uri": "..."}.
+    header = {**HEADER, "ppt": "div"}
+    claims = {k: CLAIMS[k] for k in ("iat", "orig", "dest")}
+    p = decode_passport(token(header=header, claims={**claims, "div": div}))
+    assert fcodes(p) == [("div_invalid", "error")]
+
+
+def test_crit_header_is_rejected() -> None:
+    # RFC 7515 §4.1.11: a JWS whose crit lists extensions the recipient does not
+    # understand is invalid; PASSporT defines none this library understands.
+    p = decode_passport(token(header={**HEADER, "crit": ["b64"], "b64": False}))
+    assert fcodes(p) == [("header_invalid", "error")]
+
+
+@pytest.mark.parametrize("iat", [10**400, -(10**20), 10**15])
+def test_out_of_range_iat_is_invalid(iat: int) -> None:
+    # A NumericDate so large it is not a time (10**400 overflows a float in the
+    # freshness check) is iat_invalid, on both decode paths.
+    t = token(claims=with_claims(iat=iat))
+    assert fcodes(decode_passport(t)) == [("iat_invalid", "error")]
+    d = _both(f"{t};info=<{X5U}>;alg=ES256;ppt=shaken")
+    assert d.passport is not None
+    assert d.passport.claims.iat is None
+    assert fcodes(d) == [("iat_invalid", "error")]
+
+
+@pytest.mark.parametrize("constant", [b"NaN", b"Infinity", b"-Infinity"])
+def test_nan_and_infinity_are_not_json(constant: bytes) -> None:
+    # RFC 8259 §6: NaN and Infinity are not JSON numbers (Python's json accepts them).
+    cb = canonical_json(CLAIMS)[:-1] + b',"zz":' + constant + b"}"
+    with pytest.raises(PassportError) as info:
+        decode_passport(raw_token(canonical_json(HEADER), cb))
+    assert info.value.code == "passport_json"
+    value = _ident(canonical_json(HEADER), cb)
+    for d in (decode_identity(value), _general(value)):
+        assert d.passport is None
+        assert d.error is not None
+        assert d.error.code == "passport_json"
+
+
+@pytest.mark.parametrize("ws", [b"\t", b"\r", b"\n", b"\r\n"])
+def test_tab_cr_lf_json_whitespace_is_noncanonical(ws: bytes) -> None:
+    # RFC 8225 §9: "no whitespace or line breaks"; JSON whitespace is SP, HTAB, LF, CR.
+    cb = canonical_json(CLAIMS).replace(b',"iat"', b"," + ws + b'"iat"')
+    hb = canonical_json(HEADER).replace(b',"typ"', b"," + ws + b'"typ"')
+    for h, c in ((canonical_json(HEADER), cb), (hb, canonical_json(CLAIMS))):
+        assert fcodes(decode_passport(raw_token(h, c))) == [("passport_noncanonical", "notice")]
+        assert fcodes(_both(_ident(h, c))) == [("passport_noncanonical", "notice")]
+
+
+def test_duplicate_claim_names_are_reported() -> None:
+    # RFC 7519 §4: "The Claim Names within a JWT Claims Set MUST be unique"; a parser that
+    # keeps the last one (as Python's does) sees attest A where another sees C.
+    cb = canonical_json(CLAIMS).replace(b'{"attest":"A"', b'{"attest":"C","attest":"A"')
+    p = decode_passport(raw_token(canonical_json(HEADER), cb))
+    assert p.claims.attest == "A"
+    assert ("claim_invalid", "error") in fcodes(p)
+    d = _both(_ident(canonical_json(HEADER), cb))
+    assert ("claim_invalid", "error") in fcodes(d)
+    nested = canonical_json(CLAIMS).replace(b'"orig":{"tn":', b'"orig":{"tn":"1","tn":')
+    assert ("claim_invalid", "error") in fcodes(_both(_ident(canonical_json(HEADER), nested)))
+
+
+def test_duplicate_header_names_are_reported() -> None:
+    # RFC 7515 §4: "The Header Parameter names within the JOSE Header MUST be unique".
+    hb = canonical_json(HEADER).replace(b'{"alg":"ES256"', b'{"alg":"none","alg":"ES256"')
+    p = decode_passport(raw_token(hb, canonical_json(CLAIMS)))
+    assert ("header_invalid", "error") in fcodes(p)
+    assert ("header_invalid", "error") in fcodes(_both(_ident(hb, canonical_json(CLAIMS))))
+
+
+def test_value_with_quote_colon_is_not_a_duplicate() -> None:
+    claims = with_claims(crn='a":b')
+    assert decode_passport(token(claims=claims)).findings == ()
+
+
+def test_fast_path_agrees_on_non_ascii_whitespace_in_info() -> None:
+    # The general path strips Unicode whitespace inside <...>; the fast path must not
+    # accept what the general path reports (an x5u ending in U+00A0).
+    x5u = X5U + "\u00a0"
+    value = f"{token(header={**HEADER, 'x5u': x5u})};info=<{x5u}>;alg=ES256;ppt=shaken"
+    d = _both(value)
+    assert ("info_x5u_mismatch", "error") in fcodes(d)

@@ -71,9 +71,25 @@ _TN = re.compile(r"[0-9#*]+")
 _TO_STD = bytes.maketrans(b"-_", b"+/")
 _T = TypeVar("_T")
 # The C scanner: json.loads without its per-call setup (about twice as fast here).
+
+
+def _no_constant(name: str) -> object:
+    # RFC 8259 §6: "Numeric values that cannot be represented ... (such as Infinity and
+    # NaN) are not permitted"; Python's json accepts them unless told otherwise.
+    raise ValueError(f"{name} is not a JSON value")
+
+
+_DECODER = json.JSONDecoder(parse_constant=_no_constant)
 _SCAN: Callable[[str, int], tuple[object, int]] = json.scanner.make_scanner(
-    json.JSONDecoder()  # type: ignore[arg-type]
+    _DECODER  # type: ignore[arg-type]
 )
+# RFC 8259 §2: ws = *( %x20 / %x09 / %x0A / %x0D ). Raw HTAB/LF/CR cannot occur inside a
+# JSON string, so any of them (or a space outside a string, or an escape) means the
+# text may not be RFC 8225 §9 deterministic JSON.
+_WS_OR_ESCAPE = re.compile(rb"[ \t\n\r\\]")
+# A NumericDate beyond this many seconds from 1970 is not a time (and 10**400 would
+# overflow a float in the freshness check); the same bound applies to float iat values.
+_IAT_LIMIT = 10**15
 
 
 # ----------------------------------------------------------------------------- models
@@ -241,13 +257,52 @@ def _json_object(data: bytes, what: str) -> tuple[dict[str, Any], bool]:
     except (StopIteration, ValueError, RecursionError):
         fast = False
         try:
-            obj = json.loads(text)
+            obj = _DECODER.decode(text)
         except (ValueError, RecursionError) as exc:
             msg = f"{what} is not JSON: {exc}"[:200]
             raise PassportError("passport_json", msg) from None
     if type(obj) is not dict:
         raise PassportError("passport_json", f"{what} is not a JSON object")
     return obj, fast
+
+
+def _count_names(obj: object) -> int:
+    """How many member names the JSON objects inside ``obj`` hold."""
+    if type(obj) is dict:
+        return len(obj) + sum(_count_names(v) for v in obj.values())
+    if type(obj) is list:
+        return sum(_count_names(v) for v in obj)
+    return 0
+
+
+def _duplicate_names(data: bytes, obj: object) -> list[str]:
+    """Member names that occur twice in one object of the JSON text ``data`` (parsed as
+    ``obj``, which kept the last of each, RFC 7515 §4 / RFC 7519 §4).
+
+    Every member name in the text ends with ``":`` when there is no whitespace, so if the
+    text holds no more ``":`` than ``obj`` has names, no name is repeated (cheap check).
+    """
+    if data.count(b'":') == _count_names(obj) and not _WS_OR_ESCAPE.search(data):
+        return []
+    repeated: list[str] = []
+
+    def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
+        out = dict(items)
+        if len(out) != len(items):
+            seen: set[str] = set()
+            for name, _ in items:
+                if name in seen and name not in repeated:
+                    repeated.append(name)
+                seen.add(name)
+        return out
+
+    try:
+        json.JSONDecoder(object_pairs_hook=pairs, parse_constant=_no_constant).decode(
+            data.decode("utf-8")
+        )
+    except (ValueError, RecursionError):  # pragma: no cover - data parsed before
+        return []
+    return repeated
 
 
 def _keys_sorted(obj: object) -> bool:
@@ -269,7 +324,7 @@ def _keys_sorted(obj: object) -> bool:
 
 def _is_canonical(data: bytes, obj: object, fast: bool) -> bool:
     """Whether ``data`` is the RFC 8225 §9 serialisation of ``obj`` (cheap check first)."""
-    if fast and b" " not in data and b"\\" not in data and b"\n" not in data:
+    if fast and not _WS_OR_ESCAPE.search(data):
         return _keys_sorted(obj)
     try:
         return canonical_json(obj) == data
@@ -337,6 +392,12 @@ def _decode_header(hj: dict[str, Any], findings: list[Finding]) -> JoseHeader:
     extra: dict[str, object] = {}
     if len(hj) > 4 or not _HEADER_KEYS.issuperset(hj):
         extra = {k: v for k, v in hj.items() if k not in _HEADER_KEYS}
+        if "crit" in hj:
+            # RFC 7515 §4.1.11: if any extension listed in "crit" is not understood and
+            # supported by the recipient, the JWS is invalid. PASSporT defines none.
+            _f(findings, "header_invalid", "error",
+               f"crit {hj['crit']!r} names extensions this verifier does not support"[:200],
+               "RFC 7515 §4.1.11")
     return JoseHeader(alg=alg, typ=typ, ppt=ppt, x5u=x5u, extra=extra)
 
 
@@ -360,7 +421,7 @@ def _decode_orig(cj: dict[str, Any], findings: list[Finding]) -> tuple[str | Non
         return None, None
     tn = orig.get("tn")
     uri = orig.get("uri")
-    if tn is not None and type(tn) is not str:
+    if "tn" in orig and type(tn) is not str:
         if type(tn) is list and tn and type(tn[0]) is str:
             _f(findings, "orig_invalid", "error", "orig.tn is an array; took its first value",
                _SRC_8225)
@@ -368,7 +429,7 @@ def _decode_orig(cj: dict[str, Any], findings: list[Finding]) -> tuple[str | Non
         else:
             _f(findings, "orig_invalid", "error", "orig.tn is not a string", _SRC_8225)
             tn = None
-    if uri is not None and type(uri) is not str:
+    if "uri" in orig and type(uri) is not str:
         _f(findings, "orig_invalid", "error", "orig.uri is not a string", _SRC_8225)
         uri = None
     if len(orig) != 1 or ("tn" not in orig and "uri" not in orig):
@@ -430,13 +491,17 @@ def _decode_claims(
                f"iat {iat!r} is a string; NumericDate is a number (RFC 8225 errata 5985)",
                _SRC_8225)
             iat = int(iat)
-        elif type(iat) is float and iat == iat and abs(iat) < 1e15:
+        elif type(iat) is float and iat == iat and abs(iat) < _IAT_LIMIT:
             _f(findings, "iat_invalid", "warn", f"iat {iat!r} is not an integer", _SRC_8225)
             iat = int(iat)
         else:
             _f(findings, "iat_invalid", "error", f"iat {iat!r} is not a NumericDate"[:200],
                _SRC_8225)
             iat = None
+    elif not -_IAT_LIMIT < iat < _IAT_LIMIT:
+        _f(findings, "iat_invalid", "error",
+           f"iat {str(iat)[:40]}... is not a NumericDate in range (|iat| < 10**15)", _SRC_8225)
+        iat = None
 
     orig_tn, orig_uri = _decode_orig(cj, findings)
     dest_tn, dest_uri = _decode_dest(cj, findings)
@@ -474,14 +539,21 @@ def _decode_claims(
         if "div" in cj:
             div = cj["div"]
             # RFC 8946 §3: "div" holds the previous destination, {"tn": ...} or {"uri": ...}
+            # and "MUST select only one identifier" for it: one string, not an array.
             if type(div) is dict and ("tn" in div or "uri" in div):
+                problems: list[str] = []
                 if "tn" in div:
-                    div_tn, _ = _str_list(div["tn"])
+                    div_tn, ok = _str_list(div["tn"])
+                    if ok or type(div["tn"]) is not str:
+                        problems.append("div.tn is not a string")
                 if "uri" in div:
-                    div_uri, _ = _str_list(div["uri"])
-                if not div_tn and not div_uri:
-                    _f(findings, "div_invalid", "error", "div.tn/div.uri is not a string",
-                       _SRC_8946)
+                    div_uri, ok = _str_list(div["uri"])
+                    if ok or type(div["uri"]) is not str:
+                        problems.append("div.uri is not a string")
+                if len(div) != 1:
+                    problems.append(f"div must hold exactly one of tn/uri, has {sorted(div)}")
+                if problems:
+                    _f(findings, "div_invalid", "error", "; ".join(problems)[:200], _SRC_8946)
             else:
                 _f(findings, "div_invalid", "error", "div is not an object with tn or uri",
                    _SRC_8946)
@@ -572,6 +644,7 @@ def _fast_claims(cj: dict[str, Any]) -> Claims | None:
     origid = cj.get("origid")
     if (
         type(iat) is not int
+        or not 0 <= iat < _IAT_LIMIT
         or type(orig) is not dict
         or type(dest) is not dict
         or attest not in _ATTEST
@@ -646,18 +719,25 @@ def decode_passport(token: str) -> PASSporT:
     findings: list[Finding] = []
     # Fast path: the usual SHAKEN shape, all valid. Anything else takes the general path,
     # which reports every deviation.
-    header = _fast_header(hj)
-    claims = _fast_claims(cj) if header is not None else None
+    # (4 and 7 ``":``: one per member name, so no name is repeated; RFC 7515 §4.)
+    header = _fast_header(hj) if hb.count(b'":') == 4 else None
+    claims = _fast_claims(cj) if header is not None and cb.count(b'":') == 7 else None
     canonical: bool | None = None
     if claims is not None:
         assert header is not None
         canonical = (
             hfast and cfast and list(hj) == _HEADER_ORDER and list(cj) == _SHAKEN_ORDER
-            and b" " not in hb and b" " not in cb and b"\\" not in hb and b"\\" not in cb
+            and not _WS_OR_ESCAPE.search(hb) and not _WS_OR_ESCAPE.search(cb)
         ) or None
     else:
         header = _decode_header(hj, findings)
         claims = _decode_claims(cj, header.ppt, findings)
+        for data, obj, code, src in ((hb, hj, "header_invalid", "RFC 7515 §4"),
+                                     (cb, cj, "claim_invalid", "RFC 7519 §4")):
+            repeated = _duplicate_names(data, obj)
+            if repeated:
+                canonical = False
+                _f(findings, code, "error", f"member names repeated: {repeated}"[:200], src)
 
     if len(sig) != 64:
         # RFC 7518 §3.4: the ES256 signature is the 64-byte R || S, not DER.
@@ -670,9 +750,9 @@ def decode_passport(token: str) -> PASSporT:
                f"signature is {len(sig)} bytes, not 64" + (" (truncated?)" if len(sig) < 64
                                                             else ""),
                "RFC 7518 §3.4")
-    if canonical is None and (
+    if canonical is False or (canonical is None and (
         not _is_canonical(hb, hj, hfast) or not _is_canonical(cb, cj, cfast)
-    ):
+    )):
         _f(findings, "passport_noncanonical", "notice",
            "header or claims JSON is not in deterministic form (sorted keys, no whitespace)",
            "RFC 8225 §9")
@@ -835,7 +915,7 @@ def _header_segment(h64: str) -> tuple[JoseHeader, Mapping[str, object]] | None:
     if "=" in h64 or "+" in h64 or "/" in h64:
         return None
     hb = _a2b(h64.encode("ascii").translate(_TO_STD) + _PAD[len(h64) & 3], strict_mode=True)
-    if b" " in hb or b"\\" in hb:
+    if _WS_OR_ESCAPE.search(hb) or hb.count(b'":') != 4:
         return None
     htext = hb.decode("utf-8")
     hj, hend = _SCAN(htext, 0)
@@ -873,7 +953,7 @@ def _fast_decode_identity(value: str) -> DecodedIdentity | None:
         info = rest[6 : -len(_USUAL_TAIL) - 1]
         if rest[-len(_USUAL_TAIL) - 1] != ">" or not info.startswith("https://"):
             return None
-        if "<" in info or ">" in info or ";" in info:
+        if "<" in info or ">" in info or ";" in info or not info.isascii():
             return None
         alg = "ES256"
         ppt = "shaken"
@@ -887,6 +967,8 @@ def _fast_decode_identity(value: str) -> DecodedIdentity | None:
                 return None
             info = pvalue[1:-1]
             if not info.startswith("https://") or "<" in info or ">" in info:
+                return None
+            if not info.isascii():
                 return None
         elif name == "ppt":
             if ppt is not None:
@@ -923,7 +1005,7 @@ def _fast_decode_identity(value: str) -> DecodedIdentity | None:
         split = second - first - 1
         cb = _a2b(raw[:split] + _PAD[split & 3], strict_mode=True)
         sig = _a2b(raw[split + 1 :] + _PAD[(len(raw) - split - 1) & 3], strict_mode=True)
-        if len(sig) != 64 or b" " in cb or b"\\" in cb:
+        if len(sig) != 64 or _WS_OR_ESCAPE.search(cb) or cb.count(b'":') != 7:
             return None
         ctext = cb.decode("utf-8")
         cj, cend = _SCAN(ctext, 0)
@@ -937,6 +1019,7 @@ def _fast_decode_identity(value: str) -> DecodedIdentity | None:
     attest, dest, iat, orig, origid = cj.values()
     if (
         type(iat) is not int
+        or not 0 <= iat < _IAT_LIMIT
         or type(orig) is not dict
         or type(dest) is not dict
         or attest not in _ATTEST
