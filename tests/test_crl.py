@@ -338,3 +338,72 @@ def test_crl_window_edges(offset: int) -> None:
             _PROP_CHECKER.check(_PROP_CERTS[0].certificate, [crl], at=at)
         assert info.value.code == "crl_expired"
         assert info.value.code in CODES
+
+
+# --- hostile CRL bytes ---------------------------------------------------------------------
+# cryptography decodes a CRL's issuer, extensions and entries lazily: a malformed one raised
+# ValueError / TypeError (and a bad version InvalidVersion) out of check() instead of
+# crl_invalid. CRLs come from the network and are parsed before their signature is checked.
+
+_HOSTILE_CRL = _PROP.make_crl(_PROP_CERTS[:2])
+
+
+def _crl_with_idp_value(value: bytes) -> bytes:
+    builder = (x509.CertificateRevocationListBuilder()
+               .issuer_name(_PROP.crl_signer.certificate.subject)
+               .last_update(NOW - DAY).next_update(NOW + DAY)
+               .add_extension(x509.UnrecognizedExtension(
+                   x509.oid.ExtensionOID.ISSUING_DISTRIBUTION_POINT, value), critical=True))
+    return builder.sign(_PROP.crl_signer.key, hashes.SHA256()).public_bytes(
+        serialization.Encoding.DER)
+
+
+@pytest.mark.parametrize("policy", ["require", "prefer"])
+def test_malformed_crl_parts_are_crl_invalid(policy: str) -> None:
+    version_at = _HOSTILE_CRL.find(bytes.fromhex("020101"))
+    bad_version = (_HOSTILE_CRL[:version_at] + bytes.fromhex("020105")
+                   + _HOSTILE_CRL[version_at + 3:])
+    checker = RevocationChecker([_PROP.crl_signer.certificate], policy=policy)  # type: ignore[arg-type]
+    for crl in (_crl_with_idp_value(b"\x30\x03\xdf\x01\x00"), bad_version):
+        if policy == "require":
+            with pytest.raises(RevocationError) as info:
+                checker.check(_PROP_CERTS[4].certificate, [crl], at=NOW)
+            assert info.value.code == "crl_invalid"
+        else:
+            status = checker.check(_PROP_CERTS[4].certificate, [crl], at=NOW)
+            assert not status.checked
+            assert [f.code for f in status.findings] == ["crl_invalid"]
+
+
+@settings(max_examples=200, deadline=None)
+@given(edits=st.lists(st.tuples(st.integers(0, len(_HOSTILE_CRL) - 1), st.integers(0, 255)),
+                      min_size=1, max_size=3))
+def test_mutated_crl_never_raises_anything_but_revocation_errors(
+    edits: list[tuple[int, int]]
+) -> None:
+    data = bytearray(_HOSTILE_CRL)
+    for pos, byte in edits:
+        data[pos] = byte
+    checker = RevocationChecker([_PROP.crl_signer.certificate], policy="prefer")
+    try:
+        status = checker.check(_PROP_CERTS[4].certificate, [bytes(data)], at=NOW)
+    except RevocationError as exc:  # CertificateRevoked included
+        assert exc.code in CODES
+    else:
+        assert status.checked or status.findings
+
+
+def test_certificate_issuer_with_x400_address_is_crl_invalid() -> None:
+    # certificateIssuer GeneralNames holding an x400Address [3]: cryptography raises
+    # UnsupportedGeneralNameType (not a ValueError) when the entry is read.
+    entry = (x509.RevokedCertificateBuilder().serial_number(5).revocation_date(NOW - DAY)
+             .add_extension(x509.UnrecognizedExtension(
+                 x509.oid.CRLEntryExtensionOID.CERTIFICATE_ISSUER, bytes.fromhex("3002a300")),
+                 critical=True).build())
+    crl = (x509.CertificateRevocationListBuilder()
+           .issuer_name(_PROP.crl_signer.certificate.subject)
+           .last_update(NOW - DAY).next_update(NOW + DAY).add_revoked_certificate(entry)
+           .sign(_PROP.crl_signer.key, hashes.SHA256()).public_bytes(serialization.Encoding.DER))
+    with pytest.raises(RevocationError) as info:
+        _PROP_CHECKER.check(_PROP_CERTS[4].certificate, [crl], at=NOW)
+    assert info.value.code == "crl_invalid"

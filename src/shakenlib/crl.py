@@ -235,6 +235,7 @@ def _index(
                 current = dirs[0]
         except x509.ExtensionNotFound:
             pass
+        _ = (entry.revocation_date_utc, _reason(entry))  # decode now (see _parsed)
         index.setdefault(entry.serial_number, []).append((current, entry))
     return index
 
@@ -309,18 +310,23 @@ class RevocationChecker:
             if hit is not None:
                 self._cache.move_to_end(digest)
                 return hit
-        if crl is None:
-            pem = raw.lstrip().startswith(b"-----BEGIN")
-            try:
-                crl = (x509.load_pem_x509_crl(raw) if pem else x509.load_der_x509_crl(raw))
-                index = _index(crl)
-            except ValueError as exc:
-                raise RevocationError(
-                    "crl_invalid", f"CRL does not parse ({'PEM' if pem else 'DER'}): {exc}"
-                ) from None
-        else:
+        pem = crl is None and raw.lstrip().startswith(b"-----BEGIN")
+        try:
+            if crl is None:
+                crl = x509.load_pem_x509_crl(raw) if pem else x509.load_der_x509_crl(raw)
+            # cryptography decodes the issuer, extensions and entries lazily: touch them all
+            # here so that a malformed part is crl_invalid now, not a ValueError/TypeError
+            # later (InvalidVersion and UnsupportedGeneralNameType are not ValueErrors).
+            _ = (crl.issuer, crl.last_update_utc, crl.next_update_utc)
             index = _index(crl)
-        parsed = _ParsedCrl(crl, digest, _is_indirect(crl), index)
+            indirect = _is_indirect(crl)
+        except (
+            ValueError, TypeError, x509.InvalidVersion, x509.UnsupportedGeneralNameType
+        ) as exc:
+            raise RevocationError(
+                "crl_invalid", f"CRL does not parse ({'PEM' if pem else 'DER'}): {exc}"
+            ) from None
+        parsed = _ParsedCrl(crl, digest, indirect, index)
         with self._lock:
             self._cache[digest] = parsed
             while len(self._cache) > self._cache_size:
