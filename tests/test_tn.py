@@ -96,3 +96,13 @@ def test_canonical_tn_keeps_exactly_the_digits(value: str) -> None:
 def test_tn_from_uri_never_raises(value: str) -> None:
     result = tn_from_uri(value)
     assert result is None or canonical_tn(result) == result
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["sip:+12155551212%3Bx@example.com", "<sip:+1%3b2155551212@example.com;user=phone>"],
+)
+def test_escaped_semicolon_in_user_part_is_not_a_parameter(value: str) -> None:
+    # RFC 3261 §19.1.2: an escaped character in the user part is data, not a delimiter;
+    # "+12155551212;x" is not a telephone number, so no TN (it was cut to "12155551212").
+    assert tn_from_uri(value) is None

@@ -121,7 +121,11 @@ def tn_from_uri(value: str) -> str | None:
                 return None  # no user part: a host, not a number
             number = rest[:at].split(";", 1)[0].split(":", 1)[0]
             if "%" in number:
+                # RFC 3261 §19.1.2: escaped characters are data; a decoded ";" is no
+                # parameter delimiter, so the user part is then not a number.
                 number = unquote(number)
+                if ";" in number:
+                    return None
         elif ":" in uri:
             return None  # another scheme (urn:service:sos, mailto:, ...)
         else:
