@@ -45,7 +45,8 @@ _B64URL_DIGEST = re.compile(r"[A-Za-z0-9_\-.]+")
 _CLASSIC_DIGEST = re.compile(r"[A-Za-z0-9_\-.+/=]+")
 # absoluteURI = scheme ":" ( hier-part / opaque-part );  scheme = ALPHA *( ALPHA / DIGIT /
 # "+" / "-" / "." )   (RFC 3261 §25.1 / RFC 2396)
-_ABSOLUTE_URI = re.compile(r"[A-Za-z][A-Za-z0-9+\-.]*:\S+")
+# ("<", ">", '"' and whitespace are not URI characters, RFC 3986 §2)
+_ABSOLUTE_URI = re.compile(r'[A-Za-z][A-Za-z0-9+\-.]*:[^\s<>"]+')
 # token = 1*(alphanum / "-" / "." / "!" / "%" / "*" / "_" / "+" / "`" / "'" / "~")
 _TOKEN = re.compile(r"[A-Za-z0-9\-.!%*_+`'~]+")
 
@@ -238,7 +239,8 @@ def _parse_info(pvalue: str | None, findings: list[Finding]) -> str | None:
         findings.append(
             Finding("info_invalid", "warn", "the info URI is not inside <...>", _SRC)
         )
-    if not (uri.startswith(("https://", "http://")) and " " not in uri) and not (
+    plain = " " not in uri and "<" not in uri and ">" not in uri and '"' not in uri
+    if not (uri.startswith(("https://", "http://")) and plain) and not (
         _ABSOLUTE_URI.fullmatch(uri)
     ):
         findings.append(
