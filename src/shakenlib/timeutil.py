@@ -9,6 +9,10 @@ the one place that turns what a user or a record gives into an aware UTC datetim
 '2025-06-01T12:00:00.500000+00:00'
 >>> parse_time("2025-06-01 12:00:00Z") == parse_time(1748779200) == parse_time("2025-06-01T12:00")
 True
+>>> parse_time("1748779200123").isoformat()  # Unix milliseconds
+'2025-06-01T12:00:00.123000+00:00'
+>>> parse_time("2025-06-01 12:00:00 UTC") == parse_time(1748779200)
+True
 >>> parse_time("yesterday")
 Traceback (most recent call last):
 ...
@@ -24,17 +28,25 @@ from shakenlib.errors import UsageError
 
 __all__ = ["parse_time", "to_datetime"]
 
+#: A Unix time this large (the year 5138 in seconds) is read as milliseconds.
+_MILLISECONDS_FROM = 1e11
+
 
 def parse_time(value: object) -> dt.datetime:
     """Unix seconds (int, float or numeric text) or ISO 8601 text as an aware UTC datetime.
 
-    A time without an offset is taken as UTC; ``Z`` is accepted. Raises
+    A time without an offset is taken as UTC; ``Z`` and a trailing `` UTC``/`` GMT`` are
+    accepted. Numbers of 1e11 and more are Unix milliseconds (as seconds they would be
+    past the year 5000). Raises
     :class:`~shakenlib.errors.UsageError` (a ``ValueError``) for anything else.
     """
     if isinstance(value, bool) or value is None:
         raise UsageError("usage", f"not a time: {value!r}")
     if isinstance(value, int | float):
-        seconds = float(value)
+        try:
+            seconds = float(value)
+        except OverflowError:
+            raise UsageError("usage", f"time out of range: {value!r}"[:80]) from None
     else:
         text = str(value).strip()
         if not text:
@@ -46,6 +58,8 @@ def parse_time(value: object) -> dt.datetime:
         except ValueError:
             if text[-1:] in ("Z", "z"):
                 text = text[:-1] + "+00:00"
+            elif text[-4:].upper() in (" UTC", " GMT"):  # "2025-06-01 12:00:00 UTC"
+                text = text[:-4] + "+00:00"
             try:
                 parsed = dt.datetime.fromisoformat(text)
             except ValueError:
@@ -57,6 +71,8 @@ def parse_time(value: object) -> dt.datetime:
             return parsed.astimezone(dt.UTC)
     if not math.isfinite(seconds):
         raise UsageError("usage", f"not a time: {value!r}")
+    if abs(seconds) >= _MILLISECONDS_FROM:
+        seconds /= 1000  # Unix milliseconds, as Java-based CDR exports write them
     try:
         return dt.datetime.fromtimestamp(seconds, dt.UTC)
     except (OverflowError, OSError, ValueError):
