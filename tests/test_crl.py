@@ -407,3 +407,23 @@ def test_certificate_issuer_with_x400_address_is_crl_invalid() -> None:
     with pytest.raises(RevocationError) as info:
         _PROP_CHECKER.check(_PROP_CERTS[4].certificate, [crl], at=NOW)
     assert info.value.code == "crl_invalid"
+
+
+def test_crl_urls_of_a_certificate_with_an_x400_name() -> None:
+    # UnsupportedGeneralNameType is not a ValueError: crl_urls raised it.
+    ext = x509.UnrecognizedExtension(x509.oid.ExtensionOID.SUBJECT_ALTERNATIVE_NAME,
+                                     bytes.fromhex("3002a300"))
+    cert = _PROP.issue_sp_certificate("873J", extra_extensions=[(ext, False)]).certificate
+    assert crl_urls([cert, _PROP.ca_intermediate.certificate]) == (_PROP.crl_url,)
+
+
+def test_crl_signer_with_x400_san_is_crl_invalid() -> None:
+    ext = x509.UnrecognizedExtension(x509.oid.ExtensionOID.SUBJECT_ALTERNATIVE_NAME,
+                                     bytes.fromhex("3002a300"))
+    signer = _PROP._sign(subject=_PROP.crl_issuer_name, key=ec.generate_private_key(
+        ec.SECP256R1()), issuer=_PROP.sti_pa_root, ca=False, key_usage="crl",
+        extensions=[(ext, False)], policies=False, crldp=False)
+    trust = TrustStore([_PROP.sti_pa_root.certificate])
+    with pytest.raises(RevocationError) as info:
+        validate_crl_signer(signer.certificate, trust, at=NOW)
+    assert info.value.code == "crl_invalid"

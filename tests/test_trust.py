@@ -656,3 +656,43 @@ def test_trust_list_rs256_needs_a_2048_bit_key(pki: StiTestPki) -> None:
     err = _error(TrustStore.from_sti_pa_trust_list, jws, signer_roots=[cert], at=NOW)
     assert err.code == "trust_list_invalid"
     assert "2048" in err.message
+
+
+@pytest.mark.parametrize(
+    ("oid", "value"),
+    [
+        # AIA whose content is a BOOLEAN: cryptography's verifier never reads AIA, so
+        # the path validates and the STI checks' first look at .extensions raised ValueError
+        (x509.oid.ExtensionOID.AUTHORITY_INFORMATION_ACCESS, bytes.fromhex("30030101ff")),
+        # subjectAltName with an x400Address: UnsupportedGeneralNameType (not a ValueError)
+        (x509.oid.ExtensionOID.SUBJECT_ALTERNATIVE_NAME, bytes.fromhex("3002a300")),
+    ],
+)
+def test_undecodable_extension_in_a_validly_signed_chain_is_chain_invalid(
+    pki: StiTestPki, trust: TrustStore, oid: x509.ObjectIdentifier, value: bytes
+) -> None:
+    ext = x509.UnrecognizedExtension(oid, value)
+    leaf = pki.issue_sp_certificate("873J", extra_extensions=[(ext, False)])
+    err = _error(_validate, trust, pki, leaf)
+    assert err.code == "cert_chain_invalid"
+    assert "SHAKEN 873J" in err.message
+    # the same in an intermediate
+    inter = pki._sign(subject=x509.Name.from_rfc4514_string("CN=Odd CA,O=Test STI-CA,C=US"),
+                      key=ec.generate_private_key(ec.SECP256R1()), issuer=pki.ca_root,
+                      ca=True, key_usage="ca", extensions=[(ext, False)], policies=True,
+                      crldp=True)
+    below = pki.issue_sp_certificate("873J", issuer=inter)
+    err = _error(_validate, trust, pki, below, intermediates=[inter.certificate])
+    assert err.code == "cert_chain_invalid"
+    assert "Odd CA" in err.message
+
+
+def test_trust_list_signer_with_x400_san_is_trust_list_invalid(pki: StiTestPki) -> None:
+    ext = x509.UnrecognizedExtension(x509.oid.ExtensionOID.SUBJECT_ALTERNATIVE_NAME,
+                                     bytes.fromhex("3002a300"))
+    signer = pki.issue_sp_certificate("STIPA", issuer=pki.sti_pa_root, organization="STI-PA",
+                                      extra_extensions=[(ext, False)])
+    jws = _trust_list({"trustList": [pki.ca_root.pem.decode()]}, signer)
+    err = _error(TrustStore.from_sti_pa_trust_list, jws,
+                 signer_roots=[pki.sti_pa_root.certificate], at=NOW)
+    assert err.code == "trust_list_invalid"

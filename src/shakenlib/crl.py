@@ -142,7 +142,7 @@ def crl_urls(certs: x509.Certificate | Iterable[x509.Certificate]) -> tuple[str,
     for cert in items:
         try:
             ext = cert.extensions.get_extension_for_class(x509.CRLDistributionPoints)
-        except (x509.ExtensionNotFound, ValueError):
+        except (x509.ExtensionNotFound, ValueError, x509.UnsupportedGeneralNameType):
             continue
         for point in ext.value:
             for name in point.full_name or ():
@@ -167,6 +167,8 @@ def _can_sign_crls(cert: x509.Certificate) -> bool:
         return bool(cert.extensions.get_extension_for_class(x509.KeyUsage).value.crl_sign)
     except x509.ExtensionNotFound:
         return True
+    except (ValueError, x509.UnsupportedGeneralNameType):  # extensions that do not decode
+        return False
 
 
 def validate_crl_signer(
@@ -204,7 +206,7 @@ def validate_crl_signer(
     )
     try:
         verifier.verify(signer, list(intermediates))
-    except VerificationError as exc:
+    except (VerificationError, x509.UnsupportedGeneralNameType) as exc:
         detail = str(exc).split(" (encountered processing")[0]
         raise RevocationError(
             "crl_invalid",

@@ -324,7 +324,7 @@ def _validate_signer(
     )
     try:
         verifier.verify(signer, chain)
-    except VerificationError as exc:
+    except (VerificationError, x509.UnsupportedGeneralNameType) as exc:
         raise TrustError(
             "trust_list_invalid",
             f"trust list signer '{common_name(signer)}' does not chain to the given signer "
@@ -655,6 +655,23 @@ class ChainValidator:
             chain = self._path_validate(leaf, intermediates, at)
         except VerificationError as exc:
             raise self._explain(leaf, intermediates, at, str(exc)) from None
+        except x509.UnsupportedGeneralNameType as exc:  # the client verifier reads the SAN
+            raise TrustError(
+                "cert_chain_invalid",
+                f"certificate '{common_name(leaf)}' has a subjectAltName that does not "
+                f"decode: {exc}",
+            ) from None
+        for cert in chain:
+            # The verifier leaves some extensions (AIA, say) undecoded; cryptography decodes
+            # them all on first access and raises ValueError or UnsupportedGeneralNameType.
+            try:
+                _ = cert.extensions
+            except (ValueError, x509.UnsupportedGeneralNameType) as exc:
+                raise TrustError(
+                    "cert_chain_invalid",
+                    f"certificate '{common_name(cert)}' has an extension that does not "
+                    f"decode: {_short(str(exc))[:160]}",
+                ) from None
         return self._sti_checks(tuple(chain))
 
     def _walk(
