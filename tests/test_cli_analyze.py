@@ -94,6 +94,29 @@ def test_html_escapes(tmp_path: Path) -> None:
     assert '"><img>' not in page
 
 
+def test_csv_cells_cannot_become_spreadsheet_formulas() -> None:
+    import csv
+    import io
+
+    from shakenlib.cli.analyze import write_csv
+    from shakenlib.leads import Analysis
+    from shakenlib.records import CallRecord
+    from shakenlib.result import CertificateSummary, VerificationResult
+
+    analysis = Analysis()
+    cert = CertificateSummary(spc="873J", subject_o="@SUM(A1:A9)")
+    analysis.add(CallRecord(line=1, time=dt.datetime(2025, 6, 1, tzinfo=dt.UTC), orig="1",
+                            dest="2", identity=("x",)),
+                 VerificationResult(verstat="TN-Validation-Passed",
+                                    origid='=HYPERLINK("http://evil","x")', certificate=cert))
+    out = io.StringIO()
+    write_csv(analysis.leads(), out)
+    row = next(r for r in csv.DictReader(io.StringIO(out.getvalue())))
+    assert row["origid"] == '\'=HYPERLINK("http://evil","x")'
+    assert row["provider"] == "'@SUM(A1:A9)"
+    assert not any(v.startswith(("=", "+", "@")) for v in row.values())
+
+
 def test_verify_batch_streams_one_line_per_record(example: tuple[Path, dict[str, Any]],
                                                   tmp_path: Path) -> None:
     out, _ = example

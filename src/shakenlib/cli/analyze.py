@@ -217,6 +217,15 @@ CSV_COLUMNS = ("rank", "score", "spc", "provider", "itg_member", "origid", "call
                "last_seen", "peak_per_hour", "flags", "why")
 
 
+def _cell(text: str | None) -> str | None:
+    """A text cell a spreadsheet will not run: values from the calls (origid, provider
+    names) are attacker-controlled, and a leading = + - @ (or tab/CR) starts a formula
+    (CSV injection); such a value gets a leading apostrophe."""
+    if text and text[0] in "=+-@\t\r":
+        return "'" + text
+    return text
+
+
 def write_csv(leads: list[Lead], handle: TextIO) -> None:
     """One CSV row per lead."""
     writer = csv.writer(handle)
@@ -224,12 +233,13 @@ def write_csv(leads: list[Lead], handle: TextIO) -> None:
     for rank, lead in enumerate(leads, 1):
         d = lead.to_dict()
         writer.writerow([
-            rank, lead.score, lead.spc, lead.provider.name, lead.provider.itg_member,
-            lead.origid, lead.calls, lead.passed, sum(lead.failed.values()),
+            rank, lead.score, _cell(lead.spc), _cell(lead.provider.name),
+            lead.provider.itg_member, _cell(lead.origid), lead.calls, lead.passed,
+            sum(lead.failed.values()),
             lead.distinct_orig, lead.distinct_dest, lead.attest.get("A", 0),
             lead.attest.get("B", 0), lead.attest.get("C", 0), lead.neighbour_calls,
             lead.invalid_orig_calls, d["first_seen"], d["last_seen"], lead.peak_per_hour,
-            ";".join(lead.flags), " | ".join(lead.why),
+            ";".join(lead.flags), _cell(" | ".join(lead.why)),
         ])
 
 
