@@ -70,7 +70,7 @@ def test_missing_info() -> None:
         ("a+b/c=.d.e;info=<https://x/c>", [("identity_malformed", "warn")]),
         ("a.b$.c;info=<https://x/c>", [("identity_malformed", "error")]),
         ("a.b\tc .d;info=<https://x/c>", [("identity_malformed", "warn")]),
-        ("a.b.c;info=<https://x/c>;info=<https://y/c>", [("identity_malformed", "warn")]),
+        ("a.b.c;info=<https://x/c>;info=<https://y/c>", [("identity_malformed", "error")]),
         ("a.b.c;;info=<https://x/c>", [("identity_malformed", "warn")]),
         ("a.b.c;info=<https://x/c>;ppt=", [("identity_malformed", "warn")]),
         ("a.b.c;info=<https://x/c>;alg=ES 256", [("identity_malformed", "warn")]),
@@ -134,3 +134,15 @@ def test_info_with_angle_or_quote_characters_is_not_an_absolute_uri(value: str) 
     # characters (RFC 3986 §2), so "https://x.example/c.pem>junk" is no absolute URI.
     h = parse_identity(value)
     assert ("info_invalid", "error") in [(f.code, f.severity) for f in h.findings]
+
+
+def test_repeated_parameter_with_a_different_value_is_an_error() -> None:
+    """Parser differential: one verifier reads the first ppt, another the last."""
+    h = parse_identity("a.b.c;info=<https://x.example/c.pem>;ppt=shaken;ppt=div")
+    [f] = [f for f in h.findings if "repeated" in f.message]
+    assert (f.code, f.severity) == ("identity_malformed", "error")
+    assert h.ppt == "shaken"
+    same = parse_identity("a.b.c;info=<https://x.example/c.pem>;ppt=shaken;ppt=shaken")
+    assert [f.severity for f in same.findings if "repeated" in f.message] == ["warn"]
+    other = parse_identity("a.b.c;info=<https://x.example/c.pem>;foo=1;foo=2")
+    assert [f.severity for f in other.findings if "repeated" in f.message] == ["warn"]

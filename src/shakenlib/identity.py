@@ -178,12 +178,23 @@ def _parse_identity(value: str, check_digest: bool) -> IdentityHeader:
             if not name:
                 findings.append(Finding("identity_malformed", "warn", "empty parameter", _SRC))
                 continue
-            params.append((name, pvalue))
             if name in seen:
+                # Two different values of info/alg/ppt are ambiguous (another verifier may
+                # read the other one): an error. A repeated identical value is tolerated.
+                first = next(v for n, v in params if n == name)
+                differs = name in ("info", "alg", "ppt") and first != pvalue
                 findings.append(
-                    Finding("identity_malformed", "warn", f"parameter {name!r} repeated", _SRC)
+                    Finding(
+                        "identity_malformed",
+                        "error" if differs else "warn",
+                        f"parameter {name!r} repeated"
+                        + (f" with a different value ({first!r}, {pvalue!r})" if differs else ""),
+                        _SRC,
+                    )
                 )
+                params.append((name, pvalue))
                 continue
+            params.append((name, pvalue))
             seen.add(name)
             if name == "info":
                 info = _parse_info(pvalue, findings)
