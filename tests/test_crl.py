@@ -427,3 +427,94 @@ def test_crl_signer_with_x400_san_is_crl_invalid() -> None:
     with pytest.raises(RevocationError) as info:
         validate_crl_signer(signer.certificate, trust, at=NOW)
     assert info.value.code == "crl_invalid"
+
+
+# --- CRL scope (RFC 5280 §5.2.5, §5.2, §5.3, §6.3.3) ------------------------------------------
+
+
+def _scoped_crl(
+    pki: StiTestPki, revoked: list[Issued], *, idp: dict[str, object] | None = None,
+    extensions: list[tuple[x509.ExtensionType, bool]] = (),  # type: ignore[assignment]
+    entry_extensions: list[tuple[x509.ExtensionType, bool]] = (),  # type: ignore[assignment]
+) -> bytes:
+    fields: dict[str, object] = dict(
+        full_name=[x509.UniformResourceIdentifier(pki.crl_url)], relative_name=None,
+        only_contains_user_certs=False, only_contains_ca_certs=False,
+        only_some_reasons=None, indirect_crl=True, only_contains_attribute_certs=False)
+    fields.update(idp or {})
+    builder = (x509.CertificateRevocationListBuilder()
+               .issuer_name(pki.crl_signer.certificate.subject)
+               .last_update(NOW - DAY).next_update(NOW + DAY)
+               .add_extension(x509.IssuingDistributionPoint(**fields), critical=True))  # type: ignore[arg-type]
+    for ext, critical in extensions:
+        builder = builder.add_extension(ext, critical=critical)
+    for item in revoked:
+        entry = (x509.RevokedCertificateBuilder()
+                 .serial_number(item.certificate.serial_number)
+                 .revocation_date(NOW - DAY)
+                 .add_extension(x509.CertificateIssuer(
+                     [x509.DirectoryName(item.certificate.issuer)]), critical=True))
+        for ext, critical in entry_extensions:
+            entry = entry.add_extension(ext, critical=critical)
+        builder = builder.add_revoked_certificate(entry.build())
+    return builder.sign(pki.crl_signer.key, hashes.SHA256()).public_bytes(
+        serialization.Encoding.DER)
+
+
+def _unusable(pki: StiTestPki, cert: x509.Certificate, crls: list[bytes], needle: str) -> None:
+    with pytest.raises(RevocationError) as info:
+        _checker(pki).check(cert, crls, at=NOW)
+    assert not isinstance(info.value, CertificateRevoked)
+    assert info.value.code == "crl_invalid"
+    assert needle in info.value.message
+    status = _checker(pki, "prefer").check(cert, crls, at=NOW)
+    assert not status.checked
+    assert [f.code for f in status.findings] == ["crl_invalid"]
+
+
+def test_crl_that_does_not_cover_the_certificate_is_not_a_check(
+    pki: StiTestPki, good: Issued
+) -> None:
+    # §6.3.3 (b)(2)(iii)-(v): a CA-only CRL says nothing about an end entity (and so on);
+    # it used to answer checked=True, "not revoked".
+    ca_only = _scoped_crl(pki, [], idp={"only_contains_ca_certs": True})
+    _unusable(pki, good.certificate, [ca_only], "only CA certificates")
+    user_only = _scoped_crl(pki, [], idp={"only_contains_user_certs": True})
+    _unusable(pki, pki.ca_intermediate.certificate, [user_only], "only end-entity")
+    assert _checker(pki).check(good.certificate, [user_only], at=NOW).checked
+    assert _checker(pki).check(pki.ca_intermediate.certificate, [ca_only], at=NOW).checked
+    attr_only = _scoped_crl(pki, [], idp={"only_contains_attribute_certs": True})
+    _unusable(pki, good.certificate, [attr_only], "attribute certificates")
+    # one covering CRL beside it is enough
+    assert _checker(pki).check(good.certificate, [ca_only, pki.make_crl()], at=NOW).checked
+
+
+def test_crl_for_some_reasons_revokes_but_is_not_a_complete_check(
+    pki: StiTestPki, good: Issued, bad: Issued
+) -> None:
+    # §5.2.5 onlySomeReasons / §6.3.3 (d): such a CRL lists only some revocations.
+    some = _scoped_crl(pki, [bad], idp={
+        "only_some_reasons": frozenset([x509.ReasonFlags.key_compromise])})
+    _revoked(_checker(pki).check, bad.certificate, [some], at=NOW)
+    _revoked(_checker(pki, "prefer").check, bad.certificate, [some], at=NOW)
+    _unusable(pki, good.certificate, [some], "only some reasons")
+    assert _checker(pki).check(good.certificate, [some, pki.make_crl()], at=NOW).checked
+
+
+def test_delta_crl_and_unknown_critical_extensions_make_a_crl_unusable(
+    pki: StiTestPki, good: Issued, bad: Issued
+) -> None:
+    # §5.2.4: a delta CRL is not a complete CRL; §5.2 / §5.3: "If a CRL contains a
+    # critical extension [or CRL entry extension] that the application cannot process,
+    # then the application MUST NOT use that CRL to determine the status of certificates."
+    unknown = x509.UnrecognizedExtension(x509.ObjectIdentifier("1.3.6.1.4.1.99999.1"), b"\x05\x00")
+    delta = _scoped_crl(pki, [], extensions=[(x509.DeltaCRLIndicator(1), True)])
+    _unusable(pki, good.certificate, [delta], "delta CRL")
+    crit = _scoped_crl(pki, [], extensions=[(unknown, True)])
+    _unusable(pki, good.certificate, [crit], "1.3.6.1.4.1.99999.1")
+    crit_entry = _scoped_crl(pki, [bad], entry_extensions=[(unknown, True)])
+    _unusable(pki, good.certificate, [crit_entry], "1.3.6.1.4.1.99999.1")
+    # non-critical unknown extensions are ignored
+    assert _checker(pki).check(
+        good.certificate, [_scoped_crl(pki, [bad], extensions=[(unknown, False)],
+                                       entry_extensions=[(unknown, False)])], at=NOW).checked

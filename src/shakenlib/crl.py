@@ -53,6 +53,7 @@ import attrs
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
+from cryptography.x509.oid import CRLEntryExtensionOID, ExtensionOID
 from cryptography.x509.verification import (
     Criticality,
     ExtensionPolicy,
@@ -222,6 +223,66 @@ class _ParsedCrl:
     indirect: bool
     # serial -> [(issuer in force or None when the CRL issuer applies by default, entry)]
     index: dict[int, list[tuple[x509.Name | None, x509.RevokedCertificate]]]
+    #: why the CRL cannot be used at all (delta CRL, unknown critical extension), or None
+    defect: str | None = None
+    idp: x509.IssuingDistributionPoint | None = None
+
+
+# Extensions this module processes or may ignore (RFC 5280 §5.2, §5.3); a *critical* one
+# outside these sets makes the CRL unusable. deltaCRLIndicator is handled on its own.
+_CRL_EXTENSIONS = frozenset({
+    ExtensionOID.AUTHORITY_KEY_IDENTIFIER,
+    ExtensionOID.ISSUER_ALTERNATIVE_NAME,
+    ExtensionOID.CRL_NUMBER,
+    ExtensionOID.ISSUING_DISTRIBUTION_POINT,
+    ExtensionOID.FRESHEST_CRL,
+    ExtensionOID.AUTHORITY_INFORMATION_ACCESS,
+})
+_ENTRY_EXTENSIONS = frozenset({
+    CRLEntryExtensionOID.CRL_REASON,
+    CRLEntryExtensionOID.INVALIDITY_DATE,
+    CRLEntryExtensionOID.CERTIFICATE_ISSUER,
+})
+
+
+def _defect(crl: x509.CertificateRevocationList) -> str | None:
+    # RFC 5280 §5.2.4: a delta CRL lists only changes since a base CRL, so it cannot say
+    # that a certificate is not revoked. §5.2 and §5.3: "If a CRL contains a critical
+    # extension [a critical CRL entry extension] that the application cannot process,
+    # then the application MUST NOT use that CRL to determine the status of certificates."
+    for ext in crl.extensions:
+        if ext.oid == ExtensionOID.DELTA_CRL_INDICATOR:
+            return "it is a delta CRL (deltaCRLIndicator), not a complete CRL"
+        if ext.critical and ext.oid not in _CRL_EXTENSIONS:
+            return f"it has an unsupported critical extension {ext.oid.dotted_string}"
+    for entry in crl:
+        for ext in entry.extensions:
+            if ext.critical and ext.oid not in _ENTRY_EXTENSIONS:
+                return (
+                    f"entry {entry.serial_number:x} has an unsupported critical extension "
+                    f"{ext.oid.dotted_string}"
+                )
+    return None
+
+
+def _out_of_scope(idp: x509.IssuingDistributionPoint | None, cert: x509.Certificate) -> str | None:
+    # RFC 5280 §5.2.5 issuingDistributionPoint and §6.3.3 (b)(2)(iii)-(v):
+    #   onlyContainsUserCerts [1] BOOLEAN, onlyContainsCACerts [2] BOOLEAN,
+    #   onlyContainsAttributeCerts [5] BOOLEAN
+    if idp is None:
+        return None
+    if idp.only_contains_attribute_certs:
+        return "it covers only attribute certificates"
+    try:
+        bc = cert.extensions.get_extension_for_class(x509.BasicConstraints).value
+        is_ca = bc.ca
+    except (x509.ExtensionNotFound, ValueError, x509.UnsupportedGeneralNameType):
+        is_ca = False
+    if idp.only_contains_ca_certs and not is_ca:
+        return "it covers only CA certificates"
+    if idp.only_contains_user_certs and is_ca:
+        return "it covers only end-entity certificates"
+    return None
 
 
 def _index(
@@ -242,12 +303,16 @@ def _index(
     return index
 
 
-def _is_indirect(crl: x509.CertificateRevocationList) -> bool:
+def _idp(crl: x509.CertificateRevocationList) -> x509.IssuingDistributionPoint | None:
     try:
-        idp = crl.extensions.get_extension_for_class(x509.IssuingDistributionPoint).value
+        return crl.extensions.get_extension_for_class(x509.IssuingDistributionPoint).value
     except x509.ExtensionNotFound:
-        return False
-    return bool(idp.indirect_crl)
+        return None
+
+
+def _is_indirect(crl: x509.CertificateRevocationList) -> bool:
+    idp = _idp(crl)
+    return idp is not None and bool(idp.indirect_crl)
 
 
 def _reason(entry: x509.RevokedCertificate) -> str | None:
@@ -322,13 +387,15 @@ class RevocationChecker:
             _ = (crl.issuer, crl.last_update_utc, crl.next_update_utc)
             index = _index(crl)
             indirect = _is_indirect(crl)
+            defect = _defect(crl)
+            idp = _idp(crl)
         except (
             ValueError, TypeError, x509.InvalidVersion, x509.UnsupportedGeneralNameType
         ) as exc:
             raise RevocationError(
                 "crl_invalid", f"CRL does not parse ({'PEM' if pem else 'DER'}): {exc}"
             ) from None
-        parsed = _ParsedCrl(crl, digest, indirect, index)
+        parsed = _ParsedCrl(crl, digest, indirect, index, defect, idp)
         with self._lock:
             self._cache[digest] = parsed
             while len(self._cache) > self._cache_size:
@@ -382,6 +449,11 @@ class RevocationChecker:
     def _usable(self, parsed: _ParsedCrl, at: dt.datetime) -> None:
         crl = parsed.crl
         self._verify_signature(parsed, at)
+        if parsed.defect is not None:
+            raise RevocationError(
+                "crl_invalid",
+                f"CRL from '{crl.issuer.rfc4514_string()}' cannot be used: {parsed.defect}",
+            )
         this_update = crl.last_update_utc
         next_update = crl.next_update_utc
         if at < this_update:
@@ -419,15 +491,36 @@ class RevocationChecker:
             return RevocationStatus(revoked=False, checked=False)
         problems: list[RevocationError] = []
         usable: list[_ParsedCrl] = []
+        partial: list[_ParsedCrl] = []
         for data in crls:
             try:
                 parsed = self._parsed(data)
                 self._usable(parsed, at)
+                scope = _out_of_scope(parsed.idp, cert)
+                if scope is not None:
+                    raise RevocationError(
+                        "crl_invalid",
+                        f"CRL from '{parsed.crl.issuer.rfc4514_string()}' does not cover "
+                        f"certificate '{common_name(cert)}': {scope}",
+                    )
             except RevocationError as exc:
                 problems.append(exc)
                 continue
-            usable.append(parsed)
+            if parsed.idp is not None and parsed.idp.only_some_reasons is not None:
+                partial.append(parsed)  # §5.2.5 onlySomeReasons: listed means revoked ...
+            else:
+                usable.append(parsed)
         notes = [Finding(p.code, "warn", p.message, source="RFC 5280 §6.3") for p in problems]
+        for parsed in partial:
+            self._lookup(cert, parsed, notes)
+        if not usable and partial:  # ... but absent does not mean "not revoked"
+            problems.append(RevocationError(
+                "crl_invalid",
+                f"CRL from '{partial[0].crl.issuer.rfc4514_string()}' covers only some reasons "
+                f"(onlySomeReasons) and no complete CRL covers certificate '{common_name(cert)}'",
+            ))
+            notes.append(Finding("crl_invalid", "warn", problems[-1].message,
+                                 source="RFC 5280 §6.3.3"))
         if not usable:
             if not problems:
                 problems.append(RevocationError(
