@@ -625,3 +625,15 @@ def test_non_canonical_numbers_in_the_passport_are_compared_canonically(
     assert_passed(r)
     warned = {f.code: f.severity for f in r.identities[0].findings}
     assert warned == {"orig_invalid": "warn", "dest_invalid": "warn"}
+
+
+def test_certificate_with_an_invalid_version_is_cert_malformed() -> None:
+    """cryptography raises InvalidVersion (not a ValueError) for X.509 version 6."""
+    bed = ShakenTestbed()
+    provider = bed.add_provider("654A")
+    der = provider.issued.der
+    v3 = bytes.fromhex("a003020102")
+    assert v3 in der
+    bed.repository.add(provider.x5u, der.replace(v3, bytes.fromhex("a003020105"), 1))
+    r = verify(bed, provider.sign(orig=ORIG, dest=DEST))
+    assert_failed(r, "cert_malformed", sip_code=437)

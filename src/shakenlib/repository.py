@@ -361,7 +361,7 @@ def _validity_end(body: bytes, kind: Kind, is_pem: bool) -> datetime | None:
             return cert.not_valid_after_utc
         crl = x509.load_pem_x509_crl(data) if is_pem else x509.load_der_x509_crl(data)
         return crl.next_update_utc
-    except ValueError:
+    except (ValueError, TypeError, x509.InvalidVersion):  # hostile bytes: no expiry cap
         return None
 
 

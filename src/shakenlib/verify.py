@@ -48,7 +48,7 @@ from shakenlib.crl import RevocationChecker, crl_urls
 from shakenlib.errors import CODES, RepositoryError, ShakenError, UsageError
 from shakenlib.findings import Finding
 from shakenlib.passport import DecodedIdentity, PASSporT, decode_identity
-from shakenlib.repository import CertificateRepository
+from shakenlib.repository import CertificateRepository, Fetched
 from shakenlib.result import (
     NO_TN_VALIDATION,
     TN_VALIDATION_FAILED,
@@ -142,6 +142,44 @@ def _claim_constraints(leaf: x509.Certificate) -> tuple[JWTClaimConstraints, ...
         except ShakenError as exc:
             raise _Failure("claim_constraints_invalid", exc.message) from None
     return tuple(found)
+
+
+# What cryptography raises for a hostile or broken certificate, at load or on first use.
+_BAD_CERTIFICATE = (
+    ValueError,
+    TypeError,
+    x509.InvalidVersion,
+    x509.UnsupportedGeneralNameType,
+    UnsupportedAlgorithm,
+)
+
+
+def _build_credential(x5u: str, body: bytes, digest: str, fetched: Fetched) -> _Credential:
+    """Parse an x5u response into a credential; a certificate that does not parse, or
+    whose fields cannot be read, is ``cert_malformed`` (never an exception)."""
+    try:
+        certs = _parse_chain(body)
+        if not certs:
+            raise _Failure("x5u_content", f"{x5u}: no certificate in the response")
+        leaf = certs[0]
+        try:
+            key = leaf.public_key()
+        except (ValueError, UnsupportedAlgorithm):  # e.g. an unnamed or unknown curve
+            key = None
+        leaf_sha = hashlib.sha256(leaf.public_bytes(Encoding.DER)).hexdigest()
+        return _Credential(
+            leaf=leaf,
+            intermediates=tuple(certs[1:]),
+            public_key=key if isinstance(key, ec.EllipticCurvePublicKey) else None,
+            summary=_summary(leaf, leaf_sha, None),
+            expires_at=fetched.expires_at,
+            body_sha256=digest,
+            warnings=tuple(fetched.warnings),
+            not_before_ts=leaf.not_valid_before_utc.timestamp(),
+            not_after_ts=leaf.not_valid_after_utc.timestamp(),
+        )
+    except _BAD_CERTIFICATE as exc:
+        raise _Failure("cert_malformed", f"{x5u}: the certificate does not parse: {exc}") from None
 
 
 def _name_attr(name: x509.Name, oid: x509.ObjectIdentifier) -> str | None:
@@ -542,31 +580,7 @@ class Verifier:
         if cached is not None and cached.body_sha256 == digest:
             credential = attrs.evolve(cached, expires_at=fetched.expires_at)
         else:
-            try:
-                certs = _parse_chain(fetched.body)
-            except ValueError as exc:
-                raise _Failure(
-                    "cert_malformed", f"{x5u}: the certificate does not parse: {exc}"
-                ) from None
-            if not certs:
-                raise _Failure("x5u_content", f"{x5u}: no certificate in the response")
-            leaf = certs[0]
-            try:
-                key = leaf.public_key()
-            except (ValueError, UnsupportedAlgorithm):  # e.g. an unnamed or unknown curve
-                key = None
-            leaf_sha = hashlib.sha256(leaf.public_bytes(Encoding.DER)).hexdigest()
-            credential = _Credential(
-                leaf=leaf,
-                intermediates=tuple(certs[1:]),
-                public_key=key if isinstance(key, ec.EllipticCurvePublicKey) else None,
-                summary=_summary(leaf, leaf_sha, None),
-                expires_at=fetched.expires_at,
-                body_sha256=digest,
-                warnings=tuple(fetched.warnings),
-                not_before_ts=leaf.not_valid_before_utc.timestamp(),
-                not_after_ts=leaf.not_valid_after_utc.timestamp(),
-            )
+            credential = _build_credential(x5u, fetched.body, digest, fetched)
         with self._lock:
             self._credentials[x5u] = credential
             self._credentials.move_to_end(x5u)
@@ -585,7 +599,7 @@ class Verifier:
         try:
             ext = cert.leaf.extensions.get_extension_for_oid(TNAUTHLIST_OID).value
             spc = decode_tnauthlist(ext.value).spc  # type: ignore[attr-defined]
-        except (x509.ExtensionNotFound, ShakenError, ValueError):
+        except (x509.ExtensionNotFound, ShakenError, *_BAD_CERTIFICATE):
             spc = None
         return attrs.evolve(cert, summary=attrs.evolve(cert.summary, spc=spc))
 
