@@ -182,6 +182,13 @@ def _build_credential(x5u: str, body: bytes, digest: str, fetched: Fetched) -> _
         raise _Failure("cert_malformed", f"{x5u}: the certificate does not parse: {exc}") from None
 
 
+def _is_ca(cert: x509.Certificate) -> bool:
+    try:
+        return bool(cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca)
+    except (x509.ExtensionNotFound, *_BAD_CERTIFICATE):
+        return False
+
+
 def _name_attr(name: x509.Name, oid: x509.ObjectIdentifier) -> str | None:
     values = name.get_attributes_for_oid(oid)
     if not values:
@@ -285,7 +292,9 @@ class Verifier:
         self.trust = trust
         self.repository = repository
         self.policy = policy or Policy()
-        self.chains = ChainValidator(trust)
+        # Only CA certificates anchor certificate chains; other certificates in the trust
+        # bundle (the "STI-PA CRL" signer) are trusted to sign CRLs, not to be a chain.
+        self.chains = ChainValidator(TrustStore([c for c in trust if _is_ca(c)]))
         self.revocation = RevocationChecker(
             list(crl_signers) if crl_signers is not None else trust,
             policy=self.policy.revocation,

@@ -410,9 +410,10 @@ class StiTestPki:
         return crl.public_bytes(serialization.Encoding.DER)
 
     def trust_anchors_pem(self) -> bytes:
-        """The trust bundle a verifier loads: the STI-CA root, the STI-PA root and the
-        "STI-PA CRL" signer certificate (trusted to sign the indirect CRL)."""
-        return self.ca_root.pem + self.sti_pa_root.pem + self.crl_signer.pem
+        """The trust bundle a verifier loads: the STI-CA root (the STI-PA trust list) and
+        the "STI-PA CRL" signer certificate (trusted to sign the indirect CRL). The STI-PA
+        root itself is not a trust anchor for service-provider chains."""
+        return self.ca_root.pem + self.crl_signer.pem
 
     def publish(self, root: str | os.PathLike[str], url: str, body: bytes) -> Path:
         """Write ``body`` where a :class:`~shakenlib.repository.MirrorRepository` at

@@ -7,7 +7,7 @@ repository root::
     python examples/make_example.py --calls 300 --out /tmp/ex
     python -m shakenlib.testing.traffic --out /tmp/ex
 
-Writes ``calls.jsonl`` (the call records), ``trust.pem`` (the test STI-PA/STI-CA roots),
+Writes ``calls.jsonl`` (the call records), ``trust.pem`` (the test STI-CA root and the STI-PA CRL signer),
 ``mirror/`` (each certificate chain at its x5u URL and the STI-PA CRL at the URL the
 certificates name, in the ``--mirror`` layout) and ``providers.csv`` (spc,name,ocn).
 
@@ -110,7 +110,7 @@ def generate(out: Path, *, calls: int = 2000, seed: int = 20250601) -> dict[str,
     unknown = Signer(pki.issue_sp_certificate("873J").key,
                      "https://cr.example-sti.test/873J/missing.pem")
     # The STI-CA root, the STI-PA root and the STI-PA CRL signer certificate.
-    (out / "trust.pem").write_bytes(pki.trust_anchors_pem() + pki.crl_signer.pem)
+    (out / "trust.pem").write_bytes(pki.trust_anchors_pem())
     with open(out / "providers.csv", "w", encoding="utf-8") as handle:
         handle.write("spc,name,ocn\n")
         for spc, name, _, _, _ in PROVIDERS:
