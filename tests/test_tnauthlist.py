@@ -144,10 +144,11 @@ def test_claim_constraints_round_trip_and_check(enhanced: bool) -> None:
 
 
 def test_claim_constraints_errors() -> None:
-    with pytest.raises(CertificateError):
+    with pytest.raises(CertificateError) as empty:
         decode_jwt_claim_constraints(b"\x30\x00")  # at least one member must be present
-    with pytest.raises(CertificateError):
+    with pytest.raises(CertificateError) as garbage:
         decode_jwt_claim_constraints(b"\x04\x01\x00")
+    assert empty.value.code == garbage.value.code == "claim_constraints_invalid"
 
 
 def test_range_count_beyond_any_number_length_is_invalid() -> None:

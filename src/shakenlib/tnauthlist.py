@@ -371,7 +371,7 @@ def decode_jwt_claim_constraints(der: bytes, *, enhanced: bool = False) -> JWTCl
     try:
         value, rest = der_decoder.decode(bytes(der), asn1Spec=spec)
         if rest:
-            raise CertificateError("tnauthlist_invalid", "bytes after JWTClaimConstraints")
+            raise CertificateError("claim_constraints_invalid", "bytes after JWTClaimConstraints")
 
         def names(field: str) -> tuple[str, ...]:
             if field not in value or not value[field].isValue:
@@ -387,10 +387,10 @@ def decode_jwt_claim_constraints(der: bytes, *, enhanced: bool = False) -> JWTCl
         )
     except (PyAsn1Error, UnicodeDecodeError, TypeError, ValueError) as exc:
         raise CertificateError(
-            "tnauthlist_invalid", f"JWTClaimConstraints does not decode: {exc}"
+            "claim_constraints_invalid", f"JWTClaimConstraints does not decode: {exc}"
         ) from None
     if not (result.must_include or result.permitted or result.must_exclude):
-        raise CertificateError("tnauthlist_invalid", "JWTClaimConstraints is empty")
+        raise CertificateError("claim_constraints_invalid", "JWTClaimConstraints is empty")
     return result
 
 
