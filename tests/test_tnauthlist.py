@@ -113,6 +113,8 @@ def test_rfc9060_encompassing() -> None:
     assert not parent.encompasses(TNAuthList(spcs=("873J",)))
     spc_parent = TNAuthList(spcs=("873J",))
     assert spc_parent.encompasses(TNAuthList(spcs=("873J",), tns=("12155551212",)))
+    # numbers under an SPC-only parent cannot be checked offline: accepted
+    assert spc_parent.encompasses(TNAuthList(tns=("12155551212",)))
     assert not spc_parent.encompasses(TNAuthList(spcs=("999X",)))
 
 

@@ -152,8 +152,8 @@ class TNAuthList:
         """RFC 9060 §4: whether ``other`` is equal to or a subset of this list.
 
         SPCs must appear here; each number and range of ``other`` must be covered by a
-        number or a range here. An SPC here is taken to cover the numbers of ``other``
-        only when ``other`` names the same SPC (numbers cannot be checked against SPCs).
+        number or a range here. A parent that lists only SPCs is taken to cover any
+        numbers: which numbers an SPC holds cannot be checked offline.
 
         >>> parent = TNAuthList(ranges=(TNRange("12125551000", 1000),))
         >>> parent.encompasses(TNAuthList(tns=("12125551234",)))
@@ -164,9 +164,10 @@ class TNAuthList:
         if not set(other.spcs) <= set(self.spcs):
             return False
         if other.has_numbers and not self.has_numbers:
-            # An SPC-scoped parent: numbers inside an SPC cannot be checked offline; accept
-            # only when the child stays within the same SPC(s).
-            return bool(other.spcs) or bool(self.spcs)
+            # An SPC-scoped parent (ATIS-1000092: the SP's own delegation CA) delegating
+            # numbers: which numbers an SPC holds is not known offline, so they cannot be
+            # checked against it and are accepted (the child's SPCs were checked above).
+            return True
         for tn in other.tns:
             if not self.authorizes(tn):
                 return False
