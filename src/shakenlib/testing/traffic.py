@@ -7,7 +7,8 @@ repository root::
     python examples/make_example.py --calls 300 --out /tmp/ex
     python -m shakenlib.testing.traffic --out /tmp/ex
 
-Writes ``calls.jsonl`` (the call records), ``trust.pem`` (the test STI-CA root and the STI-PA CRL signer),
+Writes ``calls.jsonl`` (the call records), ``trust.pem`` (the test STI-CA root and the
+STI-PA CRL signer),
 ``mirror/`` (each certificate chain at its x5u URL and the STI-PA CRL at the URL the
 certificates name, in the ``--mirror`` layout) and ``providers.csv`` (spc,name,ocn).
 
