@@ -282,12 +282,12 @@ def test_numbers_from_a_sip_request_pai_first(bed: ShakenTestbed, acme: TestProv
     )
     assert_passed(two)
     # With a PAI present, From is not a candidate: a matching From cannot rescue it.
-    pai_wins = v.verify_sip(base_msg + f"From: <tel:+{ORIG}>\r\n"
-                            "P-Asserted-Identity: <tel:+12125550000>\r\n\r\n")
+    pai_wins = v.verify_sip(
+        base_msg + f"From: <tel:+{ORIG}>\r\nP-Asserted-Identity: <tel:+12125550000>\r\n\r\n"
+    )
     assert_failed(pai_wins, "orig_mismatch")
     skewed = v.verify_sip(
-        base_msg.replace(date, "Sun, 01 Jun 2025 11:50:00 GMT")
-        + f"From: <tel:+{ORIG}>\r\n\r\n",
+        base_msg.replace(date, "Sun, 01 Jun 2025 11:50:00 GMT") + f"From: <tel:+{ORIG}>\r\n\r\n",
         at=bed.now,
     )
     assert_passed(skewed)  # a fresh iat suffices for the full form (RFC 8224 §6.2 step 4)
@@ -617,8 +617,11 @@ def test_non_canonical_numbers_in_the_passport_are_compared_canonically(
     """Some signers send '+1...' in orig/dest (not RFC 8224 §8.3 canonical); the decoder
     reports it, and the verifier compares the canonical forms."""
     header, claims = base(acme, bed)
-    value = forge(acme, header, {**claims, "orig": {"tn": "+1-215-555-1212"},
-                                 "dest": {"tn": ["+12155551213"]}})
+    value = forge(
+        acme,
+        header,
+        {**claims, "orig": {"tn": "+1-215-555-1212"}, "dest": {"tn": ["+12155551213"]}},
+    )
     r = verify(bed, value)
     assert r.orig == ORIG
     assert r.dest == (DEST,)
@@ -637,3 +640,18 @@ def test_certificate_with_an_invalid_version_is_cert_malformed() -> None:
     bed.repository.add(provider.x5u, der.replace(v3, bytes.fromhex("a003020105"), 1))
     r = verify(bed, provider.sign(orig=ORIG, dest=DEST))
     assert_failed(r, "cert_malformed", sip_code=437)
+
+
+@given(st.binary(min_size=64, max_size=64), st.integers(0, 40))
+@settings(max_examples=300)
+def test_raw_signature_to_der_matches_cryptography(raw: bytes, zeros: int) -> None:
+    """The hand-built Ecdsa-Sig-Value equals cryptography's encoder (leading zeros, high bits)."""
+    from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+
+    from shakenlib.verify import _der_signature
+
+    raw = bytes(min(zeros, 32)) + raw[min(zeros, 32) :]
+    expected = encode_dss_signature(
+        int.from_bytes(raw[:32], "big"), int.from_bytes(raw[32:], "big")
+    )
+    assert _der_signature(raw) == expected

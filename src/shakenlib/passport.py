@@ -912,7 +912,7 @@ def _header_segment(h64: str) -> tuple[JoseHeader, Mapping[str, object]] | None:
     """Decode a plain valid canonical SHAKEN JOSE header segment (and cache it), or None.
 
     May raise ValueError/StopIteration/RecursionError for a bad segment."""
-    if "=" in h64 or "+" in h64 or "/" in h64:
+    if "=" in h64 or "+" in h64 or "/" in h64 or not _canonical_tail(h64):
         return None
     hb = _a2b(h64.encode("ascii").translate(_TO_STD) + _PAD[len(h64) & 3], strict_mode=True)
     if _WS_OR_ESCAPE.search(hb) or hb.count(b'":') != 4:
@@ -989,12 +989,8 @@ def _fast_decode_identity(value: str) -> DecodedIdentity | None:
     second = token.find(".", first + 1)
     if first <= 0 or second <= first + 1 or token.find(".", second + 1) >= 0:
         return None
-    if not (
-        _canonical_tail(token[:first])
-        and _canonical_tail(token[first + 1 : second])
-        and _canonical_tail(token[second + 1 :])
-    ):
-        return None  # the general path reports passport_base64
+    if not (_canonical_tail(token[first + 1 : second]) and _canonical_tail(token[second + 1 :])):
+        return None  # the general path reports passport_base64 (header: _header_segment)
     cached = _HEADER_CACHE.get(token[:first])
     try:
         if cached is None:

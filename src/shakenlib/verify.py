@@ -225,16 +225,11 @@ def _canonical(tn: str | None) -> str | None:
 
 def _canonical_all(tns: tuple[str, ...]) -> tuple[str, ...]:
     """Numbers of a PASSporT claim in canonical form (kept as sent when not a TN)."""
+    if not tns or (len(tns) == 1 and tns[0].isdigit()):  # the usual shapes, no generator
+        return tns
     if all(tn.isdigit() for tn in tns):
         return tns
     return tuple(_canonical(tn) or tn for tn in tns)
-
-
-def _der_integer(value: bytes) -> bytes:
-    value = value.lstrip(b"\0")
-    if not value or value[0] & 0x80:
-        value = b"\0" + value
-    return b"\x02" + bytes((len(value),)) + value
 
 
 def _der_signature(raw: bytes) -> bytes:
@@ -245,8 +240,13 @@ def _der_signature(raw: bytes) -> bytes:
     >>> _der_signature(bytes(31) + bytes([1, 0x80]) + bytes(31)).hex()[:16]
     '3026020101022100'
     """
-    body = _der_integer(raw[:32]) + _der_integer(raw[32:])
-    return b"\x30" + bytes((len(body),)) + body
+    r = raw[:32].lstrip(b"\0")
+    if not r or r[0] & 0x80:
+        r = b"\0" + r
+    s = raw[32:].lstrip(b"\0")
+    if not s or s[0] & 0x80:
+        s = b"\0" + s
+    return b"\x30%c\x02%c%b\x02%c%b" % (len(r) + len(s) + 4, len(r), r, len(s), s)
 
 
 class _Failure(Exception):
