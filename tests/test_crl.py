@@ -518,3 +518,18 @@ def test_delta_crl_and_unknown_critical_extensions_make_a_crl_unusable(
     assert _checker(pki).check(
         good.certificate, [_scoped_crl(pki, [bad], extensions=[(unknown, False)],
                                        entry_extensions=[(unknown, False)])], at=NOW).checked
+
+
+def test_an_expired_directly_trusted_crl_signer_is_not_honoured() -> None:
+    """RFC 5280 §6.3.3 (f): the CRL signer's certificate must be valid; a retired key
+    must not keep vouching for CRLs."""
+    pki = StiTestPki()
+    leaf = pki.issue_sp_certificate("873J")
+    checker = RevocationChecker([pki.crl_signer.certificate], policy="require")
+    crl = pki.make_crl()
+    assert checker.check(leaf.certificate, [crl], at=NOW).checked
+    later = pki.crl_signer.certificate.not_valid_after_utc + DAY
+    late_crl = pki.make_crl(this_update=later - DAY, next_update=later + DAY)
+    with pytest.raises(RevocationError) as info:
+        checker.check(leaf.certificate, [late_crl], at=later)
+    assert info.value.code == "crl_invalid"

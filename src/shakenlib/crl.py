@@ -404,7 +404,11 @@ class RevocationChecker:
 
     # --- signature ---------------------------------------------------------------------
     def _candidate_signers(self, at: dt.datetime) -> list[x509.Certificate]:
-        signers = list(self._signers)
+        # A directly trusted signer counts only while its certificate is valid: a retired
+        # CRL key must not keep vouching for CRLs (RFC 5280 §6.3.3 (f)).
+        signers = [
+            c for c in self._signers if c.not_valid_before_utc <= at <= c.not_valid_after_utc
+        ]
         if self._trust is not None:
             for extra in self._extra:
                 try:
