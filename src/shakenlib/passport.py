@@ -1012,31 +1012,9 @@ def _fast_decode_identity(value: str) -> DecodedIdentity | None:
         return None
     if header.x5u != info:
         return None
-    attest, dest, iat, orig, origid = cj.values()
-    if (
-        type(iat) is not int
-        or not 0 <= iat < _IAT_LIMIT
-        or type(orig) is not dict
-        or type(dest) is not dict
-        or attest not in _ATTEST
-        or type(origid) is not str
-        or len(orig) != 1
-        or len(dest) != 1
-    ):
+    claims = _fast_claims(cj)
+    if claims is None:
         return None
-    tn = orig.get("tn")
-    dtn = dest.get("tn")
-    if type(tn) is not str or not (tn.isascii() and tn.isdigit()) or type(dtn) is not list:
-        return None
-    if len(dtn) != 1 or type(dtn[0]) is not str or not (dtn[0].isascii() and dtn[0].isdigit()):
-        return None
-    if not _UUID.fullmatch(origid):
-        return None
-    claims = _make(Claims, {
-        "iat": iat, "orig_tn": tn, "orig_uri": None, "dest_tn": (dtn[0],), "dest_uri": (),
-        "mky": (), "attest": attest, "origid": origid, "div_tn": (), "div_uri": (), "opt": None,
-        "rcd": None, "rcdi": None, "crn": None, "rph": None, "extra": {},
-    })
     passport = _make(PASSporT, {
         "token": token, "header": header, "claims": claims, "header_json": hj,
         "claims_json": cj, "signing_input": token[:second].encode("ascii"), "signature": sig,
