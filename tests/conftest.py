@@ -1,4 +1,5 @@
-"""Fixtures shared by the tests that run a real HTTPS certificate repository on 127.0.0.1."""
+"""Shared fixtures: a test PKI per module, and a real HTTPS certificate repository on
+127.0.0.1 (with its TLS files) for the network tests."""
 
 from __future__ import annotations
 
@@ -7,7 +8,14 @@ from collections.abc import Iterator
 import pytest
 
 from repo_fixtures import TlsFiles, make_tls_files
+from shakenlib.testing.pki import StiTestPki
 from shakenlib.testing.server import HttpsRepositoryServer
+
+
+@pytest.fixture(scope="module")
+def pki() -> StiTestPki:
+    """A fresh STI-PA / STI-CA test PKI for the module (valid around DEFAULT_NOW)."""
+    return StiTestPki()
 
 
 @pytest.fixture(scope="module")

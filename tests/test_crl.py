@@ -27,11 +27,6 @@ DAY = dt.timedelta(days=1)
 
 
 @pytest.fixture(scope="module")
-def pki() -> StiTestPki:
-    return StiTestPki()
-
-
-@pytest.fixture(scope="module")
 def good(pki: StiTestPki) -> Issued:
     return pki.issue_sp_certificate("873J")
 

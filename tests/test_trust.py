@@ -25,11 +25,6 @@ DAY = dt.timedelta(days=1)
 
 
 @pytest.fixture(scope="module")
-def pki() -> StiTestPki:
-    return StiTestPki()
-
-
-@pytest.fixture(scope="module")
 def trust(pki: StiTestPki) -> TrustStore:
     return TrustStore.from_pem(pki.trust_anchors_pem())
 
