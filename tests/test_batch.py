@@ -132,3 +132,12 @@ def test_sip_directory_through_real_verifier(example: tuple[Path, dict[str, Any]
         assert record.time == original.time.replace(microsecond=0)
         assert result.passed, result.error
         assert result.spc is not None
+
+
+def test_bad_configuration_fails_before_workers_start(tmp_path: Path) -> None:
+    # The configuration is built once in this process first: a missing trust file is a
+    # plain FileNotFoundError here, not a broken worker pool.
+    source = RecordSource(path=str(_fake_calls(tmp_path, 10)))
+    config = VerifierConfig(trust_files=(str(tmp_path / "missing.pem"),))
+    with pytest.raises(FileNotFoundError):
+        analyze_source(source, config, jobs=2)
