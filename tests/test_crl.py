@@ -528,3 +528,109 @@ def test_an_expired_directly_trusted_crl_signer_is_not_honoured() -> None:
     with pytest.raises(RevocationError) as info:
         checker.check(leaf.certificate, [late_crl], at=later)
     assert info.value.code == "crl_invalid"
+
+
+# --- signer caching ---------------------------------------------------------------------
+def _short_lived_crl_signer(pki: StiTestPki, *, not_after: dt.datetime) -> Issued:
+    """A second "STI-PA CRL" certificate under the STI-PA root, valid until ``not_after``."""
+    return pki._sign(subject=pki.crl_issuer_name, key=pki.crl_signer.key,
+                     issuer=pki.sti_pa_root, ca=False, key_usage="crl", extensions=(),
+                     policies=False, crldp=False, not_after=not_after)
+
+
+def test_extra_signer_validation_is_cached_within_its_validity_window(
+    pki: StiTestPki, good: Issued, bad: Issued, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import shakenlib.crl as crl_module
+
+    expiry = NOW + 10 * DAY
+    signer = _short_lived_crl_signer(pki, not_after=expiry)
+    trust = TrustStore([pki.ca_root.certificate, pki.sti_pa_root.certificate])
+    checker = RevocationChecker(trust, policy="require", extra_signers=[signer.certificate])
+    calls: list[dt.datetime] = []
+    real = crl_module._validated_chain
+
+    def counting(*args: object, at: dt.datetime, **kwargs: object) -> object:
+        calls.append(at)
+        return real(*args, at=at, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(crl_module, "_validated_chain", counting)
+    crl = pki.make_crl([bad])
+    first = checker.check(good.certificate, [crl], at=NOW)
+    assert calls == [NOW]
+    # Inside the window (and at its inclusive end): the cached validation answers.
+    again = [checker.check(good.certificate, [crl], at=NOW + dt.timedelta(seconds=i))
+             for i in range(5)]
+    assert all(status == first for status in again)
+    assert first.checked
+    assert first.crl_next_update == NOW + DAY
+    late_crl = pki.make_crl([bad], this_update=expiry - DAY, next_update=expiry + DAY)
+    assert checker.check(good.certificate, [late_crl], at=expiry).checked
+    assert calls == [NOW]
+    _revoked(checker.check, bad.certificate, [crl], at=NOW)
+    assert calls == [NOW]
+    # Outside the window the signer is validated again: it has expired, so the CRL it
+    # signed is no longer trusted (RFC 5280 §6.3.3 (f)) -- with or without the cache.
+    later = expiry + dt.timedelta(seconds=1)
+    with pytest.raises(RevocationError) as info:
+        checker.check(good.certificate, [late_crl], at=later)
+    assert info.value.code == "crl_invalid"
+    assert calls == [NOW, later]
+    fresh = RevocationChecker(trust, policy="require", extra_signers=[signer.certificate])
+    with pytest.raises(RevocationError) as fresh_info:
+        fresh.check(good.certificate, [late_crl], at=later)
+    assert fresh_info.value.message == info.value.message
+    # ... and before the window too (the signer is not yet valid).
+    early = signer.certificate.not_valid_before_utc - dt.timedelta(seconds=1)
+    early_crl = pki.make_crl([], this_update=early - DAY, next_update=early + DAY)
+    with pytest.raises(RevocationError):
+        checker.check(good.certificate, [early_crl], at=early)
+    assert calls[-1] == early
+
+
+def test_extra_signer_window_is_narrowed_by_the_anchor(pki: StiTestPki, good: Issued) -> None:
+    """The cached window is the intersection of the whole validated chain's validity: a
+    trust anchor that expires before the signer bounds it."""
+    root = pki._sign(subject=x509.Name.from_rfc4514_string("CN=Short STI-PA Root,O=STI-PA"),
+                     key=ec.generate_private_key(ec.SECP256R1()), issuer=None, ca=True,
+                     key_usage="ca", extensions=(), policies=False, crldp=False,
+                     not_after=NOW + 5 * DAY)
+    signer = pki._sign(subject=pki.crl_issuer_name, key=pki.crl_signer.key, issuer=root,
+                       ca=False, key_usage="crl", extensions=(), policies=False, crldp=False)
+    trust = TrustStore([pki.ca_root.certificate, root.certificate])
+    checker = RevocationChecker(trust, policy="require", extra_signers=[signer.certificate])
+    assert checker.check(good.certificate, [pki.make_crl()], at=NOW).checked
+    later = NOW + 6 * DAY
+    late_crl = pki.make_crl(this_update=later - DAY, next_update=later + DAY)
+    uncached = RevocationChecker(trust, policy="require", extra_signers=[signer.certificate])
+
+    def outcome(c: RevocationChecker) -> object:
+        try:
+            return c.check(good.certificate, [late_crl], at=later)
+        except RevocationError as exc:
+            return (exc.code, exc.message)
+
+    expected = outcome(uncached)
+    assert isinstance(expected, tuple)
+    assert expected[0] == "crl_invalid"
+    assert outcome(checker) == expected
+
+
+@settings(max_examples=40, deadline=None)
+@given(offsets=st.lists(st.integers(min_value=-40, max_value=3700), min_size=1, max_size=6))
+def test_signer_cache_never_changes_an_answer(offsets: list[int]) -> None:
+    """Whatever sequence of times a checker sees, each answer equals that of a fresh
+    checker (no caches warm) at that time."""
+    trust = TrustStore([_PROP.ca_root.certificate, _PROP.sti_pa_root.certificate])
+    signer = _SHORT_SIGNER.certificate
+    warm = RevocationChecker(trust, policy="prefer", extra_signers=[signer])
+    leaf = _PROP_LEAF.certificate
+    for days in offsets:
+        at = NOW + dt.timedelta(days=days)
+        crl = _PROP.make_crl(this_update=at - DAY, next_update=at + DAY)
+        cold = RevocationChecker(trust, policy="prefer", extra_signers=[signer])
+        assert warm.check(leaf, [crl], at=at) == cold.check(leaf, [crl], at=at)
+
+
+_SHORT_SIGNER = _short_lived_crl_signer(_PROP, not_after=NOW + 100 * DAY)
+_PROP_LEAF = _PROP.issue_sp_certificate("873J")

@@ -188,6 +188,19 @@ def validate_crl_signer(
     >>> common_name(validate_crl_signer(pki.crl_signer.certificate, trust, at=DEFAULT_NOW))
     'STI-PA CRL'
     """
+    _validated_chain(signer, trust, at=at, intermediates=intermediates)
+    return signer
+
+
+def _validated_chain(
+    signer: x509.Certificate,
+    trust: TrustStore,
+    *,
+    at: dt.datetime,
+    intermediates: Sequence[x509.Certificate] = (),
+) -> tuple[x509.Certificate, ...]:
+    """:func:`validate_crl_signer`, returning the certificates of the validated chain
+    (``signer`` first; just ``signer`` when it is itself in ``trust``)."""
     if not _can_sign_crls(signer):
         raise RevocationError(
             "crl_invalid", f"certificate '{common_name(signer)}' may not sign CRLs (no cRLSign)"
@@ -197,7 +210,7 @@ def validate_crl_signer(
             raise RevocationError(
                 "crl_invalid", f"CRL signer '{common_name(signer)}' is not valid at {at}"
             )
-        return signer
+        return (signer,)
     verifier = (
         PolicyBuilder()
         .store(trust.store)
@@ -206,20 +219,52 @@ def validate_crl_signer(
         .build_client_verifier()
     )
     try:
-        verifier.verify(signer, list(intermediates))
+        verified = verifier.verify(signer, list(intermediates))
     except (VerificationError, x509.UnsupportedGeneralNameType) as exc:
         detail = str(exc).split(" (encountered processing")[0]
         raise RevocationError(
             "crl_invalid",
             f"CRL signer '{common_name(signer)}' does not chain to a trust anchor: {detail}",
         ) from None
-    return signer
+    return (signer, *verified.chain)
+
+
+def _common_validity(certs: Iterable[x509.Certificate]) -> tuple[dt.datetime, dt.datetime]:
+    """The intersection of the validity periods of ``certs`` (RFC 5280 §4.1.2.5: both
+    ends inclusive); empty when the first element is after the second."""
+    certs = list(certs)
+    return (
+        max(c.not_valid_before_utc for c in certs),
+        min(c.not_valid_after_utc for c in certs),
+    )
+
+
+@attrs.frozen(eq=False)
+class _Signer:
+    """A CRL signer certificate with what every check needs, computed once."""
+
+    cert: x509.Certificate
+    subject: x509.Name
+    fingerprint: bytes  # SHA-256 of the DER certificate
+    not_before: dt.datetime
+    not_after: dt.datetime
+
+    @classmethod
+    def of(cls, cert: x509.Certificate) -> _Signer:
+        return cls(
+            cert,
+            cert.subject,
+            cert.fingerprint(hashes.SHA256()),
+            cert.not_valid_before_utc,
+            cert.not_valid_after_utc,
+        )
 
 
 @attrs.frozen(eq=False)
 class _ParsedCrl:
     crl: x509.CertificateRevocationList
     sha256: bytes
+    issuer: x509.Name
     indirect: bool
     # serial -> [(issuer in force or None when the CRL issuer applies by default, entry)]
     index: dict[int, list[tuple[x509.Name | None, x509.RevokedCertificate]]]
@@ -331,6 +376,12 @@ class RevocationChecker:
     to the ``crl_signers`` trust store at the check time (see :func:`validate_crl_signer`);
     use it with the STI-PA root in the trust store and the "STI-PA CRL" certificate here.
     ``cache_size``: parsed CRLs kept, keyed by SHA-256 of their bytes. Thread-safe.
+
+    Repeated checks are cheap: a CRL's signature is verified once per signer, signer
+    subjects and fingerprints are computed once, and an extra signer's successful chain
+    validation is reused while ``at`` stays inside the intersection of the validity
+    periods of its validated chain (outside it the signer is validated again), so the
+    answer for any ``at`` is the one an uncached checker would give.
     """
 
     def __init__(
@@ -345,10 +396,16 @@ class RevocationChecker:
             raise UsageError("usage", f"revocation policy must be one of {_POLICIES}")
         self.policy: RevocationPolicy = policy
         self._trust = crl_signers if isinstance(crl_signers, TrustStore) else None
-        self._signers = tuple(s for s in crl_signers if _can_sign_crls(s))
-        self._extra = tuple(extra_signers)
+        self._signers = tuple(_Signer.of(s) for s in crl_signers if _can_sign_crls(s))
+        self._extra = tuple(_Signer.of(s) for s in extra_signers)
         if self._extra and self._trust is None:
             raise UsageError("usage", "extra_signers need crl_signers to be a TrustStore")
+        # Per extra signer (by index): the window (both ends inclusive) in which its last
+        # successful chain validation holds -- the intersection of the validity periods of
+        # the certificates of the validated chain. Validation depends on the time only
+        # through those validity periods, so inside the window it would succeed again;
+        # outside it, the signer is validated afresh. Failures are not remembered.
+        self._extra_valid: dict[int, tuple[dt.datetime, dt.datetime]] = {}
         self._cache: OrderedDict[bytes, _ParsedCrl] = OrderedDict()
         self._verified: set[tuple[bytes, bytes]] = set()
         self._cache_size = cache_size
@@ -395,7 +452,7 @@ class RevocationChecker:
             raise RevocationError(
                 "crl_invalid", f"CRL does not parse ({'PEM' if pem else 'DER'}): {exc}"
             ) from None
-        parsed = _ParsedCrl(crl, digest, indirect, index, defect, idp)
+        parsed = _ParsedCrl(crl, digest, crl.issuer, indirect, index, defect, idp)
         with self._lock:
             self._cache[digest] = parsed
             while len(self._cache) > self._cache_size:
@@ -403,34 +460,39 @@ class RevocationChecker:
         return parsed
 
     # --- signature ---------------------------------------------------------------------
-    def _candidate_signers(self, at: dt.datetime) -> list[x509.Certificate]:
+    def _candidate_signers(self, at: dt.datetime) -> list[_Signer]:
         # A directly trusted signer counts only while its certificate is valid: a retired
         # CRL key must not keep vouching for CRLs (RFC 5280 §6.3.3 (f)).
-        signers = [
-            c for c in self._signers if c.not_valid_before_utc <= at <= c.not_valid_after_utc
-        ]
+        signers = [s for s in self._signers if s.not_before <= at <= s.not_after]
         if self._trust is not None:
-            for extra in self._extra:
+            for i, extra in enumerate(self._extra):
+                window = self._extra_valid.get(i)
+                if window is not None and window[0] <= at <= window[1]:
+                    signers.append(extra)
+                    continue
                 try:
-                    signers.append(validate_crl_signer(extra, self._trust, at=at))
+                    chain = _validated_chain(extra.cert, self._trust, at=at)
                 except RevocationError:
                     continue
+                signers.append(extra)
+                with self._lock:
+                    self._extra_valid[i] = _common_validity(chain)
         return signers
 
     def _verify_signature(self, parsed: _ParsedCrl, at: dt.datetime) -> None:
         crl = parsed.crl
-        matching = [s for s in self._candidate_signers(at) if s.subject == crl.issuer]
+        matching = [s for s in self._candidate_signers(at) if s.subject == parsed.issuer]
         if not matching:
             raise RevocationError(
                 "crl_invalid",
                 f"CRL issuer '{crl.issuer.rfc4514_string()}' is not a trusted CRL signer",
             )
         for signer in matching:
-            fingerprint = signer.fingerprint(hashes.SHA256())
+            fingerprint = signer.fingerprint
             with self._lock:
                 if (parsed.sha256, fingerprint) in self._verified:
                     return
-            key = signer.public_key()
+            key = signer.cert.public_key()
             if not isinstance(
                 key,
                 ec.EllipticCurvePublicKey | rsa.RSAPublicKey | ed25519.Ed25519PublicKey
@@ -446,7 +508,7 @@ class RevocationChecker:
         raise RevocationError(
             "crl_invalid",
             f"CRL signature does not verify with the key of trusted signer "
-            f"'{common_name(matching[0])}'",
+            f"'{common_name(matching[0].cert)}'",
         )
 
     # --- checking ------------------------------------------------------------------------
