@@ -12,7 +12,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from shakenlib.errors import CODES, UsageError, VerificationFailed
-from shakenlib.passport import b64url_encode, canonical_json
+from shakenlib.passport import b64url_decode, b64url_encode, canonical_json
 from shakenlib.sign import Signer, sign_es256
 from shakenlib.testing.assertions import assert_failed, assert_passed
 from shakenlib.testing.pki import StiTestPki
@@ -655,3 +655,52 @@ def test_raw_signature_to_der_matches_cryptography(raw: bytes, zeros: int) -> No
         int.from_bytes(raw[:32], "big"), int.from_bytes(raw[32:], "big")
     )
     assert _der_signature(raw) == expected
+
+
+@given(
+    orig=tns,
+    claimed_orig=st.one_of(st.none(), tns),
+    dest=st.lists(tns, min_size=1, max_size=2),
+    attest=st.sampled_from("ABC"),
+    skew=st.integers(-90, 90),
+    flip=st.one_of(st.none(), st.integers(0, 63)),
+)
+@settings(
+    max_examples=80, suppress_health_check=[HealthCheck.function_scoped_fixture], deadline=None
+)
+def test_plain_fast_path_gives_the_general_paths_result(
+    bed: ShakenTestbed,
+    acme: TestProvider,
+    orig: str,
+    claimed_orig: str | None,
+    dest: list[str],
+    attest: str,
+    skew: int,
+    flip: int | None,
+) -> None:
+    # Calls the fast path takes (plain SHAKEN headers, credential ready), passing or
+    # failing (stale, wrong orig, bad signature): the result equals the general path's.
+    header = acme.sign(orig=claimed_orig or orig, dest=dest, attest=attest)  # type: ignore[arg-type]
+    if flip is not None:  # another valid signature value: flip one bit of S (or R)
+        token, params = header.split(";", 1)
+        h, c, s = token.split(".")
+        sig = bytearray(b64url_decode(s))
+        sig[flip] ^= 1
+        header = f"{h}.{c}.{b64url_encode(bytes(sig))};{params}"
+    v: Verifier = bed.verifier()
+    at = bed.now + dt.timedelta(seconds=skew)
+    v.verify(acme.sign(orig=ORIG, dest=DEST), orig=ORIG, dest=DEST, at=at)  # warm the cache
+    fast = v._verify_plain(header, (orig,), at.timestamp())
+    assert fast is not None
+    assert fast == v._verify_one(0, header, (orig,), (dest[0],), at)
+    assert fast.passed == (flip is None and abs(skew) <= 60 and claimed_orig in (None, orig))
+
+
+def test_plain_fast_path_waits_for_a_ready_credential(
+    bed: ShakenTestbed, acme: TestProvider
+) -> None:
+    v: Verifier = bed.verifier()
+    header = acme.sign(orig=ORIG, dest=DEST)
+    assert v._verify_plain(header, (ORIG,), bed.now.timestamp()) is None  # cold: general path
+    assert v.verify(header, orig=ORIG, dest=DEST, at=bed.now).passed
+    assert v._verify_plain(header, (ORIG,), bed.now.timestamp()) is not None

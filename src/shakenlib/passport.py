@@ -25,10 +25,11 @@ import json.scanner
 import re
 from collections.abc import Callable, Mapping
 from types import MappingProxyType
-from typing import Any, TypeVar
+from typing import Any
 
 import attrs
 
+from shakenlib._frozen import build as _make
 from shakenlib.errors import IdentityHeaderError, PassportError, ShakenError, UsageError
 from shakenlib.findings import Finding, Severity
 from shakenlib.identity import IdentityHeader, _parse_identity, parse_identity
@@ -69,7 +70,6 @@ _UUID = re.compile(r"[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}
 _TN = re.compile(r"[0-9#*]+")
 
 _TO_STD = bytes.maketrans(b"-_", b"+/")
-_T = TypeVar("_T")
 # The C scanner: json.loads without its per-call setup (about twice as fast here).
 
 
@@ -633,40 +633,51 @@ def _fast_header(hj: dict[str, Any]) -> JoseHeader | None:
     )
 
 
-def _fast_claims(cj: dict[str, Any]) -> Claims | None:
-    """The claims if they are the plain valid SHAKEN set, else ``None``."""
+def _plain_claims_ok(cj: dict[str, Any]) -> bool:
+    """Whether the claims are the plain valid SHAKEN set (RFC 8588 §6): exactly attest,
+    dest {tn: [digits...]}, iat (an int), orig {tn: digits}, origid (a UUID)."""
     if len(cj) != 5:
-        return None
+        return False
     iat = cj.get("iat")
     orig = cj.get("orig")
     dest = cj.get("dest")
-    attest = cj.get("attest")
     origid = cj.get("origid")
     if (
         type(iat) is not int
         or not 0 <= iat < _IAT_LIMIT
         or type(orig) is not dict
         or type(dest) is not dict
-        or attest not in _ATTEST
+        or cj.get("attest") not in _ATTEST
         or type(origid) is not str
         or len(orig) != 1
         or len(dest) != 1
     ):
-        return None
+        return False
     tn = orig.get("tn")
     dtn = dest.get("tn")
     if type(tn) is not str or not (tn.isascii() and tn.isdigit()) or type(dtn) is not list:
-        return None
+        return False
     if not dtn or not _UUID.fullmatch(origid):
-        return None
-    for d in dtn:
+        return False
+    for d in dtn:  # noqa: SIM110 - a loop, not all(<generator>): this runs once per call
         if type(d) is not str or not (d.isascii() and d.isdigit()):
-            return None
+            return False
+    return True
+
+
+def _plain_claims(cj: dict[str, Any]) -> Claims:
+    """The :class:`Claims` of a plain SHAKEN set (``_plain_claims_ok(cj)`` holds)."""
     return _make(Claims, {
-        "iat": iat, "orig_tn": tn, "orig_uri": None, "dest_tn": tuple(dtn), "dest_uri": (),
-        "mky": (), "attest": attest, "origid": origid, "div_tn": (), "div_uri": (), "opt": None,
-        "rcd": None, "rcdi": None, "crn": None, "rph": None, "extra": {},
+        "iat": cj["iat"], "orig_tn": cj["orig"]["tn"], "orig_uri": None,
+        "dest_tn": tuple(cj["dest"]["tn"]), "dest_uri": (), "mky": (), "attest": cj["attest"],
+        "origid": cj["origid"], "div_tn": (), "div_uri": (), "opt": None, "rcd": None,
+        "rcdi": None, "crn": None, "rph": None, "extra": {},
     })
+
+
+def _fast_claims(cj: dict[str, Any]) -> Claims | None:
+    """The claims if they are the plain valid SHAKEN set, else ``None``."""
+    return _plain_claims(cj) if _plain_claims_ok(cj) else None
 
 
 def _looks_der(sig: bytes) -> bool:
@@ -886,19 +897,9 @@ class DecodedIdentity:
 
 
 _SRC_8224 = "RFC 8224 §4"
-_new = object.__new__
-_setattr = object.__setattr__
 _a2b = binascii.a2b_base64
 _PAD = (b"", b"", b"==", b"=")
 _USUAL_TAIL = ";alg=ES256;ppt=shaken"  # indexed by len % 4 (1 is impossible and rejected)
-
-
-def _make(cls: type[_T], fields: dict[str, Any]) -> _T:
-    """Build a frozen dict-backed attrs instance without its __init__ (hot path only;
-    ``fields`` must name every attribute)."""
-    obj = _new(cls)
-    _setattr(obj, "__dict__", fields)
-    return obj
 
 
 # Decoded JOSE headers of the fast path, by header segment. Real traffic repeats headers
@@ -934,12 +935,27 @@ def _header_segment(h64: str) -> tuple[JoseHeader, Mapping[str, object]] | None:
     return entry
 
 
-def _fast_decode_identity(value: str) -> DecodedIdentity | None:
-    """Decode the common case (a clean, valid, canonical SHAKEN header) in one pass.
+#: What :func:`decode_plain_shaken` returns: ``(token, end, header, header_json,
+#: claims_json, signature, info, alg, params)``. ``token[:end]`` is the signing input;
+#: ``params`` is ``None`` for the usual ``info=<...>;alg=ES256;ppt=shaken`` tail.
+PlainShaken = tuple[
+    str, int, JoseHeader, Mapping[str, object], dict[str, Any], bytes, str, str | None,
+    list[tuple[str, str | None]] | None,
+]
 
-    Returns ``None`` as soon as anything is unusual; the general path then decodes the
-    value and reports every deviation. Results are identical to the general path's
-    (tests compare the two).
+
+def decode_plain_shaken(value: str) -> PlainShaken | None:
+    """Split and check the common case in one pass: a clean, valid, canonical SHAKEN
+    Identity header (full form, RFC 8224 §4.1; JOSE header alg/ppt/typ/x5u; the five
+    SHAKEN claims of RFC 8588 with digit-only TNs and a UUID origid; info equal to x5u;
+    a 64-byte signature), with no objects built.
+
+    Returns ``None`` as soon as anything is unusual; :func:`decode_identity` then takes
+    the general path, which reports every deviation. The verifier's fast path reads the
+    claims straight from ``claims_json``, which this function has checked.
+
+    >>> decode_plain_shaken("not a header") is None
+    True
     """
     semi = value.find(";")
     if semi <= 0 or " " in value or '"' in value or "\t" in value:
@@ -947,7 +963,7 @@ def _fast_decode_identity(value: str) -> DecodedIdentity | None:
     token = value[:semi]
     rest = value[semi + 1 :]
     info = alg = ppt = None
-    params: list[tuple[str, str | None]] = []
+    params: list[tuple[str, str | None]] | None = None
     if rest.endswith(_USUAL_TAIL) and rest.startswith("info=<"):
         # the usual order: info=<...>;alg=ES256;ppt=shaken
         info = rest[6 : -len(_USUAL_TAIL) - 1]
@@ -957,30 +973,31 @@ def _fast_decode_identity(value: str) -> DecodedIdentity | None:
             return None
         alg = "ES256"
         ppt = "shaken"
-        params = [("info", f"<{info}>"), ("alg", alg), ("ppt", ppt)]
-    for part in () if params else rest.split(";"):
-        name, _, pvalue = part.partition("=")
-        if not pvalue:
-            return None
-        if name == "info":
-            if info is not None or pvalue[0] != "<" or pvalue[-1] != ">":
+    else:
+        params = []
+        for part in rest.split(";"):
+            name, _, pvalue = part.partition("=")
+            if not pvalue:
                 return None
-            info = pvalue[1:-1]
-            if not info.startswith("https://") or "<" in info or ">" in info:
+            if name == "info":
+                if info is not None or pvalue[0] != "<" or pvalue[-1] != ">":
+                    return None
+                info = pvalue[1:-1]
+                if not info.startswith("https://") or "<" in info or ">" in info:
+                    return None
+                if not info.isascii():
+                    return None
+            elif name == "ppt":
+                if ppt is not None:
+                    return None
+                ppt = pvalue
+            elif name == "alg":
+                if alg is not None:
+                    return None
+                alg = pvalue
+            else:
                 return None
-            if not info.isascii():
-                return None
-        elif name == "ppt":
-            if ppt is not None:
-                return None
-            ppt = pvalue
-        elif name == "alg":
-            if alg is not None:
-                return None
-            alg = pvalue
-        else:
-            return None
-        params.append((name, pvalue))
+            params.append((name, pvalue))
     if info is None or ppt != "shaken" or (alg is not None and alg != "ES256"):
         return None
     if "=" in token or "+" in token or "/" in token:
@@ -1010,25 +1027,34 @@ def _fast_decode_identity(value: str) -> DecodedIdentity | None:
     header, hj = cached
     if cend != len(ctext) or type(cj) is not dict or list(cj) != _SHAKEN_ORDER:
         return None
-    if header.x5u != info:
+    if header.x5u != info or not _plain_claims_ok(cj):
         return None
-    claims = _fast_claims(cj)
-    if claims is None:
+    return token, second, header, hj, cj, sig, info, alg, params
+
+
+def _fast_decode_identity(value: str) -> DecodedIdentity | None:
+    """:func:`decode_identity` for what :func:`decode_plain_shaken` accepts. Results are
+    identical to the general path's (tests compare the two)."""
+    plain = decode_plain_shaken(value)
+    if plain is None:
         return None
+    token, second, header, hj, cj, sig, info, alg, params = plain
     passport = _make(PASSporT, {
-        "token": token, "header": header, "claims": claims, "header_json": hj,
+        "token": token, "header": header, "claims": _plain_claims(cj), "header_json": hj,
         "claims_json": cj, "signing_input": token[:second].encode("ascii"), "signature": sig,
         "findings": (),
     })
     ident = _make(IdentityHeader, {
-        "raw": value, "token": token, "form": "full", "info": info, "alg": alg, "ppt": ppt,
-        "params": tuple(params), "findings": (),
+        "raw": value, "token": token, "form": "full", "info": info, "alg": alg, "ppt": "shaken",
+        "params": (
+            (("info", f"<{info}>"), ("alg", "ES256"), ("ppt", "shaken"))
+            if params is None else tuple(params)
+        ),
+        "findings": (),
     })
     return _make(
         DecodedIdentity, {"identity": ident, "passport": passport, "error": None, "findings": ()}
     )
-
-
 
 
 def decode_identity(value: str) -> DecodedIdentity:

@@ -96,7 +96,7 @@ class _Outcome:
         return self.certificate.spc if self.certificate else None
 
 
-@attrs.frozen
+@attrs.frozen(slots=False)  # dict-backed: the verifier builds it in one step (shakenlib._frozen)
 class IdentityResult(_Outcome):
     """The verification outcome of one Identity header."""
 
@@ -164,7 +164,7 @@ class IdentityResult(_Outcome):
         }
 
 
-@attrs.frozen
+@attrs.frozen(slots=False)  # dict-backed: the verifier builds it in one step (shakenlib._frozen)
 class VerificationResult(_Outcome):
     """The outcome of verifying one call.
 

@@ -33,7 +33,7 @@ import datetime as dt
 import hashlib
 import threading
 from collections import OrderedDict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Literal
 
 import attrs
@@ -44,10 +44,11 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import NameOID
 
+from shakenlib._frozen import build
 from shakenlib.crl import RevocationChecker, crl_urls
 from shakenlib.errors import CODES, RepositoryError, ShakenError, UsageError
 from shakenlib.findings import Finding
-from shakenlib.passport import DecodedIdentity, PASSporT, decode_identity
+from shakenlib.passport import DecodedIdentity, decode_identity, decode_plain_shaken
 from shakenlib.repository import CertificateRepository, Fetched
 from shakenlib.result import (
     NO_TN_VALIDATION,
@@ -340,28 +341,21 @@ class Verifier:
                 findings=tuple(number_findings),
             )
         if len(values) == 1:  # the common case: one header, no forwarding to resolve
-            only = self._verify_one(0, values[0], orig_tns, dest_tns, when)
+            only = self._verify_plain(values[0], orig_tns, when.timestamp())
+            if only is None:
+                only = self._verify_one(0, values[0], orig_tns, dest_tns, when)
             if only.passed and (
                 dest_tns is None
                 or not self.policy.check_dest
                 or any(d in dest_tns for d in only.dest)
             ):
-                return VerificationResult(  # positional: this runs once per call
-                    TN_VALIDATION_PASSED,
-                    None,
-                    None,
-                    only.ppt,
-                    only.x5u,
-                    only.attest,
-                    only.origid,
-                    only.iat,
-                    only.orig,
-                    only.dest,
-                    only.certificate,
-                    (only,),
-                    when,
-                    tuple(number_findings),
-                )
+                return build(VerificationResult, {
+                    "verstat": TN_VALIDATION_PASSED, "error": None, "message": None,
+                    "ppt": only.ppt, "x5u": only.x5u, "attest": only.attest,
+                    "origid": only.origid, "iat": only.iat, "orig": only.orig,
+                    "dest": only.dest, "certificate": only.certificate, "identities": (only,),
+                    "verified_at": when, "findings": tuple(number_findings),
+                })
             results = [only]
         else:
             results = [
@@ -442,6 +436,38 @@ class Verifier:
         ]
 
     # --- one Identity header ------------------------------------------------------------
+    def _verify_plain(
+        self, value: str, orig_tns: tuple[str, ...] | None, ts: float
+    ) -> IdentityResult | None:
+        """:meth:`_verify_one` for the common case, without the intermediate objects: a
+        plain SHAKEN header (:func:`~shakenlib.passport.decode_plain_shaken`) whose
+        credential is ready. ``None``: take the general path (same checks, same result)."""
+        plain = decode_plain_shaken(value)
+        if plain is None or "shaken" not in self.policy.accepted_ppt:
+            return None
+        token, end, header, _, claims, signature, _, _, _ = plain
+        ready = self._ready.get(header.x5u or "")
+        if ready is None or not ready.from_ts <= ts < ready.until_ts:
+            return None
+        cert = ready.cert
+        iat = claims["iat"]
+        orig = claims["orig"]["tn"]
+        error: _Failure | None = None
+        try:
+            self._check_signature(signature, token[:end].encode("ascii"), cert)
+            self._check_constraints(ready, claims)
+            self._check_fresh(iat, ts, cert)
+            self._check_numbers(orig, None, orig_tns, None, ready.chain)
+        except _Failure as failure:
+            error = failure
+        return build(IdentityResult, {
+            "index": 0, "passed": error is None, "error": error and error.code,
+            "message": error and error.message, "ppt": "shaken", "x5u": header.x5u,
+            "attest": claims["attest"], "origid": claims["origid"], "iat": iat, "orig": orig,
+            "dest": tuple(claims["dest"]["tn"]), "div": (), "certificate": cert.summary,
+            "findings": ready.findings, "token": token,
+        })
+
     def _verify_one(
         self,
         index: int,
@@ -539,13 +565,20 @@ class Verifier:
         try:
             # The signature before freshness (RFC 8224 §6.2 steps 4-5): an iat is only
             # worth checking once it is known to be the signer's.
-            self._check_signature(passport, cert)
-            for constraint in ready.constraints:  # RFC 8226 §8 / RFC 9118
-                problems = constraint.check(passport.claims_json)
-                if problems:
-                    raise _Failure("claim_constraints", "; ".join(problems))
-            self._check_fresh(passport, ts, cert)
-            self._check_numbers(passport, orig_tns, dest_tns, ready.chain)
+            self._check_signature(passport.signature, passport.signing_input, cert)
+            self._check_constraints(ready, passport.claims_json)
+            claims = passport.claims
+            if claims.iat is None:  # pragma: no cover - decode reports claim_missing first
+                raise _Failure("claim_missing", "the PASSporT has no iat")
+            self._check_fresh(claims.iat, ts, cert)
+            self._check_numbers(
+                claims.orig_tn,
+                # shaken and div destinations are checked together in _chain_div
+                None if ppt in ("shaken", "div") else claims.dest_tn,
+                orig_tns,
+                dest_tns,
+                ready.chain,
+            )
         except _Failure as failure:
             failure.cert = cert
             raise
@@ -647,10 +680,14 @@ class Verifier:
             until = min(until, status.crl_next_update)
         return tuple(problems) + tuple(status.findings), until
 
-    def _check_fresh(self, passport: PASSporT, ts: float, cert: _Credential) -> None:
-        iat = passport.claims.iat
-        if iat is None:  # pragma: no cover - decode reports claim_missing first
-            raise _Failure("claim_missing", "the PASSporT has no iat")
+    @staticmethod
+    def _check_constraints(ready: _Ready, claims: Mapping[str, object]) -> None:
+        for constraint in ready.constraints:  # RFC 8226 §8 / RFC 9118
+            problems = constraint.check(claims)
+            if problems:
+                raise _Failure("claim_constraints", "; ".join(problems))
+
+    def _check_fresh(self, iat: int | float, ts: float, cert: _Credential) -> None:
         age = ts - iat
         window = self._window
         if age > window:
@@ -675,12 +712,13 @@ class Verifier:
                 f"signed at {signed.isoformat()}, before the certificate's notBefore",
             )
 
-    def _check_signature(self, passport: PASSporT, cert: _Credential) -> None:
+    @staticmethod
+    def _check_signature(signature: bytes, signing_input: bytes, cert: _Credential) -> None:
         key = cert.public_key
         if key is None:  # pragma: no cover - the chain validator requires an EC key
             raise _Failure("cert_key_unsupported", "the certificate key is not ECDSA")
         try:
-            key.verify(_der_signature(passport.signature), passport.signing_input, _ES256)
+            key.verify(_der_signature(signature), signing_input, _ES256)
         except InvalidSignature:
             raise _Failure(
                 "signature_invalid", "the ES256 signature does not verify with the x5u certificate"
@@ -688,28 +726,29 @@ class Verifier:
 
     def _check_numbers(
         self,
-        passport: PASSporT,
+        orig_tn: str | None,
+        dest_tn: tuple[str, ...] | None,
         orig_tns: tuple[str, ...] | None,
         dest_tns: tuple[str, ...] | None,
         chain: ValidatedChain,
     ) -> None:
-        claims = passport.claims
-        orig = _canonical(claims.orig_tn)
+        """The PASSporT's ``orig`` (and ``dest``, unless ``None``: checked elsewhere)
+        against the request's numbers, and ``orig`` against the TNAuthList."""
+        orig = _canonical(orig_tn)
         if self.policy.check_orig and orig_tns is not None and orig not in orig_tns:
             seen = ", ".join(orig_tns) or "no telephone number (anonymous?)"
             raise _Failure(
-                "orig_mismatch", f"orig {claims.orig_tn} does not match the calling number: {seen}"
+                "orig_mismatch", f"orig {orig_tn} does not match the calling number: {seen}"
             )
         if (
             self.policy.check_dest
             and dest_tns is not None
-            # shaken and div destinations are checked together in _chain_div
-            and passport.header.ppt not in ("shaken", "div")
-            and not set(_canonical_all(claims.dest_tn)) & set(dest_tns)
+            and dest_tn is not None
+            and not set(_canonical_all(dest_tn)) & set(dest_tns)
         ):
             raise _Failure(
                 "dest_mismatch",
-                f"dest {', '.join(claims.dest_tn)} does not match "
+                f"dest {', '.join(dest_tn)} does not match "
                 f"the called number: {', '.join(dest_tns) or '-'}",
             )
         if (
@@ -720,7 +759,7 @@ class Verifier:
         ):
             raise _Failure(
                 "tn_not_authorized",
-                f"the certificate's TNAuthList does not cover orig {claims.orig_tn}",
+                f"the certificate's TNAuthList does not cover orig {orig_tn}",
             )
 
     # --- several headers ------------------------------------------------------------------
