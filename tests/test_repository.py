@@ -591,6 +591,141 @@ def test_mirror_caps_at_not_after(tmp_path: Path) -> None:
     assert fetched.expires_at == AT + timedelta(hours=2)
 
 
+def _mirror_file(root: Path, url: str, body: bytes) -> Path:
+    path = root.joinpath(*[p for p in url.split("://", 1)[1].split("/") if p])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(body)
+    return path
+
+
+def test_mirror_cache_hit_does_not_touch_the_file_system(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = "https://cr.example.com/spc/a.pem"
+    path = _mirror_file(tmp_path, url, PEM)
+    mirror = MirrorRepository(tmp_path)
+    first = mirror.fetch(url, at=AT)
+    assert not first.from_cache
+    assert first.expires_at == AT + timedelta(hours=24)
+    path.unlink()  # gone ...
+    hit = mirror.fetch(url, at=AT + timedelta(hours=23))
+    assert hit.from_cache
+    assert hit.body == PEM
+    assert hit.fetched_at == AT
+    assert hit.expires_at == first.expires_at
+    new_body = cert_pem(chain=1)
+    path.write_bytes(new_body)  # ... or changed: still the cached body until expires_at
+    calls: list[str] = []
+    monkeypatch.setattr(mirror, "path_for", lambda u: calls.append(u))  # mapping remembered
+    assert mirror.fetch(url, at=AT + timedelta(hours=23, minutes=59)).body == PEM
+    assert calls == []
+    after = mirror.fetch(url, at=AT + timedelta(hours=24))
+    assert after.body == new_body
+    assert not after.from_cache
+    assert after.fetched_at == AT + timedelta(hours=24)
+    # A CRL is cached under its own kind, until its nextUpdate.
+    crl_url = "https://crl.example.com/crl"
+    crl_path = _mirror_file(tmp_path, crl_url, crl_bytes(AT + timedelta(hours=2)))
+    monkeypatch.undo()
+    assert mirror.fetch(crl_url, at=AT, kind="crl").expires_at == AT + timedelta(hours=2)
+    crl_path.unlink()
+    assert mirror.fetch(crl_url, at=AT + timedelta(hours=1), kind="crl").from_cache
+    assert _fail(mirror, crl_url, AT + timedelta(hours=2), kind="crl").code == "x5u_http_status"
+    assert _fail(mirror, crl_url, AT).code == "x5u_http_status"  # not as a certificate
+
+
+def test_mirror_missing_file_is_negatively_cached(tmp_path: Path) -> None:
+    url = "https://cr.example.com/late.pem"
+    mirror = MirrorRepository(tmp_path)
+    err = _fail(mirror, url)
+    assert err.code == "x5u_http_status"
+    assert "404" in err.message
+    _mirror_file(tmp_path, url, PEM)  # appears after the failure
+    again = _fail(mirror, url, AT + timedelta(seconds=59))
+    assert (again.code, again.message) == (err.code, err.message)
+    assert mirror.fetch(url, at=AT + timedelta(seconds=60)).body == PEM
+    # negative_ttl is configurable; bad content is remembered like a missing file.
+    bad = "https://cr.example.com/bad.pem"
+    bad_path = _mirror_file(tmp_path, bad, b"<html>not here</html>")
+    short = MirrorRepository(tmp_path, negative_ttl=timedelta(seconds=5))
+    assert _fail(short, bad).code == "x5u_content"
+    bad_path.write_bytes(PEM)
+    assert _fail(short, bad, AT + timedelta(seconds=4)).code == "x5u_content"
+    assert short.fetch(bad, at=AT + timedelta(seconds=5)).body == PEM
+    assert MirrorRepository(tmp_path).negative_ttl == FetchPolicy().negative_ttl
+
+
+def test_mirror_refusals_are_checked_every_time_and_never_cached(tmp_path: Path) -> None:
+    cache = Cache()
+    _mirror_file(tmp_path, "https://cr.example.com:8080/a.pem", PEM)
+    lax = MirrorRepository(tmp_path, cache=cache)  # no policy: any port
+    strict = MirrorRepository(tmp_path, policy=FetchPolicy(), cache=cache)
+    assert lax.fetch("https://cr.example.com:8080/a.pem", at=AT).body == PEM
+    assert len(cache) == 1
+    # The shared cache holds the response, but the strict mirror's policy still refuses.
+    for _ in range(2):
+        assert _fail(strict, "https://cr.example.com:8080/a.pem").code == "x5u_invalid"
+        assert _fail(lax, "https://cr.example.com/../x.pem").code == "x5u_invalid"
+    assert len(cache) == 1
+
+
+def test_repositories_share_one_cache(tmp_path: Path) -> None:
+    url = "https://cr.example.com/spc/shared.pem"
+    _mirror_file(tmp_path / "a", url, PEM)
+    cache = Cache()
+    one = MirrorRepository(tmp_path / "a", cache=cache)
+    two = MirrorRepository(tmp_path / "b", cache=cache)  # holds no file at all
+    assert not one.fetch(url, at=AT).from_cache
+    shared = two.fetch(url, at=AT + timedelta(hours=1))
+    assert shared.from_cache
+    assert shared.body == PEM
+    # An HttpRepository on the same cache answers without any network access.
+    http = HttpRepository(cache=cache)
+    try:
+        assert http.fetch(url, at=AT + timedelta(hours=2)).body == PEM
+    finally:
+        http.session.close()
+    # Failures are shared too.
+    missing = "https://cr.example.com/spc/missing.pem"
+    _fail(one, missing)
+    _mirror_file(tmp_path / "b", missing, PEM)
+    assert _fail(two, missing, AT + timedelta(seconds=1)).code == "x5u_http_status"
+    # Without a shared cache each mirror has its own.
+    assert MirrorRepository(tmp_path / "a").cache is not MirrorRepository(tmp_path / "a").cache
+
+
+def test_concurrent_mirror_fetches_read_the_file_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = "https://cr.example.com/conc.pem"
+    _mirror_file(tmp_path, url, PEM)
+    mirror = MirrorRepository(tmp_path)
+    reads: list[str] = []
+    real = mirror._read
+    gate = threading.Event()
+
+    def slow_read(u: str, target: Path, *, at: datetime, kind: str) -> Fetched:
+        reads.append(u)
+        gate.wait(1.0)
+        return real(u, target, at=at, kind=kind)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(mirror, "_read", slow_read)
+    results: list[Fetched] = []
+    threads = [
+        threading.Thread(target=lambda: results.append(mirror.fetch(url, at=AT)))
+        for _ in range(6)
+    ]
+    for t in threads:
+        t.start()
+    gate.set()
+    for t in threads:
+        t.join(5)
+    assert reads == [url]
+    assert len(results) == 6
+    assert sum(not r.from_cache for r in results) == 1
+    assert {r.body for r in results} == {PEM}
+
+
 # ----------------------------------------------------------------------------- memory
 def test_memory_repository() -> None:
     prebuilt = Fetched("https://m.example/f.pem", PEM, None, 200, AT, AT, False, ())

@@ -38,7 +38,7 @@ import socket
 import threading
 import time
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
@@ -83,6 +83,8 @@ _PEM_MARKERS = {
     "crl": (b"-----BEGIN X509 CRL-----", b"-----END X509 CRL-----"),
 }
 _DEFAULT_PORTS = {"https": 443, "http": 80}
+#: How long every repository remembers a failed fetch (the negative cache).
+_NEGATIVE_TTL = timedelta(seconds=60)
 
 
 @attrs.frozen
@@ -225,7 +227,7 @@ class FetchPolicy:
     max_bytes: int = 65536
     verify_tls: bool | str = True
     default_ttl: timedelta = ATIS_DEFAULT_TTL
-    negative_ttl: timedelta = timedelta(seconds=60)
+    negative_ttl: timedelta = _NEGATIVE_TTL
     max_ttl: timedelta | None = None
 
     @classmethod
@@ -423,6 +425,36 @@ def _make_fetched(
     return Fetched(url, body, content_type, 200, at, expires_at, False, tuple(warnings))
 
 
+def _through_cache(
+    cache: Cache,
+    url: str,
+    *,
+    at: datetime,
+    kind: Kind,
+    negative_ttl: timedelta,
+    load: Callable[[], Fetched],
+) -> Fetched:
+    """The caching every repository with a :class:`~shakenlib.cache.Cache` shares.
+
+    Under the per-URL lock (concurrent fetches of one URL collapse into one ``load``):
+    a response fresh at ``at`` comes from the cache (``from_cache=True``) and a failure
+    remembered there is raised again; otherwise ``load()`` runs and its response is
+    stored until its ``expires_at``, or its ``RepositoryError`` until ``at +
+    negative_ttl``. URL refusals happen before this and are never cached.
+    """
+    with cache.lock(url, kind):
+        hit = cache.get(url, at=at, kind=kind)
+        if hit is not None:
+            return hit
+        try:
+            fetched = load()
+        except RepositoryError as exc:
+            cache.put_failure(url, exc, until=at + negative_ttl, kind=kind)
+            raise
+        cache.put(fetched, kind=kind)
+        return fetched
+
+
 # ---------------------------------------------------------------------------- HTTP
 # No DNS-rebinding gap: the special-purpose check runs inside urllib3's connection
 # setup. ``_guarded_new_conn`` resolves the host ONCE, refuses the connection if any
@@ -543,18 +575,14 @@ class HttpRepository:
         _check_at(at)
         _check_kind(kind)
         self.policy.check_url(url)
-        with self.cache.lock(url, kind):
-            hit = self.cache.get(url, at=at, kind=kind)
-            if hit is not None:
-                return hit
-            try:
-                fetched = self._fetch_network(url, at=at, kind=kind)
-            except RepositoryError as exc:
-                until = at + self.policy.negative_ttl
-                self.cache.put_failure(url, exc, until=until, kind=kind)
-                raise
-            self.cache.put(fetched, kind=kind)
-            return fetched
+        return _through_cache(
+            self.cache,
+            url,
+            at=at,
+            kind=kind,
+            negative_ttl=self.policy.negative_ttl,
+            load=lambda: self._fetch_network(url, at=at, kind=kind),
+        )
 
     def _fetch_network(self, url: str, *, at: datetime, kind: Kind) -> Fetched:
         policy = self.policy
@@ -660,11 +688,23 @@ class MirrorRepository:
     ``ROOT`` (``..`` segments) are refused. Without a ``policy`` only the scheme
     (``https``) and userinfo are checked; with one, its full :meth:`FetchPolicy.check_url`.
 
+    Responses are cached like :class:`HttpRepository`'s, in ``cache`` (shared with other
+    repositories if you pass one; else the repository's own): a file's body is reused
+    until its ``expires_at`` (``default_ttl``, capped at the certificate's ``notAfter``
+    or the CRL's ``nextUpdate``), so a file changed in the meantime is seen only after
+    that; a failure (missing file, bad content) is remembered for ``negative_ttl``. URL
+    refusals (``x5u_invalid``...) are checked on every fetch, before the cache, and never
+    cached. ``root`` and ``policy`` are fixed at construction (the URL-to-file mapping
+    is remembered per URL).
+
     >>> import tempfile, pathlib
     >>> root = pathlib.Path(tempfile.mkdtemp())
     >>> MirrorRepository(root).path_for("https://cr.example.com:8443/a/b.pem").relative_to(root)
     PosixPath('cr.example.com:8443/a/b.pem')
     """
+
+    #: How many URL-to-file mappings a mirror remembers (then it starts over).
+    PATH_MEMO_SIZE = 4096
 
     def __init__(
         self,
@@ -672,10 +712,17 @@ class MirrorRepository:
         *,
         policy: FetchPolicy | None = None,
         default_ttl: timedelta = ATIS_DEFAULT_TTL,
+        cache: Cache | None = None,
+        negative_ttl: timedelta = _NEGATIVE_TTL,
     ) -> None:
         self.root = Path(os.path.abspath(root))
         self.policy = policy
         self.default_ttl = default_ttl
+        self.cache = cache if cache is not None else Cache()
+        self.negative_ttl = negative_ttl
+        # path_for is a pure function of the URL (root and policy being fixed); only
+        # accepted URLs are remembered, so a refusal is re-checked every time.
+        self._paths: dict[str, Path] = {}
 
     def path_for(self, url: str) -> Path:
         """The file that holds the response for ``url`` (refusing escapes from ROOT)."""
@@ -706,10 +753,27 @@ class MirrorRepository:
         return target
 
     def fetch(self, url: str, *, at: datetime, kind: Kind = "certificate") -> Fetched:
-        """Read the mirrored response for ``url``; a missing file is a 404."""
+        """Read the mirrored response for ``url`` (from the cache when fresh at ``at``);
+        a missing file is a 404."""
         _check_at(at)
         _check_kind(kind)
-        target = self.path_for(url)
+        target = self._paths.get(url)
+        if target is None:
+            target = self.path_for(url)  # raises for a refused URL: never cached
+            if len(self._paths) >= self.PATH_MEMO_SIZE:
+                self._paths.clear()
+            self._paths[url] = target
+        path = target
+        return _through_cache(
+            self.cache,
+            url,
+            at=at,
+            kind=kind,
+            negative_ttl=self.negative_ttl,
+            load=lambda: self._read(url, path, at=at, kind=kind),
+        )
+
+    def _read(self, url: str, target: Path, *, at: datetime, kind: Kind) -> Fetched:
         limit = self.policy.max_bytes if self.policy is not None else None
         try:
             with target.open("rb") as fh:
