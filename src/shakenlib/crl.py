@@ -193,10 +193,7 @@ def validate_crl_signer(
 
 
 def _validated_chain(
-    signer: x509.Certificate,
-    trust: TrustStore,
-    *,
-    at: dt.datetime,
+    signer: x509.Certificate, trust: TrustStore, *, at: dt.datetime,
     intermediates: Sequence[x509.Certificate] = (),
 ) -> tuple[x509.Certificate, ...]:
     """:func:`validate_crl_signer`, returning the certificates of the validated chain
