@@ -5,11 +5,20 @@ from __future__ import annotations
 import datetime as dt
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
+from hypothesis import given, settings, strategies as st
 
 from shakenlib.errors import UsageError
-from shakenlib.records import CallRecord, RecordError, RecordSource, parse_time, read_records
+from shakenlib.records import (
+    CallRecord,
+    RecordError,
+    RecordSource,
+    _json_line,
+    parse_time,
+    read_records,
+)
 
 T = dt.datetime(2025, 6, 1, 12, tzinfo=dt.UTC)
 
@@ -239,3 +248,30 @@ def test_sip_file_with_bom(tmp_path: Path) -> None:
     (item,) = list(read_records(path))
     assert isinstance(item, CallRecord)
     assert item.call_id == "bom"
+
+
+def _loads_outcome(fn: Any, text: str) -> tuple[str, str]:
+    try:
+        return "value", repr(fn(text))
+    except (ValueError, RecursionError) as exc:
+        return type(exc).__name__, str(exc)
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner,
+                                                                 max_size=3),
+    max_leaves=8,
+)
+
+
+@given(value=st.dictionaries(st.text(max_size=6), json_values, max_size=4),
+       cut=st.integers(0, 200), junk=st.sampled_from(["", "\n", " \r\n", "x", "}", " {}"]))
+@settings(max_examples=300, deadline=None)
+def test_json_line_reads_exactly_as_json_loads(value: dict[str, Any], cut: int,
+                                               junk: str) -> None:
+    # the fast JSON Lines reader: same values, same errors as json.loads, also on broken
+    # lines (cut short, trailing junk)
+    text = json.dumps(value)
+    for line in (text + junk, text[:cut] + junk, " " + text):
+        assert _loads_outcome(_json_line, line) == _loads_outcome(json.loads, line)

@@ -43,13 +43,15 @@ import datetime as dt
 import functools
 import io
 import json
+import json.scanner
 import os
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
 import attrs
 
+from shakenlib._frozen import build
 from shakenlib.errors import ShakenError, TelephoneNumberError, UsageError
 from shakenlib.sip import SipMessage, parse_sip_message
 from shakenlib.timeutil import parse_time
@@ -76,7 +78,7 @@ _SIP_SUFFIXES = (".sip", ".txt", ".msg", ".eml")
 _CSV_SUFFIXES = (".csv", ".tsv")
 
 
-@attrs.frozen
+@attrs.frozen(slots=False)  # dict-backed: the reader builds it in one step (shakenlib._frozen)
 class CallRecord:
     """One call to verify: its time (UTC), numbers and Identity header values.
 
@@ -172,6 +174,12 @@ def _tn(value: Any) -> str | None:
 
 
 def _identities(value: Any) -> tuple[str, ...]:
+    if type(value) is str:  # the usual shape: one header value (or none)
+        text = value.strip()
+        if not text:
+            return ()
+        if text[0] != "[":
+            return (text,)
     if value is None:
         return ()
     if isinstance(value, list | tuple):
@@ -199,30 +207,37 @@ def _identities(value: Any) -> tuple[str, ...]:
 
 
 @functools.lru_cache(maxsize=64)
-def _columns(mapping: tuple[tuple[str, str], ...]) -> dict[str, str]:
-    """Record field -> column name (computed once per mapping, not once per record)."""
+def _columns(mapping: tuple[tuple[str, str], ...]) -> tuple[tuple[str, ...], frozenset[str]]:
+    """The column names of (time, orig, dest, identity, call_id) and the set of them
+    (computed once per mapping, not once per record)."""
     given = dict(mapping)
-    return {field: given.get(field, field) for field in FIELDS}
+    names = tuple(given.get(field, field) for field in FIELDS)
+    return names, frozenset(names)
+
+
+_DEFAULT_COLUMNS = _columns(())
 
 
 def _from_mapping(line: int, row: Mapping[str, Any], mapping: Mapping[str, str],
                   source: str | None) -> CallRecord:
-    columns = _columns(tuple(mapping.items()))
-    if columns["time"] not in row or row[columns["time"]] in (None, ""):
-        raise ValueError(f"missing time (column {columns['time']!r})")
-    time = parse_time(row[columns["time"]])
-    used = columns.values()
-    call_id = row.get(columns["call_id"])
-    return CallRecord(
-        line=line,
-        time=time,
-        orig=_tn(row.get(columns["orig"])),
-        dest=_tn(row.get(columns["dest"])),
-        identity=_identities(row.get(columns["identity"])),
-        call_id=str(call_id) if call_id not in (None, "") else None,
-        extra=tuple((k, v) for k, v in row.items() if k not in used),
-        source=source,
-    )
+    (time_col, orig_col, dest_col, identity_col, call_id_col), used = (
+        _columns(tuple(mapping.items())) if mapping else _DEFAULT_COLUMNS)
+    time = row.get(time_col)
+    if time is None or time == "":
+        raise ValueError(f"missing time (column {time_col!r})")
+    call_id = row.get(call_id_col)
+    return build(CallRecord, {
+        "line": line,
+        "time": parse_time(time),
+        "orig": _tn(row.get(orig_col)),
+        "dest": _tn(row.get(dest_col)),
+        "identity": _identities(row.get(identity_col)),
+        "call_id": str(call_id) if call_id is not None and call_id != "" else None,
+        "extra": () if row.keys() <= used else tuple(
+            [(k, v) for k, v in row.items() if k not in used]),
+        "sip": None,
+        "source": source,
+    })
 
 
 def _parse_sip(line: int, data: bytes, source: str | None,
@@ -243,6 +258,25 @@ def _parse_sip(line: int, data: bytes, source: str | None,
         sip=message,
         source=source,
     )
+
+
+# The C scanner json.loads uses, without json.loads' per-call setup.
+_SCAN_JSON: Callable[[str, int], tuple[object, int]] = json.scanner.make_scanner(
+    json.JSONDecoder()  # type: ignore[arg-type]
+)
+
+
+def _json_line(text: str) -> object:
+    """``json.loads`` for one JSON Lines line, without its per-call setup when the line
+    is one object (the usual case). Same values and errors as ``json.loads``."""
+    if text[:1] == "{":
+        try:
+            obj, end = _SCAN_JSON(text, 0)
+        except (ValueError, StopIteration):
+            return json.loads(text)  # the same error message as json.loads would give
+        if end == len(text) or text[end:].isspace():
+            return obj
+    return json.loads(text)
 
 
 @attrs.frozen
@@ -372,7 +406,7 @@ class RecordSource:
             fmt = self.format
             if fmt == "jsonl":
                 try:
-                    obj = json.loads(raw)
+                    obj = _json_line(raw)
                 except ValueError as exc:
                     msg = str(exc).split(":")[0]
                     return RecordError(line, f"not a JSON object: {msg}", self.name)

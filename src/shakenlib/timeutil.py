@@ -51,24 +51,12 @@ def parse_time(value: object) -> dt.datetime:
         text = str(value).strip()
         if not text:
             raise UsageError("usage", "empty time")
+        if text[4:5] == "-":  # YYYY-...: ISO 8601, not a number
+            return _iso(text)
         try:
-            if text[4:5] == "-":  # YYYY-...: ISO 8601, not a number (skip the float attempt)
-                raise ValueError(text)
             seconds = float(text)
         except ValueError:
-            if text[-1:] in ("Z", "z"):
-                text = text[:-1] + "+00:00"
-            elif text[-4:].upper() in (" UTC", " GMT"):  # "2025-06-01 12:00:00 UTC"
-                text = text[:-4] + "+00:00"
-            try:
-                parsed = dt.datetime.fromisoformat(text)
-            except ValueError:
-                raise UsageError(
-                    "usage", f"not ISO 8601 or Unix seconds: {text[:40]!r}"
-                ) from None
-            if parsed.tzinfo is None:
-                parsed = parsed.replace(tzinfo=dt.UTC)
-            return parsed.astimezone(dt.UTC)
+            return _iso(text)
     if not math.isfinite(seconds):
         raise UsageError("usage", f"not a time: {value!r}")
     if abs(seconds) >= _MILLISECONDS_FROM:
@@ -77,6 +65,23 @@ def parse_time(value: object) -> dt.datetime:
         return dt.datetime.fromtimestamp(seconds, dt.UTC)
     except (OverflowError, OSError, ValueError):
         raise UsageError("usage", f"time out of range: {value!r}") from None
+
+
+def _iso(text: str) -> dt.datetime:
+    """ISO 8601 text (``Z``, `` UTC``/`` GMT`` or no offset: UTC) as an aware UTC datetime."""
+    if text[-1:] in ("Z", "z"):
+        text = text[:-1] + "+00:00"
+    elif text[-4:].upper() in (" UTC", " GMT"):  # "2025-06-01 12:00:00 UTC"
+        text = text[:-4] + "+00:00"
+    try:
+        parsed = dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise UsageError("usage", f"not ISO 8601 or Unix seconds: {text[:40]!r}") from None
+    if parsed.tzinfo is None:
+        return parsed.replace(tzinfo=dt.UTC)
+    if parsed.tzinfo is dt.UTC:  # fromisoformat gives this object for +00:00
+        return parsed
+    return parsed.astimezone(dt.UTC)
 
 
 def to_datetime(value: dt.datetime | float | int | str) -> dt.datetime:
