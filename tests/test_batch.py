@@ -23,7 +23,8 @@ class FakeVerifier:
                sip: Any = None) -> VerificationResult:
         if not identity:
             return VerificationResult.failure("identity_missing")
-        spc, origid, attest, ok = identity[0].split("/")
+        value = identity if isinstance(identity, str) else identity[0]
+        spc, origid, attest, ok = value.split("/")
         cert = CertificateSummary(spc=spc, subject_o=f"Org {spc}")
         if ok != "ok":
             return VerificationResult.failure(ok, certificate=cert, origid=origid,

@@ -8,7 +8,14 @@ import random
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from shakenlib.leads import Analysis, DistinctCounter, HyperLogLog, nanp_problem, neighbour
+from shakenlib.leads import (
+    Analysis,
+    DistinctCounter,
+    HyperLogLog,
+    NumberStats,
+    nanp_problem,
+    neighbour,
+)
 from shakenlib.providers import ProviderDirectory
 from shakenlib.records import CallRecord, RecordError
 from shakenlib.result import CertificateSummary, VerificationResult
@@ -268,3 +275,21 @@ def test_sketch_accepts_any_claimed_number() -> None:
     counter.add("\udfff9")
     assert not counter.exact
     assert counter.count() == 3
+
+
+numbers = st.one_of(st.none(), st.just(""), st.text("0123456789", min_size=1, max_size=12),
+                    st.from_regex(r"1?[2-9][0-9]{2}[2-9][0-9]{6}", fullmatch=True))
+
+
+@given(orig=numbers, dest=numbers)
+@settings(max_examples=300, deadline=None)
+def test_number_stats_counts_agree_with_the_public_rules(orig: str | None,
+                                                         dest: str | None) -> None:
+    # NumberStats.add computes the national part once; its counts must be what
+    # neighbour() and nanp_problem() say of the same numbers
+    stats = NumberStats()
+    stats.add(orig, dest)
+    assert stats.neighbour_calls == int(neighbour(orig, dest))
+    assert stats.invalid_orig_calls == int(bool(orig) and nanp_problem(orig) is not None)
+    assert stats.orig.count() == int(bool(orig))
+    assert stats.dest.count() == int(bool(dest))

@@ -107,9 +107,11 @@ class VerifierConfig:
 
 def verify_record(verifier: VerifierLike, record: CallRecord) -> VerificationResult:
     """Verify one record as of its own time (never raises for bad input)."""
+    identity = record.identity
     try:
-        return verifier.verify(list(record.identity), orig=record.orig, dest=record.dest,
-                               at=record.time, sip=record.sip)
+        return verifier.verify(identity[0] if len(identity) == 1 else list(identity),
+                               orig=record.orig, dest=record.dest, at=record.time,
+                               sip=record.sip)
     except ShakenError as exc:  # e.g. a usage problem with this record's values
         return VerificationResult.failure(exc.code, exc.message)
 
@@ -140,7 +142,14 @@ def _verify_chunk(verifier: VerifierLike, source: RecordSource, chunk: list[RawI
 
 def _analyze_chunk(verifier: VerifierLike, source: RecordSource, chunk: list[RawItem],
                    ) -> Analysis:
-    return Analysis().add_all(_verify_chunk(verifier, source, chunk))
+    analysis = Analysis()
+    for item in chunk:  # one loop: no intermediate list of (record, result) pairs
+        record = source.parse(item)
+        if isinstance(record, RecordError):
+            analysis.add_error(record)
+        else:
+            analysis.add(record, verify_record(verifier, record))
+    return analysis
 
 
 _ChunkFn = Callable[[VerifierLike, RecordSource, list[RawItem]], T]

@@ -272,7 +272,11 @@ def nanp_problem(tn: str | None) -> str | None:
     """
     if not tn:
         return None
-    national = _national(tn)
+    return _nanp_problem(tn, _national(tn))
+
+
+def _nanp_problem(tn: str, national: str | None) -> str | None:
+    """:func:`nanp_problem` of a non-empty ``tn`` whose :func:`_national` part is given."""
     if national is None:
         return "country code 1 but not 10 digits after it" if tn[0] == "1" else None
     if not national.isdigit():
@@ -395,17 +399,21 @@ class NumberStats:
     def add(self, orig: str | None, dest: str | None) -> None:
         """Count one call's numbers."""
         self.calls += 1
-        if orig:
-            self.orig.add(orig)
-            national = _national(orig)
-            if national is not None:
-                self.orig_blocks.add(national[:6])
         if dest:
             self.dest.add(dest)
-        if neighbour(orig, dest):
-            self.neighbour_calls += 1
-        problem = nanp_problem(orig)
-        if problem is not None and orig:
+        if not orig:
+            return
+        self.orig.add(orig)
+        national = _national(orig)  # once here: the checks below are neighbour/nanp_problem's
+        if national is not None:
+            block = national[:6]
+            self.orig_blocks.add(block)
+            if dest:
+                called = _national(dest)
+                if called is not None and called[:6] == block:
+                    self.neighbour_calls += 1
+        problem = _nanp_problem(orig, national)
+        if problem is not None:
             self.invalid_orig_calls += 1
             _keep_smallest(self.invalid_orig_examples, (orig, problem), 3)
 
