@@ -619,3 +619,57 @@ def test_fast_path_agrees_on_non_ascii_whitespace_in_info() -> None:
     value = f"{token(header={**HEADER, 'x5u': x5u})};info=<{x5u}>;alg=ES256;ppt=shaken"
     d = _both(value)
     assert ("info_x5u_mismatch", "error") in fcodes(d)
+
+
+near_tn = st.one_of(st.from_regex(r"[0-9]{1,15}", fullmatch=True), st.just("１２３"),
+                    st.just("+12155551212"), st.just(""), st.integers(0, 10**11))
+near_claims = st.fixed_dictionaries(
+    {
+        "attest": st.sampled_from(["A", "B", "C", "D", "a", 1]),
+        "dest": st.one_of(
+            st.fixed_dictionaries({"tn": st.lists(near_tn, max_size=3)}),
+            st.fixed_dictionaries({"tn": near_tn})),
+        "iat": st.one_of(st.integers(-5, 10**16), st.floats(0, 2e9), st.just("1")),
+        "orig": st.fixed_dictionaries({"tn": near_tn}),
+        "origid": st.one_of(st.uuids().map(str), st.uuids().map(lambda u: str(u).upper()),
+                            st.just("trunk-7"), st.uuids().map(lambda u: f"{{{u}}}")),
+    },
+    optional={"opt": st.just("x")},
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(claims=st.one_of(claims_strategy, near_claims),
+       layout=st.sampled_from(["canonical", "spaced", "escaped", "unsorted", "zero-iat"]))
+def test_plain_claims_pattern_agrees_with_the_json_checks(claims: dict[str, Any],
+                                                          layout: str) -> None:
+    # decode_plain_shaken reads the claims with one pattern; it must take exactly the
+    # canonical texts whose JSON the plain checks accept, and then agree with the
+    # general path.
+    if layout == "canonical":
+        cb = canonical_json(claims)
+    elif layout == "spaced":
+        cb = json.dumps(claims, sort_keys=True).encode()
+    elif layout == "escaped":
+        cb = canonical_json(claims).replace(b'"attest"', b'"\\u0061ttest"')
+    elif layout == "unsorted":
+        cb = json.dumps(dict(reversed(list(claims.items()))), separators=(",", ":")).encode()
+    else:
+        cb = canonical_json(claims).replace(b'"iat":', b'"iat":0', 1)
+    value = _ident(canonical_json(HEADER), cb)
+    d = decode_identity(value)
+    assert d.to_dict() == _general(value).to_dict()  # (errors do not compare equal)
+    plain = passport_mod.decode_plain_shaken(value)
+    try:
+        parsed = json.loads(cb)
+    except ValueError:
+        parsed = None
+    expected = (
+        isinstance(parsed, dict) and passport_mod._plain_claims_ok(parsed)
+        and canonical_json(parsed) == cb
+    )
+    assert (plain is not None) == expected
+    if plain is not None:
+        assert plain[4] == parsed
+        assert d.passport is not None
+        assert d.passport.claims_json == parsed

@@ -250,6 +250,14 @@ def _der_signature(raw: bytes) -> bytes:
     return b"\x30%c\x02%c%b\x02%c%b" % (len(r) + len(s) + 4, len(r), r, len(s), s)
 
 
+def _reaches(dests: tuple[str, ...], targets: tuple[str, ...]) -> bool:
+    """Whether any of a PASSporT's ``dests`` is one of the call's ``targets``."""
+    for d in dests:  # noqa: SIM110 - a loop, not any(<generator>): this runs once per call
+        if d in targets:
+            return True
+    return False
+
+
 class _Failure(Exception):
     """Internal: a check failed with a stable code (turned into a result, never escapes)."""
 
@@ -330,9 +338,17 @@ class Verifier:
             values = [identity] if identity and not identity.isspace() else []
         else:
             values = [v for v in identity or () if v and not v.isspace()]
-        orig_tns, dest_tns, number_findings = self._numbers(orig, dest, sip)
-        if sip is not None:
-            number_findings.extend(self._date_findings(sip, when))
+        orig_tns: tuple[str, ...] | None
+        dest_tns: tuple[str, ...] | None
+        number_findings: list[Finding]
+        if sip is None and type(orig) is str and type(dest) is str and (
+            orig.isdigit() and dest.isdigit()
+        ):  # canonical numbers and no SIP request: the usual call from a batch
+            orig_tns, dest_tns, number_findings = (orig,), (dest,), []
+        else:
+            orig_tns, dest_tns, number_findings = self._numbers(orig, dest, sip)
+            if sip is not None:
+                number_findings.extend(self._date_findings(sip, when))
         if not values:
             return VerificationResult.failure(
                 "identity_missing",
@@ -345,9 +361,7 @@ class Verifier:
             if only is None:
                 only = self._verify_one(0, values[0], orig_tns, dest_tns, when)
             if only.passed and (
-                dest_tns is None
-                or not self.policy.check_dest
-                or any(d in dest_tns for d in only.dest)
+                dest_tns is None or not self.policy.check_dest or _reaches(only.dest, dest_tns)
             ):
                 return build(VerificationResult, {
                     "verstat": TN_VALIDATION_PASSED, "error": None, "message": None,
@@ -455,7 +469,8 @@ class Verifier:
         error: _Failure | None = None
         try:
             self._check_signature(signature, token[:end].encode("ascii"), cert)
-            self._check_constraints(ready, claims)
+            if ready.constraints:
+                self._check_constraints(ready, claims)
             self._check_fresh(iat, ts, cert)
             self._check_numbers(orig, None, orig_tns, None, ready.chain)
         except _Failure as failure:
