@@ -166,6 +166,10 @@ def test_merge_of_halves_equals_whole(cut: int, seed: int) -> None:
     assert [lead.to_dict() for lead in merged.leads()] == [
         lead.to_dict() for lead in whole.leads()]
     assert Analysis().add_all(calls[cut:]) == right  # merge left its inputs unchanged
+    taken = Analysis()
+    for part in (calls[:cut], calls[cut:]):  # parts handed over (as batch merges workers')
+        taken.update(Analysis().add_all(part), take=True)
+    assert taken == whole
 
 
 @settings(max_examples=40, deadline=None)

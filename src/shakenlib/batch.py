@@ -227,7 +227,7 @@ def analyze_source(source: RecordSource, config: VerifierFactory, *, jobs: int |
     """
     total = Analysis()
     for part in _run(source, config, _analyze_chunk, jobs, chunk_size):
-        total.update(part)
+        total.update(part, take=True)  # parts are fresh: built for this merge only
         if progress is not None:
             progress(total.calls + total.unreadable, total.failed + total.unreadable)
     return total

@@ -210,6 +210,13 @@ class DistinctCounter:
     def update(self, other: DistinctCounter) -> None:
         """Merge ``other`` into this counter."""
         if other.values is not None:
+            if self.values is not None:
+                # one set union; the sketch (if the cap is passed) does not depend on the
+                # order values were added in
+                self.values |= other.values
+                if len(self.values) > self.cap:
+                    self._to_sketch()
+                return
             for value in other.values:
                 self.add(value)
             return
@@ -734,8 +741,12 @@ class Analysis:
                 self.add(*item)
         return self
 
-    def update(self, other: Analysis) -> None:
-        """Merge ``other`` into this analysis (in place)."""
+    def update(self, other: Analysis, *, take: bool = False) -> None:
+        """Merge ``other`` into this analysis (in place).
+
+        ``take=True``: ``other`` is not used afterwards (e.g. a part just received from a
+        worker), so its leads are moved in rather than copied.
+        """
         self.calls += other.calls
         self.passed += other.passed
         self.failed += other.failed
@@ -745,7 +756,7 @@ class Analysis:
         for key, stats in other.leads_by_key.items():
             mine = self.leads_by_key.get(key)
             if mine is None:
-                self.leads_by_key[key] = copy.deepcopy(stats)
+                self.leads_by_key[key] = stats if take else copy.deepcopy(stats)
             else:
                 mine.update(stats)
         self.unsigned_numbers.update(other.unsigned_numbers)
