@@ -142,3 +142,16 @@ def test_bad_configuration_fails_before_workers_start(tmp_path: Path) -> None:
     config = VerifierConfig(trust_files=(str(tmp_path / "missing.pem"),))
     with pytest.raises(FileNotFoundError):
         analyze_source(source, config, jobs=2)
+
+
+def test_workers_reading_byte_ranges_give_the_serial_result(tmp_path: Path) -> None:
+    # A JSON Lines file is cut into byte ranges that the workers read themselves; order,
+    # line numbers and aggregates must be exactly those of one serial pass.
+    source = RecordSource(path=str(_fake_calls(tmp_path, 3000)))
+    assert source.splittable
+    assert len(list(source.spans(40 * 1024, parts=4))) >= 6
+    serial = list(verify_source(source, FakeConfig(), jobs=1))
+    parallel = list(verify_source(source, FakeConfig(), jobs=2, chunk_size=40))
+    assert parallel == serial
+    assert analyze_source(source, FakeConfig(), jobs=2, chunk_size=40) == analyze_source(
+        source, FakeConfig(), jobs=1)

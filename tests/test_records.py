@@ -275,3 +275,41 @@ def test_json_line_reads_exactly_as_json_loads(value: dict[str, Any], cut: int,
     text = json.dumps(value)
     for line in (text + junk, text[:cut] + junk, " " + text):
         assert _loads_outcome(_json_line, line) == _loads_outcome(json.loads, line)
+
+
+line_text = st.one_of(
+    st.just(""), st.just("   "), st.just("\r"), st.text(max_size=30),
+    st.builds(lambda n: json.dumps({"time": n, "orig": "12155550123"}), st.integers(0, 10**9)),
+)
+
+
+@given(lines=st.lists(line_text, max_size=40), bom=st.booleans(), crlf=st.booleans(),
+       last_newline=st.booleans(), junk=st.booleans(), max_bytes=st.integers(1, 200),
+       parts=st.integers(1, 4))
+@settings(max_examples=150, deadline=None)
+def test_spans_cover_the_file_and_read_as_raw_does(
+    tmp_path_factory: pytest.TempPathFactory, lines: list[str], bom: bool, crlf: bool,
+    last_newline: bool, junk: bool, max_bytes: int, parts: int,
+) -> None:
+    # Workers read byte ranges of a JSON Lines file; together the ranges must give
+    # exactly the items (line numbers included) that reading it in one pass gives.
+    sep = b"\r\n" if crlf else b"\n"
+    data = sep.join(line.encode("utf-8", "surrogatepass") for line in lines)
+    if junk:
+        data += b"\xff\xfe{bad utf-8}"
+    if last_newline:
+        data += sep
+    path = tmp_path_factory.mktemp("spans") / "calls.jsonl"
+    path.write_bytes((b"\xef\xbb\xbf" if bom else b"") + data)
+    source = RecordSource(path=str(path))
+    assert source.splittable
+    spans = list(source.spans(max_bytes, parts=parts, min_bytes=1))
+    offset = 0
+    for start, length, _line in spans:
+        assert start == offset
+        assert length > 0
+        offset += length
+    assert offset == path.stat().st_size
+    from_spans = [item for span in spans for item in source.raw_span(span)]
+    assert from_spans == list(source.raw())
+    assert [source.parse(item) for item in from_spans] == list(source)

@@ -125,6 +125,9 @@ class RecordError:
 #: (str), a CSV row (list of str), or a SIP message (bytes). Picklable, so batches of raw
 #: items can be parsed in worker processes.
 RawItem = tuple[int, Any]
+#: A byte range of a JSON Lines file: (offset, length, number of the line it starts on).
+#: It starts at a line start and ends after a newline (or at the end of the file).
+Span = tuple[int, int, int]
 
 
 def parse_mapping(text: str | None) -> dict[str, str]:
@@ -354,12 +357,68 @@ class RecordSource:
             header[0] = header[0].lstrip("\ufeff").strip()  # a BOM in in-memory text
         return attrs.evolve(self, csv_header=tuple(header))
 
+    @property
+    def splittable(self) -> bool:
+        """Whether this is a JSON Lines file that workers can read in byte ranges
+        (:meth:`spans`, :meth:`raw_span`)."""
+        return self.format == "jsonl" and self.text is None and self.path is not None and (
+            os.path.isfile(self.path))
+
+    def spans(self, max_bytes: int, parts: int = 1, min_bytes: int = 32768) -> Iterator[Span]:
+        """Cut a JSON Lines file (:attr:`splittable`) into consecutive byte ranges.
+
+        Each range holds about ``min(max_bytes, remaining / parts)`` bytes (at least
+        ``min_bytes``), extended to the next line end: ranges shrink toward the end of the
+        file, so ``parts`` workers taking them in turn finish together. Reads the file once
+        to count lines; holds one range at a time.
+        """
+        assert self.path is not None
+        total = os.path.getsize(self.path)
+        with open(self.path, "rb") as handle:
+            offset, line = 0, 1
+            while True:
+                want = max(min_bytes, min(max_bytes, (total - offset) // max(parts, 1)))
+                block = handle.read(want)
+                if not block:
+                    return
+                if not block.endswith(b"\n"):
+                    block += handle.readline()
+                yield offset, len(block), line
+                offset += len(block)
+                line += block.count(b"\n")
+
+    def raw_span(self, span: Span) -> list[RawItem]:
+        """The ``(line, raw)`` items of one byte range of a JSON Lines file (see
+        :meth:`spans`); the same items :meth:`raw` yields for those lines."""
+        offset, length, line = span
+        assert self.path is not None
+        with open(self.path, "rb") as handle:
+            handle.seek(offset)
+            data = handle.read(length)
+        # Lines end at "\n" (JSON Lines); a span ends at a line end, so no UTF-8 sequence
+        # is cut and decoding the span is decoding its lines.
+        text = data.decode("utf-8", "replace")
+        if offset == 0:
+            text = text.removeprefix("\ufeff")  # utf-8-sig: a byte-order mark (CDR exports)
+        return [(number, part) for number, part in enumerate(text.split("\n"), line)
+                if part.strip()]
+
     def raw(self) -> Iterator[RawItem]:
         """Yield ``(line, raw)`` items in input order (streaming)."""
         fmt = self.format
         if fmt == "jsonl":
-            with self._open_text() as handle:
-                for number, text in enumerate(handle, 1):
+            if self.text is not None:
+                lines: Iterable[str] = io.StringIO(self.text)  # splits at "\n" only
+                for number, text in enumerate(lines, 1):
+                    if text.strip():
+                        yield number, text
+                return
+            assert self.path is not None
+            with open(self.path, "rb") as handle:  # lines end at b"\n", as in raw_span
+                for number, data in enumerate(handle, 1):
+                    text = data.removesuffix(b"\n").decode("utf-8", "replace")
+                    if number == 1:
+                        text = text.removeprefix("\ufeff")
                     if text.strip():
                         yield number, text
         elif fmt == "csv":

@@ -119,7 +119,7 @@ def run(args: argparse.Namespace) -> int:
     directory = ProviderDirectory.from_csv(args.providers) if args.providers else None
     progress = make_progress()
     analysis = analyze_source(source, config, jobs=args.jobs,
-                              chunk_size=args.chunk_size or 512, progress=progress)
+                              chunk_size=args.chunk_size or 2048, progress=progress)
     if progress is not None:
         sys.stderr.write("\n")
     if args.json:
