@@ -673,3 +673,38 @@ def test_plain_claims_pattern_agrees_with_the_json_checks(claims: dict[str, Any]
         assert plain[4] == parsed
         assert d.passport is not None
         assert d.passport.claims_json == parsed
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    params=st.lists(
+        st.sampled_from([f"info=<{X5U}>", "info=<https://other.example/c.pem>", "alg=ES256",
+                         "alg=ES384", "ppt=shaken", "ppt=div", "ppt=\"shaken\"", "x=1",
+                         f"info=<{X5U} >", f"info= <{X5U}>", "", "alg"]),
+        max_size=5),
+    x5u=st.sampled_from([X5U, "https://cr.example.org/a;b.pem", "http://cr.example.org/c.pem",
+                         "https://cr.example.org/é.pem", "https://cr.example.org/a b.pem"]),
+)
+def test_fast_path_reads_any_parameter_list_as_the_general_path(params: list[str],
+                                                                x5u: str) -> None:
+    # decode_plain_shaken checks the usual "info=<x5u>;alg=ES256;ppt=shaken" with one
+    # comparison and other parameter lists in a loop: both must agree with the general
+    # path, including x5u values that cannot stand in info=<...> unchanged.
+    value = f"{token(header={**HEADER, 'x5u': x5u})};{';'.join(params)}"
+    assert decode_identity(value).to_dict() == _general(value).to_dict()
+    if passport_mod.decode_plain_shaken(value) is not None:
+        assert decode_identity(value).findings == ()
+
+
+@pytest.mark.parametrize(("params", "fast"), [
+    (f"info=<{X5U}>;alg=ES256;ppt=shaken", True),
+    (f"ppt=shaken;info=<{X5U}>", True),
+    (f"alg=ES256;ppt=shaken;info=<{X5U}>", True),
+    (f"info=<{X5U}>;alg=ES256", False),  # no ppt parameter: a finding (ppt_mismatch)
+    (f"info=<{X5U}>;alg=ES256;ppt=shaken;ppt=shaken", False),
+    (f"info=<{X5U}>;alg=ES256;ppt=shaken ", False),
+])
+def test_which_parameter_lists_take_the_fast_path(params: str, fast: bool) -> None:
+    value = f"{token()};{params}"
+    assert (passport_mod.decode_plain_shaken(value) is not None) == fast
+    assert decode_identity(value).to_dict() == _general(value).to_dict()

@@ -47,3 +47,22 @@ def test_anything_else_raises_only_shaken_errors(value: object) -> None:
     except ShakenError:
         return
     assert result.tzinfo is not None
+
+
+@given(st.datetimes(min_value=dt.datetime(1, 1, 1), max_value=dt.datetime(9999, 12, 31)),
+       st.integers(0, 19), st.sampled_from("0123456789:-T Z+x"))
+@settings(max_examples=300, deadline=None)
+def test_the_usual_iso_form_reads_as_its_offset_form(when: dt.datetime, pos: int,
+                                                     char: str) -> None:
+    # "YYYY-MM-DDTHH:MM:SSZ" has a shortcut; it must read exactly as the same time with an
+    # explicit +00:00 (also after a one-character change), or fail as that does.
+    text = when.replace(microsecond=0).isoformat() + "Z"
+    text = text[:pos] + char + text[pos + 1 :]
+
+    def outcome(value: str) -> object:
+        try:
+            return parse_time(value)
+        except UsageError:
+            return "error"
+
+    assert outcome(text) == outcome(text[:-1] + "+00:00" if text.endswith("Z") else text)

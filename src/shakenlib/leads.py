@@ -185,9 +185,10 @@ class DistinctCounter:
 
     def add(self, value: str) -> None:
         """Add one value."""
-        if self.values is not None:
-            self.values.add(value)
-            if len(self.values) > self.cap:
+        values = self.values
+        if values is not None:
+            values.add(value)
+            if len(values) > self.cap:
                 self._to_sketch()
         else:
             assert self.hll is not None
@@ -703,7 +704,7 @@ class Analysis:
     def add(self, record: CallRecord, result: VerificationResult) -> None:
         """Count one verified call."""
         self.calls += 1
-        if not record.signed or (result.error == "identity_missing" and not result.passed):
+        if not record.identity or (result.error == "identity_missing" and not result.passed):
             self.unsigned += 1
             self.unsigned_numbers.add(record.orig, record.dest)
             return
@@ -712,7 +713,8 @@ class Analysis:
         else:
             self.failed += 1
             self.failed_by_error[result.error or "unknown"] += 1
-        spc = result.spc
+        cert = result.certificate
+        spc = cert.spc if cert is not None else None
         if spc is None:
             self.unattributed[result.error or "unknown"] += 1
             host = _host(result.x5u)

@@ -913,18 +913,32 @@ _USUAL_TAIL = ";alg=ES256;ppt=shaken"  # indexed by len % 4 (1 is impossible and
 
 # Decoded JOSE headers of the fast path, by header segment. Real traffic repeats headers
 # (one x5u per signer for days), so most calls skip decoding the header. Bounded; the
-# cached JSON is read-only (a MappingProxyType) because results share it.
-_HEADER_CACHE: dict[str, tuple[JoseHeader, Mapping[str, object]]] = {}
+# cached JSON is read-only (a MappingProxyType) because results share it. Each entry also
+# holds the usual Identity parameters for its x5u (``info=<x5u>;alg=ES256;ppt=shaken``)
+# when the x5u may stand in them unchanged, so most calls check them with one comparison.
+_HeaderEntry = tuple[JoseHeader, Mapping[str, object], str | None]
+_HEADER_CACHE: dict[str, _HeaderEntry] = {}
 _HEADER_CACHE_SIZE = 512
+# base64url -> base64 for binascii, with the classic-only '+' '/' and the padding '='
+# mapped to '!', which strict decoding rejects (RFC 7515 §2: unpadded base64url).
+_TO_STRICT = bytes.maketrans(b"-_+/=", b"+/!!!")
 
 
-def _header_segment(h64: str) -> tuple[JoseHeader, Mapping[str, object]] | None:
+def _plain_info(info: str) -> bool:
+    """Whether ``info`` can be a plain ``info=<...>`` value: an https URI without the
+    characters that would end or confuse the parameter (RFC 8224 §4.1)."""
+    return info.startswith("https://") and info.isascii() and not (
+        "<" in info or ">" in info or ";" in info or " " in info or '"' in info
+        or "\t" in info)
+
+
+def _header_segment(h64: str) -> _HeaderEntry | None:
     """Decode a plain valid canonical SHAKEN JOSE header segment (and cache it), or None.
 
     May raise ValueError/StopIteration/RecursionError for a bad segment."""
-    if "=" in h64 or "+" in h64 or "/" in h64 or not _canonical_tail(h64):
+    if not _canonical_tail(h64):
         return None
-    hb = _a2b(h64.encode("ascii").translate(_TO_STD) + _PAD[len(h64) & 3], strict_mode=True)
+    hb = _a2b(h64.encode("ascii").translate(_TO_STRICT) + _PAD[len(h64) & 3], strict_mode=True)
     if _WS_OR_ESCAPE.search(hb) or hb.count(b'":') != 4:
         return None
     htext = hb.decode("utf-8")
@@ -937,11 +951,43 @@ def _header_segment(h64: str) -> tuple[JoseHeader, Mapping[str, object]] | None:
     header = _make(
         JoseHeader, {"alg": "ES256", "typ": "passport", "ppt": "shaken", "x5u": x5u, "extra": {}}
     )
-    entry = (header, MappingProxyType(hj))
+    usual = f"info=<{x5u}>{_USUAL_TAIL}" if _plain_info(x5u) else None
+    entry = (header, MappingProxyType(hj), usual)
     if len(_HEADER_CACHE) >= _HEADER_CACHE_SIZE:
         _HEADER_CACHE.clear()
     _HEADER_CACHE[h64] = entry
     return entry
+
+
+def _plain_params(rest: str) -> tuple[str, str | None, list[tuple[str, str | None]]] | None:
+    """``info``, ``alg`` and the parameter list of ``info=<https://...>`` with optional
+    ``alg=ES256`` and ``ppt=shaken`` in any order, each once; ``None`` for anything else."""
+    info = alg = ppt = None
+    params: list[tuple[str, str | None]] = []
+    for part in rest.split(";"):
+        name, _, pvalue = part.partition("=")
+        if not pvalue:
+            return None
+        if name == "info":
+            if info is not None or pvalue[0] != "<" or pvalue[-1] != ">":
+                return None
+            info = pvalue[1:-1]
+            if not _plain_info(info):
+                return None
+        elif name == "ppt":
+            if ppt is not None:
+                return None
+            ppt = pvalue
+        elif name == "alg":
+            if alg is not None:
+                return None
+            alg = pvalue
+        else:
+            return None
+        params.append((name, pvalue))
+    if info is None or ppt != "shaken" or (alg is not None and alg != "ES256"):
+        return None
+    return info, alg, params
 
 
 #: What :func:`decode_plain_shaken` returns: ``(token, end, header, header_json,
@@ -967,50 +1013,9 @@ def decode_plain_shaken(value: str) -> PlainShaken | None:
     True
     """
     semi = value.find(";")
-    if semi <= 0 or " " in value or '"' in value or "\t" in value:
+    if semi <= 0:
         return None
     token = value[:semi]
-    rest = value[semi + 1 :]
-    info = alg = ppt = None
-    params: list[tuple[str, str | None]] | None = None
-    if rest.endswith(_USUAL_TAIL) and rest.startswith("info=<"):
-        # the usual order: info=<...>;alg=ES256;ppt=shaken
-        info = rest[6 : -len(_USUAL_TAIL) - 1]
-        if rest[-len(_USUAL_TAIL) - 1] != ">" or not info.startswith("https://"):
-            return None
-        if "<" in info or ">" in info or ";" in info or not info.isascii():
-            return None
-        alg = "ES256"
-        ppt = "shaken"
-    else:
-        params = []
-        for part in rest.split(";"):
-            name, _, pvalue = part.partition("=")
-            if not pvalue:
-                return None
-            if name == "info":
-                if info is not None or pvalue[0] != "<" or pvalue[-1] != ">":
-                    return None
-                info = pvalue[1:-1]
-                if not info.startswith("https://") or "<" in info or ">" in info:
-                    return None
-                if not info.isascii():
-                    return None
-            elif name == "ppt":
-                if ppt is not None:
-                    return None
-                ppt = pvalue
-            elif name == "alg":
-                if alg is not None:
-                    return None
-                alg = pvalue
-            else:
-                return None
-            params.append((name, pvalue))
-    if info is None or ppt != "shaken" or (alg is not None and alg != "ES256"):
-        return None
-    if "=" in token or "+" in token or "/" in token:
-        return None
     first = token.find(".")
     second = token.find(".", first + 1)
     if first <= 0 or second <= first + 1 or token.find(".", second + 1) >= 0:
@@ -1023,14 +1028,27 @@ def decode_plain_shaken(value: str) -> PlainShaken | None:
             cached = _header_segment(token[:first])
             if cached is None:
                 return None
-        raw = token[first + 1 :].encode("ascii").translate(_TO_STD)  # claims "." signature
+        # claims "." signature; a character outside base64url makes strict decoding fail
+        raw = token[first + 1 :].encode("ascii").translate(_TO_STRICT)
         split = second - first - 1
         cb = _a2b(raw[:split] + _PAD[split & 3], strict_mode=True)
         sig = _a2b(raw[split + 1 :] + _PAD[(len(raw) - split - 1) & 3], strict_mode=True)
     except (ValueError, StopIteration, RecursionError):  # _header_segment's, a2b's
         return None
-    header, hj = cached
-    if len(sig) != 64 or header.x5u != info:
+    header, hj, usual = cached
+    x5u = header.x5u or ""
+    alg: str | None = "ES256"
+    params: list[tuple[str, str | None]] | None = None
+    if usual is not None and len(value) - semi - 1 == len(usual) and value.endswith(usual):
+        info = x5u  # the usual info=<x5u>;alg=ES256;ppt=shaken
+    else:
+        parsed = _plain_params(value[semi + 1 :])
+        if parsed is None:
+            return None
+        info, alg, params = parsed
+        if info != x5u:
+            return None
+    if len(sig) != 64:
         return None
     # latin-1 never fails; the pattern matches ASCII only
     claims = _PLAIN_CLAIMS.fullmatch(cb.decode("latin-1"))

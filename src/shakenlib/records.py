@@ -161,6 +161,8 @@ def parse_mapping(text: str | None) -> dict[str, str]:
 
 
 def _tn(value: Any) -> str | None:
+    if type(value) is str and value.isdigit() and value.isascii():
+        return value  # canonical already: the usual case
     if value is None or isinstance(value, bool):
         return None
     if isinstance(value, float) and value.is_integer():

@@ -40,6 +40,11 @@ def parse_time(value: object) -> dt.datetime:
     past the year 5000). Raises
     :class:`~shakenlib.errors.UsageError` (a ``ValueError``) for anything else.
     """
+    if type(value) is str and len(value) == 20 and value[19] == "Z" and value[10] == "T":
+        try:  # YYYY-MM-DDTHH:MM:SSZ, the usual form in call records: no more work
+            return dt.datetime.fromisoformat(value)  # "Z" is UTC (Python 3.11+)
+        except ValueError:
+            pass  # the general path below reports it
     if isinstance(value, bool) or value is None:
         raise UsageError("usage", f"not a time: {value!r}")
     if isinstance(value, int | float):
