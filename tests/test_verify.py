@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import json
+from typing import Any
 
 import pytest
 from cryptography import x509
@@ -704,3 +705,49 @@ def test_plain_fast_path_waits_for_a_ready_credential(
     assert v._verify_plain(header, (ORIG,), bed.now.timestamp()) is None  # cold: general path
     assert v.verify(header, orig=ORIG, dest=DEST, at=bed.now).passed
     assert v._verify_plain(header, (ORIG,), bed.now.timestamp()) is not None
+
+
+def test_a_revoked_certificate_is_remembered_until_the_crls_next_update() -> None:
+    bed = ShakenTestbed()
+    victim = bed.add_provider("999A")
+    bed.revoke(victim)
+    v: Verifier = bed.verifier()
+    checks: list[dt.datetime] = []
+    real_check = v.revocation.check
+
+    def counting_check(*args: Any, **kwargs: Any) -> Any:
+        checks.append(kwargs["at"])
+        return real_check(*args, **kwargs)
+
+    v.revocation.check = counting_check  # type: ignore[method-assign]
+    at = bed.now
+    for seconds in (0, 30, 1800):  # each call signed at its own time
+        when = at + dt.timedelta(seconds=seconds)
+        header = victim.sign(orig=ORIG, dest=DEST, iat=int(when.timestamp()))
+        r = v.verify(header, orig=ORIG, dest=DEST, at=when)
+        assert_failed(r, "cert_revoked", sip_code=437)
+        assert r.spc == "999A"  # the signer is still named
+    assert checks == [at]  # checked once: the answer holds for the hour
+    later = at + dt.timedelta(hours=2)
+    header = victim.sign(orig=ORIG, dest=DEST, iat=int(later.timestamp()))
+    assert_failed(v.verify(header, orig=ORIG, dest=DEST, at=later), "cert_revoked")
+    assert checks == [at, later]  # checked again after the hour
+
+
+def test_a_remembered_revocation_ends_at_the_crls_next_update() -> None:
+    bed = ShakenTestbed()
+    victim = bed.add_provider("999A")
+    bed.revoke(victim)
+    soon = bed.now + dt.timedelta(minutes=10)  # the CRL is out of date after this
+    bed.repository.add(bed.pki.crl_url, bed.pki.make_crl([victim.issued], next_update=soon),
+                       content_type="application/pkix-crl")
+    v: Verifier = bed.verifier()
+    header = victim.sign(orig=ORIG, dest=DEST)
+    assert_failed(v.verify(header, orig=ORIG, dest=DEST, at=bed.now), "cert_revoked")
+    # 20 minutes later that CRL no longer counts (policy "prefer": a warning, not a
+    # failure), so the remembered answer must not be given
+    later = soon + dt.timedelta(minutes=10)
+    header = victim.sign(orig=ORIG, dest=DEST, iat=int(later.timestamp()))
+    r = v.verify(header, orig=ORIG, dest=DEST, at=later)
+    assert r.error != "cert_revoked"
+    assert "crl_expired" in {f.code for i in r.identities for f in i.findings}

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import collections
 import concurrent.futures
+import gc
 import itertools
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -133,6 +134,9 @@ _WORKER: dict[str, Any] = {}
 
 
 def _init_worker(config: VerifierFactory, source: RecordSource) -> None:
+    # Objects inherited from the parent (a forked worker has its whole heap) go to the
+    # permanent generation: the worker's collections then scan only its own objects.
+    gc.freeze()
     _WORKER["verifier"] = config.build()
     _WORKER["source"] = source
 

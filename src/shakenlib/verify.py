@@ -45,7 +45,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import NameOID
 
 from shakenlib._frozen import build
-from shakenlib.crl import RevocationChecker, crl_urls
+from shakenlib.crl import CertificateRevoked, RevocationChecker, crl_urls
 from shakenlib.errors import CODES, RepositoryError, ShakenError, UsageError
 from shakenlib.findings import Finding
 from shakenlib.passport import DecodedIdentity, decode_identity, decode_plain_shaken
@@ -117,7 +117,8 @@ class _Credential:
 @attrs.frozen
 class _Ready:
     """A credential ready for signature checks: fetched, chain validated, revocation
-    checked; valid for verification times in [from_ts, until_ts)."""
+    checked; valid for verification times in [from_ts, until_ts). ``failure`` (code,
+    message): the credential was refused with a lasting answer (a revoked certificate)."""
 
     cert: _Credential
     chain: ValidatedChain
@@ -125,6 +126,7 @@ class _Ready:
     from_ts: float
     until_ts: float
     constraints: tuple[JWTClaimConstraints, ...] = ()
+    failure: tuple[str, str] | None = None
 
 
 def _claim_constraints(leaf: x509.Certificate) -> tuple[JWTClaimConstraints, ...]:
@@ -266,6 +268,7 @@ class _Failure(Exception):
         self.code = code
         self.message = message
         self.cert: _Credential | None = None  # the credential, when it was obtained
+        self.until: dt.datetime | None = None  # a lasting answer holds until then
 
 
 class Verifier:
@@ -461,7 +464,7 @@ class Verifier:
             return None
         token, end, header, _, claims, signature, _, _, _ = plain
         ready = self._ready.get(header.x5u or "")
-        if ready is None or not ready.from_ts <= ts < ready.until_ts:
+        if ready is None or ready.failure is not None or not ready.from_ts <= ts < ready.until_ts:
             return None
         cert = ready.cert
         iat = claims["iat"]
@@ -577,6 +580,10 @@ class Verifier:
         ready = self._ready.get(x5u)
         if ready is None or not ready.from_ts <= ts < ready.until_ts:
             ready = self._prepare(x5u, at)
+        if ready.failure is not None:
+            refused = _Failure(*ready.failure)
+            refused.cert = ready.cert
+            raise refused
         if ready.findings:
             findings.extend(ready.findings)
         cert = ready.cert
@@ -607,20 +614,31 @@ class Verifier:
         cert = self._credential(x5u, at)
         try:
             chain = self._validate(cert, at)
-            cert = attrs.evolve(cert, summary=attrs.evolve(cert.summary, spc=chain.spc))
+        except _Failure as failure:
+            failure.cert = cert
+            raise
+        cert = attrs.evolve(cert, summary=attrs.evolve(cert.summary, spc=chain.spc))
+        try:
             revocation, revocation_until = self._check_revocation(cert, at)
             constraints = _claim_constraints(cert.leaf)
         except _Failure as failure:
             failure.cert = cert
+            if failure.until is not None:  # revoked: remember the answer as a good one
+                until = min(cert.expires_at, chain.valid_until, failure.until)
+                self._remember(x5u, _Ready(
+                    cert, chain, (), at.timestamp(), until.timestamp(),
+                    failure=(failure.code, failure.message)))
             raise
-        ready = _Ready(
+        return self._remember(x5u, _Ready(
             cert=cert,
             chain=chain,
             findings=cert.warnings + chain.findings + revocation,
             from_ts=chain.valid_from.timestamp(),
             until_ts=min(cert.expires_at, chain.valid_until, revocation_until).timestamp(),
             constraints=constraints,
-        )
+        ))
+
+    def _remember(self, x5u: str, ready: _Ready) -> _Ready:
         with self._lock:
             self._ready[x5u] = ready
             self._ready.move_to_end(x5u)
@@ -692,6 +710,12 @@ class Verifier:
             raise _Failure("crl_unavailable", detail)
         try:
             status = self.revocation.check(cert.leaf, crls, at=at)
+        except CertificateRevoked as exc:
+            # Listed on a CRL in force: the same answer until that CRL's nextUpdate.
+            revoked = _Failure(exc.code, exc.message)
+            next_update = exc.status.crl_next_update if exc.status is not None else None
+            revoked.until = min(until, next_update) if next_update is not None else until
+            raise revoked from None
         except ShakenError as exc:
             raise _Failure(exc.code, exc.message) from None
         if status.crl_next_update is not None:
