@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import concurrent.futures.process
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -155,3 +157,28 @@ def test_workers_reading_byte_ranges_give_the_serial_result(tmp_path: Path) -> N
     assert parallel == serial
     assert analyze_source(source, FakeConfig(), jobs=2, chunk_size=40) == analyze_source(
         source, FakeConfig(), jobs=1)
+
+
+def test_more_workers_than_chunks_still_hand_over_once_each(tmp_path: Path) -> None:
+    # each worker hands its analysis over once, also a worker that took no chunk at all
+    source = RecordSource(path=str(_fake_calls(tmp_path, 30)))
+    assert analyze_source(source, FakeConfig(), jobs=3) == analyze_source(
+        source, FakeConfig(), jobs=1)
+
+
+class CrashingVerifier(FakeVerifier):
+    def verify(self, identity: Any, **kwargs: Any) -> VerificationResult:
+        if identity and "o3" in identity:  # a worker process dies mid-batch
+            os._exit(3)
+        return super().verify(identity, **kwargs)
+
+
+class CrashingConfig:
+    def build(self) -> FakeVerifier:
+        return CrashingVerifier()
+
+
+def test_a_dying_worker_fails_the_batch_instead_of_hanging(tmp_path: Path) -> None:
+    source = RecordSource(path=str(_fake_calls(tmp_path, 400)))
+    with pytest.raises(concurrent.futures.process.BrokenProcessPool):
+        analyze_source(source, CrashingConfig(), jobs=2)

@@ -13,9 +13,9 @@ Two ways to run a batch:
 
 * :func:`verify_source` yields ``(record, result)`` pairs and
   :class:`~shakenlib.records.RecordError`\\ s in input order (``shakenlib verify-batch``);
-* :func:`analyze_source` has each worker aggregate its chunk into an
-  :class:`~shakenlib.leads.Analysis` and merges them (``shakenlib analyze``): only small
-  aggregates cross process boundaries.
+* :func:`analyze_source` has each worker aggregate the chunks it takes into one
+  :class:`~shakenlib.leads.Analysis`, handed over when the input is done, and merges
+  those (``shakenlib analyze``): one aggregate per worker crosses process boundaries.
 
 Verification never raises on bad input, and an unreadable record is passed on as a
 :class:`~shakenlib.records.RecordError`, so one bad record never stops a batch.
@@ -34,9 +34,12 @@ from __future__ import annotations
 
 import collections
 import concurrent.futures
+import contextlib
 import gc
 import itertools
+import multiprocessing
 import os
+import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, Protocol, TypeVar
 
@@ -133,12 +136,15 @@ def verify_records(records: Iterable[CallRecord | RecordError], verifier: Verifi
 _WORKER: dict[str, Any] = {}
 
 
-def _init_worker(config: VerifierFactory, source: RecordSource) -> None:
+def _init_worker(config: VerifierFactory, source: RecordSource,
+                 barrier: threading.Barrier | None = None) -> None:
     # Objects inherited from the parent (a forked worker has its whole heap) go to the
     # permanent generation: the worker's collections then scan only its own objects.
     gc.freeze()
     _WORKER["verifier"] = config.build()
     _WORKER["source"] = source
+    _WORKER["barrier"] = barrier
+    _WORKER["analysis"] = Analysis()
 
 
 def _verify_chunk(verifier: VerifierLike, source: RecordSource, chunk: list[RawItem],
@@ -146,15 +152,32 @@ def _verify_chunk(verifier: VerifierLike, source: RecordSource, chunk: list[RawI
     return list(verify_records((source.parse(item) for item in chunk), verifier))
 
 
-def _analyze_chunk(verifier: VerifierLike, source: RecordSource, chunk: list[RawItem],
-                   ) -> Analysis:
-    analysis = Analysis()
+def _analyze_into(analysis: Analysis, verifier: VerifierLike, source: RecordSource,
+                  chunk: list[RawItem]) -> tuple[int, int]:
+    """Add a chunk's records to ``analysis``; returns (records, failed or unreadable)."""
+    before = analysis.calls + analysis.unreadable, analysis.failed + analysis.unreadable
     for item in chunk:  # one loop: no intermediate list of (record, result) pairs
         record = source.parse(item)
         if isinstance(record, RecordError):
             analysis.add_error(record)
         else:
             analysis.add(record, verify_record(verifier, record))
+    return (analysis.calls + analysis.unreadable - before[0],
+            analysis.failed + analysis.unreadable - before[1])
+
+
+def _analyze_chunk(verifier: VerifierLike, source: RecordSource, chunk: list[RawItem],
+                   ) -> tuple[int, int]:
+    # in a worker: into the worker's own analysis (handed over by _hand_over)
+    return _analyze_into(_WORKER["analysis"], verifier, source, chunk)
+
+
+def _hand_over() -> Analysis:
+    """A worker's analysis, once all chunks are done. Every worker waits for the others at
+    the barrier first, so each of the ``jobs`` hand-over tasks lands on a different worker."""
+    _WORKER["barrier"].wait(timeout=_HAND_OVER_TIMEOUT)
+    analysis: Analysis = _WORKER["analysis"]
+    _WORKER["analysis"] = Analysis()
     return analysis
 
 
@@ -169,9 +192,14 @@ def _in_worker(fn: _ChunkFn[T], work: list[RawItem] | Span) -> T:
 
 
 # --- driver -----------------------------------------------------------------------------
+#: The start method of worker processes (the platform's default).
+_CONTEXT = multiprocessing.get_context()
+#: Seconds a worker waits for the others before handing its analysis over.
+_HAND_OVER_TIMEOUT = 300
 #: Bytes per record assumed when a chunk size in records becomes a byte range (a signed
 #: JSON Lines record is 600-800 bytes).
 _BYTES_PER_RECORD = 1024
+
 
 def _chunks(items: Iterable[RawItem], size: int) -> Iterator[list[RawItem]]:
     iterator = iter(items)
@@ -185,35 +213,48 @@ def _parse_source(source: RecordSource) -> RecordSource:
 
 
 def _run(source: RecordSource, config: VerifierFactory, fn: _ChunkFn[T],
-         jobs: int | None, chunk_size: int) -> Iterator[T]:
-    """Apply ``fn`` to chunks of raw items, in order, in-process or across ``jobs``."""
-    jobs = jobs or os.cpu_count() or 1
+         jobs: int, chunk_size: int, pool: concurrent.futures.ProcessPoolExecutor | None,
+         ) -> Iterator[T]:
+    """Apply ``fn`` to chunks of raw items, in order: in this process without a ``pool``,
+    else in the pool's ``jobs`` workers (started by :func:`_start_pool`)."""
     prepared = source.with_csv_header()
-    if jobs <= 1:
+    if pool is None:
         verifier, parser = config.build(), _parse_source(prepared)
         for chunk in _chunks(prepared.raw(), chunk_size):
             yield fn(verifier, parser, chunk)
         return
-    # Built once here too: a bad configuration fails before any worker starts, and the
-    # verification modules are imported before the workers fork (on Linux each worker would
-    # otherwise spend ~0.1 s importing them).
-    config.build()
-    pool = concurrent.futures.ProcessPoolExecutor(
-        max_workers=jobs, initializer=_init_worker,
-        initargs=(config, _parse_source(prepared)))
     pending: collections.deque[concurrent.futures.Future[T]] = collections.deque()
     # A JSON Lines file: workers read their own byte ranges, so only (offset, length, line)
     # crosses to them (a list of lines would go through a 64 KiB pipe in many wake-ups).
     work: Iterable[list[RawItem] | Span] = (
         prepared.spans(chunk_size * _BYTES_PER_RECORD, parts=2 * jobs)
         if prepared.splittable else _chunks(prepared.raw(), chunk_size))
-    try:
-        for part in work:
-            pending.append(pool.submit(_in_worker, fn, part))
-            while len(pending) >= 3 * jobs:  # bounded: memory does not grow with input
-                yield pending.popleft().result()
-        while pending:
+    for part in work:
+        pending.append(pool.submit(_in_worker, fn, part))
+        while len(pending) >= 3 * jobs:  # bounded: memory does not grow with input
             yield pending.popleft().result()
+    while pending:
+        yield pending.popleft().result()
+
+
+@contextlib.contextmanager
+def _start_pool(source: RecordSource, config: VerifierFactory, jobs: int,
+                barrier: threading.Barrier | None = None,
+                ) -> Iterator[concurrent.futures.ProcessPoolExecutor]:
+    """``jobs`` worker processes, each with its verifier (stopped on leaving)."""
+    # Built once here too: a bad configuration fails before any worker starts, and the
+    # verification modules are imported before the workers fork (on Linux each worker would
+    # otherwise spend ~0.1 s importing them).
+    config.build()
+    pool = concurrent.futures.ProcessPoolExecutor(
+        max_workers=jobs, mp_context=_CONTEXT, initializer=_init_worker,
+        initargs=(config, _parse_source(source.with_csv_header()), barrier))
+    try:
+        yield pool
+    except BaseException:
+        if barrier is not None:
+            barrier.abort()  # no worker waits for a hand-over that will not come
+        raise
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
 
@@ -229,15 +270,18 @@ def verify_source(source: RecordSource, config: VerifierFactory, *, jobs: int | 
     shrink toward the end of the file (so the workers finish together).
     ``progress`` is called after each chunk with (records done, failures so far).
     """
+    jobs = jobs or os.cpu_count() or 1
     done = failures = 0
-    for chunk in _run(source, config, _verify_chunk, jobs, chunk_size):
-        for item in chunk:
-            done += 1
-            if isinstance(item, RecordError) or not item[1].passed:
-                failures += 1
-        yield from chunk
-        if progress is not None:
-            progress(done, failures)
+    with contextlib.ExitStack() as stack:
+        pool = stack.enter_context(_start_pool(source, config, jobs)) if jobs > 1 else None
+        for chunk in _run(source, config, _verify_chunk, jobs, chunk_size, pool):
+            for item in chunk:
+                done += 1
+                if isinstance(item, RecordError) or not item[1].passed:
+                    failures += 1
+            yield from chunk
+            if progress is not None:
+                progress(done, failures)
 
 
 def analyze_source(source: RecordSource, config: VerifierFactory, *, jobs: int | None = None,
@@ -247,9 +291,30 @@ def analyze_source(source: RecordSource, config: VerifierFactory, *, jobs: int |
     ``jobs``, ``chunk_size`` and ``progress`` as for :func:`verify_source`. The result
     does not depend on ``jobs`` or ``chunk_size`` (aggregates merge exactly).
     """
+    jobs = jobs or os.cpu_count() or 1
     total = Analysis()
-    for part in _run(source, config, _analyze_chunk, jobs, chunk_size):
-        total.update(part, take=True)  # parts are fresh: built for this merge only
+    done = failures = 0
+
+    def report(counts: tuple[int, int]) -> None:
+        nonlocal done, failures
+        done, failures = done + counts[0], failures + counts[1]
         if progress is not None:
-            progress(total.calls + total.unreadable, total.failed + total.unreadable)
+            progress(done, failures)
+
+    if jobs <= 1:
+        def into_total(verifier: VerifierLike, parser: RecordSource,
+                       chunk: list[RawItem]) -> tuple[int, int]:
+            return _analyze_into(total, verifier, parser, chunk)
+
+        for counts in _run(source, config, into_total, 1, chunk_size, None):
+            report(counts)
+        return total
+    # Each worker aggregates all the chunks it takes; at the end each hands its analysis
+    # over once (parts merge exactly), so only one aggregate per worker crosses back.
+    barrier = _CONTEXT.Barrier(jobs)
+    with _start_pool(source, config, jobs, barrier) as pool:
+        for counts in _run(source, config, _analyze_chunk, jobs, chunk_size, pool):
+            report(counts)
+        for handed in [pool.submit(_hand_over) for _ in range(jobs)]:
+            total.update(handed.result(), take=True)  # fresh from a worker: moved in
     return total

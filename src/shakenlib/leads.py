@@ -492,7 +492,9 @@ class LeadStats:
         host = _host(result.x5u)
         if host:
             self.x5u_hosts[host] += 1
-        _keep_smallest(self.samples, (when, record.line, orig, dest, record.call_id), SAMPLES)
+        samples = self.samples
+        if len(samples) < SAMPLES or when <= samples[-1][0]:  # else it cannot be kept
+            _keep_smallest(samples, (when, record.line, orig, dest, record.call_id), SAMPLES)
 
     def update(self, other: LeadStats) -> None:
         """Merge ``other`` in."""
