@@ -315,6 +315,8 @@ def analyze_source(source: RecordSource, config: VerifierFactory, *, jobs: int |
     with _start_pool(source, config, jobs, barrier) as pool:
         for counts in _run(source, config, _analyze_chunk, jobs, chunk_size, pool):
             report(counts)
-        for handed in [pool.submit(_hand_over) for _ in range(jobs)]:
-            total.update(handed.result(), take=True)  # fresh from a worker: moved in
+        parts = [handed.result() for handed in [pool.submit(_hand_over) for _ in range(jobs)]]
+        pool.shutdown(wait=False)  # the workers exit while the parts merge
+        for part in parts:
+            total.update(part, take=True)  # fresh from a worker: moved in
     return total

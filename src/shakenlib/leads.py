@@ -51,7 +51,6 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
-import functools
 import hashlib
 import math
 from collections import Counter
@@ -114,14 +113,20 @@ class HyperLogLog:
 
     def add(self, value: str) -> None:
         """Add one value."""
-        # surrogatepass: claimed numbers are taken as received, and JSON allows "\ud800"
-        data = value.encode("utf-8", "surrogatepass")
-        h = int.from_bytes(hashlib.blake2b(data, digest_size=8).digest(), "big")
-        index = h >> (64 - self.p)
-        rest = h & ((1 << (64 - self.p)) - 1)
-        rank = (64 - self.p) - rest.bit_length() + 1
-        if rank > self.registers[index]:
-            self.registers[index] = rank
+        self.add_all((value,))
+
+    def add_all(self, values: Iterable[str]) -> None:
+        """Add many values (one loop: a sketch built from a set of thousands at once)."""
+        registers, bits = self.registers, 64 - self.p
+        mask, blake2b, from_bytes = (1 << bits) - 1, hashlib.blake2b, int.from_bytes
+        for value in values:
+            # surrogatepass: claimed numbers are taken as received; JSON allows "\ud800"
+            h = from_bytes(blake2b(value.encode("utf-8", "surrogatepass"), digest_size=8)
+                           .digest(), "big")
+            rank = bits - (h & mask).bit_length() + 1
+            index = h >> bits
+            if rank > registers[index]:
+                registers[index] = rank
 
     def estimate(self) -> float:
         """The estimated number of distinct values added."""
@@ -197,8 +202,7 @@ class DistinctCounter:
     def _to_sketch(self) -> None:
         assert self.values is not None
         self.hll = HyperLogLog()
-        for value in self.values:
-            self.hll.add(value)
+        self.hll.add_all(self.values)
         self.values = None
 
     def count(self) -> int:
@@ -218,16 +222,15 @@ class DistinctCounter:
                 if len(self.values) > self.cap:
                     self._to_sketch()
                 return
-            for value in other.values:
-                self.add(value)
+            assert self.hll is not None
+            self.hll.add_all(other.values)
             return
         assert other.hll is not None
         if self.values is not None:
             values = self.values
             self.values = None
             self.hll = copy.deepcopy(other.hll)
-            for value in values:
-                self.hll.add(value)
+            self.hll.add_all(values)
         else:
             assert self.hll is not None
             self.hll.update(other.hll)
@@ -281,6 +284,25 @@ def nanp_problem(tn: str | None) -> str | None:
     if not tn:
         return None
     return _nanp_problem(tn, _national(tn))
+
+
+# Calling numbers repeat (the same callers, day after day): what NumberStats.add needs of
+# one is computed once. Bounded: cleared when full.
+_ORIG_FACTS: dict[str, tuple[str | None, str | None]] = {}
+_ORIG_FACTS_SIZE = 65536
+
+
+def _orig_facts(tn: str) -> tuple[str | None, str | None]:
+    """(NPA-NXX block of a NANP number or ``None``, :func:`nanp_problem`) of a non-empty
+    calling number."""
+    facts = _ORIG_FACTS.get(tn)
+    if facts is None:
+        national = _national(tn)
+        facts = (national[:6] if national is not None else None, _nanp_problem(tn, national))
+        if len(_ORIG_FACTS) >= _ORIG_FACTS_SIZE:
+            _ORIG_FACTS.clear()
+        _ORIG_FACTS[tn] = facts
+    return facts
 
 
 def _nanp_problem(tn: str, national: str | None) -> str | None:
@@ -378,18 +400,25 @@ def _calls(count: int) -> str:
     return f"{count} call" if count == 1 else f"{count} calls"
 
 
+# x5u URL -> host: a few URLs carry most of the traffic. Bounded: cleared when full.
+_HOSTS: dict[str, str | None] = {}
+
+
 def _host(url: str | None) -> str | None:
     if not url:
         return None
-    return _url_host(url)
-
-
-@functools.lru_cache(maxsize=4096)  # a few x5u URLs carry most of the traffic
-def _url_host(url: str) -> str | None:
     try:
-        return urlsplit(url).hostname
+        return _HOSTS[url]
+    except KeyError:
+        pass
+    try:
+        host = urlsplit(url).hostname
     except ValueError:
-        return None
+        host = None
+    if len(_HOSTS) >= 4096:
+        _HOSTS.clear()
+    _HOSTS[url] = host
+    return host
 
 
 @attrs.define
@@ -412,15 +441,13 @@ class NumberStats:
         if not orig:
             return
         self.orig.add(orig)
-        national = _national(orig)  # once here: the checks below are neighbour/nanp_problem's
-        if national is not None:
-            block = national[:6]
+        block, problem = _orig_facts(orig)  # what neighbour() and nanp_problem() would say
+        if block is not None:
             self.orig_blocks.add(block)
             if dest:
                 called = _national(dest)
                 if called is not None and called[:6] == block:
                     self.neighbour_calls += 1
-        problem = _nanp_problem(orig, national)
         if problem is not None:
             self.invalid_orig_calls += 1
             _keep_smallest(self.invalid_orig_examples, (orig, problem), 3)
