@@ -41,7 +41,8 @@ class StandIn:
                sip: Any = None) -> VerificationResult:
         if not identity:
             return VerificationResult.failure("identity_missing")
-        spc, origid, attest = identity[0].split("/")
+        value = identity if isinstance(identity, str) else identity[0]
+        spc, origid, attest = value.split("/")
         return VerificationResult(verstat="TN-Validation-Passed", attest=attest,
                                   origid=origid, certificate=_CERTS[spc],
                                   x5u=f"https://cr.{spc}.test/c.pem")
