@@ -250,6 +250,7 @@ def _start_pool(source: RecordSource, config: VerifierFactory, jobs: int,
         max_workers=jobs, mp_context=_CONTEXT, initializer=_init_worker,
         initargs=(config, _parse_source(source.with_csv_header()), barrier))
     try:
+        pool.submit(int)  # start the workers now: they set up while the input is opened
         yield pool
     except BaseException:
         if barrier is not None:
