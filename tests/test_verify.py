@@ -751,3 +751,29 @@ def test_a_remembered_revocation_ends_at_the_crls_next_update() -> None:
     r = v.verify(header, orig=ORIG, dest=DEST, at=later)
     assert r.error != "cert_revoked"
     assert "crl_expired" in {f.code for i in r.identities for f in i.findings}
+
+
+def test_the_hourly_recheck_reuses_the_validated_chain(bed: ShakenTestbed,
+                                                        acme: TestProvider) -> None:
+    # Once an hour the revocation answer is checked again; the chain (and the claim
+    # constraints) of the same credential are not validated again while `at` is inside
+    # the chain's validity window.
+    v: Verifier = bed.verifier()
+    validations: list[dt.datetime] = []
+    real_validate = v.chains.validate
+
+    def counting_validate(*args: Any, **kwargs: Any) -> Any:
+        validations.append(kwargs["at"])
+        return real_validate(*args, **kwargs)
+
+    v.chains.validate = counting_validate  # type: ignore[method-assign]
+    for hours in (0, 2, 5):
+        when = bed.now + dt.timedelta(hours=hours)
+        header = acme.sign(orig=ORIG, dest=DEST, iat=int(when.timestamp()))
+        assert_passed(v.verify(header, orig=ORIG, dest=DEST, at=when))
+    assert validations == [bed.now]
+    # past the certificate's end the chain is validated again (and fails)
+    late = acme.issued.certificate.not_valid_after_utc + dt.timedelta(days=1)
+    header = acme.sign(orig=ORIG, dest=DEST, iat=int(late.timestamp()))
+    assert not v.verify(header, orig=ORIG, dest=DEST, at=late).passed
+    assert validations[-1] == late

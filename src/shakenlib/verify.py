@@ -269,6 +269,7 @@ class _Failure(Exception):
         self.message = message
         self.cert: _Credential | None = None  # the credential, when it was obtained
         self.until: dt.datetime | None = None  # a lasting answer holds until then
+        self.fetched = True  # False: the certificate could not be fetched at all
 
 
 class Verifier:
@@ -507,7 +508,10 @@ class Verifier:
         except _Failure as failure:
             error = failure
             if passport is not None and passport.header.x5u:
-                cert = failure.cert or self._learn(passport.header.x5u, at)
+                if failure.cert is not None:
+                    cert = failure.cert
+                elif failure.fetched:  # (no point fetching what could not be fetched)
+                    cert = self._learn(passport.header.x5u, at)
         summary = cert.summary if cert is not None else None
         if passport is None:
             return IdentityResult(
@@ -612,15 +616,27 @@ class Verifier:
     def _prepare(self, x5u: str, at: dt.datetime) -> _Ready:
         """Fetch, validate and revocation-check the credential at ``x5u`` as of ``at``."""
         cert = self._credential(x5u, at)
-        try:
-            chain = self._validate(cert, at)
-        except _Failure as failure:
-            failure.cert = cert
-            raise
-        cert = attrs.evolve(cert, summary=attrs.evolve(cert.summary, spc=chain.spc))
+        previous = self._ready.get(x5u)
+        if (  # the same credential again (e.g. the hourly revocation re-check): its chain
+            # and claim constraints still hold while `at` is inside the chain's window
+            previous is not None
+            and previous.cert.body_sha256 == cert.body_sha256
+            and previous.cert.expires_at == cert.expires_at
+            and previous.chain.valid_from <= at < previous.chain.valid_until
+        ):
+            cert, chain, constraints = previous.cert, previous.chain, previous.constraints
+        else:
+            try:
+                chain = self._validate(cert, at)
+            except _Failure as failure:
+                failure.cert = cert
+                raise
+            cert = attrs.evolve(cert, summary=attrs.evolve(cert.summary, spc=chain.spc))
+            constraints = None
         try:
             revocation, revocation_until = self._check_revocation(cert, at)
-            constraints = _claim_constraints(cert.leaf)
+            if constraints is None:
+                constraints = _claim_constraints(cert.leaf)
         except _Failure as failure:
             failure.cert = cert
             if failure.until is not None:  # revoked: remember the answer as a good one
@@ -653,7 +669,9 @@ class Verifier:
         try:
             fetched = self.repository.fetch(x5u, at=at)
         except RepositoryError as exc:
-            raise _Failure(exc.code, exc.message) from None
+            unfetched = _Failure(exc.code, exc.message)
+            unfetched.fetched = False
+            raise unfetched from None
         digest = hashlib.sha256(fetched.body).hexdigest()
         if cached is not None and cached.body_sha256 == digest:
             credential = attrs.evolve(cached, expires_at=fetched.expires_at)
