@@ -691,20 +691,27 @@ def test_plain_fast_path_gives_the_general_paths_result(
     v: Verifier = bed.verifier()
     at = bed.now + dt.timedelta(seconds=skew)
     v.verify(acme.sign(orig=ORIG, dest=DEST), orig=ORIG, dest=DEST, at=at)  # warm the cache
-    fast = v._verify_plain(header, (orig,), at.timestamp())
+    fast = v._verify_plain(header, (orig,), at)
     assert fast is not None
     assert fast == v._verify_one(0, header, (orig,), (dest[0],), at)
     assert fast.passed == (flip is None and abs(skew) <= 60 and claimed_orig in (None, orig))
 
 
-def test_plain_fast_path_waits_for_a_ready_credential(
-    bed: ShakenTestbed, acme: TestProvider
-) -> None:
+def test_plain_fast_path_leaves_refused_credentials_to_the_general_path() -> None:
+    bed = ShakenTestbed()
+    good, bad = bed.add_provider("111A"), bed.add_provider("999A")
+    bed.revoke(bad)
     v: Verifier = bed.verifier()
-    header = acme.sign(orig=ORIG, dest=DEST)
-    assert v._verify_plain(header, (ORIG,), bed.now.timestamp()) is None  # cold: general path
-    assert v.verify(header, orig=ORIG, dest=DEST, at=bed.now).passed
-    assert v._verify_plain(header, (ORIG,), bed.now.timestamp()) is not None
+    fast = v._verify_plain(good.sign(orig=ORIG, dest=DEST), (ORIG,), bed.now)
+    assert fast is not None  # prepared on the way
+    assert fast.passed
+    revoked = bad.sign(orig=ORIG, dest=DEST)
+    assert v._verify_plain(revoked, (ORIG,), bed.now) is None  # the general path says why
+    assert_failed(v.verify(revoked, orig=ORIG, dest=DEST, at=bed.now), "cert_revoked")
+    unreachable = Signer(good.issued.key, "https://cr.example.net/missing.pem").sign_shaken(
+        orig=ORIG, dest=DEST, attest="A", iat=int(bed.now.timestamp()))
+    assert v._verify_plain(unreachable, (ORIG,), bed.now) is None
+    assert v.verify(unreachable, orig=ORIG, dest=DEST, at=bed.now).sip_code == 436
 
 
 def test_a_revoked_certificate_is_remembered_until_the_crls_next_update() -> None:

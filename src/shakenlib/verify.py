@@ -361,7 +361,7 @@ class Verifier:
                 findings=tuple(number_findings),
             )
         if len(values) == 1:  # the common case: one header, no forwarding to resolve
-            only = self._verify_plain(values[0], orig_tns, when.timestamp())
+            only = self._verify_plain(values[0], orig_tns, when)
             if only is None:
                 only = self._verify_one(0, values[0], orig_tns, dest_tns, when)
             if only.passed and (
@@ -455,17 +455,25 @@ class Verifier:
 
     # --- one Identity header ------------------------------------------------------------
     def _verify_plain(
-        self, value: str, orig_tns: tuple[str, ...] | None, ts: float
+        self, value: str, orig_tns: tuple[str, ...] | None, at: dt.datetime
     ) -> IdentityResult | None:
         """:meth:`_verify_one` for the common case, without the intermediate objects: a
         plain SHAKEN header (:func:`~shakenlib.passport.decode_plain_shaken`) whose
-        credential is ready. ``None``: take the general path (same checks, same result)."""
+        credential can be made ready. ``None``: take the general path (same checks, same
+        result; it also says why a credential is refused)."""
         plain = decode_plain_shaken(value)
         if plain is None or "shaken" not in self.policy.accepted_ppt:
             return None
         token, end, header, _, claims, signature, _, _, _ = plain
-        ready = self._ready.get(header.x5u or "")
-        if ready is None or ready.failure is not None or not ready.from_ts <= ts < ready.until_ts:
+        ts = at.timestamp()
+        x5u = header.x5u or ""
+        ready = self._ready.get(x5u)
+        if ready is None or not ready.from_ts <= ts < ready.until_ts:
+            try:
+                ready = self._prepare(x5u, at)
+            except _Failure:
+                return None
+        if ready.failure is not None:
             return None
         cert = ready.cert
         iat = claims["iat"]
