@@ -182,3 +182,24 @@ def test_a_dying_worker_fails_the_batch_instead_of_hanging(tmp_path: Path) -> No
     source = RecordSource(path=str(_fake_calls(tmp_path, 400)))
     with pytest.raises(concurrent.futures.process.BrokenProcessPool):
         analyze_source(source, CrashingConfig(), jobs=2)
+
+
+@pytest.mark.parametrize("method", ["spawn", "forkserver"])
+def test_start_methods_that_start_workers_on_demand_hand_over_once_each(
+    example: tuple[Path, dict[str, Any]], method: str, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # With spawn/forkserver the pool starts workers only as work queues up; a small input
+    # (fewer chunks than workers) must still give one hand-over per worker, not a hang.
+    import multiprocessing
+
+    import shakenlib.batch as batch
+
+    monkeypatch.setattr(batch, "_HAND_OVER_TIMEOUT", 60)
+    monkeypatch.setattr(batch, "_CONTEXT", multiprocessing.get_context(method))
+    out, _ = example
+    config = VerifierConfig(trust_files=(str(out / "trust.pem"),), mirror=str(out / "mirror"))
+    small = out / f"small-{method}.jsonl"  # one byte range: one chunk for three workers
+    small.write_text("".join((out / "calls.jsonl").read_text().splitlines(True)[:20]))
+    source = RecordSource(path=str(small))
+    assert len(list(source.spans(2048 * 1024, parts=6))) == 1
+    assert analyze_source(source, config, jobs=3) == analyze_source(source, config, jobs=1)

@@ -172,6 +172,11 @@ def _analyze_chunk(verifier: VerifierLike, source: RecordSource, chunk: list[Raw
     return _analyze_into(_WORKER["analysis"], verifier, source, chunk)
 
 
+def _meet() -> None:
+    """Wait until every worker has started (see :func:`_start_pool`)."""
+    _WORKER["barrier"].wait(timeout=_HAND_OVER_TIMEOUT)
+
+
 def _hand_over() -> Analysis:
     """A worker's analysis, once all chunks are done. Every worker waits for the others at
     the barrier first, so each of the ``jobs`` hand-over tasks lands on a different worker."""
@@ -250,7 +255,12 @@ def _start_pool(source: RecordSource, config: VerifierFactory, jobs: int,
         max_workers=jobs, mp_context=_CONTEXT, initializer=_init_worker,
         initargs=(config, _parse_source(source.with_csv_header()), barrier))
     try:
-        pool.submit(int)  # start the workers now: they set up while the input is opened
+        # Start every worker now (they set up while the input is opened). With a barrier,
+        # each of the `jobs` workers meets the others first: start methods that spawn
+        # workers on demand (spawn, forkserver) then start all of them, so that later
+        # each worker takes exactly one hand-over.
+        for _ in range(jobs if barrier is not None else 1):
+            pool.submit(_meet if barrier is not None else int)
         yield pool
     except BaseException:
         if barrier is not None:
