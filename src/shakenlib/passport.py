@@ -907,8 +907,8 @@ class DecodedIdentity:
 
 _SRC_8224 = "RFC 8224 §4"
 _a2b = binascii.a2b_base64
-_PAD = (b"", b"", b"==", b"=")
-_USUAL_TAIL = ";alg=ES256;ppt=shaken"  # indexed by len % 4 (1 is impossible and rejected)
+_PAD = (b"", b"", b"==", b"=")  # indexed by len % 4 (1 is impossible and rejected)
+_USUAL_TAIL = ";alg=ES256;ppt=shaken"  # what usually follows info=<...>
 
 
 # Decoded JOSE headers of the fast path, by header segment. Real traffic repeats headers
