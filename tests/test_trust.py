@@ -133,15 +133,21 @@ def test_trust_list_valid_object_and_array(pki: StiTestPki, list_signer: Issued)
     assert list(store2) == [pki.ca_root.certificate]
 
 
-def test_trust_list_rs256_signed_by_root_itself(pki: StiTestPki) -> None:
-    # An RSA signer that is itself one of the signer roots.
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+def _rsa_list_signer(key_size: int) -> tuple[rsa.RSAPrivateKey, x509.Certificate]:
+    """A self-signed RSA CA certificate, valid a day either side of NOW, and its key."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=key_size)
     name = x509.Name([x509.NameAttribute(x509.NameOID.COMMON_NAME, "STI-PA List Signer")])
     cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
-            .public_key(key.public_key()).serial_number(7)
+            .public_key(key.public_key()).serial_number(x509.random_serial_number())
             .not_valid_before(NOW - DAY).not_valid_after(NOW + DAY)
             .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
             .sign(key, hashes.SHA256()))
+    return key, cert
+
+
+def test_trust_list_rs256_signed_by_root_itself(pki: StiTestPki) -> None:
+    # An RSA signer that is itself one of the signer roots.
+    key, cert = _rsa_list_signer(2048)
     signer = Issued(cert, ec.generate_private_key(ec.SECP256R1()))
     jws = _trust_list([pki.ca_root.pem.decode()], signer, alg="RS256", key=key)
     store = TrustStore.from_sti_pa_trust_list(jws, signer_roots=[cert], at=NOW)
@@ -638,13 +644,7 @@ def test_trust_list_with_critical_header_parameters_is_rejected(
 
 def test_trust_list_rs256_needs_a_2048_bit_key(pki: StiTestPki) -> None:
     # RFC 7518 §3.3: "A key of size 2048 bits or larger MUST be used with these algorithms."
-    key = rsa.generate_private_key(public_exponent=65537, key_size=1024)
-    name = x509.Name([x509.NameAttribute(x509.NameOID.COMMON_NAME, "Weak List Signer")])
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
-            .public_key(key.public_key()).serial_number(9)
-            .not_valid_before(NOW - DAY).not_valid_after(NOW + DAY)
-            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-            .sign(key, hashes.SHA256()))
+    key, cert = _rsa_list_signer(1024)
     header = {"alg": "RS256", "x5c": [base64.b64encode(
         cert.public_bytes(serialization.Encoding.DER)).decode()]}
     jws = _signed_jws(header, [pki.ca_root.pem.decode()], key)

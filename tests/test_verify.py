@@ -714,19 +714,25 @@ def test_plain_fast_path_leaves_refused_credentials_to_the_general_path() -> Non
     assert v.verify(unreachable, orig=ORIG, dest=DEST, at=bed.now).sip_code == 436
 
 
+def _times_called(owner: Any, method: str) -> list[dt.datetime]:
+    """Wrap ``owner.method``; the returned list collects the ``at`` of each call."""
+    seen: list[dt.datetime] = []
+    real = getattr(owner, method)
+
+    def recording(*args: Any, **kwargs: Any) -> Any:
+        seen.append(kwargs["at"])
+        return real(*args, **kwargs)
+
+    setattr(owner, method, recording)
+    return seen
+
+
 def test_a_revoked_certificate_is_remembered_until_the_crls_next_update() -> None:
     bed = ShakenTestbed()
     victim = bed.add_provider("999A")
     bed.revoke(victim)
     v: Verifier = bed.verifier()
-    checks: list[dt.datetime] = []
-    real_check = v.revocation.check
-
-    def counting_check(*args: Any, **kwargs: Any) -> Any:
-        checks.append(kwargs["at"])
-        return real_check(*args, **kwargs)
-
-    v.revocation.check = counting_check  # type: ignore[method-assign]
+    checks = _times_called(v.revocation, "check")
     at = bed.now
     for seconds in (0, 30, 1800):  # each call signed at its own time
         when = at + dt.timedelta(seconds=seconds)
@@ -766,14 +772,7 @@ def test_the_hourly_recheck_reuses_the_validated_chain(bed: ShakenTestbed,
     # constraints) of the same credential are not validated again while `at` is inside
     # the chain's validity window.
     v: Verifier = bed.verifier()
-    validations: list[dt.datetime] = []
-    real_validate = v.chains.validate
-
-    def counting_validate(*args: Any, **kwargs: Any) -> Any:
-        validations.append(kwargs["at"])
-        return real_validate(*args, **kwargs)
-
-    v.chains.validate = counting_validate  # type: ignore[method-assign]
+    validations = _times_called(v.chains, "validate")
     for hours in (0, 2, 5):
         when = bed.now + dt.timedelta(hours=hours)
         header = acme.sign(orig=ORIG, dest=DEST, iat=int(when.timestamp()))

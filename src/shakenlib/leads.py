@@ -51,6 +51,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import functools
 import hashlib
 import math
 from collections import Counter
@@ -286,23 +287,12 @@ def nanp_problem(tn: str | None) -> str | None:
     return _nanp_problem(tn, _national(tn))
 
 
-# Calling numbers repeat (the same callers, day after day): what NumberStats.add needs of
-# one is computed once. Bounded: cleared when full.
-_ORIG_FACTS: dict[str, tuple[str | None, str | None]] = {}
-_ORIG_FACTS_SIZE = 65536
-
-
+@functools.lru_cache(maxsize=65536)  # calling numbers repeat: the same callers, day after day
 def _orig_facts(tn: str) -> tuple[str | None, str | None]:
     """(NPA-NXX block of a NANP number or ``None``, :func:`nanp_problem`) of a non-empty
-    calling number."""
-    facts = _ORIG_FACTS.get(tn)
-    if facts is None:
-        national = _national(tn)
-        facts = (national[:6] if national is not None else None, _nanp_problem(tn, national))
-        if len(_ORIG_FACTS) >= _ORIG_FACTS_SIZE:
-            _ORIG_FACTS.clear()
-        _ORIG_FACTS[tn] = facts
-    return facts
+    calling number: what NumberStats.add needs of it."""
+    national = _national(tn)
+    return national[:6] if national is not None else None, _nanp_problem(tn, national)
 
 
 def _nanp_problem(tn: str, national: str | None) -> str | None:
@@ -400,25 +390,18 @@ def _calls(count: int) -> str:
     return f"{count} call" if count == 1 else f"{count} calls"
 
 
-# x5u URL -> host: a few URLs carry most of the traffic. Bounded: cleared when full.
-_HOSTS: dict[str, str | None] = {}
-
-
 def _host(url: str | None) -> str | None:
     if not url:
         return None
+    return _url_host(url)
+
+
+@functools.lru_cache(maxsize=4096)  # a few x5u URLs carry most of the traffic
+def _url_host(url: str) -> str | None:
     try:
-        return _HOSTS[url]
-    except KeyError:
-        pass
-    try:
-        host = urlsplit(url).hostname
+        return urlsplit(url).hostname
     except ValueError:
-        host = None
-    if len(_HOSTS) >= 4096:
-        _HOSTS.clear()
-    _HOSTS[url] = host
-    return host
+        return None
 
 
 @attrs.define
@@ -742,8 +725,7 @@ class Analysis:
         else:
             self.failed += 1
             self.failed_by_error[result.error or "unknown"] += 1
-        cert = result.certificate
-        spc = cert.spc if cert is not None else None
+        spc = result.spc
         if spc is None:
             self.unattributed[result.error or "unknown"] += 1
             host = _host(result.x5u)

@@ -34,7 +34,7 @@ import hashlib
 import threading
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Literal
+from typing import Literal, TypeVar
 
 import attrs
 from cryptography import x509
@@ -74,6 +74,7 @@ from shakenlib.trust import ChainValidator, TrustStore, ValidatedChain
 __all__ = ["Policy", "Verifier", "to_datetime"]
 
 _ES256 = ec.ECDSA(hashes.SHA256())
+_T = TypeVar("_T")
 
 
 @attrs.frozen
@@ -342,17 +343,9 @@ class Verifier:
             values = [identity] if identity and not identity.isspace() else []
         else:
             values = [v for v in identity or () if v and not v.isspace()]
-        orig_tns: tuple[str, ...] | None
-        dest_tns: tuple[str, ...] | None
-        number_findings: list[Finding]
-        if sip is None and type(orig) is str and type(dest) is str and (
-            orig.isdigit() and dest.isdigit()
-        ):  # canonical numbers and no SIP request: the usual call from a batch
-            orig_tns, dest_tns, number_findings = (orig,), (dest,), []
-        else:
-            orig_tns, dest_tns, number_findings = self._numbers(orig, dest, sip)
-            if sip is not None:
-                number_findings.extend(self._date_findings(sip, when))
+        orig_tns, dest_tns, number_findings = self._numbers(orig, dest, sip)
+        if sip is not None:
+            number_findings.extend(self._date_findings(sip, when))
         if not values:
             return VerificationResult.failure(
                 "identity_missing",
@@ -409,6 +402,10 @@ class Verifier:
     def _numbers(
         self, orig: str | None, dest: str | Sequence[str] | None, sip: SipMessage | None
     ) -> tuple[tuple[str, ...] | None, tuple[str, ...] | None, list[Finding]]:
+        if sip is None and type(orig) is str and type(dest) is str and (
+            orig.isdigit() and dest.isdigit()
+        ):  # canonical numbers and no SIP request: the usual call from a batch
+            return (orig,), (dest,), []
         findings: list[Finding] = []
         orig_tns: tuple[str, ...] | None = None
         dest_tns: tuple[str, ...] | None = None
@@ -484,9 +481,9 @@ class Verifier:
             if ready.constraints:
                 self._check_constraints(ready, claims)
             self._check_fresh(iat, ts, cert)
-            listed = ready.chain.tnauthlist
-            if (orig_tns is not None and orig not in orig_tns) or listed.tns or listed.ranges:
-                # (otherwise no check in there can fail: skip the call)
+            if (orig_tns is not None and orig not in orig_tns) or (
+                ready.chain.tnauthlist.has_numbers
+            ):  # (otherwise no check in there can fail: skip the call)
                 self._check_numbers(orig, None, orig_tns, None, ready.chain)
         except _Failure as failure:
             error = failure
@@ -663,12 +660,16 @@ class Verifier:
         ))
 
     def _remember(self, x5u: str, ready: _Ready) -> _Ready:
+        return self._keep(self._ready, x5u, ready)
+
+    def _keep(self, cache: OrderedDict[str, _T], key: str, value: _T) -> _T:
+        """Store ``value`` in a bounded least-recently-stored cache; returns it."""
         with self._lock:
-            self._ready[x5u] = ready
-            self._ready.move_to_end(x5u)
-            while len(self._ready) > self._cache_size:
-                self._ready.popitem(last=False)
-        return ready
+            cache[key] = value
+            cache.move_to_end(key)
+            while len(cache) > self._cache_size:
+                cache.popitem(last=False)
+        return value
 
     def _credential(self, x5u: str, at: dt.datetime) -> _Credential:
         cached = self._credentials.get(x5u)
@@ -685,12 +686,7 @@ class Verifier:
             credential = attrs.evolve(cached, expires_at=fetched.expires_at)
         else:
             credential = _build_credential(x5u, fetched.body, digest, fetched)
-        with self._lock:
-            self._credentials[x5u] = credential
-            self._credentials.move_to_end(x5u)
-            while len(self._credentials) > self._cache_size:
-                self._credentials.popitem(last=False)
-        return credential
+        return self._keep(self._credentials, x5u, credential)
 
     def _learn(self, x5u: str, at: dt.datetime) -> _Credential | None:
         """For a PASSporT that failed before its certificate was examined: fetch the
