@@ -42,13 +42,13 @@ def _memory():  # type: ignore[no-untyped-def]
 def _https():  # type: ignore[no-untyped-def]
     from repo_fixtures import cert_pem, make_tls_files
     from shakenlib.cache import Cache
-    from shakenlib.repository import FetchPolicy, HttpRepository
-    from shakenlib.testing.server import HttpsRepositoryServer
+    from shakenlib.repository import HttpRepository
+    from shakenlib.testing.server import HttpsRepositoryServer, loopback_policy
 
     files = make_tls_files(Path(tempfile.mkdtemp()))
     server = HttpsRepositoryServer(certfile=files.certfile, keyfile=files.keyfile).start()
     url = server.add("/1234/cert.pem", cert_pem(), headers={"Cache-Control": "no-store"})
-    policy = FetchPolicy.permissive_for_tests(files.ca_file)
+    policy = loopback_policy(files.ca_file)
     repo = HttpRepository(policy, cache=Cache(max_entries=0))
     return lambda: repo.fetch(url, at=AT)
 

@@ -12,7 +12,7 @@ from shakenlib.repository import FetchPolicy, HttpRepository
 from shakenlib.sign import Signer
 from shakenlib.testing.assertions import assert_failed, assert_passed
 from shakenlib.testing.pki import Issued, StiTestPki
-from shakenlib.testing.server import HttpsRepositoryServer
+from shakenlib.testing.server import HttpsRepositoryServer, loopback_policy
 from shakenlib.trust import TrustStore
 from shakenlib.verify import Policy, Verifier
 
@@ -44,11 +44,9 @@ def leaf(pki: StiTestPki) -> Issued:
 
 
 def verifier(pki: StiTestPki, tls_files: TlsFiles, **policy: object) -> Verifier:
-    fetch = attrs.evolve(
-        FetchPolicy.permissive_for_tests(tls_files.ca_file),
-        connect_timeout=0.3,
-        read_timeout=0.3,
-        total_timeout=1.0,
+    fetch = loopback_policy(
+        tls_files.ca_file,
+        base=FetchPolicy(connect_timeout=0.3, read_timeout=0.3, total_timeout=1.0),
     )
     repository = HttpRepository(fetch, cache=Cache())
     return Verifier(

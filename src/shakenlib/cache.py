@@ -110,11 +110,20 @@ def parse_cache_control(value: str) -> dict[str, str | None]:
     return out
 
 
+#: RFC 9111 §1.2.2: "If a cache receives a delta-seconds value greater than the greatest
+#: integer it can represent, or if any of its subsequent calculations overflows, the cache
+#: MUST consider the value to be 2147483648 (2^31)". Every lifetime is capped there too.
+_MAX_DELTA = 2**31
+_MAX_LIFETIME = timedelta(seconds=_MAX_DELTA)
+
+
 def _delta_seconds(arg: str | None) -> int | None:
     # RFC 9111 §1.2.2: delta-seconds = 1*DIGIT; a larger value than 2^31 means "2^31".
     if arg is None or not arg.isascii() or not arg.isdigit():
         return None
-    return min(int(arg), 2**31)
+    if len(arg.lstrip("0")) > 10:  # past 2^31 (and int() refuses over 4300 digits)
+        return _MAX_DELTA
+    return min(int(arg), _MAX_DELTA)
 
 
 def _http_date(value: str | None) -> datetime | None:
@@ -178,7 +187,7 @@ def freshness_lifetime(headers: Mapping[str, str], *, at: datetime) -> timedelta
             lifetime = timedelta(0)
         else:
             date = _http_date(lower.get("date")) or at
-            lifetime = max(timedelta(0), expires - date)
+            lifetime = min(max(timedelta(0), expires - date), _MAX_LIFETIME)
     if lifetime is None:
         return None
     age = _delta_seconds(lower.get("age"))  # RFC 9111 §5.1 Age = delta-seconds

@@ -143,7 +143,7 @@ def crl_urls(certs: x509.Certificate | Iterable[x509.Certificate]) -> tuple[str,
     for cert in items:
         try:
             ext = cert.extensions.get_extension_for_class(x509.CRLDistributionPoints)
-        except (x509.ExtensionNotFound, ValueError, x509.UnsupportedGeneralNameType):
+        except (x509.ExtensionNotFound, *_BAD_EXTENSIONS):
             continue
         for point in ext.value:
             for name in point.full_name or ():
@@ -153,6 +153,10 @@ def crl_urls(certs: x509.Certificate | Iterable[x509.Certificate]) -> tuple[str,
                     urls.setdefault(name.value, None)
     return tuple(urls)
 
+
+# What cryptography raises when it decodes a hostile extension list on first access
+# (UnsupportedGeneralNameType and DuplicateExtension are not ValueErrors).
+_BAD_EXTENSIONS = (ValueError, x509.UnsupportedGeneralNameType, x509.DuplicateExtension)
 
 _CRL_SIGNER_EE_POLICY = (
     ExtensionPolicy.permit_all()
@@ -168,7 +172,7 @@ def _can_sign_crls(cert: x509.Certificate) -> bool:
         return bool(cert.extensions.get_extension_for_class(x509.KeyUsage).value.crl_sign)
     except x509.ExtensionNotFound:
         return True
-    except (ValueError, x509.UnsupportedGeneralNameType):  # extensions that do not decode
+    except _BAD_EXTENSIONS:  # extensions that do not decode
         return False
 
 
@@ -217,7 +221,7 @@ def _validated_chain(
     )
     try:
         verified = verifier.verify(signer, list(intermediates))
-    except (VerificationError, x509.UnsupportedGeneralNameType) as exc:
+    except (VerificationError, *_BAD_EXTENSIONS) as exc:
         detail = str(exc).split(" (encountered processing")[0]
         raise RevocationError(
             "crl_invalid",
@@ -318,7 +322,7 @@ def _out_of_scope(idp: x509.IssuingDistributionPoint | None, cert: x509.Certific
     try:
         bc = cert.extensions.get_extension_for_class(x509.BasicConstraints).value
         is_ca = bc.ca
-    except (x509.ExtensionNotFound, ValueError, x509.UnsupportedGeneralNameType):
+    except (x509.ExtensionNotFound, *_BAD_EXTENSIONS):
         is_ca = False
     if idp.only_contains_ca_certs and not is_ca:
         return "it covers only CA certificates"
@@ -444,7 +448,8 @@ class RevocationChecker:
             defect = _defect(crl)
             idp = _idp(crl)
         except (
-            ValueError, TypeError, x509.InvalidVersion, x509.UnsupportedGeneralNameType
+            ValueError, TypeError, x509.InvalidVersion, x509.UnsupportedGeneralNameType,
+            x509.DuplicateExtension,
         ) as exc:
             raise RevocationError(
                 "crl_invalid", f"CRL does not parse ({'PEM' if pem else 'DER'}): {exc}"

@@ -305,6 +305,18 @@ def parse_certificate(der: bytes) -> CertView:
     shakenlib.errors.CertificateError: cert_malformed: not an X.509 certificate: ...
     """
     try:
+        return _parse_certificate(der)
+    except (PyAsn1Error, IndexError, OverflowError, TypeError, ValueError, RecursionError) as exc:
+        # pyasn1 on hostile DER: an oversized length or INTEGER (OverflowError), a value
+        # cut short (IndexError), deep nesting (RecursionError). CertificateError is a
+        # ValueError but passes through unchanged.
+        if isinstance(exc, CertificateError):
+            raise
+        raise _bad(f"not an X.509 certificate: {type(exc).__name__}: {exc}"[:200]) from exc
+
+
+def _parse_certificate(der: bytes) -> CertView:
+    try:
         try:
             cert, _rest = der_decoder.decode(der, asn1Spec=rfc5280.Certificate())
         except PyAsn1Error:

@@ -263,7 +263,25 @@ def _json_object(data: bytes, what: str) -> tuple[dict[str, Any], bool]:
             raise PassportError("passport_json", msg) from None
     if type(obj) is not dict:
         raise PassportError("passport_json", f"{what} is not a JSON object")
+    # RFC 8259 §8.2 / RFC 7493 §2.1 (I-JSON): strings are sequences of Unicode scalar
+    # values; an escaped lone surrogate ("\\ud800") is not one, and Python's decoder
+    # would let it through to fail later when the text is encoded again.
+    if b"\\u" in data and _LONE_SURROGATE.search(text):
+        _check_scalar_values(obj, what)
     return obj, fast
+
+
+_LONE_SURROGATE = re.compile(r"\\u[dD][89a-fA-F]")
+
+
+def _check_scalar_values(obj: object, what: str) -> None:
+    """Raise ``passport_json`` if a string (or member name) in ``obj`` holds a surrogate."""
+    try:
+        json.dumps(obj, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        raise PassportError(
+            "passport_json", f"{what} holds an escaped lone surrogate (not Unicode text)"
+        ) from None
 
 
 def _count_names(obj: object) -> int:
@@ -656,7 +674,8 @@ def _plain_claims_ok(cj: dict[str, Any]) -> bool:
         or not 0 <= iat < _IAT_LIMIT
         or type(orig) is not dict
         or type(dest) is not dict
-        or cj.get("attest") not in _ATTEST
+        or type(cj.get("attest")) is not str
+        or cj["attest"] not in _ATTEST
         or type(origid) is not str
         or len(orig) != 1
         or len(dest) != 1

@@ -32,6 +32,7 @@ shakenlib.errors.RepositoryError: x5u_http_status: HTTP 404: ... not in the memo
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import os
 import socket
@@ -219,22 +220,25 @@ class FetchPolicy:
     allow_fragment: bool = False
     allow_path_params: bool = False
     follow_redirects: bool = False
-    allow_special_addresses: bool = False
     connect_timeout: float = 2.0
     read_timeout: float = 2.0
-    #: Whole-response deadline (seconds): a server dribbling bytes cannot stall a batch.
+    #: Deadline (seconds) for the whole exchange: connect, TLS, status line, headers and
+    #: body. A server dribbling bytes cannot hold a fetch (or the calls waiting on it).
     total_timeout: float = 5.0
     max_bytes: int = 65536
     verify_tls: bool | str = True
     default_ttl: timedelta = ATIS_DEFAULT_TTL
     negative_ttl: timedelta = _NEGATIVE_TTL
     max_ttl: timedelta | None = None
+    # Set only by shakenlib.testing.loopback_policy (through _loopback_policy): there is no
+    # constructor argument, and attrs.evolve drops it, so production code cannot reach it.
+    _loopback: bool = attrs.field(default=False, init=False, repr=False)
 
-    @classmethod
-    def permissive_for_tests(cls, ca_bundle: str | os.PathLike[str]) -> FetchPolicy:
-        """A policy for a local test repository: loopback addresses and any port allowed,
-        TLS verified against ``ca_bundle`` (the test CA). Everything else stays strict."""
-        return cls(ports=None, allow_special_addresses=True, verify_tls=os.fspath(ca_bundle))
+    @property
+    def allows_special_addresses(self) -> bool:
+        """Whether special-purpose addresses (loopback...) may be reached: only a policy
+        made by :func:`shakenlib.testing.loopback_policy` for a local test repository."""
+        return self._loopback
 
     def check_url(self, url: str) -> None:
         """Refuse a URL the policy does not allow (``x5u_invalid``; a special-purpose IP
@@ -263,10 +267,17 @@ class FetchPolicy:
             )
         host = parts.hostname or ""
         special = _is_ip_literal(host) and is_special_purpose_address(host)
-        if special and not self.allow_special_addresses:
+        if special and not self._loopback:
             raise RepositoryError(
                 "x5u_address_forbidden", f"host {host} is a special-purpose address (RFC 6890)"
             )
+
+
+def _loopback_policy(policy: FetchPolicy) -> FetchPolicy:
+    """``policy`` allowing special-purpose addresses (for :mod:`shakenlib.testing` only)."""
+    relaxed = attrs.evolve(policy)
+    object.__setattr__(relaxed, "_loopback", True)
+    return relaxed
 
 
 def _split(url: str) -> SplitResult:
@@ -285,7 +296,27 @@ def _split(url: str) -> SplitResult:
         raise RepositoryError("x5u_invalid", f"the URL does not parse: {exc}") from None
     if not parts.scheme or not parts.netloc or not parts.hostname:
         raise RepositoryError("x5u_invalid", "the URL is not absolute (scheme://host/path)")
+    _check_host(parts.hostname)
     return parts
+
+
+def _check_host(host: str) -> None:
+    # RFC 1035 §2.3.4 and RFC 1123 §2.1: a name is labels of 1 to 63 octets, at most 253
+    # octets in all (a trailing dot names the root); RFC 5891: a non-ASCII name must have
+    # an IDNA A-label form. The HTTP stack would raise UnicodeError on either.
+    if _is_ip_literal(host):
+        return
+    try:
+        name = host.encode("idna")
+    except UnicodeError:
+        raise RepositoryError(
+            "x5u_invalid", f"host {host[:80]!r} is not a valid DNS name"
+        ) from None
+    labels = name[:-1].split(b".") if name.endswith(b".") else name.split(b".")
+    if len(name) > 253 or any(not 1 <= len(label) <= 63 for label in labels):
+        raise RepositoryError(
+            "x5u_invalid", f"host {host[:80]!r} is not a valid DNS name (empty or long label)"
+        )
 
 
 def _port(parts: SplitResult) -> int:
@@ -508,35 +539,140 @@ def _guarded_new_conn(conn: urllib3.connection.HTTPConnection) -> socket.socket:
     )
 
 
+class _Deadline:
+    """The whole-exchange deadline of one fetch: when it passes, the connection the fetch
+    uses is shut down, which wakes a blocked connect, TLS handshake or read at once
+    (per-read timeouts alone let a server dribbling one byte a second hold a fetch).
+
+    It holds its own duplicate of each socket's descriptor: TLS wrapping detaches the
+    socket object urllib3 created, and a descriptor number alone could be reused by an
+    unrelated socket. Shutting a duplicate down shuts the connection down for both."""
+
+    def __init__(self, seconds: float) -> None:
+        self._lock = threading.Lock()
+        self._sockets: list[socket.socket] = []
+        self.expired = False
+        self._timer = threading.Timer(seconds, self._expire)
+        self._timer.daemon = True
+
+    def watch(self, sock: socket.socket | None) -> None:
+        if sock is None:
+            return
+        try:
+            dup = socket.fromfd(sock.fileno(), sock.family, sock.type)
+        except (OSError, ValueError):  # already closed
+            return
+        with self._lock:
+            self._sockets.append(dup)
+            if not self.expired:
+                return
+        _shut(dup)
+
+    def _expire(self) -> None:
+        with self._lock:
+            self.expired = True
+            sockets = list(self._sockets)
+        for sock in sockets:
+            _shut(sock)
+
+    def __enter__(self) -> _Deadline:
+        _CURRENT.deadline = self
+        self._timer.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._timer.cancel()
+        _CURRENT.deadline = None
+        with self._lock:
+            sockets, self._sockets = self._sockets, []
+        for sock in sockets:
+            sock.close()
+
+
+def _shut(sock: socket.socket) -> None:
+    with contextlib.suppress(OSError):
+        sock.shutdown(socket.SHUT_RDWR)
+
+
+# The deadline of the fetch running on this thread (requests gives no way to hand it to
+# the connection pool, and a fetch runs on one thread from start to end).
+_CURRENT = threading.local()
+
+
+def _watch(sock: socket.socket | None) -> None:
+    deadline: _Deadline | None = getattr(_CURRENT, "deadline", None)
+    if deadline is not None:
+        deadline.watch(sock)
+
+
 class _GuardedHTTPConnection(urllib3.connection.HTTPConnection):
+    guard = True
+
     def _new_conn(self) -> socket.socket:
-        return _guarded_new_conn(self)
+        sock = _guarded_new_conn(self) if self.guard else super()._new_conn()
+        _watch(sock)
+        return sock
 
 
 class _GuardedHTTPSConnection(urllib3.connection.HTTPSConnection):
+    guard = True
+
     def _new_conn(self) -> socket.socket:
-        return _guarded_new_conn(self)
+        sock = _guarded_new_conn(self) if self.guard else super()._new_conn()
+        _watch(sock)
+        return sock
 
 
-class _GuardedHTTPPool(urllib3.connectionpool.HTTPConnectionPool):
+class _LoopbackHTTPConnection(_GuardedHTTPConnection):
+    guard = False
+
+
+class _LoopbackHTTPSConnection(_GuardedHTTPSConnection):
+    guard = False
+
+
+class _WatchedPool:
+    """A pooled connection taken for a fetch is watched by that fetch's deadline."""
+
+    def _get_conn(self, timeout: float | None = None) -> Any:
+        conn = super()._get_conn(timeout)  # type: ignore[misc]
+        _watch(getattr(conn, "sock", None))
+        return conn
+
+
+class _GuardedHTTPPool(_WatchedPool, urllib3.connectionpool.HTTPConnectionPool):
     ConnectionCls = _GuardedHTTPConnection
 
 
-class _GuardedHTTPSPool(urllib3.connectionpool.HTTPSConnectionPool):
+class _GuardedHTTPSPool(_WatchedPool, urllib3.connectionpool.HTTPSConnectionPool):
     ConnectionCls = _GuardedHTTPSConnection
 
 
+class _LoopbackHTTPPool(_WatchedPool, urllib3.connectionpool.HTTPConnectionPool):
+    ConnectionCls = _LoopbackHTTPConnection
+
+
+class _LoopbackHTTPSPool(_WatchedPool, urllib3.connectionpool.HTTPSConnectionPool):
+    ConnectionCls = _LoopbackHTTPSConnection
+
+
 class _GuardedAdapter(requests.adapters.HTTPAdapter):
-    """A requests adapter whose connections refuse special-purpose peer addresses."""
+    """A requests adapter whose connections refuse special-purpose peer addresses (unless
+    ``loopback``) and are watched by the fetch's whole-exchange deadline."""
+
+    def __init__(self, *, loopback: bool) -> None:
+        self._loopback = loopback
+        super().__init__(max_retries=0)
 
     def init_poolmanager(
         self, connections: int, maxsize: int, block: bool = False, **pool_kwargs: Any
     ) -> None:
         super().init_poolmanager(connections, maxsize, block, **pool_kwargs)
-        self.poolmanager.pool_classes_by_scheme = {
-            "http": _GuardedHTTPPool,
-            "https": _GuardedHTTPSPool,
-        }
+        self.poolmanager.pool_classes_by_scheme = (
+            {"http": _LoopbackHTTPPool, "https": _LoopbackHTTPSPool}
+            if self._loopback
+            else {"http": _GuardedHTTPPool, "https": _GuardedHTTPSPool}
+        )
 
 
 class HttpRepository:
@@ -544,8 +680,13 @@ class HttpRepository:
 
     Thread-safe: concurrent fetches of one URL collapse into one request (a per-URL
     lock in the :class:`~shakenlib.cache.Cache`). Several repositories may share one
-    ``cache``; without one each repository has its own. A ``session`` you pass gets the
-    address-checking adapter mounted (unless the policy allows special addresses).
+    ``cache``; without one each repository has its own.
+
+    A ``session`` you pass is used for its headers, cookies and TLS client settings, but
+    the fetch policy holds for it as for our own: it is told not to read the environment
+    (``trust_env = False``: no ``HTTPS_PROXY``, no ``.netrc``), its proxies are cleared,
+    and its adapters are replaced by the address-checking one. A fetch refuses to run if
+    the session has been given another adapter or proxy since.
 
     >>> repo = HttpRepository()
     >>> repo.policy.max_bytes
@@ -561,13 +702,15 @@ class HttpRepository:
     ) -> None:
         self.policy = policy if policy is not None else FetchPolicy()
         self.cache = cache if cache is not None else Cache()
-        if session is None:
-            session = requests.Session()
-            session.trust_env = False  # no proxies or .netrc from the environment
-        if not self.policy.allow_special_addresses:
-            adapter = _GuardedAdapter(max_retries=0)
-            session.mount("https://", adapter)
-            session.mount("http://", adapter)
+        session = session if session is not None else requests.Session()
+        # Through a proxy the resolved address could not be checked: none from the
+        # environment, none configured; and no other adapter may take a URL prefix.
+        session.trust_env = False
+        session.proxies.clear()
+        self._adapter = _GuardedAdapter(loopback=self.policy.allows_special_addresses)
+        session.adapters.clear()
+        session.mount("https://", self._adapter)
+        session.mount("http://", self._adapter)
         self.session = session
 
     def fetch(self, url: str, *, at: datetime, kind: Kind = "certificate") -> Fetched:
@@ -584,7 +727,34 @@ class HttpRepository:
             load=lambda: self._fetch_network(url, at=at, kind=kind),
         )
 
+    def _check_session(self, url: str) -> None:
+        session = self.session
+        if session.trust_env or session.proxies or session.get_adapter(url) is not self._adapter:
+            raise UsageError(
+                "usage",
+                "the HttpRepository session was changed (trust_env, proxies or an adapter "
+                "mounted): the fetch policy could not hold, so nothing is fetched",
+            )
+
     def _fetch_network(self, url: str, *, at: datetime, kind: Kind) -> Fetched:
+        self._check_session(url)
+        with _Deadline(self.policy.total_timeout) as watch:
+            try:
+                fetched = self._exchange(url, at=at, kind=kind)
+            except RepositoryError:
+                if watch.expired:
+                    raise self._overran() from None
+                raise
+        if watch.expired:  # a socket shut mid-body reads as a short body: not an answer
+            raise self._overran()
+        return fetched
+
+    def _overran(self) -> RepositoryError:
+        return RepositoryError(
+            "x5u_timeout", f"the exchange took longer than {self.policy.total_timeout} s"
+        )
+
+    def _exchange(self, url: str, *, at: datetime, kind: Kind) -> Fetched:
         policy = self.policy
         deadline = time.monotonic() + policy.total_timeout
         try:
@@ -599,6 +769,7 @@ class HttpRepository:
                 allow_redirects=False,
                 timeout=(policy.connect_timeout, policy.read_timeout),
                 verify=policy.verify_tls,
+                proxies={},
             )
         except requests.exceptions.Timeout as exc:
             raise RepositoryError("x5u_timeout", f"{url}: {_why(exc)}") from None
@@ -646,9 +817,7 @@ class HttpRepository:
         total = 0
         while True:
             if time.monotonic() > deadline:
-                raise RepositoryError(
-                    "x5u_timeout", f"the response took longer than {self.policy.total_timeout} s"
-                )
+                raise self._overran()
             try:
                 chunk = raw.read1(min(16384, cap + 1 - total), decode_content=True)
             except urllib3.exceptions.ReadTimeoutError:

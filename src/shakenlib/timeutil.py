@@ -26,10 +26,21 @@ import math
 
 from shakenlib.errors import UsageError
 
-__all__ = ["parse_time", "to_datetime"]
+__all__ = ["EARLIEST", "LATEST", "parse_time", "to_datetime"]
 
 #: A Unix time this large (the year 5138 in seconds) is read as milliseconds.
 _MILLISECONDS_FROM = 1e11
+#: Times the library takes: from 1900 up to (not including) the year 9000. Outside this
+#: range a time is a data error, and the expiry arithmetic (time + lifetime, time -
+#: window) stays clear of datetime's year-9999 edge.
+EARLIEST = dt.datetime(1900, 1, 1, tzinfo=dt.UTC)
+LATEST = dt.datetime(9000, 1, 1, tzinfo=dt.UTC)
+
+
+def _in_range(when: dt.datetime, value: object) -> dt.datetime:
+    if EARLIEST <= when < LATEST:
+        return when
+    raise UsageError("usage", f"time out of range (1900 to 9000): {value!r}"[:80])
 
 
 def parse_time(value: object) -> dt.datetime:
@@ -42,7 +53,7 @@ def parse_time(value: object) -> dt.datetime:
     """
     if type(value) is str and len(value) == 20 and value[19] == "Z" and value[10] == "T":
         try:  # YYYY-MM-DDTHH:MM:SSZ, the usual form in call records: no more work
-            return dt.datetime.fromisoformat(value)  # "Z" is UTC (Python 3.11+)
+            return _in_range(dt.datetime.fromisoformat(value), value)  # "Z" is UTC
         except ValueError:
             pass  # the general path below reports it
     if isinstance(value, bool) or value is None:
@@ -57,19 +68,20 @@ def parse_time(value: object) -> dt.datetime:
         if not text:
             raise UsageError("usage", "empty time")
         if text[4:5] == "-":  # YYYY-...: ISO 8601, not a number
-            return _iso(text)
+            return _in_range(_iso(text), value)
         try:
             seconds = float(text)
         except ValueError:
-            return _iso(text)
+            return _in_range(_iso(text), value)
     if not math.isfinite(seconds):
         raise UsageError("usage", f"not a time: {value!r}")
     if abs(seconds) >= _MILLISECONDS_FROM:
         seconds /= 1000  # Unix milliseconds, as Java-based CDR exports write them
     try:
-        return dt.datetime.fromtimestamp(seconds, dt.UTC)
+        when = dt.datetime.fromtimestamp(seconds, dt.UTC)
     except (OverflowError, OSError, ValueError):
-        raise UsageError("usage", f"time out of range: {value!r}") from None
+        raise UsageError("usage", f"time out of range: {value!r}"[:80]) from None
+    return _in_range(when, value)
 
 
 def _iso(text: str) -> dt.datetime:
@@ -104,5 +116,5 @@ def to_datetime(value: dt.datetime | float | int | str) -> dt.datetime:
     if isinstance(value, dt.datetime):
         if value.tzinfo is None:
             raise UsageError("usage", "time must be timezone-aware (e.g. tzinfo=datetime.UTC)")
-        return value
+        return _in_range(value, value)
     return parse_time(value)

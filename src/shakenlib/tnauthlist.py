@@ -192,6 +192,15 @@ def _text(value: object) -> str:
     return raw.decode("ascii")
 
 
+# What pyasn1 raises on hostile DER besides its own PyAsn1Error: an oversized length or
+# INTEGER overflows (OverflowError), a cut value indexes past the end (IndexError), deep
+# nesting recurses (RecursionError), a string type holds bytes of another charset.
+_DER_ERRORS = (
+    PyAsn1Error, TypeError, ValueError, OverflowError, IndexError, RecursionError,
+    UnicodeDecodeError,
+)
+
+
 def decode_tnauthlist(der: bytes) -> TNAuthList:
     """Decode the DER value of a TNAuthList extension.
 
@@ -206,7 +215,7 @@ def decode_tnauthlist(der: bytes) -> TNAuthList:
     """
     try:
         value, rest = der_decoder.decode(bytes(der), asn1Spec=rfc8226.TNAuthorizationList())
-    except (PyAsn1Error, TypeError, ValueError) as exc:
+    except _DER_ERRORS as exc:
         detail = str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__
         raise CertificateError(
             "tnauthlist_invalid",
@@ -244,8 +253,8 @@ def decode_tnauthlist(der: bytes) -> TNAuthList:
                 ranges.append(TNRange(start, count))
             else:
                 tns.append(_check_tn(_text(entry["one"]), "telephone number"))
-    except (PyAsn1Error, UnicodeDecodeError) as exc:
-        raise CertificateError("tnauthlist_invalid", f"TNAuthList entry: {exc}") from None
+    except _DER_ERRORS as exc:
+        raise CertificateError("tnauthlist_invalid", f"TNAuthList entry: {exc}"[:200]) from exc
     return TNAuthList(tuple(spcs), tuple(ranges), tuple(tns))
 
 
@@ -386,10 +395,10 @@ def decode_jwt_claim_constraints(der: bytes, *, enhanced: bool = False) -> JWTCl
         result = JWTClaimConstraints(
             names("mustInclude"), permitted, names("mustExclude") if enhanced else (), enhanced
         )
-    except (PyAsn1Error, UnicodeDecodeError, TypeError, ValueError) as exc:
+    except _DER_ERRORS as exc:
         raise CertificateError(
-            "claim_constraints_invalid", f"JWTClaimConstraints does not decode: {exc}"
-        ) from None
+            "claim_constraints_invalid", f"JWTClaimConstraints does not decode: {exc}"[:200]
+        ) from exc
     if not (result.must_include or result.permitted or result.must_exclude):
         raise CertificateError("claim_constraints_invalid", "JWTClaimConstraints is empty")
     return result

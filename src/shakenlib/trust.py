@@ -507,7 +507,7 @@ class CacheInfo:
 def _tnauthlist_der(cert: x509.Certificate) -> bytes | None:
     try:
         ext = cert.extensions.get_extension_for_oid(TNAUTHLIST_OID)
-    except x509.ExtensionNotFound:
+    except (x509.ExtensionNotFound, ValueError, x509.DuplicateExtension):
         return None
     value = ext.value
     return value.value if isinstance(value, x509.UnrecognizedExtension) else None
@@ -666,7 +666,7 @@ class ChainValidator:
             # them all on first access and raises ValueError or UnsupportedGeneralNameType.
             try:
                 _ = cert.extensions
-            except (ValueError, x509.UnsupportedGeneralNameType) as exc:
+            except (ValueError, x509.UnsupportedGeneralNameType, x509.DuplicateExtension) as exc:
                 raise TrustError(
                     "cert_chain_invalid",
                     f"certificate '{common_name(cert)}' has an extension that does not "

@@ -59,7 +59,7 @@ from shakenlib.result import (
     VerificationResult,
 )
 from shakenlib.sip import SipMessage, parse_sip_message
-from shakenlib.timeutil import to_datetime
+from shakenlib.timeutil import EARLIEST, LATEST, to_datetime
 from shakenlib.tn import tn_from_uri
 from shakenlib.tnauthlist import (
     EJWT_CLAIM_CONSTRAINTS_OID,
@@ -154,6 +154,7 @@ _BAD_CERTIFICATE = (
     TypeError,
     x509.InvalidVersion,
     x509.UnsupportedGeneralNameType,
+    x509.DuplicateExtension,
     UnsupportedAlgorithm,
 )
 
@@ -338,7 +339,11 @@ class Verifier:
         Never raises for bad header input; raises :class:`~shakenlib.errors.UsageError`
         only for a missing or naive ``at``.
         """
-        when = at if type(at) is dt.datetime and at.tzinfo is not None else to_datetime(at)
+        when = (
+            at
+            if type(at) is dt.datetime and at.tzinfo is not None and EARLIEST <= at < LATEST
+            else to_datetime(at)
+        )
         if isinstance(identity, str):
             values = [identity] if identity and not identity.isspace() else []
         else:

@@ -4,14 +4,13 @@ It serves whatever you register per path, counts requests per path (``hits``) so
 can assert caching, and can misbehave on purpose: redirects, slow answers, oversized,
 endless or chunked bodies without ``Content-Length``, garbage, any status. The TLS
 certificate is yours (``certfile``/``keyfile``; e.g. a test CA's server certificate
-with ``subjectAltName`` IP 127.0.0.1); give the CA file to
-:meth:`shakenlib.repository.FetchPolicy.permissive_for_tests`.
+with ``subjectAltName`` IP 127.0.0.1); give the CA file to :func:`loopback_policy`.
 
 Usage (not run here: it needs a certificate)::
 
     with HttpsRepositoryServer(certfile="srv.pem", keyfile="srv.key") as server:
         server.add("/spc/cert.pem", pem_chain, headers={"Cache-Control": "max-age=3600"})
-        repo = HttpRepository(FetchPolicy.permissive_for_tests("ca.pem"))
+        repo = HttpRepository(loopback_policy("ca.pem"))
         repo.fetch(server.url("/spc/cert.pem"), at=now)
         assert server.hits["/spc/cert.pem"] == 1
 
@@ -35,7 +34,32 @@ from typing import Any
 
 import attrs
 
-__all__ = ["HttpsRepositoryServer", "RequestRecord", "Route"]
+from shakenlib.repository import FetchPolicy, _loopback_policy
+
+__all__ = ["HttpsRepositoryServer", "RequestRecord", "Route", "loopback_policy"]
+
+
+def loopback_policy(
+    ca_bundle: str | os.PathLike[str] | None = None, *, base: FetchPolicy | None = None
+) -> FetchPolicy:
+    """A fetch policy for a local test repository: loopback (and other special-purpose)
+    addresses and any port allowed, TLS verified against ``ca_bundle`` (the test CA) when
+    given. Everything else stays as in ``base`` (default: :class:`FetchPolicy`).
+
+    This is the only way to relax the address guard: production code cannot set it by
+    a policy field, and ``attrs.evolve`` of the result drops it again.
+
+    >>> policy = loopback_policy("ca.pem")
+    >>> policy.allows_special_addresses, policy.ports, policy.verify_tls
+    (True, None, 'ca.pem')
+    >>> import attrs
+    >>> attrs.evolve(policy).allows_special_addresses
+    False
+    """
+    policy = attrs.evolve(base or FetchPolicy(), ports=None)
+    if ca_bundle is not None:
+        policy = attrs.evolve(policy, verify_tls=os.fspath(ca_bundle))
+    return _loopback_policy(policy)
 
 #: A body: bytes, or a function returning the chunks to send (for endless/huge bodies).
 Body = bytes | Callable[[], Iterable[bytes]]
