@@ -693,7 +693,7 @@ def test_plain_fast_path_gives_the_general_paths_result(
     v.verify(acme.sign(orig=ORIG, dest=DEST), orig=ORIG, dest=DEST, at=at)  # warm the cache
     fast = v._verify_plain(header, (orig,), at)
     assert fast is not None
-    assert fast == v._verify_one(0, header, (orig,), (dest[0],), at)
+    assert fast == v._verify_one(0, header, (orig,), (dest[0],), at, None)
     assert fast.passed == (flip is None and abs(skew) <= 60 and claimed_orig in (None, orig))
 
 

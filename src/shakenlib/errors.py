@@ -90,6 +90,8 @@ CODES: Final[dict[str, CodeInfo]] = _table(
     # --- Identity header (RFC 8224 §4)
     ("identity_missing", 428, "no Identity header with a supported ppt"),
     ("identity_malformed", 438, "the Identity header does not follow the RFC 8224 grammar"),
+    ("identity_too_many", 438, "the call carries more Identity headers than the policy "
+     "verifies (Policy.max_identity_headers)"),
     ("identity_compact_form", 438, "compact form PASSporT; SHAKEN requires the full form"),
     ("info_missing", 436, "the Identity header has no info parameter"),
     ("info_invalid", 436, "the info parameter is not an absolute URI in angle brackets"),
@@ -127,6 +129,8 @@ CODES: Final[dict[str, CodeInfo]] = _table(
     ("orig_mismatch", 438, "orig does not match P-Asserted-Identity or From"),
     ("dest_mismatch", 438, "dest does not match To or the Request-URI"),
     ("div_mismatch", 438, "a div PASSporT does not chain to the original destination"),
+    ("div_unanchored", 438, "a div PASSporT passed but no shaken PASSporT did: a call "
+     "passes only on a valid shaken PASSporT (RFC 8946 §6)"),
     ("orig_unchecked", None, "no calling number was given, so orig was not checked"),
     ("dest_unchecked", None, "no called number was given, so dest was not checked"),
     ("tn_not_authorized", 438, "the certificate's TNAuthList does not cover orig"),
@@ -134,7 +138,10 @@ CODES: Final[dict[str, CodeInfo]] = _table(
     ("x5u_invalid", 436, "x5u violates the fetch policy (scheme, port, userinfo, query, ...)"),
     ("x5u_address_forbidden", 436, "x5u resolves to a special-purpose address"),
     ("x5u_fetch_failed", 436, "the certificate could not be fetched"),
-    ("x5u_timeout", 436, "fetching the certificate timed out"),
+    ("x5u_timeout", 436, "fetching the certificate timed out (or the per-call deadline "
+     "passed)"),
+    ("x5u_limit", 436, "the call names more distinct x5u URLs than the policy fetches "
+     "(Policy.max_x5u_per_call)"),
     ("x5u_http_status", 436, "the repository answered with a non-200 status"),
     ("x5u_redirect", 436, "the repository answered with a redirect"),
     ("x5u_too_large", 436, "the repository response exceeds the size cap"),

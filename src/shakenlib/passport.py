@@ -526,13 +526,13 @@ def _decode_claims(
 
     # --- shaken (RFC 8588): attest in {A,B,C}, origid a UUID string
     attest = cj.get("attest")
-    if attest is not None and attest not in ("A", "B", "C"):
+    if "attest" in cj and (type(attest) is not str or attest not in _ATTEST):  # null too
         _f(findings, "attest_invalid", "error", f"attest {attest!r} is not A, B or C"[:200],
            _SRC_8588)
         if type(attest) is not str:
             attest = None
     origid = cj.get("origid")
-    if origid is not None:
+    if "origid" in cj:  # null too
         if type(origid) is not str or not origid:
             _f(findings, "origid_invalid", "error", "origid is not a non-empty string",
                _SRC_8588)

@@ -32,6 +32,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Literal, TypeVar
@@ -89,6 +90,13 @@ class Policy:
     the PASSporT numbers with the request's. ``check_tn_authorization``: a TNAuthList
     that lists numbers must cover ``orig``. ``require_info_match``: the Identity ``info``
     must equal the JOSE ``x5u``.
+
+    Limits that keep one hostile call cheap: ``max_identity_headers`` (more headers fail
+    the call with ``identity_too_many``), ``max_x5u_per_call`` (certificates fetched
+    for distinct x5u URLs in one call; further ones fail with ``x5u_limit``) and
+    ``call_deadline`` (no new fetch starts once a call has run this long; its headers
+    fail with ``x5u_timeout``). Each fetch is itself bounded by the repository's
+    ``FetchPolicy.total_timeout``.
     """
 
     freshness: dt.timedelta = dt.timedelta(seconds=60)
@@ -98,6 +106,34 @@ class Policy:
     check_dest: bool = True
     check_tn_authorization: bool = True
     require_info_match: bool = True
+    max_identity_headers: int = 10
+    max_x5u_per_call: int = 4
+    call_deadline: dt.timedelta = dt.timedelta(seconds=10)
+
+
+class _Budget:
+    """One call's allowance of certificate fetches (``Policy.max_x5u_per_call`` distinct
+    URLs, none started after ``Policy.call_deadline``). Cached credentials cost nothing."""
+
+    def __init__(self, policy: Policy) -> None:
+        self._urls: set[str] = set()
+        self._limit = policy.max_x5u_per_call
+        self._seconds = policy.call_deadline.total_seconds()
+        self._deadline = time.monotonic() + self._seconds
+
+    def spend(self, x5u: str) -> None:
+        if x5u in self._urls:
+            return
+        if len(self._urls) >= self._limit:
+            raise _Failure(
+                "x5u_limit",
+                f"the call names more than {self._limit} certificate URLs; {x5u} not fetched",
+            )
+        if time.monotonic() > self._deadline:
+            raise _Failure(
+                "x5u_timeout", f"the call's {self._seconds:g} s deadline passed; {x5u} not fetched"
+            )
+        self._urls.add(x5u)
 
 
 @attrs.frozen
@@ -262,6 +298,22 @@ def _reaches(dests: tuple[str, ...], targets: tuple[str, ...]) -> bool:
     return False
 
 
+def _reached(
+    dests: tuple[str, ...], by_div: Mapping[str, Sequence[IdentityResult]]
+) -> set[str]:
+    """Every destination reached from ``dests`` through div PASSporTs (``by_div`` maps a
+    div claim's number to the divs naming it); each number is expanded once."""
+    reached = set(dests)
+    todo = list(reached)
+    while todo:
+        for d in by_div.get(todo.pop(), ()):
+            for tn in d.dest:
+                if tn not in reached:
+                    reached.add(tn)
+                    todo.append(tn)
+    return reached
+
+
 class _Failure(Exception):
     """Internal: a check failed with a stable code (turned into a result, never escapes)."""
 
@@ -358,11 +410,19 @@ class Verifier:
                 verified_at=when,
                 findings=tuple(number_findings),
             )
+        if len(values) > self.policy.max_identity_headers:
+            return VerificationResult.failure(
+                "identity_too_many",
+                f"the call carries {len(values)} Identity headers; the policy verifies at "
+                f"most {self.policy.max_identity_headers}",
+                verified_at=when,
+                findings=tuple(number_findings),
+            )
         if len(values) == 1:  # the common case: one header, no forwarding to resolve
             only = self._verify_plain(values[0], orig_tns, when)
             if only is None:
-                only = self._verify_one(0, values[0], orig_tns, dest_tns, when)
-            if only.passed and (
+                only = self._verify_one(0, values[0], orig_tns, dest_tns, when, None)
+            if only.passed and only.ppt == "shaken" and (
                 dest_tns is None or not self.policy.check_dest or _reaches(only.dest, dest_tns)
             ):
                 return build(VerificationResult, {
@@ -374,8 +434,10 @@ class Verifier:
                 })
             results = [only]
         else:
+            budget = _Budget(self.policy)
             results = [
-                self._verify_one(i, v, orig_tns, dest_tns, when) for i, v in enumerate(values)
+                self._verify_one(i, v, orig_tns, dest_tns, when, budget)
+                for i, v in enumerate(values)
             ]
         return self._aggregate(self._chain_div(results, dest_tns), when, number_findings)
 
@@ -472,7 +534,7 @@ class Verifier:
         ready = self._ready.get(x5u)
         if ready is None or not ready.from_ts <= ts < ready.until_ts:
             try:
-                ready = self._prepare(x5u, at)
+                ready = self._prepare(x5u, at, None)
             except _Failure:
                 return None
         if ready.failure is not None:
@@ -507,6 +569,7 @@ class Verifier:
         orig_tns: tuple[str, ...] | None,
         dest_tns: tuple[str, ...] | None,
         at: dt.datetime,
+        budget: _Budget | None,
     ) -> IdentityResult:
         decoded = decode_identity(value)
         passport = decoded.passport
@@ -514,14 +577,14 @@ class Verifier:
         cert: _Credential | None = None
         error: _Failure | None = None
         try:
-            cert = self._check(decoded, findings, orig_tns, dest_tns, at)
+            cert = self._check(decoded, findings, orig_tns, dest_tns, at, budget)
         except _Failure as failure:
             error = failure
             if passport is not None and passport.header.x5u:
                 if failure.cert is not None:
                     cert = failure.cert
                 elif failure.fetched:  # (no point fetching what could not be fetched)
-                    cert = self._learn(passport.header.x5u, at)
+                    cert = self._learn(passport.header.x5u, at, budget)
         summary = cert.summary if cert is not None else None
         if passport is None:
             return IdentityResult(
@@ -558,6 +621,7 @@ class Verifier:
         orig_tns: tuple[str, ...] | None,
         dest_tns: tuple[str, ...] | None,
         at: dt.datetime,
+        budget: _Budget | None,
     ) -> _Credential:
         """Run every check on one decoded header; raises ``_Failure`` at the first failure
         and appends non-fatal findings to ``findings``."""
@@ -593,7 +657,7 @@ class Verifier:
         ts = at.timestamp()
         ready = self._ready.get(x5u)
         if ready is None or not ready.from_ts <= ts < ready.until_ts:
-            ready = self._prepare(x5u, at)
+            ready = self._prepare(x5u, at, budget)
         if ready.failure is not None:
             refused = _Failure(*ready.failure)
             refused.cert = ready.cert
@@ -623,9 +687,10 @@ class Verifier:
             raise
         return cert
 
-    def _prepare(self, x5u: str, at: dt.datetime) -> _Ready:
-        """Fetch, validate and revocation-check the credential at ``x5u`` as of ``at``."""
-        cert = self._credential(x5u, at)
+    def _prepare(self, x5u: str, at: dt.datetime, budget: _Budget | None) -> _Ready:
+        """Fetch, validate and revocation-check the credential at ``x5u`` as of ``at``
+        (a fetch is charged to ``budget`` when there is one)."""
+        cert = self._credential(x5u, at, budget)
         previous = self._ready.get(x5u)
         if (  # the same credential again (e.g. the hourly revocation re-check): its chain
             # and claim constraints still hold while `at` is inside the chain's window
@@ -676,10 +741,16 @@ class Verifier:
                 cache.popitem(last=False)
         return value
 
-    def _credential(self, x5u: str, at: dt.datetime) -> _Credential:
+    def _credential(self, x5u: str, at: dt.datetime, budget: _Budget | None) -> _Credential:
         cached = self._credentials.get(x5u)
         if cached is not None and at < cached.expires_at:
             return cached
+        if budget is not None:
+            try:
+                budget.spend(x5u)
+            except _Failure as refused:
+                refused.fetched = False
+                raise
         try:
             fetched = self.repository.fetch(x5u, at=at)
         except RepositoryError as exc:
@@ -693,12 +764,12 @@ class Verifier:
             credential = _build_credential(x5u, fetched.body, digest, fetched)
         return self._keep(self._credentials, x5u, credential)
 
-    def _learn(self, x5u: str, at: dt.datetime) -> _Credential | None:
+    def _learn(self, x5u: str, at: dt.datetime, budget: _Budget | None) -> _Credential | None:
         """For a PASSporT that failed before its certificate was examined: fetch the
         certificate anyway (through the same caches) so the result still names the
         signer. Nothing here decides the outcome."""
         try:
-            cert = self._credential(x5u, at)
+            cert = self._credential(x5u, at, budget)
         except _Failure:
             return None
         try:
@@ -836,7 +907,8 @@ class Verifier:
         self, results: list[IdentityResult], dest_tns: tuple[str, ...] | None
     ) -> list[IdentityResult]:
         """RFC 8946: a shaken PASSporT's dest must reach the call's target, directly or
-        through valid div PASSporTs (each div claim naming a destination reached so far)."""
+        through valid div PASSporTs (each div claim naming a destination reached so far).
+        Linear in the number of headers: each div is followed at most once per shaken."""
         if not self.policy.check_dest or dest_tns is None:
             return results
         divs = [r for r in results if r.passed and r.ppt == "div"]
@@ -845,35 +917,26 @@ class Verifier:
             not (r.passed and r.ppt == "shaken") or not wanted.isdisjoint(r.dest) for r in results
         ):
             return results  # the common case: no forwarding, dest matches
+        by_div: dict[str, list[IdentityResult]] = {}
+        for d in divs:
+            for tn in d.div:
+                by_div.setdefault(tn, []).append(d)
         out: list[IdentityResult] = []
         for r in results:
-            if r.passed and r.ppt == "shaken":
-                reached = set(r.dest)
-                grew = True
-                while grew:
-                    grew = False
-                    for d in divs:
-                        if set(d.div) & reached and not set(d.dest) <= reached:
-                            reached |= set(d.dest)
-                            grew = True
-                if not reached & set(dest_tns):
-                    r = attrs.evolve(
-                        r,
-                        passed=False,
-                        error="dest_mismatch",
-                        message=f"dest {', '.join(r.dest)} does not match the called number "
-                        f"{', '.join(dest_tns) or '-'} (directly or through div)",
-                    )
+            if r.passed and r.ppt == "shaken" and not _reached(r.dest, by_div) & wanted:
+                r = attrs.evolve(
+                    r,
+                    passed=False,
+                    error="dest_mismatch",
+                    message=f"dest {', '.join(r.dest)} does not match the called number "
+                    f"{', '.join(dest_tns) or '-'} (directly or through div)",
+                )
             out.append(r)
         shaken_dests = {t for r in out if r.ppt == "shaken" for t in r.dest}
+        known = shaken_dests | {t for d in divs for t in d.dest}
         final: list[IdentityResult] = []
         for r in out:
-            if (
-                r.passed
-                and r.ppt == "div"
-                and shaken_dests
-                and not set(r.div) & (shaken_dests | {t for d in divs for t in d.dest})
-            ):
+            if r.passed and r.ppt == "div" and shaken_dests and known.isdisjoint(r.div):
                 r = attrs.evolve(
                     r,
                     passed=False,
@@ -896,6 +959,22 @@ class Verifier:
             primary = next((r for r in candidates if r.passed), None) or (
                 # RFC 8224 §6.2.2: report the first failure of the most relevant PASSporT.
                 candidates[0] if candidates else results[0]
+            )
+        if primary.passed and primary.ppt in ("div", "div-o"):
+            # RFC 8946 §6: a div PASSporT extends a shaken one; alone (or chained only to
+            # other divs) it vouches for nothing.
+            return VerificationResult.failure(
+                "div_unanchored",
+                "a div PASSporT passed but no shaken PASSporT did",
+                ppt=primary.ppt,
+                x5u=primary.x5u,
+                iat=primary.iat,
+                orig=primary.orig,
+                dest=primary.dest,
+                certificate=primary.certificate,
+                identities=tuple(results),
+                verified_at=at,
+                findings=tuple(findings),
             )
         if primary.passed:
             verstat = TN_VALIDATION_PASSED
