@@ -3,6 +3,7 @@ in bounded time, and the fetch policy holds for any session (issue: hostile inpu
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import ssl
 import threading
@@ -160,10 +161,8 @@ def proxy_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[bytes]]:
             return
         with conn:
             conn.settimeout(1)
-            try:
+            with contextlib.suppress(OSError):
                 seen.append(conn.recv(4096))
-            except OSError:
-                pass
 
     thread = threading.Thread(target=accept, daemon=True)
     thread.start()

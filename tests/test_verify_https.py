@@ -3,7 +3,6 @@ PKI's certificate chains and the STI-PA CRL, fetched with requests under the fet
 
 from __future__ import annotations
 
-import attrs
 import pytest
 
 from repo_fixtures import TlsFiles

@@ -40,6 +40,7 @@ import itertools
 import multiprocessing
 import os
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, Protocol, TypeVar
 
@@ -112,7 +113,10 @@ class VerifierConfig:
 
 
 def verify_record(verifier: VerifierLike, record: CallRecord) -> VerificationResult:
-    """Verify one record as of its own time (never raises for bad input)."""
+    """Verify one record as of its own time. Never raises: whatever a record holds, it
+    becomes a result, so one record cannot stop a batch. A usage problem with the record's
+    values (a time out of range, say) gives that error's code; any other exception, which
+    would be a defect, gives ``internal_error`` with the exception named in the message."""
     identity = record.identity
     try:
         return verifier.verify(identity[0] if len(identity) == 1 else list(identity),
@@ -120,6 +124,11 @@ def verify_record(verifier: VerifierLike, record: CallRecord) -> VerificationRes
                                sip=record.sip)
     except ShakenError as exc:  # e.g. a usage problem with this record's values
         return VerificationResult.failure(exc.code, exc.message)
+    except Exception as exc:
+        where = f" (line {record.line} of {record.source})" if record.source else ""
+        return VerificationResult.failure(
+            "internal_error", f"{type(exc).__name__}: {exc}"[:300] + where
+        )
 
 
 def verify_records(records: Iterable[CallRecord | RecordError], verifier: VerifierLike,
@@ -138,6 +147,7 @@ _WORKER: dict[str, Any] = {}
 
 def _init_worker(config: VerifierFactory, source: RecordSource,
                  barrier: threading.Barrier | None = None) -> None:
+    _exit_with_parent()
     # Objects inherited from the parent (a forked worker has its whole heap) go to the
     # permanent generation: the worker's collections then scan only its own objects.
     gc.freeze()
@@ -145,6 +155,24 @@ def _init_worker(config: VerifierFactory, source: RecordSource,
     _WORKER["source"] = source
     _WORKER["barrier"] = barrier
     _WORKER["analysis"] = Analysis()
+
+
+#: Seconds between a worker's checks that its parent is still there.
+_PARENT_CHECK_INTERVAL = 0.5
+
+
+def _exit_with_parent() -> None:
+    """End this worker soon after the process that started it is gone (SIGKILL, the OOM
+    killer): an orphan is re-parented, so its parent process id changes. Otherwise it
+    would sit blocked on its task pipe, holding its memory, indefinitely."""
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(_PARENT_CHECK_INTERVAL)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="shakenlib-parent-watch", daemon=True).start()
 
 
 def _verify_chunk(verifier: VerifierLike, source: RecordSource, chunk: list[RawItem],

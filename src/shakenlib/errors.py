@@ -87,6 +87,8 @@ CODES: Final[dict[str, CodeInfo]] = _table(
     ("tn_invalid", None, "the value is not a telephone number"),
     ("sip_malformed", None, "the SIP message cannot be parsed"),
     ("record_malformed", None, "a call record cannot be read"),
+    ("internal_error", None, "verifying the record raised an unexpected exception (a "
+     "shakenlib defect: the message names the exception; please report it)"),
     # --- Identity header (RFC 8224 §4)
     ("identity_missing", 428, "no Identity header with a supported ppt"),
     ("identity_malformed", 438, "the Identity header does not follow the RFC 8224 grammar"),

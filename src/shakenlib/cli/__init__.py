@@ -8,7 +8,9 @@ parsed ``argparse.Namespace`` and returning the exit status) with ``set_defaults
 no Python traceback reaches the user.
 
 Exit status: 0 success; 1 a negative answer (not a PASSporT, verification failed, lint
-errors); 2 usage errors.
+errors); 2 usage errors; 70 (``EX_SOFTWARE``) an unexpected exception, which is a
+shakenlib defect: one line names it, still without a traceback (``SHAKENLIB_TRACEBACK=1``
+prints it).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import importlib.util
+import os
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -24,6 +27,9 @@ from shakenlib import __version__
 from shakenlib.errors import ShakenError, UsageError
 
 __all__ = ["main"]
+
+#: Exit status for an unexpected exception (sysexits.h EX_SOFTWARE).
+EX_SOFTWARE = 70
 
 #: Sub-command modules, in the order ``--help`` lists them.
 COMMANDS: tuple[str, ...] = ("decode", "verify", "verify_batch", "analyze", "lint_cert")
@@ -72,3 +78,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("shakenlib: interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:
+        if os.environ.get("SHAKENLIB_TRACEBACK"):
+            raise
+        print(
+            f"shakenlib: internal error: {type(exc).__name__}: {exc}"[:500]
+            + " (a shakenlib defect; please report it with the input)",
+            file=sys.stderr,
+        )
+        return EX_SOFTWARE

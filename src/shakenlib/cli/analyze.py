@@ -22,6 +22,7 @@ import html
 import json
 import sys
 import time
+import unicodedata
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -219,9 +220,20 @@ CSV_COLUMNS = ("rank", "score", "spc", "provider", "itg_member", "origid", "call
 
 def _cell(text: str | None) -> str | None:
     """A text cell a spreadsheet will not run: values from the calls (origid, provider
-    names) are attacker-controlled, and a leading = + - @ (or tab/CR) starts a formula
-    (CSV injection); such a value gets a leading apostrophe."""
-    if text and text[0] in "=+-@\t\r":
+    names) are attacker-controlled, and a leading = + - @ (or tab/CR/LF) starts a formula
+    (CSV injection); such a value gets a leading apostrophe. Spreadsheets skip leading
+    spaces and read fullwidth signs (＝ U+FF1D) as ASCII ones, so the first character
+    that is not a space is checked after NFKC normalisation.
+
+    >>> [_cell(v) for v in ("=1+1", " =1+1", "＝1+1", "\u3000@SUM(A1)", "a=1", "-")]
+    ["'=1+1", "' =1+1", "'＝1+1", "'\u3000@SUM(A1)", 'a=1', "'-"]
+    """
+    if not text:
+        return text
+    if text[0] in "\t\r\n":
+        return "'" + text
+    head = text.lstrip(" \u00a0\u3000")[:1]
+    if head and unicodedata.normalize("NFKC", head)[:1] in ("=", "+", "-", "@"):
         return "'" + text
     return text
 
