@@ -19,8 +19,8 @@ from pathlib import Path
 
 from run import Bench
 
-from shakenlib.batch import VerifierConfig, analyze_source
-from shakenlib.records import RecordSource
+from shakenlib.analysis.batch import VerifierConfig, analyze_source
+from shakenlib.analysis.records import RecordSource
 from shakenlib.testing.traffic import generate
 
 CALLS = 20_000

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from run import Bench
 
-from shakenlib.crl import RevocationChecker
+from shakenlib.pki.crl import RevocationChecker
+from shakenlib.pki.trust import ChainValidator, TrustStore
 from shakenlib.testing.pki import DEFAULT_NOW, StiTestPki
-from shakenlib.trust import ChainValidator, TrustStore
 
 
 def _fixture():  # type: ignore[no-untyped-def]

@@ -11,7 +11,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from run import Bench
 
-from shakenlib.passport import decode_identity, encode_passport
+from shakenlib.sip.passport import decode_identity, encode_passport
 
 X5U = "https://certificates.clearip.com/0b3f1d4e-6f0a-4b8e-9d3c-2a1b5c6d7e8f/0123456789abcdef0123456789abcdef.pem"
 

@@ -1,6 +1,6 @@
 """Certificate linting: lints of a typical SHAKEN leaf per second (informational).
 
-Two rows: lint of an already-loaded :class:`~shakenlib.certs.StiCertificate`, and load +
+Two rows: lint of an already-loaded :class:`~shakenlib.pki.certs.StiCertificate`, and load +
 lint from DER bytes (what ``lint-cert`` does per certificate).
 """
 
@@ -23,16 +23,16 @@ def _leaf_der() -> bytes:
 
 
 def _lint_loaded() -> Callable[[], object]:
-    from shakenlib.certs import StiCertificate
-    from shakenlib.lint import lint_certificate
+    from shakenlib.pki.certs import StiCertificate
+    from shakenlib.pki.lint import lint_certificate
 
     cert = StiCertificate.from_der(_leaf_der())
     return lambda: lint_certificate(cert)
 
 
 def _load_and_lint() -> Callable[[], object]:
-    from shakenlib.certs import StiCertificate
-    from shakenlib.lint import lint_certificate
+    from shakenlib.pki.certs import StiCertificate
+    from shakenlib.pki.lint import lint_certificate
 
     der = _leaf_der()
     return lambda: lint_certificate(StiCertificate.from_der(der))

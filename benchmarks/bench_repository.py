@@ -22,8 +22,8 @@ URL = "https://cr.example.com/1234/cert.pem"
 
 def _cache_hit():  # type: ignore[no-untyped-def]
     from repo_fixtures import cert_pem
-    from shakenlib.cache import Cache
-    from shakenlib.repository import Fetched, HttpRepository
+    from shakenlib.fetch import Fetched, HttpRepository
+    from shakenlib.fetch.cache import Cache
 
     repo = HttpRepository(cache=Cache())
     body = cert_pem()
@@ -33,7 +33,7 @@ def _cache_hit():  # type: ignore[no-untyped-def]
 
 def _memory():  # type: ignore[no-untyped-def]
     from repo_fixtures import cert_pem
-    from shakenlib.repository import MemoryRepository
+    from shakenlib.fetch import MemoryRepository
 
     repo = MemoryRepository({URL: cert_pem()})
     return lambda: repo.fetch(URL, at=AT)
@@ -41,8 +41,8 @@ def _memory():  # type: ignore[no-untyped-def]
 
 def _https():  # type: ignore[no-untyped-def]
     from repo_fixtures import cert_pem, make_tls_files
-    from shakenlib.cache import Cache
-    from shakenlib.repository import HttpRepository
+    from shakenlib.fetch import HttpRepository
+    from shakenlib.fetch.cache import Cache
     from shakenlib.testing.server import HttpsRepositoryServer, loopback_policy
 
     files = make_tls_files(Path(tempfile.mkdtemp()))

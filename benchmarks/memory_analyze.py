@@ -3,7 +3,7 @@
 Writes N JSON Lines records (default 1,000,000) to a temporary file: 2,000 subscribers of
 three providers calling again and again, plus a campaign of 50,000 calls from 50,000
 distinct numbers (so one lead's distinct counts overflow into the HyperLogLog sketch).
-Runs :func:`shakenlib.batch.analyze_source` over it and prints the peak resident memory
+Runs :func:`shakenlib.analysis.batch.analyze_source` over it and prints the peak resident memory
 of this process and of its worker processes.
 
 By default the verifier is a stand-in that returns a result from the record without
@@ -26,9 +26,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from shakenlib.batch import analyze_source
-from shakenlib.records import RecordSource
-from shakenlib.result import CertificateSummary, VerificationResult
+from shakenlib.analysis.batch import analyze_source
+from shakenlib.analysis.records import RecordSource
+from shakenlib.verify.result import CertificateSummary, VerificationResult
 
 _CERTS = {spc: CertificateSummary(spc=spc, subject_o=f"Provider {spc}", issuer="CN=CA")
           for spc in ("100A", "200B", "300C", "999R")}
@@ -75,7 +75,7 @@ def write(path: Path, n: int) -> None:
 
 def write_real(path: Path, n: int, root: Path) -> Any:
     """The same traffic as :func:`write`, signed for real; returns the VerifierConfig."""
-    from shakenlib.batch import VerifierConfig
+    from shakenlib.analysis.batch import VerifierConfig
     from shakenlib.testing.testbed import ShakenTestbed
 
     bed = ShakenTestbed()

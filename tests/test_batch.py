@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
-from shakenlib.batch import VerifierConfig, analyze_source, verify_source
-from shakenlib.records import CallRecord, RecordError, RecordSource
-from shakenlib.result import CertificateSummary, VerificationResult
+from shakenlib.analysis.batch import VerifierConfig, analyze_source, verify_source
+from shakenlib.analysis.records import CallRecord, RecordError, RecordSource
 from shakenlib.testing.traffic import generate
+from shakenlib.verify.result import CertificateSummary, VerificationResult
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -192,7 +192,7 @@ def test_start_methods_that_start_workers_on_demand_hand_over_once_each(
     # (fewer chunks than workers) must still give one hand-over per worker, not a hang.
     import multiprocessing
 
-    import shakenlib.batch as batch
+    import shakenlib.analysis.batch as batch
 
     monkeypatch.setattr(batch, "_HAND_OVER_TIMEOUT", 60)
     monkeypatch.setattr(batch, "_CONTEXT", multiprocessing.get_context(method))

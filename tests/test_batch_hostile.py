@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 
-from shakenlib.batch import analyze_source, verify_record, verify_source
-from shakenlib.records import CallRecord, RecordError, RecordSource
-from shakenlib.result import VerificationResult
+from shakenlib.analysis.batch import analyze_source, verify_record, verify_source
+from shakenlib.analysis.records import CallRecord, RecordError, RecordSource
+from shakenlib.verify.result import VerificationResult
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -97,9 +97,9 @@ def test_verify_batch_cli_writes_every_line_when_a_record_raises(tmp_path: Path)
 
 _PARENT = textwrap.dedent("""
     import sys, time
-    from shakenlib.batch import analyze_source
-    from shakenlib.records import RecordSource
-    from shakenlib.result import VerificationResult
+    from shakenlib.analysis.batch import analyze_source
+    from shakenlib.analysis.records import RecordSource
+    from shakenlib.verify.result import VerificationResult
 
     class Slow:
         def verify(self, identity, *, orig=None, dest=None, at, sip=None):

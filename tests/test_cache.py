@@ -9,15 +9,15 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from shakenlib.cache import (
+from shakenlib.errors import RepositoryError, UsageError
+from shakenlib.fetch import Fetched
+from shakenlib.fetch.cache import (
     Cache,
     cache_expiry,
     freshness_lifetime,
     has_caching_directive,
     parse_cache_control,
 )
-from shakenlib.errors import RepositoryError, UsageError
-from shakenlib.repository import Fetched
 
 AT = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
 DAY = timedelta(hours=24)

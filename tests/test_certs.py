@@ -1,4 +1,4 @@
-"""Unit tests for shakenlib.certs (certificate model, loading) and shakenlib.der."""
+"""Unit tests for shakenlib.pki.certs (certificate model, loading) and shakenlib.pki.der."""
 
 from __future__ import annotations
 
@@ -14,15 +14,15 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from hypothesis import given, settings, strategies as st
 from pyasn1.type import univ
 
-from shakenlib.certs import (
+from shakenlib.errors import CertificateError
+from shakenlib.pki.certs import (
     CrlDistributionPoint,
     StiCertificate,
     basic_constraints_ca,
     load_certificates,
 )
-from shakenlib.der import format_name, parse_certificate, read_tlv
-from shakenlib.errors import CertificateError
-from shakenlib.tnauthlist import TNRange, encode_tnauthlist
+from shakenlib.pki.der import format_name, parse_certificate, read_tlv
+from shakenlib.pki.tnauthlist import TNRange, encode_tnauthlist
 
 sys.path.insert(0, str(Path(__file__).parent / "data" / "certs"))
 import builder as B

@@ -77,10 +77,10 @@ def test_analyze_table_csv_html(example: tuple[Path, dict[str, Any]], tmp_path: 
 
 
 def test_html_escapes(tmp_path: Path) -> None:
+    from shakenlib.analysis.leads import Analysis
+    from shakenlib.analysis.records import CallRecord
     from shakenlib.cli.analyze import render_html
-    from shakenlib.leads import Analysis
-    from shakenlib.records import CallRecord
-    from shakenlib.result import CertificateSummary, VerificationResult
+    from shakenlib.verify.result import CertificateSummary, VerificationResult
 
     t0 = dt.datetime(2025, 6, 1, tzinfo=dt.UTC)
     analysis = Analysis()
@@ -98,10 +98,10 @@ def test_csv_cells_cannot_become_spreadsheet_formulas() -> None:
     import csv
     import io
 
+    from shakenlib.analysis.leads import Analysis
+    from shakenlib.analysis.records import CallRecord
     from shakenlib.cli.analyze import write_csv
-    from shakenlib.leads import Analysis
-    from shakenlib.records import CallRecord
-    from shakenlib.result import CertificateSummary, VerificationResult
+    from shakenlib.verify.result import CertificateSummary, VerificationResult
 
     analysis = Analysis()
     cert = CertificateSummary(spc="873J", subject_o="@SUM(A1:A9)")
@@ -172,9 +172,9 @@ def test_column_mapping_on_csv(example: tuple[Path, dict[str, Any]], tmp_path: P
 
 
 def _hostile_analysis() -> Any:
-    from shakenlib.leads import Analysis
-    from shakenlib.records import CallRecord
-    from shakenlib.result import CertificateSummary, VerificationResult
+    from shakenlib.analysis.leads import Analysis
+    from shakenlib.analysis.records import CallRecord
+    from shakenlib.verify.result import CertificateSummary, VerificationResult
 
     # origid and subject O are whatever the signer put in its PASSporT and certificate
     t0 = dt.datetime(2025, 6, 1, tzinfo=dt.UTC)

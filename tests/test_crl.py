@@ -1,4 +1,4 @@
-"""Tests for shakenlib.crl: indirect STI-PA CRLs, signer trust, policies, cache."""
+"""Tests for shakenlib.pki.crl: indirect STI-PA CRLs, signer trust, policies, cache."""
 
 from __future__ import annotations
 
@@ -11,16 +11,16 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from hypothesis import given, settings, strategies as st
 
-from shakenlib.crl import (
+from shakenlib.errors import CODES, RevocationError, UsageError
+from shakenlib.pki.crl import (
     CertificateRevoked,
     RevocationChecker,
     RevocationStatus,
     crl_urls,
     validate_crl_signer,
 )
-from shakenlib.errors import CODES, RevocationError, UsageError
+from shakenlib.pki.trust import TrustStore
 from shakenlib.testing.pki import DEFAULT_NOW, Issued, StiTestPki
-from shakenlib.trust import TrustStore
 
 NOW = DEFAULT_NOW
 DAY = dt.timedelta(days=1)
@@ -541,7 +541,7 @@ def _short_lived_crl_signer(pki: StiTestPki, *, not_after: dt.datetime) -> Issue
 def test_extra_signer_validation_is_cached_within_its_validity_window(
     pki: StiTestPki, good: Issued, bad: Issued, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import shakenlib.crl as crl_module
+    import shakenlib.pki.crl as crl_module
 
     expiry = NOW + 10 * DAY
     signer = _short_lived_crl_signer(pki, not_after=expiry)

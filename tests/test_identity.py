@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from shakenlib.errors import IdentityHeaderError, ShakenError
-from shakenlib.identity import parse_identity
+from shakenlib.sip.identity import parse_identity
 
 DATA = Path(__file__).parent / "data" / "identity"
 SHAKEN = (DATA / "shaken-full.txt").read_text().strip()

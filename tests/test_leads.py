@@ -8,7 +8,7 @@ import random
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from shakenlib.leads import (
+from shakenlib.analysis.leads import (
     Analysis,
     DistinctCounter,
     HyperLogLog,
@@ -16,9 +16,9 @@ from shakenlib.leads import (
     nanp_problem,
     neighbour,
 )
-from shakenlib.providers import ProviderDirectory
-from shakenlib.records import CallRecord, RecordError
-from shakenlib.result import CertificateSummary, VerificationResult
+from shakenlib.analysis.providers import ProviderDirectory
+from shakenlib.analysis.records import CallRecord, RecordError
+from shakenlib.verify.result import CertificateSummary, VerificationResult
 
 T0 = dt.datetime(2025, 6, 1, tzinfo=dt.UTC)
 

@@ -1,4 +1,4 @@
-"""Unit tests for shakenlib.lint: every rule firing and not firing, effective dates."""
+"""Unit tests for shakenlib.pki.lint: every rule firing and not firing, effective dates."""
 
 from __future__ import annotations
 
@@ -15,10 +15,10 @@ from hypothesis import given, settings, strategies as st
 from pyasn1.type import univ
 from pyasn1_modules import rfc5280
 
-from shakenlib.certs import StiCertificate
 from shakenlib.errors import CODES, CertificateError, UsageError
-from shakenlib.lint import RULES, _key_usage_bits, lint_certificate, zlint_spc
-from shakenlib.tnauthlist import TNRange, encode_tnauthlist
+from shakenlib.pki.certs import StiCertificate
+from shakenlib.pki.lint import RULES, _key_usage_bits, lint_certificate, zlint_spc
+from shakenlib.pki.tnauthlist import TNRange, encode_tnauthlist
 
 sys.path.insert(0, str(Path(__file__).parent / "data" / "certs"))
 import builder as B

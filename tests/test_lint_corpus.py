@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
-from shakenlib.certs import StiCertificate
-from shakenlib.lint import lint_certificate
+from shakenlib.pki.certs import StiCertificate
+from shakenlib.pki.lint import lint_certificate
 
 pytestmark = pytest.mark.corpus
 

@@ -15,10 +15,11 @@ from cryptography.hazmat.primitives.asymmetric.utils import (
 )
 from hypothesis import given, settings, strategies as st
 
-import shakenlib.passport as passport_mod
+import shakenlib.sip.passport as passport_mod
 from shakenlib.errors import CODES, PassportError, ShakenError
-from shakenlib.identity import parse_identity
-from shakenlib.passport import (
+from shakenlib.sip.identity import parse_identity
+from shakenlib.sip.message import parse_sip_message
+from shakenlib.sip.passport import (
     b64url_encode,
     canonical_json,
     decode_identity,
@@ -26,7 +27,6 @@ from shakenlib.passport import (
     encode_passport,
     rebuild_compact,
 )
-from shakenlib.sip import parse_sip_message
 
 DATA = Path(__file__).parent / "data"
 X5U = "https://cr.example.org/873J/3f8a1b2c4d5e6f708192a3b4c5d6e7f8091a2b3c.pem"

@@ -7,8 +7,13 @@ from pathlib import Path
 
 import pytest
 
+from shakenlib.analysis.providers import (
+    ProviderDirectory,
+    itg_member_for,
+    itg_members,
+    normalise_name,
+)
 from shakenlib.errors import UsageError
-from shakenlib.providers import ProviderDirectory, itg_member_for, itg_members, normalise_name
 
 CORPUS = Path(os.environ.get("SHAKENLIB_CORPUS_DIR") or
               Path(__file__).resolve().parents[2] / "shared/data/real-sti-certs")

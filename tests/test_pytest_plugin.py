@@ -66,8 +66,8 @@ def test_plugin_fixtures_in_a_user_test_file(pytester: pytest.Pytester) -> None:
 
 
 def test_assert_failed_checks_code_and_status() -> None:
-    from shakenlib.result import VerificationResult
     from shakenlib.testing.assertions import assert_failed, assert_passed
+    from shakenlib.verify.result import VerificationResult
 
     stale = VerificationResult.failure("iat_stale")
     assert_failed(stale)

@@ -10,8 +10,7 @@ from typing import Any
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from shakenlib.errors import UsageError
-from shakenlib.records import (
+from shakenlib.analysis.records import (
     CallRecord,
     RecordError,
     RecordSource,
@@ -19,6 +18,7 @@ from shakenlib.records import (
     parse_time,
     read_records,
 )
+from shakenlib.errors import UsageError
 
 T = dt.datetime(2025, 6, 1, 12, tzinfo=dt.UTC)
 

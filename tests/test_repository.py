@@ -22,9 +22,8 @@ from repo_fixtures import (
     cert_pem,
     crl_bytes,
 )
-from shakenlib.cache import Cache
 from shakenlib.errors import CODES, RepositoryError, UsageError
-from shakenlib.repository import (
+from shakenlib.fetch import (
     CertificateRepository,
     Fetched,
     FetchPolicy,
@@ -33,6 +32,7 @@ from shakenlib.repository import (
     MirrorRepository,
     is_special_purpose_address,
 )
+from shakenlib.fetch.cache import Cache
 from shakenlib.testing.server import HttpsRepositoryServer, loopback_policy
 
 pytestmark = pytest.mark.network
@@ -751,7 +751,7 @@ def test_memory_repository() -> None:
 def test_der_body_whose_last_octet_is_whitespace_is_der() -> None:
     """Regression: an ECDSA signature can end in 0x09/0x0a/0x0d/0x20; stripping the body
     before comparing lengths made such a CRL 'hold no X.509 CRL' (flaky, 1 in ~64)."""
-    from shakenlib.repository import _der_is_one_sequence
+    from shakenlib.fetch.content import _der_is_one_sequence
 
     for last in b"\t\n\r ":
         value = b"\x30\x03\x02\x01" + bytes([last])

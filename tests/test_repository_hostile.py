@@ -17,9 +17,9 @@ import requests
 import requests.adapters
 
 from repo_fixtures import TlsFiles
-from shakenlib.cache import cache_expiry, freshness_lifetime
 from shakenlib.errors import RepositoryError, UsageError
-from shakenlib.repository import FetchPolicy, HttpRepository, MirrorRepository
+from shakenlib.fetch import FetchPolicy, HttpRepository, MirrorRepository
+from shakenlib.fetch.cache import cache_expiry, freshness_lifetime
 from shakenlib.testing.server import loopback_policy
 
 AT = datetime(2025, 6, 1, tzinfo=UTC)

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from shakenlib.errors import CertificateError
-from shakenlib.tnauthlist import (
+from shakenlib.pki.tnauthlist import (
     JWTClaimConstraints,
     TNAuthList,
     TNRange,

@@ -1,4 +1,4 @@
-"""Tests for shakenlib.trust: trust stores, STI-PA trust lists, chain validation, cache."""
+"""Tests for shakenlib.pki.trust: trust stores, STI-PA trust lists, chain validation, cache."""
 
 from __future__ import annotations
 
@@ -16,9 +16,9 @@ from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from hypothesis import given, settings, strategies as st
 
 from shakenlib.errors import CODES, TrustError, UsageError
+from shakenlib.pki.tnauthlist import TNRange
+from shakenlib.pki.trust import ChainValidator, TrustStore, ValidatedChain
 from shakenlib.testing.pki import DEFAULT_NOW, Issued, StiTestPki
-from shakenlib.tnauthlist import TNRange
-from shakenlib.trust import ChainValidator, TrustStore, ValidatedChain
 
 NOW = DEFAULT_NOW
 DAY = dt.timedelta(days=1)
@@ -378,7 +378,7 @@ def test_p384_allowed_when_not_required(pki: StiTestPki, trust: TrustStore) -> N
 def test_critical_tnauthlist_and_policies_are_accounted_for(
     pki: StiTestPki, trust: TrustStore
 ) -> None:
-    from shakenlib.tnauthlist import TNAUTHLIST_OID, encode_tnauthlist
+    from shakenlib.pki.tnauthlist import TNAUTHLIST_OID, encode_tnauthlist
     ext = x509.UnrecognizedExtension(TNAUTHLIST_OID, encode_tnauthlist(spcs=["873J"]))
     cert = pki.issue_sp_certificate("873J", omit_tnauthlist=True,
                                     extra_extensions=[(ext, True)])
@@ -403,7 +403,7 @@ def test_max_chain_depth(pki: StiTestPki, trust: TrustStore) -> None:
 
 
 def test_sp_numbers_and_spc_warns(pki: StiTestPki, trust: TrustStore) -> None:
-    from shakenlib.tnauthlist import encode_tnauthlist
+    from shakenlib.pki.tnauthlist import encode_tnauthlist
     cert = pki.issue_sp_certificate("873J", tnauthlist=encode_tnauthlist(
         spcs=["873J"], tns=["12125551234"]))
     result = _validate(trust, pki, cert)

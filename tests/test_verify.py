@@ -13,8 +13,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from shakenlib.errors import CODES, UsageError, VerificationFailed
-from shakenlib.passport import b64url_decode, b64url_encode, canonical_json
-from shakenlib.sign import Signer, sign_es256
+from shakenlib.sip.passport import b64url_decode, b64url_encode, canonical_json
+from shakenlib.sip.sign import Signer, sign_es256
 from shakenlib.testing.assertions import assert_failed, assert_passed
 from shakenlib.testing.pki import StiTestPki
 from shakenlib.testing.testbed import ShakenTestbed, TestProvider
@@ -574,7 +574,7 @@ def test_verify_sip_never_raises_on_arbitrary_bytes(bed: ShakenTestbed, data: by
 
 @pytest.mark.parametrize("enhanced", [False, True])
 def test_jwt_claim_constraints_of_the_certificate_are_enforced(enhanced: bool) -> None:
-    from shakenlib.tnauthlist import (
+    from shakenlib.pki.tnauthlist import (
         EJWT_CLAIM_CONSTRAINTS_OID,
         JWT_CLAIM_CONSTRAINTS_OID,
         JWTClaimConstraints,
@@ -649,7 +649,7 @@ def test_raw_signature_to_der_matches_cryptography(raw: bytes, zeros: int) -> No
     """The hand-built Ecdsa-Sig-Value equals cryptography's encoder (leading zeros, high bits)."""
     from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
-    from shakenlib.verify import _der_signature
+    from shakenlib.verify.verifier import _der_signature
 
     raw = bytes(min(zeros, 32)) + raw[min(zeros, 32) :]
     expected = encode_dss_signature(

@@ -13,15 +13,15 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from shakenlib.crl import RevocationChecker
-from shakenlib.der import parse_certificate
-from shakenlib.errors import CODES, CertificateError, RevocationError, UsageError
-from shakenlib.passport import b64url_encode, canonical_json, decode_identity
-from shakenlib.repository import Fetched, MemoryRepository, RepositoryError
-from shakenlib.sign import sign_es256
+from shakenlib.errors import CODES, CertificateError, RepositoryError, RevocationError, UsageError
+from shakenlib.fetch import Fetched, MemoryRepository
+from shakenlib.pki.crl import RevocationChecker
+from shakenlib.pki.der import parse_certificate
+from shakenlib.pki.tnauthlist import JWT_CLAIM_CONSTRAINTS_OID, TNAUTHLIST_OID
+from shakenlib.sip.passport import b64url_encode, canonical_json, decode_identity
+from shakenlib.sip.sign import sign_es256
 from shakenlib.testing.pki import StiTestPki
 from shakenlib.testing.testbed import ShakenTestbed, TestProvider
-from shakenlib.tnauthlist import JWT_CLAIM_CONSTRAINTS_OID, TNAUTHLIST_OID
 from shakenlib.verify import Policy, Verifier
 
 ORIG, DEST = "12155551212", "12155551213"

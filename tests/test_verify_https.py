@@ -6,13 +6,13 @@ from __future__ import annotations
 import pytest
 
 from repo_fixtures import TlsFiles
-from shakenlib.cache import Cache
-from shakenlib.repository import FetchPolicy, HttpRepository
-from shakenlib.sign import Signer
+from shakenlib.fetch import FetchPolicy, HttpRepository
+from shakenlib.fetch.cache import Cache
+from shakenlib.pki.trust import TrustStore
+from shakenlib.sip.sign import Signer
 from shakenlib.testing.assertions import assert_failed, assert_passed
 from shakenlib.testing.pki import Issued, StiTestPki
 from shakenlib.testing.server import HttpsRepositoryServer, loopback_policy
-from shakenlib.trust import TrustStore
 from shakenlib.verify import Policy, Verifier
 
 pytestmark = pytest.mark.network

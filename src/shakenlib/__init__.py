@@ -14,24 +14,25 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from shakenlib.batch import (
+    from shakenlib.analysis.batch import (
         VerifierConfig as VerifierConfig,
         analyze_source as analyze_source,
         verify_source as verify_source,
     )
-    from shakenlib.cache import (
-        Cache as Cache,
+    from shakenlib.analysis.leads import (
+        Analysis as Analysis,
+        Lead as Lead,
+        TracebackShortcut as TracebackShortcut,
     )
-    from shakenlib.certs import (
-        CrlDistributionPoint as CrlDistributionPoint,
-        StiCertificate as StiCertificate,
-        load_certificates as load_certificates,
+    from shakenlib.analysis.providers import (
+        Provider as Provider,
+        ProviderDirectory as ProviderDirectory,
     )
-    from shakenlib.crl import (
-        CertificateRevoked as CertificateRevoked,
-        RevocationChecker as RevocationChecker,
-        RevocationStatus as RevocationStatus,
-        crl_urls as crl_urls,
+    from shakenlib.analysis.records import (
+        CallRecord as CallRecord,
+        RecordError as RecordError,
+        RecordSource as RecordSource,
+        read_records as read_records,
     )
     from shakenlib.errors import (
         CODES as CODES,
@@ -48,24 +49,55 @@ if TYPE_CHECKING:
         UsageError as UsageError,
         VerificationFailed as VerificationFailed,
     )
+    from shakenlib.fetch import (
+        CertificateRepository as CertificateRepository,
+        Fetched as Fetched,
+        FetchPolicy as FetchPolicy,
+        HttpRepository as HttpRepository,
+        MemoryRepository as MemoryRepository,
+        MirrorRepository as MirrorRepository,
+    )
+    from shakenlib.fetch.cache import (
+        Cache as Cache,
+    )
     from shakenlib.findings import (
         Finding as Finding,
     )
-    from shakenlib.identity import (
-        IdentityHeader as IdentityHeader,
-        parse_identity as parse_identity,
+    from shakenlib.pki.certs import (
+        CrlDistributionPoint as CrlDistributionPoint,
+        StiCertificate as StiCertificate,
+        load_certificates as load_certificates,
     )
-    from shakenlib.leads import (
-        Analysis as Analysis,
-        Lead as Lead,
-        TracebackShortcut as TracebackShortcut,
+    from shakenlib.pki.crl import (
+        CertificateRevoked as CertificateRevoked,
+        RevocationChecker as RevocationChecker,
+        RevocationStatus as RevocationStatus,
+        crl_urls as crl_urls,
     )
-    from shakenlib.lint import (
+    from shakenlib.pki.lint import (
         RULES as RULES,
         Rule as Rule,
         lint_certificate as lint_certificate,
     )
-    from shakenlib.passport import (
+    from shakenlib.pki.tnauthlist import (
+        TNAuthList as TNAuthList,
+        TNRange as TNRange,
+        decode_tnauthlist as decode_tnauthlist,
+    )
+    from shakenlib.pki.trust import (
+        ChainValidator as ChainValidator,
+        TrustStore as TrustStore,
+        ValidatedChain as ValidatedChain,
+    )
+    from shakenlib.sip.identity import (
+        IdentityHeader as IdentityHeader,
+        parse_identity as parse_identity,
+    )
+    from shakenlib.sip.message import (
+        SipMessage as SipMessage,
+        parse_sip_message as parse_sip_message,
+    )
+    from shakenlib.sip.passport import (
         Claims as Claims,
         DecodedIdentity as DecodedIdentity,
         JoseHeader as JoseHeader,
@@ -76,54 +108,22 @@ if TYPE_CHECKING:
         encode_passport as encode_passport,
         rebuild_compact as rebuild_compact,
     )
-    from shakenlib.providers import (
-        Provider as Provider,
-        ProviderDirectory as ProviderDirectory,
-    )
-    from shakenlib.records import (
-        CallRecord as CallRecord,
-        RecordError as RecordError,
-        RecordSource as RecordSource,
-        read_records as read_records,
-    )
-    from shakenlib.repository import (
-        CertificateRepository as CertificateRepository,
-        Fetched as Fetched,
-        FetchPolicy as FetchPolicy,
-        HttpRepository as HttpRepository,
-        MemoryRepository as MemoryRepository,
-        MirrorRepository as MirrorRepository,
-    )
-    from shakenlib.result import (
-        CertificateSummary as CertificateSummary,
-        IdentityResult as IdentityResult,
-        VerificationResult as VerificationResult,
-    )
-    from shakenlib.sign import (
+    from shakenlib.sip.sign import (
         Signer as Signer,
         origid_for as origid_for,
-    )
-    from shakenlib.sip import (
-        SipMessage as SipMessage,
-        parse_sip_message as parse_sip_message,
     )
     from shakenlib.tn import (
         canonical_tn as canonical_tn,
         tn_from_uri as tn_from_uri,
     )
-    from shakenlib.tnauthlist import (
-        TNAuthList as TNAuthList,
-        TNRange as TNRange,
-        decode_tnauthlist as decode_tnauthlist,
-    )
-    from shakenlib.trust import (
-        ChainValidator as ChainValidator,
-        TrustStore as TrustStore,
-        ValidatedChain as ValidatedChain,
-    )
     from shakenlib.verify import (
         Policy as Policy,
         Verifier as Verifier,
+    )
+    from shakenlib.verify.result import (
+        CertificateSummary as CertificateSummary,
+        IdentityResult as IdentityResult,
+        VerificationResult as VerificationResult,
     )
 
 __version__ = "0.1.0"
@@ -131,77 +131,77 @@ __version__ = "0.1.0"
 # Public name -> the module that defines it. Imported on first use (PEP 562), so
 # `import shakenlib.errors` or the pytest plugin does not load the whole library.
 _EXPORTS: dict[str, str] = {
-    "Analysis": "shakenlib.leads",
+    "Analysis": "shakenlib.analysis.leads",
     "CODES": "shakenlib.errors",
-    "Cache": "shakenlib.cache",
-    "CallRecord": "shakenlib.records",
+    "Cache": "shakenlib.fetch.cache",
+    "CallRecord": "shakenlib.analysis.records",
     "CertificateError": "shakenlib.errors",
-    "CertificateRepository": "shakenlib.repository",
-    "CertificateRevoked": "shakenlib.crl",
-    "CertificateSummary": "shakenlib.result",
-    "ChainValidator": "shakenlib.trust",
-    "Claims": "shakenlib.passport",
-    "CrlDistributionPoint": "shakenlib.certs",
-    "DecodedIdentity": "shakenlib.passport",
-    "FetchPolicy": "shakenlib.repository",
-    "Fetched": "shakenlib.repository",
+    "CertificateRepository": "shakenlib.fetch",
+    "CertificateRevoked": "shakenlib.pki.crl",
+    "CertificateSummary": "shakenlib.verify.result",
+    "ChainValidator": "shakenlib.pki.trust",
+    "Claims": "shakenlib.sip.passport",
+    "CrlDistributionPoint": "shakenlib.pki.certs",
+    "DecodedIdentity": "shakenlib.sip.passport",
+    "FetchPolicy": "shakenlib.fetch",
+    "Fetched": "shakenlib.fetch",
     "Finding": "shakenlib.findings",
-    "HttpRepository": "shakenlib.repository",
-    "IdentityHeader": "shakenlib.identity",
+    "HttpRepository": "shakenlib.fetch",
+    "IdentityHeader": "shakenlib.sip.identity",
     "IdentityHeaderError": "shakenlib.errors",
-    "IdentityResult": "shakenlib.result",
-    "JoseHeader": "shakenlib.passport",
-    "Lead": "shakenlib.leads",
-    "MemoryRepository": "shakenlib.repository",
-    "MirrorRepository": "shakenlib.repository",
-    "PASSporT": "shakenlib.passport",
+    "IdentityResult": "shakenlib.verify.result",
+    "JoseHeader": "shakenlib.sip.passport",
+    "Lead": "shakenlib.analysis.leads",
+    "MemoryRepository": "shakenlib.fetch",
+    "MirrorRepository": "shakenlib.fetch",
+    "PASSporT": "shakenlib.sip.passport",
     "ParseError": "shakenlib.errors",
     "PassportError": "shakenlib.errors",
     "Policy": "shakenlib.verify",
-    "Provider": "shakenlib.providers",
-    "ProviderDirectory": "shakenlib.providers",
-    "RULES": "shakenlib.lint",
-    "RecordError": "shakenlib.records",
-    "RecordSource": "shakenlib.records",
+    "Provider": "shakenlib.analysis.providers",
+    "ProviderDirectory": "shakenlib.analysis.providers",
+    "RULES": "shakenlib.pki.lint",
+    "RecordError": "shakenlib.analysis.records",
+    "RecordSource": "shakenlib.analysis.records",
     "RepositoryError": "shakenlib.errors",
-    "RevocationChecker": "shakenlib.crl",
+    "RevocationChecker": "shakenlib.pki.crl",
     "RevocationError": "shakenlib.errors",
-    "RevocationStatus": "shakenlib.crl",
-    "Rule": "shakenlib.lint",
+    "RevocationStatus": "shakenlib.pki.crl",
+    "Rule": "shakenlib.pki.lint",
     "ShakenError": "shakenlib.errors",
-    "Signer": "shakenlib.sign",
-    "SipMessage": "shakenlib.sip",
+    "Signer": "shakenlib.sip.sign",
+    "SipMessage": "shakenlib.sip.message",
     "SipMessageError": "shakenlib.errors",
-    "StiCertificate": "shakenlib.certs",
-    "TNAuthList": "shakenlib.tnauthlist",
-    "TNRange": "shakenlib.tnauthlist",
+    "StiCertificate": "shakenlib.pki.certs",
+    "TNAuthList": "shakenlib.pki.tnauthlist",
+    "TNRange": "shakenlib.pki.tnauthlist",
     "TelephoneNumberError": "shakenlib.errors",
-    "TracebackShortcut": "shakenlib.leads",
+    "TracebackShortcut": "shakenlib.analysis.leads",
     "TrustError": "shakenlib.errors",
-    "TrustStore": "shakenlib.trust",
+    "TrustStore": "shakenlib.pki.trust",
     "UsageError": "shakenlib.errors",
-    "ValidatedChain": "shakenlib.trust",
+    "ValidatedChain": "shakenlib.pki.trust",
     "VerificationFailed": "shakenlib.errors",
-    "VerificationResult": "shakenlib.result",
+    "VerificationResult": "shakenlib.verify.result",
     "Verifier": "shakenlib.verify",
-    "VerifierConfig": "shakenlib.batch",
-    "analyze_source": "shakenlib.batch",
-    "canonical_json": "shakenlib.passport",
+    "VerifierConfig": "shakenlib.analysis.batch",
+    "analyze_source": "shakenlib.analysis.batch",
+    "canonical_json": "shakenlib.sip.passport",
     "canonical_tn": "shakenlib.tn",
-    "crl_urls": "shakenlib.crl",
-    "decode_identity": "shakenlib.passport",
-    "decode_passport": "shakenlib.passport",
-    "decode_tnauthlist": "shakenlib.tnauthlist",
-    "encode_passport": "shakenlib.passport",
-    "lint_certificate": "shakenlib.lint",
-    "load_certificates": "shakenlib.certs",
-    "origid_for": "shakenlib.sign",
-    "parse_identity": "shakenlib.identity",
-    "parse_sip_message": "shakenlib.sip",
-    "read_records": "shakenlib.records",
-    "rebuild_compact": "shakenlib.passport",
+    "crl_urls": "shakenlib.pki.crl",
+    "decode_identity": "shakenlib.sip.passport",
+    "decode_passport": "shakenlib.sip.passport",
+    "decode_tnauthlist": "shakenlib.pki.tnauthlist",
+    "encode_passport": "shakenlib.sip.passport",
+    "lint_certificate": "shakenlib.pki.lint",
+    "load_certificates": "shakenlib.pki.certs",
+    "origid_for": "shakenlib.sip.sign",
+    "parse_identity": "shakenlib.sip.identity",
+    "parse_sip_message": "shakenlib.sip.message",
+    "read_records": "shakenlib.analysis.records",
+    "rebuild_compact": "shakenlib.sip.passport",
     "tn_from_uri": "shakenlib.tn",
-    "verify_source": "shakenlib.batch",
+    "verify_source": "shakenlib.analysis.batch",
 }
 
 __all__ = [*sorted(_EXPORTS), "__version__"]

@@ -9,7 +9,7 @@ Installed with shakenlib, it gives every test suite these fixtures:
     the test bed's :class:`~shakenlib.testing.pki.StiTestPki` (roots, intermediates,
     ``issue_sp_certificate``, ``make_crl``).
 ``sti_repository``
-    the test bed's :class:`~shakenlib.repository.MemoryRepository`.
+    the test bed's :class:`~shakenlib.fetch.MemoryRepository`.
 ``shaken_verifier``
     a :class:`~shakenlib.verify.Verifier` trusting the test anchors, with ATIS defaults.
 
@@ -35,7 +35,7 @@ import pytest
 # The library is imported inside the fixtures: installing shakenlib must not slow down
 # the start of every pytest run in the environment.
 if TYPE_CHECKING:
-    from shakenlib.repository import MemoryRepository
+    from shakenlib.fetch import MemoryRepository
     from shakenlib.testing.pki import StiTestPki
     from shakenlib.testing.testbed import ShakenTestbed
     from shakenlib.verify import Verifier

@@ -26,12 +26,12 @@ import unicodedata
 from pathlib import Path
 from typing import Any, TextIO
 
-from shakenlib.batch import Progress, VerifierConfig, analyze_source
+from shakenlib.analysis.batch import Progress, VerifierConfig, analyze_source
+from shakenlib.analysis.leads import Analysis, Lead
+from shakenlib.analysis.providers import ProviderDirectory
+from shakenlib.analysis.records import RecordSource, parse_mapping
 from shakenlib.cli.verify import add_verifier_options
 from shakenlib.errors import UsageError
-from shakenlib.leads import Analysis, Lead
-from shakenlib.providers import ProviderDirectory
-from shakenlib.records import RecordSource, parse_mapping
 
 __all__ = ["add_batch_options", "add_parser", "make_progress", "run", "source_and_config"]
 

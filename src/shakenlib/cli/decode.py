@@ -14,8 +14,8 @@ import sys
 from typing import Any
 
 from shakenlib.errors import IdentityHeaderError, ShakenError, UsageError
-from shakenlib.passport import DecodedIdentity, b64url_decode, decode_identity, rebuild_compact
-from shakenlib.sip import SipMessage, parse_sip_message
+from shakenlib.sip.message import SipMessage, parse_sip_message
+from shakenlib.sip.passport import DecodedIdentity, b64url_decode, decode_identity, rebuild_compact
 
 __all__ = ["add_parser", "run"]
 

@@ -1,7 +1,7 @@
 """``shakenlib lint-cert FILE... [--at TIME] [--json]``: lint STI certificates.
 
 Lints every certificate in the given PEM/DER files (bundles too) against the
-ATIS-1000080 / US SHAKEN CP / RFC 5280 rules of :mod:`shakenlib.lint`. Exit status 0
+ATIS-1000080 / US SHAKEN CP / RFC 5280 rules of :mod:`shakenlib.pki.lint`. Exit status 0
 when no finding has severity ``error``, 1 otherwise, 2 on usage errors.
 
 >>> parse_time("1700000000").isoformat()
@@ -20,9 +20,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from shakenlib.certs import load_certificates
 from shakenlib.errors import CertificateError, UsageError
-from shakenlib.lint import lint_certificate
+from shakenlib.pki.certs import load_certificates
+from shakenlib.pki.lint import lint_certificate
 from shakenlib.timeutil import parse_time
 
 __all__ = ["add_parser", "parse_time", "run"]

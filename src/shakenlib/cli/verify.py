@@ -19,10 +19,10 @@ from pathlib import Path
 from typing import Any
 
 from shakenlib.errors import UsageError
-from shakenlib.repository import CertificateRepository, HttpRepository, MirrorRepository
-from shakenlib.result import VerificationResult
-from shakenlib.trust import TrustStore
+from shakenlib.fetch import CertificateRepository, HttpRepository, MirrorRepository
+from shakenlib.pki.trust import TrustStore
 from shakenlib.verify import Policy, Verifier, to_datetime
+from shakenlib.verify.result import VerificationResult
 
 __all__ = ["add_parser", "build_verifier", "run"]
 
@@ -118,7 +118,7 @@ def run(args: argparse.Namespace) -> int:
     verifier = build_verifier(args)
     at = to_datetime(args.at) if args.at else None
     if args.sip:
-        from shakenlib.sip import parse_sip_message
+        from shakenlib.sip.message import parse_sip_message
 
         sip = parse_sip_message(_read(args.sip))
         when = at or sip.date_time() or dt.datetime.now(dt.UTC)

@@ -18,9 +18,9 @@ import json
 import sys
 from typing import Any
 
-from shakenlib.batch import verify_source
+from shakenlib.analysis.batch import verify_source
+from shakenlib.analysis.records import RecordError
 from shakenlib.cli.analyze import add_batch_options, make_progress, source_and_config
-from shakenlib.records import RecordError
 
 __all__ = ["add_parser", "run"]
 

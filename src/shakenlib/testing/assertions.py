@@ -1,6 +1,6 @@
 """Assertion helpers for conformance tests: failures say what was wrong in SHAKEN terms.
 
->>> from shakenlib.result import VerificationResult
+>>> from shakenlib.verify.result import VerificationResult
 >>> assert_failed(VerificationResult.failure("iat_stale"), "iat_stale", sip_code=403)
 >>> assert_passed(VerificationResult.failure("iat_stale"))
 Traceback (most recent call last):
@@ -10,7 +10,7 @@ AssertionError: expected TN-Validation-Passed, got TN-Validation-Failed: 403 Sta
 
 from __future__ import annotations
 
-from shakenlib.result import VerificationResult
+from shakenlib.verify.result import VerificationResult
 
 __all__ = ["assert_failed", "assert_passed"]
 

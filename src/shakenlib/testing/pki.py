@@ -13,7 +13,7 @@ Nothing here reads the clock: certificates are valid around a reference time ``n
 >>> leaf = pki.issue_sp_certificate("873J", organization="Example Telecom")
 >>> leaf.certificate.subject.rfc4514_string()
 'CN=SHAKEN 873J,O=Example Telecom,C=US'
->>> from shakenlib.tnauthlist import TNAUTHLIST_OID, decode_tnauthlist
+>>> from shakenlib.pki.tnauthlist import TNAUTHLIST_OID, decode_tnauthlist
 >>> decode_tnauthlist(leaf.certificate.extensions.get_extension_for_oid(
 ...     TNAUTHLIST_OID).value.value).spc
 '873J'
@@ -34,7 +34,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from shakenlib.tnauthlist import (
+from shakenlib.pki.tnauthlist import (
     TNAUTHLIST_OID,
     TNRange,
     encode_tnauthlist,
@@ -416,7 +416,7 @@ class StiTestPki:
         return self.ca_root.pem + self.crl_signer.pem
 
     def publish(self, root: str | os.PathLike[str], url: str, body: bytes) -> Path:
-        """Write ``body`` where a :class:`~shakenlib.repository.MirrorRepository` at
+        """Write ``body`` where a :class:`~shakenlib.fetch.MirrorRepository` at
         ``root`` serves ``url`` (``https://HOST/PATH`` -> ``ROOT/HOST/PATH``)."""
         rest = url.split("://", 1)[1]
         path = Path(root, *[p for p in rest.split("/") if p])

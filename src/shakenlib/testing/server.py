@@ -34,7 +34,7 @@ from typing import Any
 
 import attrs
 
-from shakenlib.repository import FetchPolicy, _loopback_policy
+from shakenlib.fetch.policy import FetchPolicy, _loopback_policy
 
 __all__ = ["HttpsRepositoryServer", "RequestRecord", "Route", "loopback_policy"]
 

@@ -27,10 +27,10 @@ from typing import Any, Literal
 
 import attrs
 
-from shakenlib.repository import MemoryRepository
-from shakenlib.sign import Signer
+from shakenlib.fetch import MemoryRepository
+from shakenlib.pki.trust import TrustStore
+from shakenlib.sip.sign import Signer
 from shakenlib.testing.pki import DEFAULT_NOW, Issued, StiTestPki
-from shakenlib.trust import TrustStore
 from shakenlib.verify import Policy, Verifier
 
 __all__ = ["ShakenTestbed", "TestProvider"]
@@ -132,7 +132,7 @@ class ShakenTestbed:
     def write_mirror(self, root: str | os.PathLike[str]) -> Path:
         """Write every published certificate chain and the CRL to a mirror directory
         (``https://HOST/PATH`` -> ``ROOT/HOST/PATH``, the layout of
-        :class:`~shakenlib.repository.MirrorRepository`); returns the root."""
+        :class:`~shakenlib.fetch.MirrorRepository`); returns the root."""
         root_path = Path(root)
         for provider in self.providers:
             self.pki.publish(root_path, provider.x5u, provider.issued.chain_pem())

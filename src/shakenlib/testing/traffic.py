@@ -13,7 +13,7 @@ STI-PA CRL signer),
 certificates name, in the ``--mirror`` layout) and ``providers.csv`` (spc,name,ocn).
 
 Everything uses :class:`shakenlib.testing.pki.StiTestPki` and
-:class:`shakenlib.sign.Signer`. The certificates are valid around
+:class:`shakenlib.sip.sign.Signer`. The certificates are valid around
 ``shakenlib.testing.pki.DEFAULT_NOW`` (2025-06-01 12:00Z) and the CRL from a day before
 to a day after it; all calls fall in that window, and verification uses each record's
 own time, so the example verifies forever.
@@ -43,8 +43,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from shakenlib.leads import nanp_problem
-from shakenlib.sign import Signer
+from shakenlib.analysis.leads import nanp_problem
+from shakenlib.sip.sign import Signer
 from shakenlib.testing.pki import DEFAULT_NOW, Issued, StiTestPki
 
 CAMPAIGN_SPC = "999R"

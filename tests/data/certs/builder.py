@@ -26,7 +26,7 @@ from pyasn1.codec.der import decoder, encoder
 from pyasn1.type import univ
 from pyasn1_modules import rfc5280
 
-from shakenlib.tnauthlist import encode_tnauthlist
+from shakenlib.pki.tnauthlist import encode_tnauthlist
 
 CP13 = "2.16.840.1.114569.1.1.3"
 CP14 = "2.16.840.1.114569.1.1.4"

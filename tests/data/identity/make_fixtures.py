@@ -13,7 +13,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
-from shakenlib.passport import encode_passport
+from shakenlib.sip.passport import encode_passport
 
 ROOT = Path(__file__).resolve().parents[3]
 IDENT = ROOT / "tests" / "data" / "identity"

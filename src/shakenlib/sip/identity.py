@@ -19,7 +19,7 @@ import attrs
 
 from shakenlib.errors import IdentityHeaderError
 from shakenlib.findings import Finding
-from shakenlib.sip import split_outside
+from shakenlib.sip.message import split_outside
 
 __all__ = ["IdentityHeader", "parse_identity"]
 

@@ -5,7 +5,7 @@ and ``binascii`` per segment, the C JSON scanner, and findings built only when s
 wrong. The signature input is the exact received ``header.claims`` text: never
 re-serialised (RFC 8225 §9 canonical JSON is for signing and for compact form only).
 
->>> from shakenlib.passport import decode_passport, encode_passport
+>>> from shakenlib.sip.passport import decode_passport, encode_passport
 >>> token = encode_passport(
 ...     {"alg": "ES256", "typ": "passport", "ppt": "shaken", "x5u": "https://cr.example/c.pem"},
 ...     {"attest": "A", "dest": {"tn": ["12155551213"]}, "iat": 1700000000,
@@ -32,8 +32,8 @@ import attrs
 from shakenlib._frozen import build as _make
 from shakenlib.errors import IdentityHeaderError, PassportError, ShakenError, UsageError
 from shakenlib.findings import Finding, Severity
-from shakenlib.identity import IdentityHeader, _parse_identity, parse_identity
-from shakenlib.sip import SipMessage
+from shakenlib.sip.identity import IdentityHeader, _parse_identity, parse_identity
+from shakenlib.sip.message import SipMessage
 from shakenlib.tn import tn_from_uri
 
 __all__ = [
@@ -839,7 +839,7 @@ def rebuild_compact(identity: IdentityHeader, sip: SipMessage) -> tuple[bytes, l
     For ``ppt=shaken`` (or ``div``) a finding ``identity_compact_form`` (error) is added:
     ATIS-1000074 §5.3.3 and RFC 8946 require the full form.
 
-    >>> from shakenlib.sip import parse_sip_message
+    >>> from shakenlib.sip.message import parse_sip_message
     >>> sip = parse_sip_message("INVITE sip:+12155551213@b SIP/2.0\\nFrom: <tel:+12155551212>"
     ...     "\\nTo: <tel:+12155551213>\\nDate: Tue, 14 Nov 2023 22:13:20 GMT\\n")
     >>> data, findings = rebuild_compact(parse_identity("..c2ln;info=<https://c/x>"), sip)

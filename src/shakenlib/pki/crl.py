@@ -35,7 +35,7 @@ True
 >>> checker.check(bad.certificate, [crl], at=DEFAULT_NOW)
 Traceback (most recent call last):
 ...
-shakenlib.crl.CertificateRevoked: cert_revoked: certificate 'SHAKEN 818H' (serial ...) ...
+shakenlib.pki.crl.CertificateRevoked: cert_revoked: certificate 'SHAKEN 818H' (serial ...) ...
 >>> crl_urls(good.certificate)
 ('https://crl.sti-pa.test/download/v1/crl',)
 """
@@ -63,7 +63,7 @@ from cryptography.x509.verification import (
 
 from shakenlib.errors import RevocationError, UsageError
 from shakenlib.findings import Finding
-from shakenlib.trust import TrustStore, ca_extension_policy, common_name
+from shakenlib.pki.trust import TrustStore, ca_extension_policy, common_name
 
 __all__ = [
     "CertificateRevoked",
@@ -372,7 +372,7 @@ class RevocationChecker:
     """Check certificates against CRLs signed by trusted CRL signers.
 
     ``crl_signers``: certificates trusted to sign CRLs (such as the "STI-PA CRL"
-    certificate), or a :class:`~shakenlib.trust.TrustStore` whose anchors are trusted as
+    certificate), or a :class:`~shakenlib.pki.trust.TrustStore` whose anchors are trusted as
     signers. ``extra_signers``: signer certificates that are trusted only once they chain
     to the ``crl_signers`` trust store at the check time (see :func:`validate_crl_signer`);
     use it with the STI-PA root in the trust store and the "STI-PA CRL" certificate here.

@@ -30,18 +30,15 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
-from typing import TYPE_CHECKING, Literal
 
 import attrs
 
 from shakenlib.errors import RepositoryError, UsageError
-
-if TYPE_CHECKING:  # pragma: no cover - typing only (repository imports this module)
-    from shakenlib.repository import Fetched
+from shakenlib.fetch.base import Fetched, Kind
 
 __all__ = [
     "ATIS_DEFAULT_TTL",
@@ -51,10 +48,8 @@ __all__ = [
     "freshness_lifetime",
     "has_caching_directive",
     "parse_cache_control",
+    "through_cache",
 ]
-
-#: What a repository URL is expected to hold.
-Kind = Literal["certificate", "crl"]
 
 #: ATIS-1000074 §5.3.1 (STI-VS caching): cache 24 hours when no recognised directive.
 ATIS_DEFAULT_TTL = timedelta(hours=24)
@@ -341,3 +336,33 @@ class Cache:
                     del self._key_locks[key]
                 else:
                     self._key_locks[key] = (lock, count - 1)
+
+
+def through_cache(
+    cache: Cache,
+    url: str,
+    *,
+    at: datetime,
+    kind: Kind,
+    negative_ttl: timedelta,
+    load: Callable[[], Fetched],
+) -> Fetched:
+    """The caching every repository with a :class:`~shakenlib.fetch.cache.Cache` shares.
+
+    Under the per-URL lock (concurrent fetches of one URL collapse into one ``load``):
+    a response fresh at ``at`` comes from the cache (``from_cache=True``) and a failure
+    remembered there is raised again; otherwise ``load()`` runs and its response is
+    stored until its ``expires_at``, or its ``RepositoryError`` until ``at +
+    negative_ttl``. URL refusals happen before this and are never cached.
+    """
+    with cache.lock(url, kind):
+        hit = cache.get(url, at=at, kind=kind)
+        if hit is not None:
+            return hit
+        try:
+            fetched = load()
+        except RepositoryError as exc:
+            cache.put_failure(url, exc, until=at + negative_ttl, kind=kind)
+            raise
+        cache.put(fetched, kind=kind)
+        return fetched

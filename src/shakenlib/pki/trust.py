@@ -64,7 +64,7 @@ from cryptography.x509.verification import (
 
 from shakenlib.errors import CertificateError, TrustError, UsageError
 from shakenlib.findings import Finding
-from shakenlib.tnauthlist import (
+from shakenlib.pki.tnauthlist import (
     EJWT_CLAIM_CONSTRAINTS_OID,
     JWT_CLAIM_CONSTRAINTS_OID,
     TNAUTHLIST_OID,

@@ -3,12 +3,12 @@
 An STI certificate (ATIS-1000080 §6.4.1, RFC 8226) names the signing service provider by
 its SPC in the TNAuthList extension (OID 1.3.6.1.5.5.7.1.26). :class:`StiCertificate`
 holds the facts a verifier, a linter and a traceback analyst use, read from a structural
-``pyasn1-modules`` view (:mod:`shakenlib.der`), so even certificates that ``cryptography``
+``pyasn1-modules`` view (:mod:`shakenlib.pki.der`), so even certificates that ``cryptography``
 refuses to load (``cert`` is then ``None``) give a model. The module is pure.
 
 >>> import base64
->>> from shakenlib.tnauthlist import encode_tnauthlist
->>> from shakenlib.certs import load_certificates
+>>> from shakenlib.pki.tnauthlist import encode_tnauthlist
+>>> from shakenlib.pki.certs import load_certificates
 >>> pem = open("tests/data/certs/leaf.pem", "rb").read()
 >>> [leaf] = load_certificates(pem)
 >>> leaf.subject, leaf.spc, leaf.key_type, leaf.curve, leaf.is_ca
@@ -33,7 +33,8 @@ from pyasn1.codec.der import decoder as der_decoder
 from pyasn1.error import PyAsn1Error
 from pyasn1_modules import rfc5280
 
-from shakenlib.der import (
+from shakenlib.errors import CertificateError
+from shakenlib.pki.der import (
     CertView,
     format_name,
     name_attributes,
@@ -41,8 +42,7 @@ from shakenlib.der import (
     read_tlv,
     split_tlvs,
 )
-from shakenlib.errors import CertificateError
-from shakenlib.tnauthlist import TNAuthList, decode_tnauthlist
+from shakenlib.pki.tnauthlist import TNAuthList, decode_tnauthlist
 
 __all__ = [
     "CrlDistributionPoint",

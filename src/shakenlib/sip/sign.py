@@ -15,7 +15,7 @@ Nothing here reads the clock: ``iat`` is always given.
 ...                            origid="123e4567-e89b-12d3-a456-426614174000", iat=1700000000)
 >>> value.split(";", 1)[1]
 'info=<https://cr.example/sp.pem>;alg=ES256;ppt=shaken'
->>> from shakenlib.passport import decode_passport
+>>> from shakenlib.sip.passport import decode_passport
 >>> claims = decode_passport(value.split(";")[0]).claims_json
 >>> claims["orig"], claims["dest"], claims["attest"]
 ({'tn': '12155551212'}, {'tn': ['12155551213']}, 'A')
@@ -32,7 +32,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
 from shakenlib.errors import UsageError
-from shakenlib.passport import encode_passport
+from shakenlib.sip.passport import encode_passport
 from shakenlib.tn import canonical_tn
 
 __all__ = ["ORIGID_NAMESPACE", "Signer", "origid_for", "sign_es256"]

@@ -2,14 +2,14 @@
 
 :class:`Verifier` checks one call — one or several SIP ``Identity`` headers — the way a
 terminating provider's verification service does, and returns a
-:class:`~shakenlib.result.VerificationResult` for any input:
+:class:`~shakenlib.verify.result.VerificationResult` for any input:
 
 1. **Identity header and PASSporT** (RFC 8224 §4, RFC 8225): full form, JOSE ``typ``,
    ``alg`` = ES256, ``x5u``, ``ppt`` supported; baseline claims and, for ``shaken``,
    ``attest`` and ``origid``; ``info`` equal to ``x5u``. Failures: 438 (437 for an
    unsupported algorithm).
 2. **The credential** (RFC 8224 §6.2 step 3): the certificate is fetched from ``x5u``
-   through the :class:`~shakenlib.repository.CertificateRepository` (436 when it cannot
+   through the :class:`~shakenlib.fetch.CertificateRepository` (436 when it cannot
    be), its chain validated to the STI-PA trust anchors with
    ``cryptography.x509.verification``, revocation checked against the STI-PA CRL and the
    STI profile checks applied (437).
@@ -46,23 +46,11 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import NameOID
 
 from shakenlib._frozen import build
-from shakenlib.crl import CertificateRevoked, RevocationChecker, crl_urls
 from shakenlib.errors import CODES, RepositoryError, ShakenError, UsageError
+from shakenlib.fetch import CertificateRepository, Fetched
 from shakenlib.findings import Finding
-from shakenlib.passport import DecodedIdentity, decode_identity, decode_plain_shaken
-from shakenlib.repository import CertificateRepository, Fetched
-from shakenlib.result import (
-    NO_TN_VALIDATION,
-    TN_VALIDATION_FAILED,
-    TN_VALIDATION_PASSED,
-    CertificateSummary,
-    IdentityResult,
-    VerificationResult,
-)
-from shakenlib.sip import SipMessage, parse_sip_message
-from shakenlib.timeutil import EARLIEST, LATEST, to_datetime
-from shakenlib.tn import tn_from_uri
-from shakenlib.tnauthlist import (
+from shakenlib.pki.crl import CertificateRevoked, RevocationChecker, crl_urls
+from shakenlib.pki.tnauthlist import (
     EJWT_CLAIM_CONSTRAINTS_OID,
     JWT_CLAIM_CONSTRAINTS_OID,
     TNAUTHLIST_OID,
@@ -70,7 +58,19 @@ from shakenlib.tnauthlist import (
     decode_jwt_claim_constraints,
     decode_tnauthlist,
 )
-from shakenlib.trust import ChainValidator, TrustStore, ValidatedChain
+from shakenlib.pki.trust import ChainValidator, TrustStore, ValidatedChain
+from shakenlib.sip.message import SipMessage, parse_sip_message
+from shakenlib.sip.passport import DecodedIdentity, decode_identity, decode_plain_shaken
+from shakenlib.timeutil import EARLIEST, LATEST, to_datetime
+from shakenlib.tn import tn_from_uri
+from shakenlib.verify.result import (
+    NO_TN_VALIDATION,
+    TN_VALIDATION_FAILED,
+    TN_VALIDATION_PASSED,
+    CertificateSummary,
+    IdentityResult,
+    VerificationResult,
+)
 
 __all__ = ["Policy", "Verifier", "to_datetime"]
 
@@ -330,8 +330,8 @@ class Verifier:
     """An ATIS-1000074 verification service.
 
     >>> from shakenlib.testing.pki import StiTestPki, DEFAULT_NOW
-    >>> from shakenlib.repository import MemoryRepository
-    >>> from shakenlib.sign import Signer
+    >>> from shakenlib.fetch import MemoryRepository
+    >>> from shakenlib.sip.sign import Signer
     >>> pki = StiTestPki()
     >>> leaf = pki.issue_sp_certificate("873J", organization="Example Telecom")
     >>> url = "https://cr.example.net/873J.pem"
@@ -522,7 +522,7 @@ class Verifier:
         self, value: str, orig_tns: tuple[str, ...] | None, at: dt.datetime
     ) -> IdentityResult | None:
         """:meth:`_verify_one` for the common case, without the intermediate objects: a
-        plain SHAKEN header (:func:`~shakenlib.passport.decode_plain_shaken`) whose
+        plain SHAKEN header (:func:`~shakenlib.sip.passport.decode_plain_shaken`) whose
         credential can be made ready. ``None``: take the general path (same checks, same
         result; it also says why a credential is refused)."""
         plain = decode_plain_shaken(value)

@@ -53,7 +53,7 @@ import attrs
 
 from shakenlib._frozen import build
 from shakenlib.errors import ShakenError, TelephoneNumberError, UsageError
-from shakenlib.sip import SipMessage, parse_sip_message
+from shakenlib.sip.message import SipMessage, parse_sip_message
 from shakenlib.timeutil import parse_time
 from shakenlib.tn import canonical_tn, tn_from_uri
 

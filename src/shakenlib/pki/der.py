@@ -28,7 +28,7 @@ self-signature check and the "issuer == subject" test see exactly the signed byt
 
 It is pure: no I/O, no clock.
 
->>> from shakenlib.der import read_tlv, decode_oid
+>>> from shakenlib.pki.der import read_tlv, decode_oid
 >>> t = read_tlv(bytes.fromhex("3008a00616043837334a"))
 >>> (t.cls, t.constructed, t.tag, t.length, t.end)
 (0, True, 16, 8, 10)

@@ -1,8 +1,8 @@
 """Traceback leads: verified calls grouped by (signing SPC, origid), scored and explained.
 
 Feed :class:`Analysis` one ``(record, result)`` pair per call (a
-:class:`~shakenlib.records.CallRecord` and its
-:class:`~shakenlib.result.VerificationResult`); ask it for :meth:`Analysis.leads`. Each
+:class:`~shakenlib.analysis.records.CallRecord` and its
+:class:`~shakenlib.verify.result.VerificationResult`); ask it for :meth:`Analysis.leads`. Each
 :class:`Lead` is one (SPC, origid): the signing provider and the origin identifier it
 put in the PASSporT (RFC 8588), the lead a traceback request quotes (standards §7.3).
 The SPC is the **signer**, not necessarily the originator (ITG 2025 observations,
@@ -28,8 +28,8 @@ function of the *set* of calls (counts add, sets unite, sketch registers take th
 maximum, samples keep the earliest by (time, line)).
 
 >>> import datetime as dt
->>> from shakenlib.records import CallRecord
->>> from shakenlib.result import CertificateSummary, VerificationResult
+>>> from shakenlib.analysis.records import CallRecord
+>>> from shakenlib.verify.result import CertificateSummary, VerificationResult
 >>> cert = CertificateSummary(spc="123A", subject_o="Robo Telecom LLC")
 >>> t0 = dt.datetime(2025, 6, 1, 12, tzinfo=dt.UTC)
 >>> a = Analysis()
@@ -61,9 +61,9 @@ from urllib.parse import urlsplit
 
 import attrs
 
-from shakenlib.providers import Provider, ProviderDirectory
-from shakenlib.records import CallRecord, RecordError
-from shakenlib.result import VerificationResult
+from shakenlib.analysis.providers import Provider, ProviderDirectory
+from shakenlib.analysis.records import CallRecord, RecordError
+from shakenlib.verify.result import VerificationResult
 
 __all__ = [
     "Analysis",

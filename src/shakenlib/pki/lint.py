@@ -9,11 +9,11 @@ effective date. Findings carry the zlint code, its type as ``severity``
 (``error``/``warn``/``notice``) and source (``ATIS1000080``, ``US_SHAKEN_CP``,
 ``RFC5280``).
 
-The facts come from a structural ``pyasn1-modules`` view (:mod:`shakenlib.der`): raw
+The facts come from a structural ``pyasn1-modules`` view (:mod:`shakenlib.pki.der`): raw
 Key Usage, BasicConstraints, TNAuthList and CRL DP bytes, the TBS signature OID, raw DN
 attributes. ``cryptography`` only loads the public key for the self-signature check.
 
->>> from shakenlib.certs import load_certificates
+>>> from shakenlib.pki.certs import load_certificates
 >>> [leaf] = load_certificates(open("tests/data/certs/leaf.pem", "rb").read())
 >>> lint_certificate(leaf)
 []
@@ -34,7 +34,9 @@ import attrs
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from shakenlib.certs import (
+from shakenlib.errors import CertificateError, UsageError
+from shakenlib.findings import Finding, Severity
+from shakenlib.pki.certs import (
     OID_AKI,
     OID_BC,
     OID_CP,
@@ -52,9 +54,7 @@ from shakenlib.certs import (
     octet_string_content,
     policy_oids,
 )
-from shakenlib.der import CertView, Tlv, decode_string, parse_certificate, read_tlv, split_tlvs
-from shakenlib.errors import CertificateError, UsageError
-from shakenlib.findings import Finding, Severity
+from shakenlib.pki.der import CertView, Tlv, decode_string, parse_certificate, read_tlv, split_tlvs
 
 __all__ = ["RULES", "Rule", "lint_certificate", "zlint_spc"]
 
@@ -150,7 +150,7 @@ def _key_usage_bits(value: bytes) -> set[int] | None:
 
 # ---------------------------------------------------------------------------------------
 # §2.1 SPC(): zlint's hand-written TNAuthList reader. Deliberately NOT the RFC 8226 schema
-# decoder (shakenlib.tnauthlist): it accepts any string type inside [0], ignores trailing
+# decoder (shakenlib.pki.tnauthlist): it accepts any string type inside [0], ignores trailing
 # bytes and counts only [0] entries.
 #
 #   TNAuthorizationList ::= SEQUENCE SIZE (1..MAX) OF TNEntry
@@ -982,7 +982,7 @@ def lint_certificate(
 ) -> list[Finding]:
     """Lint one certificate against every rule in :data:`RULES`.
 
-    ``cert`` may be a :class:`~shakenlib.certs.StiCertificate`, a ``cryptography``
+    ``cert`` may be a :class:`~shakenlib.pki.certs.StiCertificate`, a ``cryptography``
     certificate, DER bytes or the PEM of one certificate. Findings come in :data:`RULES`
     order. With ``at`` (timezone-aware), two extra non-zlint findings report a
     certificate that is not valid at that instant: ``x_cert_not_yet_valid_at`` and

@@ -1,27 +1,28 @@
 """Batch verification: many call records, each verified as of its own time.
 
-Records stream in (:class:`~shakenlib.records.RecordSource`), are verified in chunks
+Records stream in (:class:`~shakenlib.analysis.records.RecordSource`), are verified in chunks
 (across worker processes when ``jobs > 1``) and stream out in input order; memory does not
 grow with the number of records. Each worker process builds its own
 :class:`~shakenlib.verify.Verifier` once, from a picklable :class:`VerifierConfig` (trust
 files, mirror directory, policy), so each certificate URL is fetched (and its chain
 validated) once per process and then served from the verifier's cache. From a JSON Lines
-file the workers read their own byte ranges (:meth:`~shakenlib.records.RecordSource.spans`):
-only ``(offset, length, line)`` goes to them, not the records.
+file the workers read their own byte ranges
+(:meth:`~shakenlib.analysis.records.RecordSource.spans`): only ``(offset, length,
+line)`` goes to them, not the records.
 
 Two ways to run a batch:
 
 * :func:`verify_source` yields ``(record, result)`` pairs and
-  :class:`~shakenlib.records.RecordError`\\ s in input order (``shakenlib verify-batch``);
+  :class:`~shakenlib.analysis.records.RecordError`\\ s in input order (``shakenlib verify-batch``);
 * :func:`analyze_source` has each worker aggregate the chunks it takes into one
-  :class:`~shakenlib.leads.Analysis`, handed over when the input is done, and merges
+  :class:`~shakenlib.analysis.leads.Analysis`, handed over when the input is done, and merges
   those (``shakenlib analyze``): one aggregate per worker crosses process boundaries.
 
 Verification never raises on bad input, and an unreadable record is passed on as a
-:class:`~shakenlib.records.RecordError`, so one bad record never stops a batch.
+:class:`~shakenlib.analysis.records.RecordError`, so one bad record never stops a batch.
 
->>> from shakenlib.records import RecordSource
->>> from shakenlib.result import VerificationResult
+>>> from shakenlib.analysis.records import RecordSource
+>>> from shakenlib.verify.result import VerificationResult
 >>> class Unsigned:  # any object with the Verifier.verify signature
 ...     def verify(self, identity, *, orig=None, dest=None, at, sip=None):
 ...         return VerificationResult.failure("identity_missing")
@@ -46,11 +47,11 @@ from typing import Any, Protocol, TypeVar
 
 import attrs
 
+from shakenlib.analysis.leads import Analysis
+from shakenlib.analysis.records import CallRecord, RawItem, RecordError, RecordSource, Span
 from shakenlib.errors import ShakenError
-from shakenlib.leads import Analysis
-from shakenlib.records import CallRecord, RawItem, RecordError, RecordSource, Span
-from shakenlib.result import VerificationResult
-from shakenlib.sip import SipMessage
+from shakenlib.sip.message import SipMessage
+from shakenlib.verify.result import VerificationResult
 
 __all__ = [
     "BatchItem",
@@ -91,8 +92,8 @@ class VerifierConfig:
     """Picklable verifier settings: trust anchor PEM files, a mirror directory, a policy.
 
     ``mirror`` set: certificates and CRLs come from that directory
-    (:class:`~shakenlib.repository.MirrorRepository`); otherwise over HTTPS under the
-    ATIS-1000074 fetch policy (:class:`~shakenlib.repository.HttpRepository`).
+    (:class:`~shakenlib.fetch.MirrorRepository`); otherwise over HTTPS under the
+    ATIS-1000074 fetch policy (:class:`~shakenlib.fetch.HttpRepository`).
     ``policy`` is a :class:`shakenlib.verify.Policy` (``None``: the ATIS defaults).
     """
 
@@ -102,8 +103,8 @@ class VerifierConfig:
 
     def build(self) -> VerifierLike:
         """Build the verifier (once per process)."""
-        from shakenlib.repository import HttpRepository, MirrorRepository
-        from shakenlib.trust import TrustStore
+        from shakenlib.fetch import HttpRepository, MirrorRepository
+        from shakenlib.pki.trust import TrustStore
         from shakenlib.verify import Verifier
 
         trust = TrustStore.from_pem_files(self.trust_files)
