@@ -30,9 +30,11 @@ def lint(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def typecheck(session: nox.Session) -> None:
-    """mypy --strict on the package."""
+    """mypy --strict on the package and the typed smoke file of the public API; a
+    misspelt public name must fail (tests/typing/misspelt.py)."""
     session.install("-e", ".", "mypy>=1.10", "types-requests", "pytest")
-    session.run("mypy", "--strict", "src/shakenlib")
+    session.run("mypy", "--strict", "src/shakenlib", "tests/typing/smoke.py")
+    session.run("mypy", "--strict", "tests/typing/misspelt.py", success_codes=[1], silent=True)
 
 
 @nox.session(python=PYTHON)

@@ -11,6 +11,9 @@ from repo_fixtures import TlsFiles, make_tls_files
 from shakenlib.testing.pki import StiTestPki
 from shakenlib.testing.server import HttpsRepositoryServer
 
+# Checked by mypy in `nox -s typecheck`, not run (misspelt.py must not even import).
+collect_ignore = ["typing"]
+
 
 @pytest.fixture(scope="module")
 def pki() -> StiTestPki:

@@ -52,6 +52,7 @@ from shakenlib.analysis.records import CallRecord, RawItem, RecordError, RecordS
 from shakenlib.errors import ShakenError
 from shakenlib.sip.message import SipMessage
 from shakenlib.verify.result import VerificationResult
+from shakenlib.verify.verifier import Policy
 
 __all__ = [
     "BatchItem",
@@ -87,6 +88,10 @@ class VerifierFactory(Protocol):
     def build(self) -> VerifierLike: ...
 
 
+def _paths(files: Iterable[str | os.PathLike[str]]) -> tuple[str, ...]:
+    return tuple(os.fspath(f) for f in files)
+
+
 @attrs.frozen
 class VerifierConfig:
     """Picklable verifier settings: trust anchor PEM files, a mirror directory, a policy.
@@ -94,12 +99,15 @@ class VerifierConfig:
     ``mirror`` set: certificates and CRLs come from that directory
     (:class:`~shakenlib.fetch.MirrorRepository`); otherwise over HTTPS under the
     ATIS-1000074 fetch policy (:class:`~shakenlib.fetch.HttpRepository`).
-    ``policy`` is a :class:`shakenlib.verify.Policy` (``None``: the ATIS defaults).
+    ``policy``: the :class:`~shakenlib.verify.Policy` (``None``: the ATIS defaults).
+
+    >>> VerifierConfig(trust_files=["examples/trust.pem"], mirror="examples/mirror").trust_files
+    ('examples/trust.pem',)
     """
 
-    trust_files: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+    trust_files: tuple[str, ...] = attrs.field(default=(), converter=_paths)
     mirror: str | None = None
-    policy: Any = None
+    policy: Policy | None = None
 
     def build(self) -> VerifierLike:
         """Build the verifier (once per process)."""

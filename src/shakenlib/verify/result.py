@@ -201,6 +201,16 @@ class VerificationResult(_Outcome):
         """Whether the call's identity was validated (``TN-Validation-Passed``)."""
         return self.verstat == TN_VALIDATION_PASSED
 
+    def __bool__(self) -> bool:
+        """Refused: a failed result would be truthy like any object. Ask ``.passed``.
+
+        >>> bool(VerificationResult.failure("iat_stale"))
+        Traceback (most recent call last):
+        ...
+        TypeError: the truth of a verification result is ambiguous: use result.passed
+        """
+        raise TypeError("the truth of a verification result is ambiguous: use result.passed")
+
     @property
     def provider(self) -> str | None:
         """The signing provider's legal name (certificate subject O)."""

@@ -956,8 +956,9 @@ class Verifier:
             shaken = [r for r in results if r.ppt == "shaken"]
             supported = [r for r in results if r.error != "ppt_unsupported"]
             candidates = shaken or supported
-            primary = next((r for r in candidates if r.passed), None) or (
-                # RFC 8224 §6.2.2: report the first failure of the most relevant PASSporT.
+            first_passed = next((r for r in candidates if r.passed), None)
+            # RFC 8224 §6.2.2: else report the first failure of the most relevant PASSporT.
+            primary = first_passed if first_passed is not None else (
                 candidates[0] if candidates else results[0]
             )
         if primary.passed and primary.ppt in ("div", "div-o"):

@@ -1,0 +1,57 @@
+"""Typed use of the public API, checked by ``mypy --strict`` (``nox -s typecheck``).
+
+Not collected by pytest: a type error here fails the typecheck session. Its companion
+``misspelt.py`` must *fail* mypy (a misspelt public name is a type error).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import shakenlib
+from shakenlib import (
+    Analysis,
+    FetchPolicy,
+    MemoryRepository,
+    Policy,
+    RecordSource,
+    TrustStore,
+    VerificationResult,
+    Verifier,
+    VerifierConfig,
+    decode_identity,
+)
+from shakenlib.analysis import analyze_source
+from shakenlib.errors import ShakenError
+
+
+def verify_one(verifier: Verifier, header: str) -> tuple[str, int | None, str | None]:
+    result: VerificationResult = verifier.verify(
+        header, orig="12155551212", dest="12155551213", at=dt.datetime.now(dt.UTC)
+    )
+    return result.verstat, result.sip_code, result.spc
+
+
+def build(trust_pem: bytes) -> Verifier:
+    policy = Policy(freshness=dt.timedelta(seconds=60), revocation="require")
+    return Verifier(TrustStore.from_pem(trust_pem), MemoryRepository(), policy=policy)
+
+
+def batch(path: str, trust: str, mirror: str) -> Analysis:
+    config = VerifierConfig(trust_files=(trust,), mirror=mirror, policy=Policy())
+    return analyze_source(RecordSource(path=path), config, jobs=1)
+
+
+def decode(header: str) -> str | None:
+    try:
+        decoded = decode_identity(header)
+    except ShakenError as exc:
+        return exc.code
+    return decoded.passport.header.x5u if decoded.passport else None
+
+
+def policy_timeout() -> float:
+    return FetchPolicy().total_timeout
+
+
+VERSION: str = shakenlib.__version__
