@@ -185,8 +185,8 @@ def sip_code_for(code: str) -> int | None:
     """
     try:
         return CODES[code].sip_code
-    except KeyError:
-        raise KeyError(f"unknown shakenlib error code: {code}") from None
+    except KeyError as exc:
+        raise KeyError(f"unknown shakenlib error code: {code}") from exc
 
 
 def reason_phrase_for(sip_code: int | None) -> str | None:

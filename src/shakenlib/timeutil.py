@@ -61,8 +61,8 @@ def parse_time(value: object) -> dt.datetime:
     if isinstance(value, int | float):
         try:
             seconds = float(value)
-        except OverflowError:
-            raise UsageError("usage", f"time out of range: {value!r}"[:80]) from None
+        except OverflowError as exc:
+            raise UsageError("usage", f"time out of range: {value!r}"[:80]) from exc
     else:
         text = str(value).strip()
         if not text:
@@ -79,8 +79,8 @@ def parse_time(value: object) -> dt.datetime:
         seconds /= 1000  # Unix milliseconds, as Java-based CDR exports write them
     try:
         when = dt.datetime.fromtimestamp(seconds, dt.UTC)
-    except (OverflowError, OSError, ValueError):
-        raise UsageError("usage", f"time out of range: {value!r}"[:80]) from None
+    except (OverflowError, OSError, ValueError) as exc:
+        raise UsageError("usage", f"time out of range: {value!r}"[:80]) from exc
     return _in_range(when, value)
 
 
@@ -92,8 +92,8 @@ def _iso(text: str) -> dt.datetime:
         text = text[:-4] + "+00:00"
     try:
         parsed = dt.datetime.fromisoformat(text)
-    except ValueError:
-        raise UsageError("usage", f"not ISO 8601 or Unix seconds: {text[:40]!r}") from None
+    except ValueError as exc:
+        raise UsageError("usage", f"not ISO 8601 or Unix seconds: {text[:40]!r}") from exc
     if parsed.tzinfo is None:
         return parsed.replace(tzinfo=dt.UTC)
     if parsed.tzinfo is dt.UTC:  # fromisoformat gives this object for +00:00

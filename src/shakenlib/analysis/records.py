@@ -194,8 +194,8 @@ def _identities(value: Any) -> tuple[str, ...]:
         if text.startswith("["):
             try:
                 items = json.loads(text)
-            except (ValueError, RecursionError):  # RecursionError: nested too deeply
-                raise ValueError("identity is neither a header value nor a JSON list") from None
+            except (ValueError, RecursionError) as exc:  # RecursionError: nested too deeply
+                raise ValueError("identity is neither a header value nor a JSON list") from exc
             if not isinstance(items, list):  # pragma: no cover - "[" always starts a list
                 raise ValueError("identity JSON is not a list")
         else:

@@ -286,9 +286,9 @@ class HttpRepository:
         with _Deadline(self.policy.total_timeout) as watch:
             try:
                 fetched = self._exchange(url, at=at, kind=kind)
-            except RepositoryError:
+            except RepositoryError as exc:
                 if watch.expired:
-                    raise self._overran() from None
+                    raise self._overran() from exc
                 raise
         if watch.expired:  # a socket shut mid-body reads as a short body: not an answer
             raise self._overran()
@@ -317,11 +317,11 @@ class HttpRepository:
                 proxies={},
             )
         except requests.exceptions.Timeout as exc:
-            raise RepositoryError("x5u_timeout", f"{url}: {_why(exc)}") from None
+            raise RepositoryError("x5u_timeout", f"{url}: {_why(exc)}") from exc
         except requests.exceptions.SSLError as exc:
-            raise RepositoryError("x5u_fetch_failed", f"{url}: TLS error: {_why(exc)}") from None
+            raise RepositoryError("x5u_fetch_failed", f"{url}: TLS error: {_why(exc)}") from exc
         except requests.exceptions.RequestException as exc:
-            raise RepositoryError("x5u_fetch_failed", f"{url}: {_why(exc)}") from None
+            raise RepositoryError("x5u_fetch_failed", f"{url}: {_why(exc)}") from exc
         try:
             status = response.status_code
             if 300 <= status < 400:
@@ -365,12 +365,12 @@ class HttpRepository:
                 raise self._overran()
             try:
                 chunk = raw.read1(min(16384, cap + 1 - total), decode_content=True)
-            except urllib3.exceptions.ReadTimeoutError:
+            except urllib3.exceptions.ReadTimeoutError as exc:
                 raise RepositoryError(
                     "x5u_timeout", f"no data for {self.policy.read_timeout} s"
-                ) from None
+                ) from exc
             except (urllib3.exceptions.HTTPError, OSError) as exc:
-                raise RepositoryError("x5u_fetch_failed", f"reading the body: {exc}") from None
+                raise RepositoryError("x5u_fetch_failed", f"reading the body: {exc}") from exc
             if not chunk:
                 return b"".join(chunks)
             chunks.append(chunk)

@@ -114,12 +114,12 @@ class MirrorRepository:
         try:
             with target.open("rb") as fh:
                 body = fh.read() if limit is None else fh.read(limit + 1)
-        except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+        except (FileNotFoundError, IsADirectoryError, NotADirectoryError) as exc:
             raise RepositoryError(
                 "x5u_http_status", f"HTTP 404: no file {target} in the mirror for {url}"
-            ) from None
+            ) from exc
         except OSError as exc:
-            raise RepositoryError("x5u_fetch_failed", f"reading {target}: {exc}") from None
+            raise RepositoryError("x5u_fetch_failed", f"reading {target}: {exc}") from exc
         if limit is not None and len(body) > limit:
             raise RepositoryError("x5u_too_large", f"{target} exceeds the {limit}-byte cap")
         return make_fetched(

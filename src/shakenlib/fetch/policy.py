@@ -195,7 +195,7 @@ def split_url(url: str) -> SplitResult:
         parts = urlsplit(url)
         parts.port  # noqa: B018 - raises ValueError for a bad port
     except ValueError as exc:
-        raise RepositoryError("x5u_invalid", f"the URL does not parse: {exc}") from None
+        raise RepositoryError("x5u_invalid", f"the URL does not parse: {exc}") from exc
     if not parts.scheme or not parts.netloc or not parts.hostname:
         raise RepositoryError("x5u_invalid", "the URL is not absolute (scheme://host/path)")
     _check_host(parts.hostname)
@@ -210,10 +210,10 @@ def _check_host(host: str) -> None:
         return
     try:
         name = host.encode("idna")
-    except UnicodeError:
+    except UnicodeError as exc:
         raise RepositoryError(
             "x5u_invalid", f"host {host[:80]!r} is not a valid DNS name"
-        ) from None
+        ) from exc
     labels = name[:-1].split(b".") if name.endswith(b".") else name.split(b".")
     if len(name) > 253 or any(not 1 <= len(label) <= 63 for label in labels):
         raise RepositoryError(

@@ -226,7 +226,7 @@ def _validated_chain(
         raise RevocationError(
             "crl_invalid",
             f"CRL signer '{common_name(signer)}' does not chain to a trust anchor: {detail}",
-        ) from None
+        ) from exc
     return (signer, *verified.chain)
 
 
@@ -453,7 +453,7 @@ class RevocationChecker:
         ) as exc:
             raise RevocationError(
                 "crl_invalid", f"CRL does not parse ({'PEM' if pem else 'DER'}): {exc}"
-            ) from None
+            ) from exc
         parsed = _ParsedCrl(crl, digest, crl.issuer, indirect, index, defect, idp)
         with self._lock:
             self._cache[digest] = parsed

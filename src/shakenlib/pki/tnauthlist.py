@@ -220,7 +220,7 @@ def decode_tnauthlist(der: bytes) -> TNAuthList:
         raise CertificateError(
             "tnauthlist_invalid",
             f"TNAuthList does not decode as RFC 8226 TNAuthorizationList: {detail}",
-        ) from None
+        ) from exc
     if rest:
         raise CertificateError("tnauthlist_invalid", f"{len(rest)} bytes after the TNAuthList")
     if len(value) == 0:

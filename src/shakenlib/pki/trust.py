@@ -116,7 +116,7 @@ def _load_pem_or_der(data: bytes, what: str) -> list[x509.Certificate]:
             return list(x509.load_pem_x509_certificates(data))
         return [x509.load_der_x509_certificate(data)]
     except (ValueError, x509.InvalidVersion) as exc:  # InvalidVersion is not a ValueError
-        raise TrustError("trust_list_invalid", f"{what}: not a certificate: {exc}") from None
+        raise TrustError("trust_list_invalid", f"{what}: not a certificate: {exc}") from exc
 
 
 class TrustStore:
@@ -271,22 +271,22 @@ def _b64url(segment: str, what: str) -> bytes:
         raise TrustError("trust_list_invalid", f"trust list {what} is not base64url")
     try:
         return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
-    except (binascii.Error, ValueError):
-        raise TrustError("trust_list_invalid", f"trust list {what} is not base64url") from None
+    except (binascii.Error, ValueError) as exc:
+        raise TrustError("trust_list_invalid", f"trust list {what} is not base64url") from exc
 
 
 def _b64(text: str, what: str) -> bytes:
     try:
         return base64.b64decode("".join(text.split()), validate=True)
-    except (binascii.Error, ValueError):
-        raise TrustError("trust_list_invalid", f"trust list {what} is not base64") from None
+    except (binascii.Error, ValueError) as exc:
+        raise TrustError("trust_list_invalid", f"trust list {what} is not base64") from exc
 
 
 def _b64url_json(segment: str, what: str) -> object:
     try:
         return json.loads(_b64url(segment, what))
-    except (ValueError, UnicodeDecodeError):
-        raise TrustError("trust_list_invalid", f"trust list {what} is not JSON") from None
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise TrustError("trust_list_invalid", f"trust list {what} is not JSON") from exc
 
 
 def _x5c(value: object) -> tuple[x509.Certificate, list[x509.Certificate]]:
@@ -329,7 +329,7 @@ def _validate_signer(
             "trust_list_invalid",
             f"trust list signer '{common_name(signer)}' does not chain to the given signer "
             f"roots: {_short(str(exc))}",
-        ) from None
+        ) from exc
 
 
 def _verify_jws(alg: str, signer: x509.Certificate, signing_input: bytes, sig: bytes) -> None:
@@ -358,11 +358,11 @@ def _verify_jws(alg: str, signer: x509.Certificate, signing_input: bytes, sig: b
                     "trust_list_invalid", "RS256 trust list needs an RSA signer key of >= 2048 bits"
                 )
             key.verify(sig, signing_input, padding.PKCS1v15(), hashes.SHA256())
-    except InvalidSignature:
+    except InvalidSignature as exc:
         raise TrustError(
             "trust_list_invalid",
             f"trust list signature does not verify with the key of '{common_name(signer)}'",
-        ) from None
+        ) from exc
 
 
 # --- extension policies -------------------------------------------------------------------
@@ -519,7 +519,7 @@ def _decode_tal(cert: x509.Certificate, der: bytes) -> TNAuthList:
     except CertificateError as exc:
         raise TrustError(
             "tnauthlist_invalid", f"certificate '{common_name(cert)}': {exc.message}"
-        ) from None
+        ) from exc
 
 
 def _validity_error(cert: x509.Certificate, at: dt.datetime, role: str) -> TrustError | None:
@@ -654,13 +654,13 @@ class ChainValidator:
         try:
             chain = self._path_validate(leaf, intermediates, at)
         except VerificationError as exc:
-            raise self._explain(leaf, intermediates, at, str(exc)) from None
+            raise self._explain(leaf, intermediates, at, str(exc)) from exc
         except x509.UnsupportedGeneralNameType as exc:  # the client verifier reads the SAN
             raise TrustError(
                 "cert_chain_invalid",
                 f"certificate '{common_name(leaf)}' has a subjectAltName that does not "
                 f"decode: {exc}",
-            ) from None
+            ) from exc
         for cert in chain:
             # The verifier leaves some extensions (AIA, say) undecoded; cryptography decodes
             # them all on first access and raises ValueError or UnsupportedGeneralNameType.
@@ -671,7 +671,7 @@ class ChainValidator:
                     "cert_chain_invalid",
                     f"certificate '{common_name(cert)}' has an extension that does not "
                     f"decode: {_short(str(exc))[:160]}",
-                ) from None
+                ) from exc
         return self._sti_checks(tuple(chain))
 
     def _walk(

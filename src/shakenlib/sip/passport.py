@@ -177,7 +177,7 @@ def canonical_json(obj: object) -> bytes:
         text = json.dumps(obj, separators=(",", ":"), sort_keys=True, ensure_ascii=False,
                           allow_nan=False)
     except (TypeError, ValueError, RecursionError) as exc:
-        raise UsageError("usage", f"cannot serialise as JSON: {exc}") from None
+        raise UsageError("usage", f"cannot serialise as JSON: {exc}") from exc
     return text.encode("utf-8")
 
 
@@ -236,18 +236,18 @@ def b64url_decode(segment: str, what: str = "segment") -> bytes:
     try:
         raw = segment.encode("ascii").translate(_TO_STD)
         return binascii.a2b_base64(raw + b"=" * (-rem % 4), strict_mode=True)
-    except (UnicodeEncodeError, binascii.Error, ValueError):
+    except (UnicodeEncodeError, binascii.Error, ValueError) as exc:
         raise PassportError(
             "passport_base64", f"{what} holds characters outside the base64url alphabet"
-        ) from None
+        ) from exc
 
 
 def _json_object(data: bytes, what: str) -> tuple[dict[str, Any], bool]:
     """Parse a JSON object; returns (object, fast) where fast means no surrounding space."""
     try:
         text = data.decode("utf-8")
-    except UnicodeDecodeError:
-        raise PassportError("passport_json", f"{what} is not UTF-8") from None
+    except UnicodeDecodeError as exc:
+        raise PassportError("passport_json", f"{what} is not UTF-8") from exc
     obj: object
     try:
         obj, end = _SCAN(text, 0)
@@ -260,7 +260,7 @@ def _json_object(data: bytes, what: str) -> tuple[dict[str, Any], bool]:
             obj = _DECODER.decode(text)
         except (ValueError, RecursionError) as exc:
             msg = f"{what} is not JSON: {exc}"[:200]
-            raise PassportError("passport_json", msg) from None
+            raise PassportError("passport_json", msg) from exc
     if type(obj) is not dict:
         raise PassportError("passport_json", f"{what} is not a JSON object")
     # RFC 8259 §8.2 / RFC 7493 §2.1 (I-JSON): strings are sequences of Unicode scalar
@@ -278,10 +278,10 @@ def _check_scalar_values(obj: object, what: str) -> None:
     """Raise ``passport_json`` if a string (or member name) in ``obj`` holds a surrogate."""
     try:
         json.dumps(obj, ensure_ascii=False).encode("utf-8")
-    except UnicodeEncodeError:
+    except UnicodeEncodeError as exc:
         raise PassportError(
             "passport_json", f"{what} holds an escaped lone surrogate (not Unicode text)"
-        ) from None
+        ) from exc
 
 
 def _count_names(obj: object) -> int:

@@ -176,11 +176,11 @@ def _claim_constraints(leaf: x509.Certificate) -> tuple[JWTClaimConstraints, ...
         except x509.ExtensionNotFound:
             continue
         except ValueError as exc:  # an extension cryptography cannot parse
-            raise _Failure("cert_malformed", f"certificate extensions: {exc}") from None
+            raise _Failure("cert_malformed", f"certificate extensions: {exc}") from exc
         try:
             found.append(decode_jwt_claim_constraints(ext.value, enhanced=enhanced))  # type: ignore[attr-defined]
         except ShakenError as exc:
-            raise _Failure("claim_constraints_invalid", exc.message) from None
+            raise _Failure("claim_constraints_invalid", exc.message) from exc
     return tuple(found)
 
 
@@ -220,7 +220,7 @@ def _build_credential(x5u: str, body: bytes, digest: str, fetched: Fetched) -> _
             not_after_ts=leaf.not_valid_after_utc.timestamp(),
         )
     except _BAD_CERTIFICATE as exc:
-        raise _Failure("cert_malformed", f"{x5u}: the certificate does not parse: {exc}") from None
+        raise _Failure("cert_malformed", f"{x5u}: the certificate does not parse: {exc}") from exc
 
 
 def _is_ca(cert: x509.Certificate) -> bool:
@@ -756,7 +756,7 @@ class Verifier:
         except RepositoryError as exc:
             unfetched = _Failure(exc.code, exc.message)
             unfetched.fetched = False
-            raise unfetched from None
+            raise unfetched from exc
         digest = hashlib.sha256(fetched.body).hexdigest()
         if cached is not None and cached.body_sha256 == digest:
             credential = attrs.evolve(cached, expires_at=fetched.expires_at)
@@ -783,7 +783,7 @@ class Verifier:
         try:
             return self.chains.validate(cert.leaf, cert.intermediates, at=at)
         except ShakenError as exc:
-            raise _Failure(exc.code, exc.message) from None
+            raise _Failure(exc.code, exc.message) from exc
 
     def _check_revocation(
         self, cert: _Credential, at: dt.datetime
@@ -813,9 +813,9 @@ class Verifier:
             revoked = _Failure(exc.code, exc.message)
             next_update = exc.status.crl_next_update if exc.status is not None else None
             revoked.until = min(until, next_update) if next_update is not None else until
-            raise revoked from None
+            raise revoked from exc
         except ShakenError as exc:
-            raise _Failure(exc.code, exc.message) from None
+            raise _Failure(exc.code, exc.message) from exc
         if status.crl_next_update is not None:
             until = min(until, status.crl_next_update)
         return tuple(problems) + tuple(status.findings), until
@@ -859,10 +859,10 @@ class Verifier:
             raise _Failure("cert_key_unsupported", "the certificate key is not ECDSA")
         try:
             key.verify(_der_signature(signature), signing_input, _ES256)
-        except InvalidSignature:
+        except InvalidSignature as exc:
             raise _Failure(
                 "signature_invalid", "the ES256 signature does not verify with the x5u certificate"
-            ) from None
+            ) from exc
 
     def _check_numbers(
         self,
