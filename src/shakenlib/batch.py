@@ -115,11 +115,14 @@ def verify_record(verifier: VerifierLike, record: CallRecord) -> VerificationRes
     """Verify one record as of its own time (never raises for bad input)."""
     identity = record.identity
     try:
-        return verifier.verify(identity[0] if len(identity) == 1 else list(identity),
-                               orig=record.orig, dest=record.dest, at=record.time,
-                               sip=record.sip)
+        result = verifier.verify(identity[0] if len(identity) == 1 else list(identity),
+                                 orig=record.orig, dest=record.dest, at=record.time,
+                                 sip=record.sip)
     except ShakenError as exc:  # e.g. a usage problem with this record's values
-        return VerificationResult.failure(exc.code, exc.message)
+        result = VerificationResult.failure(exc.code, exc.message)
+    if record.findings:  # how the record was read (e.g. tn_national) goes with its result
+        result = attrs.evolve(result, findings=record.findings + result.findings)
+    return result
 
 
 def verify_records(records: Iterable[CallRecord | RecordError], verifier: VerifierLike,
