@@ -80,6 +80,9 @@ def _replacing(target: str) -> Iterator[str]:
     os.close(fd)
     try:
         yield temporary
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(temporary, 0o666 & ~umask)  # as open() would have made it
         os.replace(temporary, target)
     finally:
         with contextlib.suppress(FileNotFoundError):

@@ -209,17 +209,21 @@ def write_capture(
             message = invite(record, compact=rng.random() < 0.1)
             if noise and rng.random() < 0.2:
                 message = b"\r\n\r\n" + message  # a CRLF keep-alive first
-            if coalesce and carry:
-                message, carry = carry + message, b""
-                # this segment's time is the previous message's: the one it starts in
             if split:
                 cuts = sorted(rng.sample(range(1, len(message)), 3))
                 parts = [message[a:b] for a, b in zip([0, *cuts], [*cuts, len(message)],
                                                       strict=True)]
             else:
                 parts = [message]
+            tail = b""
             if coalesce and rng.random() < 0.5 and record is not items[-1]:
-                carry = parts.pop()  # goes out with the start of the next message
+                if len(parts) == 1:
+                    cut = rng.randrange(1, len(message))
+                    parts = [message[:cut], message[cut:]]
+                tail = parts.pop()  # goes out with the start of the next message
+            if carry:  # the end of the previous message goes out with this one's start
+                parts[0] = carry + parts[0]
+            carry = tail
             pieces.extend((time, part) for part in parts)
         if carry:
             pieces.append((pieces[-1][0] if pieces else first_time, carry))
@@ -228,9 +232,10 @@ def write_capture(
             segments.append((time, part, seq))
             seq += len(part)
         if reorder:
-            for i in range(1, len(segments) - 1, 7):  # the later bytes go out first
+            for i in range(1, len(segments) - 1, 3):  # the later bytes go out first
                 (t1, p1, s1), (t2, p2, s2) = segments[i], segments[i + 1]
-                segments[i], segments[i + 1] = (t1, p2, s2), (t2, p1, s1)
+                if t1 == t2:  # (within one message: each message keeps its own time)
+                    segments[i], segments[i + 1] = (t1, p2, s2), (t2, p1, s1)
         for time, part, at in segments:
             tcp(time, part, dpkt.tcp.TH_ACK | dpkt.tcp.TH_PUSH, at)
             if retransmit and rng.random() < retransmit:
