@@ -55,6 +55,7 @@ import io
 import json
 import json.scanner
 import os
+import re
 import stat
 import zoneinfo
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -926,16 +927,22 @@ def _zone(name: str) -> dt.tzinfo:
                                   "America/New_York)") from None
 
 
+_SIP_SEPARATOR = re.compile(rb"\n---\n|\f")
+
+
 def _split_sip(data: bytes) -> Iterator[RawItem]:
-    """The messages of a SIP text file, each with the line it starts on."""
-    text = data.replace(b"\r\n", b"\n").replace(b"\f", b"\n---\n")
-    text = text.removeprefix(b"\xef\xbb\xbf")
-    line = 1
-    for chunk in text.split(b"\n---\n"):
+    """The messages of a SIP text file (separated by a ``---`` line or a form feed), each
+    with the line of the file it starts on."""
+    text = data.replace(b"\r\n", b"\n").removeprefix(b"\xef\xbb\xbf")
+    line, at = 1, 0
+    for chunk in [*_SIP_SEPARATOR.split(text)]:
         lead = len(chunk) - len(chunk.lstrip(b"\n"))
         if chunk.strip():
             yield line + lead, chunk
-        line += chunk.count(b"\n") + 2
+        at += len(chunk)
+        separator = text[at:at + 1]
+        line += chunk.count(b"\n") + (2 if separator == b"\n" else 0)
+        at += 5 if separator == b"\n" else 1
 
 
 def read_records(
