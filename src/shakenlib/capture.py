@@ -25,8 +25,10 @@ is not a capture at all is a :class:`~shakenlib.errors.UsageError` naming it.
 from __future__ import annotations
 
 import collections
+import functools
 import os
 import re
+import socket
 import struct
 from collections.abc import Iterator
 from typing import IO, Any
@@ -52,9 +54,8 @@ MAX_FRAGMENTED = 1024
 _START = re.compile(rb"(?:[A-Z]+ [^ \r\n]+ SIP/2\.0|SIP/2\.0 [0-9]{3} )")
 _HEADER_END = re.compile(rb"\r?\n\r?\n")
 _LENGTH = re.compile(rb"^(?:content-length|l)[ \t]*:[ \t]*([0-9]+)", re.I | re.M)
-_CALL_ID = re.compile(rb"^(?:call-id|i)[ \t]*:[ \t]*(\S+)", re.I | re.M)
-_CSEQ = re.compile(rb"^cseq[ \t]*:[ \t]*([0-9]+)", re.I | re.M)
-_TO = re.compile(rb"^(?:to|t)[ \t]*:([^\r\n]*)", re.I | re.M)
+# Call-ID, CSeq and To: what tells an initial INVITE and its retransmissions apart
+_DIALOG = re.compile(rb"^(call-id|i|cseq|to|t)[ \t]*:[ \t]*([^\r\n]*)", re.I | re.M)
 _TAG = re.compile(rb";[ \t]*tag[ \t]*=", re.I)
 
 
@@ -106,9 +107,8 @@ class _Guard:
         return self.handle.tell()
 
 
+@functools.lru_cache(maxsize=4096)
 def _addr(ip: bytes) -> str:
-    import socket
-
     if len(ip) == 4:
         return socket.inet_ntop(socket.AF_INET, ip)
     return "[" + socket.inet_ntop(socket.AF_INET6, ip) + "]"
@@ -269,13 +269,17 @@ def _initial_invite(message: bytes) -> tuple[bytes, bytes] | None:
     if not message.startswith(b"INVITE "):
         return None
     end = _HEADER_END.search(message)
-    head = message[: end.start() if end else len(message)]
-    to = _TO.search(head)
-    if to is not None and _TAG.search(to.group(1)):
-        return None  # a re-INVITE within a dialog
-    call_id = _CALL_ID.search(head)
-    cseq = _CSEQ.search(head)
-    return (call_id.group(1) if call_id else b"", cseq.group(1) if cseq else b"")
+    call_id = cseq = b""
+    for name, value in _DIALOG.findall(message, 0, end.start() if end else len(message)):
+        first = name[:1].lower()
+        if first == b"t":
+            if _TAG.search(value):
+                return None  # a re-INVITE within a dialog
+        elif first == b"c" and len(name) == 4:  # CSeq
+            cseq = cseq or value.split(None, 1)[0] if value.strip() else cseq
+        elif not call_id:
+            call_id = value.strip()
+    return call_id, cseq
 
 
 class _Fragments:

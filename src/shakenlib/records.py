@@ -272,7 +272,15 @@ def _number(value: Any, country_code: str | None, role: str,
             findings: list[Finding]) -> str | None:
     """:func:`_tn`, then a national number made global (with a finding saying so)."""
     tn = _tn(value)
-    if tn is None or not country_code:
+    if tn is None:
+        return tn
+    return _national(tn, value, country_code, role, findings)
+
+
+def _national(tn: str, value: Any, country_code: str | None, role: str,
+              findings: list[Finding]) -> str:
+    """``tn`` (read from ``value``) made global when it is a national number."""
+    if not country_code:
         return tn
     if country_code == "1" and len(tn) != 10 and tn[:1] != "0":
         return tn  # the usual NANP case: 11 digits, nothing to do
@@ -496,16 +504,25 @@ def _parse_sip(line: int, data: bytes | str, source: str | None, at: dt.datetime
     when = at or message.date_time()
     if when is None:
         raise ValueError("SIP message has no usable Date header and no time was given")
-    dest = message.dest_tns()
     findings: list[Finding] = []
-    orig_uri = next((v for v in message.pai or (message.from_,) if v and tn_from_uri(v)),
-                    None)
+    # the numbers SipMessage.orig_tns()/dest_tns() give first: PAI (else From), To (else
+    # the Request-URI)
+    orig = dest = None
+    for value in message.pai or ((message.from_,) if message.from_ is not None else ()):
+        tn = tn_from_uri(value)
+        if tn is not None:
+            orig = _national(tn, value, country_code, "orig", findings)
+            break
+    for value in (message.to, message.request_uri):
+        tn = tn_from_uri(value) if value is not None else None
+        if tn is not None:
+            dest = _national(tn, value, country_code, "dest", findings)
+            break
     return build(CallRecord, {
         "line": line,
         "time": when,
-        "orig": _number(orig_uri, country_code, "orig", findings) if orig_uri else None,
-        "dest": _number(message.to if message.to and tn_from_uri(message.to) else
-                        message.request_uri, country_code, "dest", findings) if dest else None,
+        "orig": orig,
+        "dest": dest,
         "identity": message.identity,
         "call_id": message.call_id,
         "extra": (),
