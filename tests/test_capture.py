@@ -10,8 +10,6 @@ from typing import Any
 import pytest
 from hypothesis import given, settings, strategies as st
 
-pytest.importorskip("dpkt")
-
 from shakenlib.batch import VerifierConfig, analyze_source
 from shakenlib.capture import SipStream
 from shakenlib.cli import main
@@ -19,6 +17,8 @@ from shakenlib.errors import UsageError
 from shakenlib.records import CallRecord, RecordError, RecordSource, sniff_format
 from shakenlib.testing.captures import invite, write_capture
 from shakenlib.testing.traffic import generate
+
+pytest.importorskip("dpkt")
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -9,15 +9,15 @@ from typing import Any
 
 import pytest
 
-pa = pytest.importorskip("pyarrow")
-pq = pytest.importorskip("pyarrow.parquet")
-
 from shakenlib.batch import VerifierConfig, analyze_source
 from shakenlib.errors import UsageError
 from shakenlib.parquet import RESULT_COLUMNS
 from shakenlib.records import CallRecord, RecordError, RecordSource, parse_mapping
 from shakenlib.testing.exports import write_homer_parquet, write_parquet
 from shakenlib.testing.traffic import generate
+
+pa = pytest.importorskip("pyarrow")
+pq = pytest.importorskip("pyarrow.parquet")
 
 
 @pytest.fixture(scope="module")
@@ -86,7 +86,7 @@ def test_parquet_without_the_mapped_columns_is_a_usage_error(tmp_path: Path) -> 
                                                    "orig": "Calling Number"}))
     notparquet = tmp_path / "y.parquet"
     notparquet.write_text("hello")
-    with pytest.raises(UsageError, match="y.parquet: not a Parquet file"):
+    with pytest.raises(UsageError, match=r"y\.parquet: not a Parquet file"):
         list(RecordSource(path=str(notparquet)))
 
 
