@@ -264,3 +264,65 @@ def test_sip_stream_resynchronises_after_garbage() -> None:
     out = stream.add(0, b"\x16\x03\x01garbage\r\n" + message, 1.0, 7)
     assert [(t, p, m) for t, p, m in out] == [(1.0, 7, message)]
     assert stream.lost > 0
+
+
+@given(frames=st.lists(st.binary(max_size=120), max_size=12),
+       linktype=st.sampled_from([1, 113, 276, 101, 0]),
+       cut=st.integers(0, 64))
+@settings(max_examples=300, deadline=None)
+def test_garbage_frames_never_crash_the_reader(tmp_path_factory: pytest.TempPathFactory,
+                                               frames: list[bytes], linktype: int,
+                                               cut: int) -> None:
+    import dpkt
+
+    path = tmp_path_factory.mktemp("fuzz") / "g.pcap"
+    with open(path, "wb") as handle:
+        writer = dpkt.pcap.Writer(handle, linktype=linktype)
+        for n, frame in enumerate(frames):
+            writer.writepkt(frame, ts=n)
+    data = path.read_bytes()
+    path.write_bytes(data[: max(24, len(data) - cut)])
+    for item in RecordSource(path=str(path)):  # no exception, whatever the bytes
+        assert isinstance(item, CallRecord | RecordError)
+
+
+@given(tail=st.binary(min_size=1, max_size=400), header=st.sampled_from([
+    b"INVITE sip:+12155550100@h SIP/2.0\r\nCall-ID: 1\r\nContent-Length: ",
+    b"INVITE sip:x SIP/2.0\r\n", b"SIP/2.0 200 OK\r\nl: 5\r\n\r\n"]))
+@settings(max_examples=300, deadline=None)
+def test_sip_stream_never_raises_on_hostile_bytes(tail: bytes, header: bytes) -> None:
+    stream = SipStream()
+    for part in (header + tail, tail, header):
+        for _, _, message in stream.add(stream.next_seq or 7, part, 0.0, 1):
+            assert message[:1] in (b"I", b"S")
+
+
+def test_a_stream_without_sip_is_given_up_and_streams_are_bounded(
+        day: tuple[Path, list[dict[str, Any]]], tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    stream = SipStream()
+    for n in range(40):  # 80 KiB of TLS-looking bytes: not followed further
+        stream.add(n * 2048, b"\x17\x03\x03" + b"z" * 2045, 0.0, n)
+    assert stream.ignored
+    assert stream.add(40 * 2048, _message(1, 0), 0.0, 41) == []
+    assert len(stream.buf) <= 32
+    # more concurrent TCP streams than followed: the oldest is given up, and its
+    # unfinished message counted as unreadable
+    import shakenlib.capture as capture
+
+    monkeypatch.setattr(capture, "MAX_STREAMS", 1)
+    _, records = day
+    path = tmp_path / "two.pcap"
+    import dpkt
+
+    first, second = invite(records[0]), invite(records[1])
+    with open(path, "wb") as handle:
+        writer = dpkt.pcap.Writer(handle, linktype=101)
+        for n, (port, data) in enumerate([(1, first[:200]), (2, second), (1, first[200:])]):
+            seg = dpkt.tcp.TCP(sport=port, dport=5060, seq=1000 + (200 if n == 2 else 0),
+                               flags=dpkt.tcp.TH_ACK, data=data)
+            ip = dpkt.ip.IP(src=bytes([192, 0, 2, 1]), dst=bytes([192, 0, 2, 2]), p=6, data=seg)
+            ip.len = 20 + len(bytes(seg))
+            writer.writepkt(bytes(ip), ts=1748779200 + n)
+    kinds = [type(i).__name__ for i in RecordSource(path=str(path))]
+    assert kinds == ["RecordError", "CallRecord"]

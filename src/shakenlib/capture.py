@@ -48,6 +48,8 @@ MAX_OUT_OF_ORDER = 64
 MAX_SEEN = 1 << 17
 #: IPv4 datagrams being reassembled at a time.
 MAX_FRAGMENTED = 1024
+#: TCP streams followed at a time (the least recently active one is given up first).
+MAX_STREAMS = 1 << 14
 
 # Request-Line = Method SP Request-URI SP SIP-Version CRLF
 # Status-Line  = SIP-Version SP Status-Code SP Reason-Phrase CRLF     (RFC 3261 §7.1, §7.2)
@@ -138,6 +140,9 @@ class SipStream:
         self.offset = 0  # stream offset of buf[0]
         self.synced = False
         self.lost = 0  # bytes given up on (gaps, oversized or non-SIP data)
+        self.found = 0  # messages found
+        #: a stream that carried no SIP in its first MAX_MESSAGE bytes is not followed
+        self.ignored = False
 
     @property
     def pending(self) -> bool:
@@ -152,7 +157,7 @@ class SipStream:
     def add(self, seq: int, data: bytes, time: float, packet: int,
             ) -> list[tuple[float, int, bytes]]:
         """Add a segment; return the ``(time, packet, message)`` it completes."""
-        if not data:
+        if not data or self.ignored:
             return []
         if self.next_seq is None:
             self.next_seq = seq  # the capture started inside the connection
@@ -218,6 +223,9 @@ class SipStream:
                     keep = min(len(self.buf), 32)  # a start line may be cut in two
                     self.lost += len(self.buf) - keep
                     self._drop(len(self.buf) - keep)
+                    if not self.found and self.lost > MAX_MESSAGE:
+                        self.ignored = True  # not a SIP connection (TLS, HTTP, ...)
+                        self.early.clear()
                     return out
                 # a start line begins the stream or follows a line break
                 start = found.start()
@@ -254,6 +262,7 @@ class SipStream:
                 continue
             _, time, packet = self._mark()
             out.append((time, packet, bytes(self.buf[:size])))
+            self.found += 1
             self._drop(size)
         return out
 
@@ -373,7 +382,8 @@ def read_capture(path: str | os.PathLike[str]) -> Iterator[RawItem]:
 
 def _calls(dpkt: Any, reader: Any, handle: _Guard, linktype: int, name: str,
            ) -> Iterator[RawItem]:
-    streams: dict[tuple[bytes, int, bytes, int], SipStream] = {}
+    streams: collections.OrderedDict[tuple[bytes, int, bytes, int], SipStream] = (
+        collections.OrderedDict())
     seen: collections.OrderedDict[tuple[bytes, bytes], None] = collections.OrderedDict()
     fragments = _Fragments()
     number = 0
@@ -416,6 +426,12 @@ def _calls(dpkt: Any, reader: Any, handle: _Guard, linktype: int, name: str,
             stream = streams.get(flow)
             if stream is None:
                 stream = streams[flow] = SipStream()
+                if len(streams) > MAX_STREAMS:
+                    old_flow, old = streams.popitem(last=False)
+                    if old.pending:
+                        yield number, _Unreadable(_incomplete(old_flow))
+            else:
+                streams.move_to_end(flow)
             if segment.flags & dpkt.tcp.TH_SYN:
                 stream.syn(segment.seq)
             for when, first, message in stream.add(segment.seq, bytes(segment.data), time,

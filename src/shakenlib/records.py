@@ -513,10 +513,10 @@ def _parse_sip(line: int, data: bytes | str, source: str | None, at: dt.datetime
         if tn is not None:
             orig = _national(tn, value, country_code, "orig", findings)
             break
-    for value in (message.to, message.request_uri):
-        tn = tn_from_uri(value) if value is not None else None
+    for uri in (message.to, message.request_uri):
+        tn = tn_from_uri(uri) if uri is not None else None
         if tn is not None:
-            dest = _national(tn, value, country_code, "dest", findings)
+            dest = _national(tn, uri, country_code, "dest", findings)
             break
     return build(CallRecord, {
         "line": line,
