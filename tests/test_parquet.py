@@ -55,6 +55,7 @@ def test_homer_sip_table_is_read_as_sip(day: tuple[Path, list[dict[str, Any]]],
     assert isinstance(first, CallRecord)
     assert (first.call_id, first.orig, first.dest) == (
         records[0]["call_id"], records[0]["orig"], records[0]["dest"])
+    assert (first.src, first.dst) == ("192.0.2.10:5060", "198.51.100.7:5060")  # rcinfo
     jsonl = _analysis(out, RecordSource(path=str(out / "calls.jsonl")))
     assert _analysis(out, RecordSource(path=str(path))) == jsonl
 

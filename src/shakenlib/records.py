@@ -490,11 +490,25 @@ def _sip_from_row(line: int, row: Mapping[str, Any], plan: _Plan, source: str | 
     record = _parse_sip(line, data if isinstance(data, bytes | str) else str(data), source,
                         at, country_code)
     fields = dict(record.__dict__)
+    info = row.get("rcinfo")  # a capture server's addresses (HEP: srcIp, srcPort, ...)
+    if isinstance(info, str) and info[:1] == "{":
+        with contextlib.suppress(ValueError, RecursionError):
+            info = json.loads(info)
+    if isinstance(info, Mapping) and info.get("srcIp"):
+        fields["src"] = _hep_address(info.get("srcIp"), info.get("srcPort"))
+        fields["dst"] = _hep_address(info.get("dstIp"), info.get("dstPort"))
     for field, column in (("upstream_verstat", plan.verstat), ("upstream_attest", plan.attest)):
         if column is not None:
             value = _get(row, column)
             fields[field] = None if _blank(value) else str(value).strip()
     return build(CallRecord, fields)
+
+
+def _hep_address(ip: Any, port: Any) -> str | None:
+    if not ip:
+        return None
+    text = str(ip)
+    return f"[{text}]:{port}" if ":" in text else f"{text}:{port}"
 
 
 def _parse_sip(line: int, data: bytes | str, source: str | None, at: dt.datetime | None,
