@@ -56,8 +56,6 @@ MAX_STREAMS = 1 << 14
 _START = re.compile(rb"(?:[A-Z]+ [^ \r\n]+ SIP/2\.0|SIP/2\.0 [0-9]{3} )")
 _HEADER_END = re.compile(rb"\r?\n\r?\n")
 _LENGTH = re.compile(rb"^(?:content-length|l)[ \t]*:[ \t]*([0-9]+)", re.I | re.M)
-# Call-ID, CSeq and To: what tells an initial INVITE and its retransmissions apart
-_DIALOG = re.compile(rb"^(call-id|i|cseq|to|t)[ \t]*:[ \t]*([^\r\n]*)", re.I | re.M)
 _TAG = re.compile(rb";[ \t]*tag[ \t]*=", re.I)
 
 
@@ -274,20 +272,31 @@ class SipStream:
 
 
 def _initial_invite(message: bytes) -> tuple[bytes, bytes] | None:
-    """(Call-ID, CSeq number) of an initial INVITE (no To tag), else ``None``."""
+    r"""(Call-ID, CSeq number) of an initial INVITE (no To tag), else ``None``.
+
+    >>> _initial_invite(b"INVITE sip:a@b SIP/2.0\r\ni: x@y\r\nCSeq: 7 INVITE\r\nt: <sip:b>\r\n\r\n")
+    (b'x@y', b'7')
+    >>> _initial_invite(b"INVITE sip:a@b SIP/2.0\r\nTo: <sip:b>;tag=9\r\n\r\n") is None
+    True
+    """
     if not message.startswith(b"INVITE "):
         return None
-    end = _HEADER_END.search(message)
+    end = message.find(b"\r\n\r\n")
+    if end < 0:
+        end = message.find(b"\n\n")
     call_id = cseq = b""
-    for name, value in _DIALOG.findall(message, 0, end.start() if end else len(message)):
-        first = name[:1].lower()
-        if first == b"t":
-            if _TAG.search(value):
+    for line in message[: end if end >= 0 else len(message)].split(b"\n")[1:]:
+        colon = line.find(b":")
+        if colon <= 0:
+            continue
+        name = line[:colon].strip().lower()
+        if name == b"to" or name == b"t":
+            if _TAG.search(line, colon):
                 return None  # a re-INVITE within a dialog
-        elif first == b"c" and len(name) == 4:  # CSeq
-            cseq = cseq or value.split(None, 1)[0] if value.strip() else cseq
-        elif not call_id:
-            call_id = value.strip()
+        elif (name == b"call-id" or name == b"i") and not call_id:
+            call_id = line[colon + 1:].strip()
+        elif name == b"cseq" and not cseq:
+            cseq = (line[colon + 1:].split() or [b""])[0]
     return call_id, cseq
 
 
