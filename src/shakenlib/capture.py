@@ -54,7 +54,6 @@ MAX_STREAMS = 1 << 14
 # Request-Line = Method SP Request-URI SP SIP-Version CRLF
 # Status-Line  = SIP-Version SP Status-Code SP Reason-Phrase CRLF     (RFC 3261 §7.1, §7.2)
 _START = re.compile(rb"(?:[A-Z]+ [^ \r\n]+ SIP/2\.0|SIP/2\.0 [0-9]{3} )")
-_HEADER_END = re.compile(rb"\r?\n\r?\n")
 _LENGTH = re.compile(rb"^(?:content-length|l)[ \t]*:[ \t]*([0-9]+)", re.I | re.M)
 _TAG = re.compile(rb";[ \t]*tag[ \t]*=", re.I)
 
@@ -139,6 +138,7 @@ class SipStream:
         self.synced = False
         self.lost = 0  # bytes given up on (gaps, oversized or non-SIP data)
         self.found = 0  # messages found
+        self.scanned = 0  # buf[:scanned] holds no header end
         #: a stream that carried no SIP in its first MAX_MESSAGE bytes is not followed
         self.ignored = False
 
@@ -207,6 +207,7 @@ class SipStream:
         self.next_seq = (self.next_seq + len(data)) & 0xFFFFFFFF
 
     def _drop(self, count: int) -> None:
+        self.scanned = 0
         del self.buf[:count]
         self.offset += count
         while len(self.marks) > 1 and self.marks[1][0] <= self.offset:
@@ -234,23 +235,26 @@ class SipStream:
                 self.lost += start
                 self._drop(start)
                 self.synced = True
-            stripped = len(self.buf) - len(self.buf.lstrip(b"\r\n"))
-            if stripped:  # CRLF keep-alives between messages (RFC 5626 §3.5.1)
+            if self.buf[0] in (10, 13):  # CRLF keep-alives between messages (RFC 5626 §3.5.1)
+                stripped = 0
+                while stripped < len(self.buf) and self.buf[stripped] in (10, 13):
+                    stripped += 1
                 self._drop(stripped)
                 continue
-            end = _HEADER_END.search(self.buf, 0, MAX_MESSAGE)
-            if end is None:
+            head_end = _header_end(self.buf, self.scanned)
+            if head_end < 0:
                 if len(self.buf) > MAX_MESSAGE:
                     self.lost += len(self.buf)
                     self._drop(len(self.buf))
                     self.synced = False
+                else:
+                    self.scanned = max(0, len(self.buf) - 3)  # not again next time
                 return out
-            head = bytes(self.buf[:end.end()])
-            length = _LENGTH.search(head)
-            size = end.end() + (int(length.group(1)) if length else 0)
+            head = bytes(self.buf[:head_end])
+            size = head_end + _content_length(head)
             if size > MAX_MESSAGE:
-                self.lost += end.end()
-                self._drop(end.end())
+                self.lost += head_end
+                self._drop(head_end)
                 self.synced = False
                 continue
             if len(self.buf) < size:
@@ -269,6 +273,27 @@ class SipStream:
             if mark[0] <= self.offset:
                 return mark
         return self.marks[0]
+
+
+def _header_end(buf: bytearray, start: int = 0) -> int:
+    """The offset after the empty line that ends the headers (CRLF CRLF, or bare LF LF),
+    or -1 when there is none in the first :data:`MAX_MESSAGE` bytes."""
+    crlf = buf.find(b"\r\n\r\n", start, MAX_MESSAGE)
+    lf = buf.find(b"\n\n", start, crlf + 2 if crlf >= 0 else MAX_MESSAGE)
+    if lf >= 0 and (crlf < 0 or lf < crlf + 2):
+        return lf + 2
+    return crlf + 4 if crlf >= 0 else -1
+
+
+def _content_length(head: bytes) -> int:
+    """The Content-Length of a message head (0 when absent)."""
+    at = head.find(b"\nContent-Length:")
+    if at >= 0:
+        value = head[at + 16: head.find(b"\n", at + 16)].strip()
+        if value.isdigit():
+            return int(value)
+    length = _LENGTH.search(head)  # any spelling: content-length, compact l
+    return int(length.group(1)) if length else 0
 
 
 def _initial_invite(message: bytes) -> tuple[bytes, bytes] | None:
