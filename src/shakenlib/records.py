@@ -302,7 +302,7 @@ def _identities(value: Any) -> tuple[str, ...]:
         if not text:
             return ()
         if text[0] != "[":
-            return (_strip_identity_name(text),)
+            return (text if text[0] not in "Ii" else _strip_identity_name(text),)
     if value is None:
         return ()
     if isinstance(value, list | tuple):
@@ -333,7 +333,7 @@ def _identities(value: Any) -> tuple[str, ...]:
 
 def _strip_identity_name(text: str) -> str:
     """A header value some exports write with its name (``Identity: eyJ...``)."""
-    if text[:9].lower() == "identity:":
+    if text[0] in "Ii" and text[:9].lower() == "identity:":
         return text[9:].strip()
     return text
 
@@ -456,9 +456,17 @@ def _from_mapping(line: int, row: Mapping[str, Any], mapping: Mapping[str, str],
     findings: list[Finding] = []
     fields = {
         "line": line,
-        "time": _record_time(time, zone),
-        "orig": _number(orig_value, country_code, "orig", findings),
-        "dest": _number(dest_value, country_code, "dest", findings),
+        "time": parse_time(time) if zone is None and type(time) is str else _record_time(
+            time, zone),
+        # canonical 11-digit NANP numbers, the usual case, need no more work
+        "orig": orig_value if (type(orig_value) is str and len(orig_value) == 11 and
+                               country_code == "1" and orig_value.isdigit() and
+                               orig_value.isascii()) else _number(
+            orig_value, country_code, "orig", findings),
+        "dest": dest_value if (type(dest_value) is str and len(dest_value) == 11 and
+                               country_code == "1" and dest_value.isdigit() and
+                               dest_value.isascii()) else _number(
+            dest_value, country_code, "dest", findings),
         "identity": identity,
         "call_id": str(call_id) if call_id is not None and call_id != "" else None,
         "extra": () if row.keys() <= plan.used else tuple(
