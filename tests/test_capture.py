@@ -326,3 +326,22 @@ def test_a_stream_without_sip_is_given_up_and_streams_are_bounded(
             writer.writepkt(bytes(ip), ts=1748779200 + n)
     kinds = [type(i).__name__ for i in RecordSource(path=str(path))]
     assert kinds == ["RecordError", "CallRecord"]
+
+
+def test_directory_of_mixed_formats_through_worker_processes(
+        day: tuple[Path, list[dict[str, Any]]], expected: dict[str, Any],
+        tmp_path: Path) -> None:
+    # the day cut in three: a UDP capture, a TCP pcapng and JSON Lines, in one directory;
+    # the worker processes parse what the reader split
+    out, records = day
+    write_capture(tmp_path / "1.pcap", records[:50])
+    write_capture(tmp_path / "2.pcapng", records[50:100], pcapng=True, transport="tcp",
+                  split=True)
+    (tmp_path / "3.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records[100:]))
+    config = VerifierConfig(trust_files=(str(out / "trust.pem"),), mirror=str(out / "mirror"))
+    parallel = analyze_source(RecordSource(path=str(tmp_path)), config, jobs=2, chunk_size=16)
+    assert parallel.calls == len(records)
+    assert (parallel.passed, parallel.failed, parallel.unsigned) == (
+        expected["passed"], expected["failed"], expected["unsigned"])
+    assert {(lead.spc, lead.origid, lead.calls) for lead in parallel.leads()} == {
+        (lead["spc"], lead["origid"], lead["calls"]) for lead in expected["leads"]}
