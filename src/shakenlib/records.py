@@ -108,6 +108,8 @@ _PCAP_MAGIC = (b"\xd4\xc3\xb2\xa1", b"\xa1\xb2\xc3\xd4", b"\x4d\x3c\xb2\xa1",
                b"\xa1\xb2\x3c\x4d")
 _PCAPNG_MAGIC = b"\x0a\x0d\x0d\x0a"
 _PARQUET_MAGIC = b"PAR1"
+_COMPRESSED = ((b"\x1f\x8b", "gzip"), (b"BZh", "bzip2"), (b"\xfd7zXZ", "xz"),
+               (b"\x28\xb5\x2f\xfd", "zstd"), (b"PK\x03\x04", "zip"))
 
 
 @attrs.frozen(slots=False)  # dict-backed: the reader builds it in one step (shakenlib._frozen)
@@ -612,13 +614,19 @@ class InFile:
 def sniff_format(path: str | os.PathLike[str]) -> Format:
     """The format of a file: by its magic bytes (pcap, pcapng, Parquet), else by its name
     (``.csv``/``.tsv`` CSV, ``.pcap``/``.parquet`` as named, SIP suffixes SIP), else JSON
-    Lines. A directory is ``sip`` (its files are each sniffed when read)."""
+    Lines. A directory is ``sip`` (its files are each sniffed when read). A compressed
+    file (gzip, bzip2, xz, zstd, zip) is a :class:`~shakenlib.errors.UsageError` naming it.
+    """
     name = os.fspath(path)
     if os.path.isdir(name):
         return "sip"
     head = b""
     with contextlib.suppress(OSError), open(name, "rb") as handle:
-        head = handle.read(4)
+        head = handle.read(6)
+    for magic, kind in _COMPRESSED:
+        if head.startswith(magic):
+            raise UsageError("usage", f"{name}: {kind}-compressed; decompress it first")
+    head = head[:4]
     if head in _PCAP_MAGIC or head == _PCAPNG_MAGIC:
         return "pcap"
     if head == _PARQUET_MAGIC:
@@ -876,9 +884,9 @@ class RecordSource:
                 yield 0, InFile(entry.source or "", "error", _Unreadable(entry.reason))
                 continue
             name = str(entry)
-            fmt = self.fmt or sniff_format(name)
             header = None
             try:
+                fmt = self.fmt or sniff_format(name)
                 if fmt == "csv":
                     header = self._read_header(name)
                 for line, raw in self._raw_file(fmt, name):
