@@ -137,3 +137,10 @@ def test_verify_batch_parquet_output(tmp_path: Path) -> None:
     assert json.loads(rows[0]["result"])["line"] == 1
     passed = table.filter(table.column("passed")).num_rows
     assert passed == 1764
+
+
+def test_verify_batch_out_in_a_missing_directory_names_it(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "nope" / "results.jsonl"
+    assert _batch(out) == 2
+    assert str(out) in capsys.readouterr().err

@@ -7,7 +7,9 @@
                            [--country-code CC]
 
 Each output line is the ``verify --json`` object of one record plus its ``line``,
-``source``, ``time`` and ``call_id``, in input order; an unreadable record gives
+``source``, ``time``, ``call_id``, the record's own numbers ``record_orig`` and
+``record_dest`` (and ``src``/``dst`` addresses from a capture), in input order; an
+unreadable record gives
 ``{"line": N, "error": "record_malformed", "reason": ..., "source": FILE}``. To stdout
 results are written as they come (streaming). ``--out FILE`` writes to a temporary file
 next to FILE, renamed to FILE only when every record was written: a run that fails leaves
@@ -98,6 +100,8 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if os.path.isdir(args.out):
         raise IsADirectoryError(21, "Is a directory", args.out)
+    if not os.path.isdir(os.path.dirname(os.path.abspath(args.out))):
+        raise FileNotFoundError(2, "No such directory for the output file", args.out)
     first = next(rows, None)  # options and input checked before a file is made
     with _replacing(args.out) as temporary:
         if args.out.lower().endswith((".parquet", ".pq")):
