@@ -144,3 +144,22 @@ def test_verify_batch_out_in_a_missing_directory_names_it(
     out = tmp_path / "nope" / "results.jsonl"
     assert _batch(out) == 2
     assert str(out) in capsys.readouterr().err
+
+
+def test_make_example_derived_files_are_up_to_date(tmp_path: Path) -> None:
+    pytest.importorskip("dpkt")
+    pq = pytest.importorskip("pyarrow.parquet")
+    import importlib.util
+    import shutil
+
+    shutil.copy(EXAMPLES / "calls.jsonl", tmp_path / "calls.jsonl")
+    spec = importlib.util.spec_from_file_location("make_example", EXAMPLES / "make_example.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    module.write_derived(tmp_path)
+    for name in ("calls.pcap", "calls-cdr.csv"):
+        assert (tmp_path / name).read_bytes() == (EXAMPLES / name).read_bytes(), name
+    assert pq.read_table(tmp_path / "calls.parquet").equals(
+        pq.read_table(EXAMPLES / "calls.parquet"))
