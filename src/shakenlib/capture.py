@@ -25,6 +25,7 @@ is not a capture at all is a :class:`~shakenlib.errors.UsageError` naming it.
 from __future__ import annotations
 
 import collections
+import datetime as dt
 import functools
 import os
 import re
@@ -69,10 +70,8 @@ class Captured:
     dst: str
 
     @property
-    def at(self) -> Any:
+    def at(self) -> dt.datetime:
         """The packet time as an aware UTC datetime."""
-        import datetime as dt
-
         return dt.datetime.fromtimestamp(self.time, dt.UTC)
 
 
