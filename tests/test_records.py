@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 from pathlib import Path
 from typing import Any
 
 import pytest
 from hypothesis import given, settings, strategies as st
 
+from shakenlib.analysis.leads import Analysis
 from shakenlib.analysis.records import (
     CallRecord,
     RecordError,
@@ -75,7 +77,8 @@ def test_csv_with_identity_list_and_mapping(tmp_path: Path) -> None:
     assert isinstance(a, CallRecord)
     assert isinstance(b, CallRecord)
     assert (a.line, a.time, a.orig, a.identity, a.extra) == (
-        2, T, "2155551212", ("h1", "h2"), (("region", "east"),))
+        2, T, "12155551212", ("h1", "h2"), (("region", "east"),))
+    assert [f.code for f in a.findings] == ["tn_national", "tn_national"]
     assert (b.line, b.identity, b.signed) == (3, (), False)
     assert isinstance(c, RecordError)
     assert c.line == 4
@@ -85,7 +88,7 @@ def test_csv_with_identity_list_and_mapping(tmp_path: Path) -> None:
 
 def test_mapping_errors() -> None:
     with pytest.raises(UsageError, match="unknown record field"):
-        list(read_records("x.jsonl", mapping="from=a"))
+        list(read_records("x.jsonl", mapping="caller=a"))
     with pytest.raises(UsageError, match="not field=column"):
         list(read_records("x.jsonl", mapping="orig"))
 
@@ -117,8 +120,11 @@ def test_sip_directory(tmp_path: Path) -> None:
     assert one.sip is not None
     bad = items[2]
     assert isinstance(bad, RecordError)
-    assert bad.line == 3
+    assert (bad.source, bad.line) == (str(tmp_path / "b.sip"), 1)  # the file and its line
     assert "start line" in bad.reason
+    two = items[1]
+    assert isinstance(two, CallRecord)
+    assert (two.source, two.line) == (str(tmp_path / "a.sip"), 10)
     nodate = items[3]
     assert isinstance(nodate, RecordError)
     assert "Date" in nodate.reason
@@ -129,7 +135,7 @@ def test_sip_directory(tmp_path: Path) -> None:
 
 
 def test_format_detection(tmp_path: Path) -> None:
-    assert RecordSource(path=str(tmp_path)).format == "sip"
+    assert RecordSource(path=str(tmp_path)).is_dir
     assert RecordSource(path="x.CSV").format == "csv"
     assert RecordSource(path="x.log").format == "jsonl"
     assert RecordSource(path="x.log", fmt="csv").format == "csv"
@@ -239,7 +245,7 @@ def test_json_float_numbers_are_not_given_an_extra_digit() -> None:
     (item,) = list(RecordSource.from_text(
         '{"time": 0, "orig": 12155551212.0, "dest": 2155551213}\n'))
     assert isinstance(item, CallRecord)
-    assert (item.orig, item.dest) == ("12155551212", "2155551213")
+    assert (item.orig, item.dest) == ("12155551212", "12155551213")  # NANP by default
 
 
 def test_sip_file_with_bom(tmp_path: Path) -> None:
@@ -313,3 +319,68 @@ def test_spans_cover_the_file_and_read_as_raw_does(
     from_spans = [item for span in spans for item in source.raw_span(span)]
     assert from_spans == list(source.raw())
     assert [source.parse(item) for item in from_spans] == list(source)
+
+
+# --- hostile SIP directories (review item 13) --------------------------------------------------
+SHORT_SIP = ("INVITE sip:+12155551213@example.com SIP/2.0\r\n"
+       "From: <sip:+12155551212@example.com>;tag=1\r\nTo: <sip:+12155551213@example.com>\r\n"
+       "Call-ID: {cid}\r\nDate: Sun, 01 Jun 2025 12:00:00 GMT\r\n\r\n")
+
+
+def test_symlink_out_of_the_directory_is_not_followed(tmp_path: Path) -> None:
+    inside = tmp_path / "calls"
+    inside.mkdir()
+    (inside / "a.sip").write_text(SHORT_SIP.format(cid="a"))
+    secret = tmp_path / "secret.txt"
+    secret.write_text("root:SECRET-FIRST-LINE\n")
+    (inside / "b.sip").symlink_to(secret)
+    outside_dir = tmp_path / "elsewhere"
+    outside_dir.mkdir()
+    (outside_dir / "c.sip").write_text("SECRET-IN-DIR\n")
+    (inside / "d").symlink_to(outside_dir, target_is_directory=True)
+    (inside / "sub").mkdir()
+    (inside / "sub" / "e.sip").write_text(SHORT_SIP.format(cid="e"))
+    (inside / "f.sip").symlink_to(inside / "sub" / "e.sip")  # inside: followed
+    items = list(read_records(inside))
+    reasons = " ".join(i.reason for i in items if isinstance(i, RecordError))
+    assert "SECRET" not in reasons
+    assert sorted((type(i).__name__, Path(i.source or "").name) for i in items) == [
+        ("CallRecord", "a.sip"), ("CallRecord", "e.sip"), ("CallRecord", "f.sip"),
+        ("RecordError", "b.sip"), ("RecordError", "d")]
+    assert all("symbolic link out of the directory" in i.reason
+               for i in items if isinstance(i, RecordError))
+
+
+def test_unreadable_file_is_counted_and_named_and_the_run_goes_on(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "a.sip").write_text(SHORT_SIP.format(cid="a"))
+    (tmp_path / "b.sip").write_text(SHORT_SIP.format(cid="b"))
+    (tmp_path / "c.sip").write_text(SHORT_SIP.format(cid="c"))
+    bad = str(tmp_path / "b.sip")
+    real_open = open
+
+    def guarded_open(file: Any, *args: Any, **kwargs: Any) -> Any:
+        if os.fspath(file) == bad:
+            raise PermissionError(13, "Permission denied", bad)
+        return real_open(file, *args, **kwargs)
+
+    monkeypatch.setattr("builtins.open", guarded_open)
+    monkeypatch.setattr(Path, "read_bytes", lambda self: guarded_open(self, "rb").read())
+    items = list(read_records(tmp_path))
+    assert [(type(i).__name__, Path(i.source or "").name) for i in items] == [
+        ("CallRecord", "a.sip"), ("RecordError", "b.sip"), ("CallRecord", "c.sip")]
+    error = items[1]
+    assert isinstance(error, RecordError)
+    assert error.reason == "unreadable file: Permission denied"
+    analysis = Analysis()
+    analysis.add_error(error)
+    assert analysis.to_dict()["unreadable_records"][0]["source"] == bad
+
+
+def test_errors_in_a_directory_cite_the_file_and_its_line(tmp_path: Path) -> None:
+    (tmp_path / "a.sip").write_text(SHORT_SIP.format(cid="a") + "---\n" + SHORT_SIP.format(cid="b"))
+    (tmp_path / "b.sip").write_text(SHORT_SIP.format(cid="c") + "\f" + "junk line\n")
+    items = list(read_records(tmp_path))
+    assert [(type(i).__name__, Path(i.source or "").name, i.line) for i in items] == [
+        ("CallRecord", "a.sip", 1), ("CallRecord", "a.sip", 8), ("CallRecord", "b.sip", 1),
+        ("RecordError", "b.sip", 7)]  # the form feed starts line 7

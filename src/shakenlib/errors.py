@@ -85,6 +85,8 @@ CODES: Final[dict[str, CodeInfo]] = _table(
     # --- input that is not what it claims to be (no SIP status: not a verification outcome)
     ("usage", None, "the caller used the API or command line wrongly"),
     ("tn_invalid", None, "the value is not a telephone number"),
+    ("tn_national", None, "a record's number had no country code and was read as a national "
+     "number (a warning)"),
     ("sip_malformed", None, "the SIP message cannot be parsed"),
     ("record_malformed", None, "a call record cannot be read"),
     ("internal_error", None, "verifying the record raised an unexpected exception (a "

@@ -128,16 +128,19 @@ def verify_record(verifier: VerifierLike, record: CallRecord) -> VerificationRes
     would be a defect, gives ``internal_error`` with the exception named in the message."""
     identity = record.identity
     try:
-        return verifier.verify(identity[0] if len(identity) == 1 else list(identity),
-                               orig=record.orig, dest=record.dest, at=record.time,
-                               sip=record.sip)
+        result = verifier.verify(identity[0] if len(identity) == 1 else list(identity),
+                                 orig=record.orig, dest=record.dest, at=record.time,
+                                 sip=record.sip)
     except ShakenError as exc:  # e.g. a usage problem with this record's values
-        return VerificationResult.failure(exc.code, exc.message)
+        result = VerificationResult.failure(exc.code, exc.message)
     except Exception as exc:
         where = f" (line {record.line} of {record.source})" if record.source else ""
-        return VerificationResult.failure(
+        result = VerificationResult.failure(
             "internal_error", f"{type(exc).__name__}: {exc}"[:300] + where
         )
+    if record.findings:  # how the record was read (e.g. tn_national) goes with its result
+        result = attrs.evolve(result, findings=record.findings + result.findings)
+    return result
 
 
 def verify_records(records: Iterable[CallRecord | RecordError], verifier: VerifierLike,

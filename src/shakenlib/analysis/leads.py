@@ -75,6 +75,7 @@ __all__ = [
     "TracebackShortcut",
     "nanp_problem",
     "neighbour",
+    "verdict",
 ]
 
 #: Exact distinct sets hold up to this many values before turning into a sketch.
@@ -315,6 +316,25 @@ def _nanp_problem(tn: str, national: str | None) -> str | None:
     if nxx == "555" and line.startswith("01"):
         return "555-01XX is reserved for fictional use"
     return None
+
+
+def verdict(verstat: str | None) -> str:
+    """A verstat as one of ``passed``/``failed``/``none``/``unknown``, whatever the
+    spelling (``TN-Validation-Passed-A``, ``TN-Verification-Passed``, ``No-TN-Validation``).
+
+    >>> verdict("TN-Validation-Passed-A"), verdict("tn-validation-failed")
+    ('passed', 'failed')
+    >>> verdict("No-TN-Validation"), verdict("TN-Verification-Passed")
+    ('none', 'passed')
+    """
+    text = (verstat or "").strip().lower()
+    if text.startswith("no") or not text:
+        return "none"
+    if "passed" in text:
+        return "passed"
+    if "failed" in text:
+        return "failed"
+    return "unknown"
 
 
 def neighbour(orig: str | None, dest: str | None) -> bool:
@@ -712,10 +732,22 @@ class Analysis:
     unattributed: Counter[str] = attrs.field(factory=Counter)
     unattributed_hosts: Counter[str] = attrs.field(factory=Counter)
     errors: list[tuple[int, str, str]] = attrs.field(factory=list)
+    #: Calls with an upstream verdict (``verstat=``/``attest=`` columns) compared with ours.
+    upstream_compared: int = 0
+    #: Disagreements with the upstream verdict, by kind (``verstat passed / ours failed``).
+    upstream_disagree: Counter[str] = attrs.field(factory=Counter)
+    #: (line, source, kind) of the earliest disagreements.
+    upstream_examples: list[tuple[int, str, str]] = attrs.field(factory=list)
+    #: Calls whose record numbers were read as national numbers (``tn_national``).
+    national: int = 0
 
     def add(self, record: CallRecord, result: VerificationResult) -> None:
         """Count one verified call."""
         self.calls += 1
+        if record.upstream_verstat is not None or record.upstream_attest is not None:
+            self._compare_upstream(record, result)
+        if record.findings and any(f.code == "tn_national" for f in record.findings):
+            self.national += 1
         if not record.identity or (result.error == "identity_missing" and not result.passed):
             self.unsigned += 1
             self.unsigned_numbers.add(record.orig, record.dest)
@@ -737,6 +769,24 @@ class Analysis:
         if stats is None:
             stats = self.leads_by_key[key] = LeadStats()
         stats.add(record, result)
+
+    def _compare_upstream(self, record: CallRecord, result: VerificationResult) -> None:
+        """Count where the carrier's own verdict differs from ours."""
+        self.upstream_compared += 1
+        kinds = []
+        if record.upstream_verstat is not None:
+            theirs, ours = verdict(record.upstream_verstat), verdict(result.verstat)
+            if theirs != ours:
+                kinds.append(f"verstat {theirs} / ours {ours}")
+        if record.upstream_attest is not None:
+            theirs = record.upstream_attest.strip().upper()[:1] or "-"
+            ours = (result.attest or "-").upper()
+            if theirs != ours:
+                kinds.append(f"attest {theirs} / ours {ours}")
+        for kind in kinds:
+            self.upstream_disagree[kind] += 1
+            _keep_smallest(self.upstream_examples, (record.line, record.source or "", kind),
+                           ERROR_SAMPLES)
 
     def add_error(self, error: RecordError) -> None:
         """Count one unreadable record (the earliest lines are kept with their reasons)."""
@@ -777,6 +827,11 @@ class Analysis:
         self.unattributed_hosts.update(other.unattributed_hosts)
         for item in other.errors:
             _keep_smallest(self.errors, item, ERROR_SAMPLES)
+        self.upstream_compared += other.upstream_compared
+        self.upstream_disagree.update(other.upstream_disagree)
+        for example in other.upstream_examples:
+            _keep_smallest(self.upstream_examples, example, ERROR_SAMPLES)
+        self.national += other.national
 
     def merge(self, other: Analysis) -> Analysis:
         """A new analysis of both parts (``self`` and ``other`` are left unchanged)."""
@@ -844,8 +899,9 @@ class Analysis:
 
     def to_dict(self, directory: ProviderDirectory | None = None, *,
                 top: int | None = None) -> dict[str, Any]:
-        """JSON-ready dict: totals, ``leads``, and the failed/unsigned/unreadable summaries."""
-        return {
+        """JSON-ready dict: totals, ``leads``, and the failed/unsigned/unreadable summaries
+        (plus ``upstream_verdicts`` and ``national_numbers`` when the input had them)."""
+        out = {
             "calls": self.calls,
             "passed": self.passed,
             "failed": self.failed,
@@ -861,3 +917,14 @@ class Analysis:
             "unreadable_records": [{"line": line, "reason": reason, "source": source or None}
                                    for line, reason, source in self.errors],
         }
+        if self.upstream_compared:
+            out["upstream_verdicts"] = {
+                "compared": self.upstream_compared,
+                "disagree": sum(self.upstream_disagree.values()),
+                "by_kind": dict(_ranked(self.upstream_disagree)),
+                "examples": [{"line": line, "source": source or None, "kind": kind}
+                             for line, source, kind in self.upstream_examples],
+            }
+        if self.national:
+            out["national_numbers"] = self.national
+        return out

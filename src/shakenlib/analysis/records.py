@@ -1,8 +1,8 @@
-"""Call records: JSON Lines, CSV and SIP messages, read as a stream.
+"""Call records: JSON Lines, CSV, SIP messages, packet captures and Parquet, read as a stream.
 
 A call record is what a terminating provider logs about one call: when it arrived, the
 calling and called numbers, and the ``Identity`` header value(s) it carried. shakenlib
-reads three shapes:
+reads these shapes (see docs/inputs.md for all of them):
 
 * **JSON Lines** (``.jsonl``/``.json``/``.ndjson``): one object per line with ``time``
   (ISO 8601 or Unix seconds), ``orig``, ``dest``, ``identity`` (one header value, a list
@@ -14,16 +14,26 @@ reads three shapes:
 * **SIP** (a ``.sip``/``.txt``/``.msg`` file or a directory of them): SIP requests; the
   numbers come from P-Asserted-Identity/From and To, the time from ``Date``. A file may
   hold several messages separated by a line of ``---`` or form feed.
+* **pcap/pcapng** packet captures (:mod:`shakenlib.analysis.capture`, extra ``pcap``) and
+  **Parquet** files (:mod:`shakenlib.analysis.parquet`, extra ``parquet``), recognised by their
+  magic bytes whatever the file name.
+
+A directory is read file by file (sorted), each file in its own format; symbolic links
+that lead out of the directory are not followed, and a file that cannot be read is one
+unreadable record naming it.
 
 A column mapping adapts real CDR exports: ``orig=calling_number,dest=called_number``
-reads field ``calling_number`` as ``orig`` (see :func:`parse_mapping`).
+reads field ``calling_number`` as ``orig`` (see :func:`parse_mapping`). Times without an
+offset are read in ``tz`` (default UTC) and numbers without a country code as national
+numbers of ``country_code`` (default ``1``, NANP); such a record carries a ``tn_national``
+warning finding.
 
 Nothing is silently dropped: a record that cannot be read becomes a
 :class:`RecordError` (code ``record_malformed``) with its line number and the reason, in
 the stream where the record would have been.
 
 Reading is streaming: :func:`read_records` is an iterator and holds one record (one CSV
-row, one SIP message) at a time.
+row, one SIP message, one Parquet row group) at a time.
 
 >>> import io
 >>> src = RecordSource.from_text('{"time": 1748779200, "orig": "+1 215 555 0123", '
@@ -45,6 +55,9 @@ import io
 import json
 import json.scanner
 import os
+import re
+import stat
+import zoneinfo
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, Literal
@@ -53,29 +66,50 @@ import attrs
 
 from shakenlib._frozen import build
 from shakenlib.errors import ShakenError, TelephoneNumberError, UsageError
+from shakenlib.findings import Finding
 from shakenlib.sip.message import SipMessage, parse_sip_message
 from shakenlib.timeutil import parse_time
-from shakenlib.tn import canonical_tn, tn_from_uri
+from shakenlib.tn import _strip_display_name, canonical_tn, tn_from_uri
 
 __all__ = [
     "FIELDS",
     "CallRecord",
+    "ExtraMissing",
     "Format",
+    "InFile",
     "RawItem",
     "RecordError",
     "RecordSource",
+    "missing_extra",
+    "national_to_global",
     "parse_mapping",
     "parse_time",
     "read_records",
+    "sniff_format",
 ]
 
-#: The record fields a column mapping can name.
-FIELDS: tuple[str, ...] = ("time", "orig", "dest", "identity", "call_id")
+#: The record fields a column mapping can name. ``pai``/``from``: calling-number columns
+#: (P-Asserted-Identity preferred, then From, then ``orig``); ``verstat``/``attest``: an
+#: upstream verdict (the carrier's own verification service or SBC) to compare with ours;
+#: ``sip``: a column holding whole SIP messages (read as SIP).
+FIELDS: tuple[str, ...] = ("time", "orig", "dest", "identity", "call_id", "pai", "from",
+                           "verstat", "attest", "sip")
 
-Format = Literal["jsonl", "csv", "sip"]
+Format = Literal["jsonl", "csv", "sip", "pcap", "parquet"]
+FORMATS: tuple[str, ...] = ("jsonl", "csv", "sip", "pcap", "parquet")
 
 _SIP_SUFFIXES = (".sip", ".txt", ".msg", ".eml")
 _CSV_SUFFIXES = (".csv", ".tsv")
+_PCAP_SUFFIXES = (".pcap", ".pcapng", ".cap", ".dmp")
+_PARQUET_SUFFIXES = (".parquet", ".pq")
+_JSONL_SUFFIXES = (".jsonl", ".json", ".ndjson")
+# libpcap (micro- and nanosecond, both byte orders) and pcapng (section header block)
+_PCAP_MAGIC = (b"\xd4\xc3\xb2\xa1", b"\xa1\xb2\xc3\xd4", b"\x4d\x3c\xb2\xa1",
+               b"\xa1\xb2\x3c\x4d")
+_PCAPNG_MAGIC = b"\x0a\x0d\x0d\x0a"
+_PARQUET_MAGIC = b"PAR1"
+_COMPRESSED = ((b"\x1f\x8b", "gzip"), (b"BZh", "bzip2"), (b"\xfd7zXZ", "xz"),
+               (b"\x28\xb5\x2f\xfd", "zstd"), (b"PK\x03\x04", "zip"))
 
 
 @attrs.frozen(slots=False)  # dict-backed: the reader builds it in one step (shakenlib._frozen)
@@ -83,11 +117,16 @@ class CallRecord:
     """One call to verify: its time (UTC), numbers and Identity header values.
 
     ``line`` is the 1-based line (JSON Lines), the line a row starts on (CSV, the header
-    row is line 1; a quoted cell may span lines) or message number (SIP) in ``source``.
-    ``orig``/``dest`` are canonical TNs (RFC 8224 §8.3) or ``None`` when absent or not a
-    number. ``sip`` holds the parsed message for SIP input (the verifier then checks the
-    request itself). ``extra`` keeps every other column, in input order, as ``(name,
-    value)`` pairs.
+    row is line 1; a quoted cell may span lines), the row (Parquet), the line a message
+    starts on (SIP files) or the packet number (captures, as Wireshark counts) in
+    ``source`` (the file). ``orig``/``dest`` are canonical TNs (RFC 8224 §8.3) or ``None``
+    when absent or not a number. ``sip`` holds the parsed message for SIP input (the
+    verifier then checks the request itself). ``extra`` keeps every other column, in
+    input order, as ``(name, value)`` pairs. ``src``/``dst`` are the packet's addresses
+    (``ip:port``) for captures: ``src`` is the ingress peer. ``upstream_verstat`` and
+    ``upstream_attest`` are a verdict from the input (``verstat=``/``attest=`` columns).
+    ``findings`` says how the record was read (``tn_national``: a number was read as a
+    national number); a batch adds them to the call's result.
     """
 
     line: int
@@ -99,6 +138,11 @@ class CallRecord:
     extra: tuple[tuple[str, Any], ...] = ()
     sip: SipMessage | None = None
     source: str | None = None
+    src: str | None = None
+    dst: str | None = None
+    upstream_verstat: str | None = None
+    upstream_attest: str | None = None
+    findings: tuple[Finding, ...] = ()
 
     @property
     def signed(self) -> bool:
@@ -122,8 +166,10 @@ class RecordError:
 
 
 #: One unit of raw input: (line number, raw value). The raw value is a JSON Lines line
-#: (str), a CSV row (list of str), or a SIP message (bytes). Picklable, so batches of raw
-#: items can be parsed in worker processes.
+#: (str), a CSV row (list of str), a SIP message (bytes), a Parquet row (dict), a
+#: captured SIP message (:class:`shakenlib.analysis.capture.Captured`) or, in a directory, an
+#: :class:`InFile` naming the file it came from. Picklable, so batches of raw items can
+#: be parsed in worker processes.
 RawItem = tuple[int, Any]
 #: A byte range of a JSON Lines file: (offset, length, number of the line it starts on).
 #: It starts at a line start and ends after a newline (or at the end of the file).
@@ -133,10 +179,13 @@ Span = tuple[int, int, int]
 def parse_mapping(text: str | None) -> dict[str, str]:
     """Parse a column mapping ``field=column,...`` into ``{field: column}``.
 
-    Fields are those of :data:`FIELDS`.
+    Fields are those of :data:`FIELDS`. A column name may hold spaces
+    (``time=Start Time``); ``identity=A+B`` reads several Identity columns (one header
+    each); a dotted name (``identity=sip.headers.identity``) is a path into nested JSON
+    when no column has that very name.
 
-    >>> parse_mapping("orig=calling_number, dest=called_number,time=start")
-    {'orig': 'calling_number', 'dest': 'called_number', 'time': 'start'}
+    >>> parse_mapping("orig=calling_number, dest=called_number,time=Start Time")
+    {'orig': 'calling_number', 'dest': 'called_number', 'time': 'Start Time'}
     >>> parse_mapping("caller=x")
     Traceback (most recent call last):
     ...
@@ -160,6 +209,49 @@ def parse_mapping(text: str | None) -> dict[str, str]:
     return mapping
 
 
+# --- numbers ------------------------------------------------------------------------------
+def national_to_global(digits: str, country_code: str) -> str | None:
+    """The E.164 digits of a number written without its country code, or ``None`` when
+    ``digits`` already reads as a global number.
+
+    With country code ``1`` (NANP) a 10-digit number whose first digit is 2-9 is national
+    (``2155551212`` → ``12155551212``) and ``011`` is the international prefix. Elsewhere a
+    number starting with a trunk prefix ``0`` is national (``0201234567`` with 44 →
+    ``44201234567``) and ``00`` is the international prefix. RFC 8224 §8.3 leaves this to
+    local policy.
+
+    >>> national_to_global("2155551212", "1"), national_to_global("12155551212", "1")
+    ('12155551212', None)
+    >>> national_to_global("01144201234567", "1"), national_to_global("0201234567", "44")
+    ('44201234567', '44201234567')
+    """
+    if not digits.isdigit():
+        return None
+    if country_code == "1":
+        if len(digits) == 10 and digits[0] >= "2":
+            return "1" + digits
+        if digits.startswith("011") and len(digits) > 5:
+            return digits[3:]
+        return None
+    if digits.startswith("00") and len(digits) > 4:
+        return digits[2:]
+    if digits.startswith("0") and len(digits) > 3:
+        return country_code + digits[1:]
+    return None
+
+
+def _is_global(text: str) -> bool:
+    """Whether a number or URI writes the number in global form (a leading ``+``)."""
+    text = text.strip()
+    if text[:1] == "+":
+        return True
+    if ":" in text or "<" in text or "@" in text:
+        uri = _strip_display_name(text)
+        rest = uri.partition(":")[2] if ":" in uri[:6] else uri
+        return rest.strip()[:1] == "+"
+    return False
+
+
 def _tn(value: Any) -> str | None:
     if type(value) is str and value.isdigit() and value.isascii():
         return value  # canonical already: the usual case
@@ -178,13 +270,41 @@ def _tn(value: Any) -> str | None:
         return None
 
 
+def _number(value: Any, country_code: str | None, role: str,
+            findings: list[Finding]) -> str | None:
+    """:func:`_tn`, then a national number made global (with a finding saying so)."""
+    tn = _tn(value)
+    if tn is None:
+        return tn
+    return _national(tn, value, country_code, role, findings)
+
+
+def _national(tn: str, value: Any, country_code: str | None, role: str,
+              findings: list[Finding]) -> str:
+    """``tn`` (read from ``value``) made global when it is a national number."""
+    if not country_code:
+        return tn
+    if country_code == "1" and len(tn) != 10 and tn[:1] != "0":
+        return tn  # the usual NANP case: 11 digits, nothing to do
+    if type(value) is str and _is_global(value):
+        return tn
+    made = national_to_global(tn, country_code)
+    if made is None:
+        return tn
+    findings.append(Finding(
+        "tn_national", "warn",
+        f"{role} {tn} has no country code: read as {made} (country code {country_code})",
+        "RFC 8224 §8.3"))
+    return made
+
+
 def _identities(value: Any) -> tuple[str, ...]:
     if type(value) is str:  # the usual shape: one header value (or none)
         text = value.strip()
         if not text:
             return ()
         if text[0] != "[":
-            return (text,)
+            return (text if text[0] not in "Ii" else _strip_identity_name(text),)
     if value is None:
         return ()
     if isinstance(value, list | tuple):
@@ -200,6 +320,8 @@ def _identities(value: Any) -> tuple[str, ...]:
                 raise ValueError("identity JSON is not a list")
         else:
             items = [text]
+    elif hasattr(value, "tolist"):  # an Arrow/NumPy list cell
+        items = value.tolist()
     else:
         raise ValueError(f"identity is a {type(value).__name__}, not a string or list")
     out: list[str] = []
@@ -207,62 +329,235 @@ def _identities(value: Any) -> tuple[str, ...]:
         if not isinstance(item, str):
             raise ValueError("identity list holds a non-string")
         if item.strip():
-            out.append(item.strip())
+            out.append(_strip_identity_name(item.strip()))
     return tuple(out)
 
 
+def _strip_identity_name(text: str) -> str:
+    """A header value some exports write with its name (``Identity: eyJ...``)."""
+    if text[0] in "Ii" and text[:9].lower() == "identity:":
+        return text[9:].strip()
+    return text
+
+
+# --- column mapping -----------------------------------------------------------------------
+@attrs.frozen
+class _Plan:
+    """How to read each field from a row (computed once per mapping)."""
+
+    time: str
+    orig: str
+    dest: str
+    identity: tuple[str, ...]
+    call_id: str
+    pai: str | None
+    from_: str | None
+    verstat: str | None
+    attest: str | None
+    sip: str | None
+    used: frozenset[str]
+    plain: bool  # no dotted paths, one identity column, no pai/from/verdict/sip
+
+
 @functools.lru_cache(maxsize=64)
-def _columns(mapping: tuple[tuple[str, str], ...]) -> tuple[tuple[str, ...], frozenset[str]]:
-    """The column names of (time, orig, dest, identity, call_id) and the set of them
-    (computed once per mapping, not once per record)."""
+def _plan(mapping: tuple[tuple[str, str], ...]) -> _Plan:
     given = dict(mapping)
-    names = tuple(given.get(field, field) for field in FIELDS)
-    return names, frozenset(names)
+    identity = given.get("identity", "identity")
+    identities = tuple(p.strip() for p in identity.split("+")) if "+" in identity else (
+        identity,)
+    names = {field: given.get(field, field) for field in ("time", "orig", "dest", "call_id")}
+    optional = {field: given.get(field) for field in ("pai", "from", "verstat", "attest",
+                                                      "sip")}
+    every = [*names.values(), *identities, *(v for v in optional.values() if v)]
+    used = frozenset(name.split(".")[0] for name in every) | frozenset(every)
+    return _Plan(
+        time=names["time"], orig=names["orig"], dest=names["dest"], identity=identities,
+        call_id=names["call_id"], pai=optional["pai"], from_=optional["from"],
+        verstat=optional["verstat"], attest=optional["attest"], sip=optional["sip"],
+        used=used,
+        plain=not any(optional.values()) and len(identities) == 1 and not any(
+            "." in name for name in every))
 
 
-_DEFAULT_COLUMNS = _columns(())
+_DEFAULT_PLAN = _plan(())
+
+
+def _get(row: Mapping[str, Any], name: str) -> Any:
+    """``row[name]``, or the value at a dotted path into nested objects (a nested value
+    may also be JSON text)."""
+    value = row.get(name)
+    if value is not None or "." not in name or name in row:
+        return value
+    node: Any = row
+    for key in name.split("."):
+        if isinstance(node, str) and node[:1] == "{":
+            try:
+                node = json.loads(node)
+            except (ValueError, RecursionError):
+                return None
+        if not isinstance(node, Mapping):
+            return None
+        node = node.get(key)
+    return node
+
+
+def _blank(value: Any) -> bool:
+    return value is None or value == "" or (isinstance(value, str) and value.isspace())
+
+
+def _record_time(value: Any, zone: dt.tzinfo | None) -> dt.datetime:
+    """The record time in UTC; a time without an offset is read in ``zone`` (UTC if
+    ``None``)."""
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=zone or dt.UTC)
+        aware: dt.datetime = value.astimezone(dt.UTC)
+        return aware
+    if zone is not None and isinstance(value, str):
+        text = value.strip()
+        if text[4:5] == "-" and text[-1:] not in ("Z", "z") and text[-4:].upper() not in (
+                " UTC", " GMT"):
+            try:
+                parsed = dt.datetime.fromisoformat(text)
+            except ValueError:
+                return parse_time(value)  # says what is wrong
+            if parsed.tzinfo is None:
+                parsed = parsed.replace(tzinfo=zone)
+            return parsed.astimezone(dt.UTC)
+    return parse_time(value)
 
 
 def _from_mapping(line: int, row: Mapping[str, Any], mapping: Mapping[str, str],
-                  source: str | None) -> CallRecord:
-    (time_col, orig_col, dest_col, identity_col, call_id_col), used = (
-        _columns(tuple(mapping.items())) if mapping else _DEFAULT_COLUMNS)
-    time = row.get(time_col)
+                  source: str | None, zone: dt.tzinfo | None = None,
+                  country_code: str | None = "1") -> CallRecord:
+    plan = _plan(tuple(mapping.items())) if mapping else _DEFAULT_PLAN
+    if plan.plain:
+        time = row.get(plan.time)
+        orig_value = row.get(plan.orig)
+        identity = _identities(row.get(plan.identity[0]))
+        call_id = row.get(plan.call_id)
+        dest_value = row.get(plan.dest)
+    else:
+        if plan.sip is not None and not _blank(_get(row, plan.sip)):
+            return _sip_from_row(line, row, plan, source, zone, country_code)
+        time = _get(row, plan.time)
+        orig_value = None
+        for column in (plan.pai, plan.from_):
+            if column is not None:
+                orig_value = _get(row, column)
+                if not _blank(orig_value):
+                    break
+        if _blank(orig_value):
+            orig_value = _get(row, plan.orig)
+        identity = _identities(_get(row, plan.identity[0])) if len(plan.identity) == 1 else (
+            tuple(h for column in plan.identity for h in _identities(_get(row, column))))
+        call_id = _get(row, plan.call_id)
+        dest_value = _get(row, plan.dest)
     if time is None or time == "":
-        raise ValueError(f"missing time (column {time_col!r})")
-    call_id = row.get(call_id_col)
-    return build(CallRecord, {
+        raise ValueError(f"missing time (column {plan.time!r})")
+    findings: list[Finding] = []
+    fields = {
         "line": line,
-        "time": parse_time(time),
-        "orig": _tn(row.get(orig_col)),
-        "dest": _tn(row.get(dest_col)),
-        "identity": _identities(row.get(identity_col)),
+        "time": parse_time(time) if zone is None and type(time) is str else _record_time(
+            time, zone),
+        # canonical 11-digit NANP numbers, the usual case, need no more work
+        "orig": orig_value if (type(orig_value) is str and len(orig_value) == 11 and
+                               country_code == "1" and orig_value.isdigit() and
+                               orig_value.isascii()) else _number(
+            orig_value, country_code, "orig", findings),
+        "dest": dest_value if (type(dest_value) is str and len(dest_value) == 11 and
+                               country_code == "1" and dest_value.isdigit() and
+                               dest_value.isascii()) else _number(
+            dest_value, country_code, "dest", findings),
+        "identity": identity,
         "call_id": str(call_id) if call_id is not None and call_id != "" else None,
-        "extra": () if row.keys() <= used else tuple(
-            [(k, v) for k, v in row.items() if k not in used]),
+        "extra": () if row.keys() <= plan.used else tuple(
+            [(k, v) for k, v in row.items() if k not in plan.used]),
         "sip": None,
         "source": source,
-    })
+        "src": None,
+        "dst": None,
+        "upstream_verstat": None,
+        "upstream_attest": None,
+        "findings": tuple(findings),
+    }
+    if not plan.plain:
+        for field, column in (("upstream_verstat", plan.verstat),
+                              ("upstream_attest", plan.attest)):
+            if column is not None:
+                value = _get(row, column)
+                fields[field] = None if _blank(value) else str(value).strip()
+    return build(CallRecord, fields)
 
 
-def _parse_sip(line: int, data: bytes, source: str | None,
-               at: dt.datetime | None) -> CallRecord:
+def _sip_from_row(line: int, row: Mapping[str, Any], plan: _Plan, source: str | None,
+                  zone: dt.tzinfo | None, country_code: str | None) -> CallRecord:
+    """A row whose ``sip`` column holds a whole SIP message (a capture server's table)."""
+    assert plan.sip is not None
+    data = _get(row, plan.sip)
+    time = _get(row, plan.time)
+    at = None if _blank(time) else _record_time(time, zone)
+    record = _parse_sip(line, data if isinstance(data, bytes | str) else str(data), source,
+                        at, country_code)
+    fields = dict(record.__dict__)
+    info = row.get("rcinfo")  # a capture server's addresses (HEP: srcIp, srcPort, ...)
+    if isinstance(info, str) and info[:1] == "{":
+        with contextlib.suppress(ValueError, RecursionError):
+            info = json.loads(info)
+    if isinstance(info, Mapping) and info.get("srcIp"):
+        fields["src"] = _hep_address(info.get("srcIp"), info.get("srcPort"))
+        fields["dst"] = _hep_address(info.get("dstIp"), info.get("dstPort"))
+    for field, column in (("upstream_verstat", plan.verstat), ("upstream_attest", plan.attest)):
+        if column is not None:
+            value = _get(row, column)
+            fields[field] = None if _blank(value) else str(value).strip()
+    return build(CallRecord, fields)
+
+
+def _hep_address(ip: Any, port: Any) -> str | None:
+    if not ip:
+        return None
+    text = str(ip)
+    return f"[{text}]:{port}" if ":" in text else f"{text}:{port}"
+
+
+def _parse_sip(line: int, data: bytes | str, source: str | None, at: dt.datetime | None,
+               country_code: str | None = "1", src: str | None = None,
+               dst: str | None = None) -> CallRecord:
     message = parse_sip_message(data)
     when = at or message.date_time()
     if when is None:
         raise ValueError("SIP message has no usable Date header and no time was given")
-    orig = message.orig_tns()
-    dest = message.dest_tns()
-    return CallRecord(
-        line=line,
-        time=when,
-        orig=orig[0] if orig else None,
-        dest=dest[0] if dest else None,
-        identity=message.identity,
-        call_id=message.call_id,
-        sip=message,
-        source=source,
-    )
+    findings: list[Finding] = []
+    # the numbers SipMessage.orig_tns()/dest_tns() give first: PAI (else From), To (else
+    # the Request-URI)
+    orig = dest = None
+    for value in message.pai or ((message.from_,) if message.from_ is not None else ()):
+        tn = tn_from_uri(value)
+        if tn is not None:
+            orig = _national(tn, value, country_code, "orig", findings)
+            break
+    for uri in (message.to, message.request_uri):
+        tn = tn_from_uri(uri) if uri is not None else None
+        if tn is not None:
+            dest = _national(tn, uri, country_code, "dest", findings)
+            break
+    return build(CallRecord, {
+        "line": line,
+        "time": when,
+        "orig": orig,
+        "dest": dest,
+        "identity": message.identity,
+        "call_id": message.call_id,
+        "extra": (),
+        "sip": message,
+        "source": source,
+        "src": src,
+        "dst": dst,
+        "upstream_verstat": None,
+        "upstream_attest": None,
+        "findings": tuple(findings),
+    })
 
 
 # The C scanner json.loads uses, without json.loads' per-call setup.
@@ -284,6 +579,19 @@ def _json_line(text: str) -> object:
     return json.loads(text)
 
 
+class ExtraMissing(UsageError):
+    """An optional extra a reader needs is not installed (a usage error naming it)."""
+
+
+def missing_extra(extra: str, package: str, what: str) -> ExtraMissing:
+    """The error for a missing optional package: ``pip install "shakenlib[EXTRA]"``.
+
+    >>> missing_extra("pcap", "dpkt", "reading packet captures").message
+    'reading packet captures needs dpkt: pip install "shakenlib[pcap]"'
+    """
+    return ExtraMissing("usage", f'{what} needs {package}: pip install "shakenlib[{extra}]"')
+
+
 @attrs.frozen
 class _Unreadable:
     """A raw item the reader itself could not split (e.g. a CSV cell over the csv limit)."""
@@ -292,13 +600,94 @@ class _Unreadable:
 
 
 @attrs.frozen
+class InFile:
+    """A raw item of one file of a directory: the file, its format, the raw value (and
+    for CSV the file's header row)."""
+
+    path: str
+    fmt: str
+    raw: Any
+    header: tuple[str, ...] | None = None
+
+
+# --- format detection -----------------------------------------------------------------------
+def sniff_format(path: str | os.PathLike[str]) -> Format:
+    """The format of a file: by its magic bytes (pcap, pcapng, Parquet), else by its name
+    (``.csv``/``.tsv`` CSV, ``.pcap``/``.parquet`` as named, SIP suffixes SIP), else JSON
+    Lines. A directory is ``sip`` (its files are each sniffed when read). A compressed
+    file (gzip, bzip2, xz, zstd, zip) is a :class:`~shakenlib.errors.UsageError` naming it.
+    """
+    name = os.fspath(path)
+    if os.path.isdir(name):
+        return "sip"
+    head = b""
+    with contextlib.suppress(OSError), open(name, "rb") as handle:
+        head = handle.read(6)
+    for magic, kind in _COMPRESSED:
+        if head.startswith(magic):
+            raise UsageError("usage", f"{name}: {kind}-compressed; decompress it first")
+    head = head[:4]
+    if head in _PCAP_MAGIC or head == _PCAPNG_MAGIC:
+        return "pcap"
+    if head == _PARQUET_MAGIC:
+        return "parquet"
+    lower = name.lower()
+    if lower.endswith(_CSV_SUFFIXES):
+        return "csv"
+    if lower.endswith(_PCAP_SUFFIXES):
+        return "pcap"  # not a capture after all: the capture reader says so
+    if lower.endswith(_PARQUET_SUFFIXES):
+        return "parquet"
+    if lower.endswith(_SIP_SUFFIXES):
+        return "sip"
+    return "jsonl"
+
+
+def _walk(root: Path) -> Iterator[Path | RecordError]:
+    """The regular files under ``root``, sorted; symbolic links are followed only when
+    they stay inside ``root`` (a link out of it is a :class:`RecordError`)."""
+    real_root = os.path.realpath(root)
+    problems: list[OSError] = []
+    for folder, dirs, files in os.walk(root, onerror=problems.append, followlinks=False):
+        while problems:
+            problem = problems.pop(0)
+            yield RecordError(0, f"unreadable directory: {problem.strerror or problem}",
+                              str(problem.filename))
+        dirs.sort()
+        # a symlinked directory is listed in dirs and not entered; say so if it leads out
+        for name in sorted([*files, *[d for d in dirs if os.path.islink(os.path.join(
+                folder, d))]]):
+            path = Path(folder, name)
+            if path.is_symlink():
+                target = os.path.realpath(path)
+                if os.path.commonpath([real_root, target]) != real_root:
+                    yield RecordError(0, "symbolic link out of the directory: not followed",
+                                      str(path))
+                    continue
+                if os.path.isdir(target):
+                    continue  # inside the directory: its files are read there
+            try:
+                mode = path.stat().st_mode
+            except OSError as exc:
+                yield RecordError(0, f"unreadable file: {exc.strerror or exc}", str(path))
+                continue
+            if stat.S_ISREG(mode):
+                yield path
+    for problem in problems:
+        yield RecordError(0, f"unreadable directory: {problem.strerror or problem}",
+                          str(problem.filename))
+
+
+@attrs.frozen
 class RecordSource:
     """Where records come from and how to read them (picklable).
 
-    ``path`` is a file or (for SIP) a directory; ``text`` an in-memory alternative
-    (tests, doctests). ``fmt`` defaults from the file name (``.csv`` CSV, SIP suffixes or
-    a directory SIP, otherwise JSON Lines). ``mapping`` is a column mapping
-    (:func:`parse_mapping`); ``at`` overrides the time of SIP messages.
+    ``path`` is a file or a directory; ``text`` an in-memory alternative (tests,
+    doctests). ``fmt`` defaults from the file's content and name
+    (:func:`sniff_format`). ``mapping`` is a column mapping (:func:`parse_mapping`);
+    ``at`` overrides the time of SIP messages; ``tz`` is the IANA zone of times without an
+    offset (default UTC); ``country_code`` the country of numbers without one (default
+    ``"1"``; ``None`` or ``""`` reads numbers as they are).
 
     :meth:`raw` yields cheap raw items and :meth:`parse` turns one into a record, so a
     batch can read in one process and parse in others; iterating the source does both.
@@ -310,6 +699,19 @@ class RecordSource:
     text: str | None = None
     at: dt.datetime | None = None
     csv_header: tuple[str, ...] | None = None
+    tz: str | None = None
+    country_code: str | None = "1"
+
+    def __attrs_post_init__(self) -> None:
+        if self.fmt is not None and self.fmt not in FORMATS:
+            raise UsageError("usage", f"unknown format {self.fmt!r} "
+                                      f"(formats: {', '.join(FORMATS)})")
+        if self.tz is not None:
+            _zone(self.tz)
+        if self.country_code and not (self.country_code.isdigit() and
+                                      self.country_code.isascii() and
+                                      len(self.country_code) <= 3):
+            raise UsageError("usage", f"country code {self.country_code!r} is not 1-3 digits")
 
     @classmethod
     def from_text(cls, text: str, fmt: Format = "jsonl", **kwargs: Any) -> RecordSource:
@@ -318,46 +720,56 @@ class RecordSource:
 
     @property
     def format(self) -> Format:
-        """The input format (explicit, or guessed from the path)."""
+        """The input format (explicit, or sniffed from the file)."""
         if self.fmt is not None:
             return self.fmt
         if self.path is None:
             return "jsonl"
-        if os.path.isdir(self.path) or self.path.lower().endswith(_SIP_SUFFIXES):
-            return "sip"
-        if self.path.lower().endswith(_CSV_SUFFIXES):
-            return "csv"
-        return "jsonl"
+        return sniff_format(self.path)
+
+    @property
+    def is_dir(self) -> bool:
+        """Whether the source is a directory (read file by file)."""
+        return self.text is None and self.path is not None and os.path.isdir(self.path)
 
     @property
     def name(self) -> str | None:
         """The source's name in error messages."""
         return self.path if self.path is not None else "<text>"
 
-    def _open_text(self) -> io.TextIOBase:
-        if self.text is not None:
-            return io.StringIO(self.text)
-        assert self.path is not None
-        # utf-8-sig: CDR exports (Excel "CSV UTF-8" ...) often start with a byte-order mark
-        return open(self.path, encoding="utf-8-sig", errors="replace", newline="")
-
     @property
-    def _delimiter(self) -> str:
-        return "\t" if self.path is not None and self.path.lower().endswith(".tsv") else ","
+    def zone(self) -> dt.tzinfo | None:
+        """The zone of times without an offset (``None``: UTC)."""
+        return _zone(self.tz) if self.tz else None
 
-    def with_csv_header(self) -> RecordSource:
-        """For CSV: a copy that knows the header row (so workers can parse rows)."""
-        if self.format != "csv" or self.csv_header is not None:
-            return self
-        with self._open_text() as handle:
+    def _open_text(self, path: str | None = None) -> io.TextIOBase:
+        if self.text is not None and path is None:
+            return io.StringIO(self.text)
+        path = path or self.path
+        assert path is not None
+        # utf-8-sig: CDR exports (Excel "CSV UTF-8" ...) often start with a byte-order mark
+        return open(path, encoding="utf-8-sig", errors="replace", newline="")
+
+    def _delimiter(self, path: str | None = None) -> str:
+        path = path or self.path
+        return "\t" if path is not None and path.lower().endswith(".tsv") else ","
+
+    def _read_header(self, path: str | None = None) -> tuple[str, ...]:
+        with self._open_text(path) as handle:
             try:
-                first = next(csv.reader(handle, delimiter=self._delimiter), None)
+                first = next(csv.reader(handle, delimiter=self._delimiter(path)), None)
             except csv.Error:
                 first = None
         header = [cell.strip() for cell in first or ()]
         if header:
             header[0] = header[0].lstrip("\ufeff").strip()  # a BOM in in-memory text
-        return attrs.evolve(self, csv_header=tuple(header))
+        return tuple(header)
+
+    def with_csv_header(self) -> RecordSource:
+        """For CSV: a copy that knows the header row (so workers can parse rows)."""
+        if self.format != "csv" or self.csv_header is not None or self.is_dir:
+            return self
+        return attrs.evolve(self, csv_header=self._read_header())
 
     @property
     def splittable(self) -> bool:
@@ -407,16 +819,21 @@ class RecordSource:
 
     def raw(self) -> Iterator[RawItem]:
         """Yield ``(line, raw)`` items in input order (streaming)."""
-        fmt = self.format
+        if self.is_dir:
+            yield from self._raw_dir()
+            return
+        yield from self._raw_file(self.format, self.path)
+
+    def _raw_file(self, fmt: str, path: str | None) -> Iterator[RawItem]:
         if fmt == "jsonl":
-            if self.text is not None:
+            if self.text is not None and path is None:
                 lines: Iterable[str] = io.StringIO(self.text)  # splits at "\n" only
                 for number, text in enumerate(lines, 1):
                     if text.strip():
                         yield number, text
                 return
-            assert self.path is not None
-            with open(self.path, "rb") as handle:  # lines end at b"\n", as in raw_span
+            assert path is not None
+            with open(path, "rb") as handle:  # lines end at b"\n", as in raw_span
                 for number, data in enumerate(handle, 1):
                     text = data.removesuffix(b"\n").decode("utf-8", "replace")
                     if number == 1:
@@ -424,8 +841,8 @@ class RecordSource:
                     if text.strip():
                         yield number, text
         elif fmt == "csv":
-            with self._open_text() as handle:
-                reader = csv.reader(handle, delimiter=self._delimiter)
+            with self._open_text(path) as handle:
+                reader = csv.reader(handle, delimiter=self._delimiter(path))
                 with contextlib.suppress(csv.Error):
                     next(reader, None)  # the header row (see with_csv_header)
                 while True:
@@ -441,63 +858,138 @@ class RecordSource:
                         continue
                     if any(cell.strip() for cell in row):
                         yield start, row
-        else:
-            yield from self._raw_sip()
+        elif fmt == "pcap":
+            from shakenlib.analysis.capture import read_capture
 
-    def _raw_sip(self) -> Iterator[RawItem]:
-        if self.text is not None:
-            files: Iterable[Path | None] = [None]
+            assert path is not None
+            yield from read_capture(path)
+        elif fmt == "parquet":
+            from shakenlib.analysis.parquet import read_rows
+
+            assert path is not None
+            yield from read_rows(path, self.mapping)
         else:
-            assert self.path is not None
-            root = Path(self.path)
-            files = sorted(p for p in root.rglob("*") if p.is_file()) if root.is_dir() else [root]
-        number = 0
-        for file in files:
-            data = self.text.encode() if file is None else file.read_bytes()  # type: ignore[union-attr]
-            text = data.replace(b"\r\n", b"\n").replace(b"\f", b"\n---\n")
-            for chunk in text.split(b"\n---\n"):
-                if chunk.strip():
-                    number += 1
-                    yield number, chunk
+            if self.text is not None and path is None:
+                data = self.text.encode()
+            else:
+                assert path is not None
+                with open(path, "rb") as handle:
+                    data = handle.read()
+            yield from _split_sip(data)
+
+    def _raw_dir(self) -> Iterator[RawItem]:
+        assert self.path is not None
+        for entry in _walk(Path(self.path)):
+            if isinstance(entry, RecordError):
+                yield 0, InFile(entry.source or "", "error", _Unreadable(entry.reason))
+                continue
+            name = str(entry)
+            header = None
+            try:
+                fmt = self.fmt or sniff_format(name)
+                if fmt == "csv":
+                    header = self._read_header(name)
+                for line, raw in self._raw_file(fmt, name):
+                    yield line, InFile(name, fmt, raw, header)
+            except OSError as exc:  # unreadable (permissions, vanished, I/O error)
+                yield 0, InFile(name, "error", _Unreadable(
+                    f"unreadable file: {exc.strerror or exc}"))
+            except ExtraMissing:
+                raise  # the whole run needs it
+            except UsageError as exc:  # not the format it claims (bad magic, no columns)
+                yield 0, InFile(name, "error", _Unreadable(exc.message))
 
     def parse(self, item: RawItem) -> CallRecord | RecordError:
         """Turn one raw item into a record, or a :class:`RecordError` saying why not."""
         line, raw = item
+        if isinstance(raw, InFile):
+            return self._parse_as(raw.fmt, line, raw.raw, raw.path, raw.header)
+        return self._parse_as(self.format, line, raw, self.name, self.csv_header)
+
+    def _parse_as(self, fmt: str, line: int, raw: Any, name: str | None,
+                  header: tuple[str, ...] | None) -> CallRecord | RecordError:
+        if isinstance(raw, _Unreadable):
+            return RecordError(line, raw.reason, name)
+        zone = _zone(self.tz) if self.tz else None
+        cc = self.country_code
         try:
-            fmt = self.format
             if fmt == "jsonl":
                 try:
                     obj = _json_line(raw)
                 except ValueError as exc:
                     msg = str(exc).split(":")[0]
-                    return RecordError(line, f"not a JSON object: {msg}", self.name)
+                    return RecordError(line, f"not a JSON object: {msg}", name)
                 except RecursionError:
-                    return RecordError(line, "not a JSON object: nested too deeply", self.name)
+                    return RecordError(line, "not a JSON object: nested too deeply", name)
                 if not isinstance(obj, dict):
-                    return RecordError(line, "not a JSON object", self.name)
-                return _from_mapping(line, obj, self.mapping, self.name)
+                    return RecordError(line, "not a JSON object", name)
+                return _from_mapping(line, obj, self.mapping, name, zone, cc)
             if fmt == "csv":
-                if isinstance(raw, _Unreadable):
-                    return RecordError(line, raw.reason, self.name)
-                header = self.csv_header
                 if header is None:
                     header = self.with_csv_header().csv_header or ()
                 if len(raw) != len(header):
                     return RecordError(
-                        line, f"{len(raw)} columns, the header has {len(header)}", self.name)
+                        line, f"{len(raw)} columns, the header has {len(header)}", name)
                 return _from_mapping(line, dict(zip(header, raw, strict=True)),
-                                     self.mapping, self.name)
-            return _parse_sip(line, raw, self.name, self.at)
+                                     self.mapping, name, zone, cc)
+            if fmt == "parquet":
+                mapping = _row_mapping(tuple(raw), tuple(self.mapping.items()))
+                return _from_mapping(line, raw, mapping, name, zone, cc)
+            if fmt == "pcap":
+                return _parse_sip(line, raw.data, name, raw.at, cc, raw.src, raw.dst)
+            return _parse_sip(line, raw, name, self.at, cc)
         except ShakenError as exc:  # SipMessageError, UsageError from parse_time, ...
-            return RecordError(line, exc.message, self.name)
+            return RecordError(line, exc.message, name)
         except (ValueError, TypeError, OverflowError) as exc:
             # OverflowError: an integer time too large for a float (parse_time)
-            return RecordError(line, str(exc) or type(exc).__name__, self.name)
+            return RecordError(line, str(exc) or type(exc).__name__, name)
 
     def __iter__(self) -> Iterator[CallRecord | RecordError]:
-        source = attrs.evolve(self.with_csv_header(), fmt=self.format)
+        source = attrs.evolve(self.with_csv_header(), fmt=self.fmt if self.is_dir
+                              else self.format)
         for item in source.raw():
             yield source.parse(item)
+
+
+@functools.lru_cache(maxsize=64)
+def _row_mapping(columns: tuple[str, ...], mapping: tuple[tuple[str, str], ...],
+                 ) -> dict[str, str]:
+    """The mapping of a Parquet row: a capture server's table (``payload``, no Identity
+    column) reads its ``payload`` as SIP and ``timestamp`` as the time."""
+    from shakenlib.analysis.parquet import sip_columns
+
+    given = dict(mapping)
+    if sip_columns(columns, given):
+        given.setdefault("sip", "payload")
+        given.setdefault("time", "timestamp")
+    return given
+
+
+@functools.lru_cache(maxsize=16)
+def _zone(name: str) -> dt.tzinfo:
+    try:
+        return zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise UsageError("usage", f"unknown time zone {name!r} (give an IANA name such as "
+                                  "America/New_York)") from None
+
+
+_SIP_SEPARATOR = re.compile(rb"\n---\n|\f")
+
+
+def _split_sip(data: bytes) -> Iterator[RawItem]:
+    """The messages of a SIP text file (separated by a ``---`` line or a form feed), each
+    with the line of the file it starts on."""
+    text = data.replace(b"\r\n", b"\n").removeprefix(b"\xef\xbb\xbf")
+    line, at = 1, 0
+    for chunk in [*_SIP_SEPARATOR.split(text)]:
+        lead = len(chunk) - len(chunk.lstrip(b"\n"))
+        if chunk.strip():
+            yield line + lead, chunk
+        at += len(chunk)
+        separator = text[at:at + 1]
+        line += chunk.count(b"\n") + (2 if separator == b"\n" else 0)
+        at += 5 if separator == b"\n" else 1
 
 
 def read_records(
@@ -506,12 +998,16 @@ def read_records(
     mapping: Mapping[str, str] | str | None = None,
     fmt: Format | None = None,
     at: dt.datetime | None = None,
+    tz: str | None = None,
+    country_code: str | None = "1",
 ) -> Iterator[CallRecord | RecordError]:
-    """Stream the records of a JSON Lines/CSV file or a SIP file/directory.
+    """Stream the records of a file or directory (any format of :data:`Format`).
 
     Yields a :class:`CallRecord` per readable record and a :class:`RecordError` per
-    unreadable one, in input order. ``mapping`` is a dict or ``field=column,...`` text.
+    unreadable one, in input order. ``mapping`` is a dict or ``field=column,...`` text;
+    ``tz`` and ``country_code`` as for :class:`RecordSource`.
     """
     columns = parse_mapping(mapping) if isinstance(mapping, str) or mapping is None else dict(
         mapping)
-    return iter(RecordSource(path=os.fspath(path), fmt=fmt, mapping=columns, at=at))
+    return iter(RecordSource(path=os.fspath(path), fmt=fmt, mapping=columns, at=at, tz=tz,
+                             country_code=country_code))

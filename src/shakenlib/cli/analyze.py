@@ -29,7 +29,7 @@ from typing import Any, TextIO
 from shakenlib.analysis.batch import Progress, VerifierConfig, analyze_source
 from shakenlib.analysis.leads import Analysis, Lead
 from shakenlib.analysis.providers import ProviderDirectory
-from shakenlib.analysis.records import RecordSource, parse_mapping
+from shakenlib.analysis.records import FIELDS, FORMATS, RecordSource, parse_mapping
 from shakenlib.cli.verify import add_verifier_options
 from shakenlib.errors import UsageError
 
@@ -43,7 +43,8 @@ def add_parser(subparsers: Any) -> None:
         help="verify call records and rank (SPC, origid) traceback leads",
         description=__doc__.split("::")[0].strip(),
     )
-    p.add_argument("calls", metavar="CALLS", help="JSON Lines/CSV call records or SIP file/dir")
+    p.add_argument("calls", metavar="CALLS",
+                   help="call records: JSON Lines, CSV, SIP, pcap/pcapng, Parquet; file or dir")
     add_batch_options(p)
     p.add_argument("--providers", metavar="CSV",
                    help="provider directory: spc,name[,ocn] or the OCN,Org Name,CN,Cert table")
@@ -62,10 +63,18 @@ def add_batch_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--jobs", metavar="N", type=int, default=None,
                    help="worker processes (default: the number of cores)")
     p.add_argument("--map", metavar="FIELD=COLUMN,...", default=None,
-                   help="column mapping for CDR exports, e.g. orig=calling_number,"
-                        "dest=called_number,time=start_time")
-    p.add_argument("--format", choices=("jsonl", "csv", "sip"), default=None,
-                   help="input format (default: from the file name; a directory is SIP)")
+                   help="column mapping for CDR exports, e.g. \"time=Start Time,"
+                        "orig=calling_number,pai=PAI,identity=IdentityA+IdentityB,"
+                        "verstat=Verstat\"; dotted names reach into nested JSON "
+                        "(fields: " + ", ".join(FIELDS) + ")")
+    p.add_argument("--format", choices=FORMATS, default=None,
+                   help="input format (default: from the content and name of each file)")
+    p.add_argument("--tz", metavar="ZONE", default=None,
+                   help="IANA time zone of record times without an offset (default UTC), "
+                        "e.g. America/New_York")
+    p.add_argument("--country-code", metavar="CC", default="1",
+                   help="country code of record numbers written without one (default 1, "
+                        "NANP); 'none' reads numbers as they are")
     p.add_argument("--chunk-size", metavar="N", type=int, default=None, help=argparse.SUPPRESS)
 
 
@@ -88,7 +97,9 @@ def source_and_config(args: argparse.Namespace) -> tuple[RecordSource, VerifierC
         if not Path(trust).exists():
             raise FileNotFoundError(2, "No such file or directory", trust)
     policy = Policy(freshness=dt.timedelta(seconds=args.freshness), revocation=args.revocation)
-    source = RecordSource(path=str(path), fmt=args.format, mapping=parse_mapping(args.map))
+    country = None if args.country_code.lower() in ("none", "") else args.country_code
+    source = RecordSource(path=str(path), fmt=args.format, mapping=parse_mapping(args.map),
+                          tz=args.tz, country_code=country.lstrip("+") if country else None)
     config = VerifierConfig(trust_files=tuple(args.trust), mirror=args.mirror, policy=policy)
     return source, config
 
@@ -207,6 +218,13 @@ def render_table(analysis: Analysis, directory: ProviderDirectory | None, *, top
         u = analysis.unsigned_numbers
         lines.append(f"unsigned: {analysis.unsigned} calls from {u.orig.count()} calling "
                      f"numbers ({u.neighbour_calls} neighbour-pattern)")
+    if analysis.upstream_compared:
+        lines.append(f"upstream verdicts: {sum(analysis.upstream_disagree.values())} of "
+                     f"{analysis.upstream_compared} calls disagree with ours: " + ", ".join(
+                         f"{k} {n}" for k, n in analysis.upstream_disagree.most_common(6)))
+    if analysis.national:
+        lines.append(f"national numbers: {analysis.national} calls had numbers without a "
+                     "country code (read with --country-code)")
     for line, reason, source in analysis.errors[:5]:
         lines.append(f"unreadable: {source}:{line}: {reason}")
     return "\n".join(_printable(line) for line in lines).rstrip() + "\n"

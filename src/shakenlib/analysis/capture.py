@@ -1,0 +1,503 @@
+"""SIP calls from packet captures (pcap and pcapng), with our own TCP reassembly.
+
+``dpkt`` (the ``pcap`` extra: ``pip install "shakenlib[pcap]"``) reads the file formats
+and the link, IP, UDP and TCP headers; this module puts the SIP messages back together:
+
+* link layers: Ethernet (with 802.1Q/802.1ad VLAN tags), Linux cooked capture (SLL and
+  SLL2), raw IP, BSD loopback;
+* IPv4 (fragments reassembled) and IPv6;
+* SIP over UDP (one message per datagram) and over TCP: each direction of a connection is
+  a byte stream (segments put in sequence order, retransmitted and overlapping bytes
+  dropped) cut into messages by their ``Content-Length`` (a segment may hold part of a
+  message or several messages).
+
+A call is each initial INVITE (a request without a To tag); a retransmission (the same
+Call-ID and CSeq) is counted once. Its time is the time of the packet the message starts
+in, its ``line`` that packet's number (1-based, as Wireshark counts), and its ``src`` /
+``dst`` the addresses (``ip:port``, IPv6 in brackets): ``src`` is the ingress peer.
+
+A capture cut short (the last packet or block incomplete, as when ``tcpdump`` is
+killed) keeps the calls read before the cut and yields one unreadable item saying where
+it was cut; so does a SIP message left incomplete at the end of a TCP stream. A file that
+is not a capture at all is a :class:`~shakenlib.errors.UsageError` naming it.
+"""
+
+from __future__ import annotations
+
+import collections
+import datetime as dt
+import functools
+import os
+import re
+import socket
+import struct
+from collections.abc import Iterator
+from typing import IO, Any
+
+import attrs
+
+from shakenlib.analysis.records import RawItem, _Unreadable, missing_extra
+from shakenlib.errors import UsageError
+
+__all__ = ["Captured", "SipStream", "read_capture"]
+
+#: A SIP message larger than this (headers and body) is not waited for.
+MAX_MESSAGE = 1 << 16
+#: Segments held out of order per TCP stream before the gap is given up.
+MAX_OUT_OF_ORDER = 64
+#: (Call-ID, CSeq) pairs remembered to count a retransmitted INVITE once.
+MAX_SEEN = 1 << 17
+#: IPv4 datagrams being reassembled at a time.
+MAX_FRAGMENTED = 1024
+#: TCP streams followed at a time (the least recently active one is given up first).
+MAX_STREAMS = 1 << 14
+
+# Request-Line = Method SP Request-URI SP SIP-Version CRLF
+# Status-Line  = SIP-Version SP Status-Code SP Reason-Phrase CRLF     (RFC 3261 §7.1, §7.2)
+_START = re.compile(rb"(?:[A-Z]+ [^ \r\n]+ SIP/2\.0|SIP/2\.0 [0-9]{3} )")
+_LENGTH = re.compile(rb"^(?:content-length|l)[ \t]*:[ \t]*([0-9]+)", re.I | re.M)
+_TAG = re.compile(rb";[ \t]*tag[ \t]*=", re.I)
+
+
+@attrs.frozen
+class Captured:
+    """One SIP message from a capture: its time (Unix seconds of the packet it starts in),
+    the message bytes and the addresses it went between."""
+
+    time: float
+    data: bytes
+    src: str
+    dst: str
+
+    @property
+    def at(self) -> dt.datetime:
+        """The packet time as an aware UTC datetime."""
+        return dt.datetime.fromtimestamp(self.time, dt.UTC)
+
+
+def _dpkt() -> Any:
+    try:
+        import dpkt
+    except ImportError:
+        raise missing_extra("pcap", "dpkt", "reading packet captures") from None
+    return dpkt
+
+
+class _Guard:
+    """A file wrapper that notices a short read inside a record (a truncated capture)."""
+
+    def __init__(self, handle: IO[bytes]) -> None:
+        self.handle = handle
+        self.boundary = True  # the next read starts a record: EOF there is the normal end
+        self.truncated = False
+
+    def read(self, size: int = -1) -> bytes:
+        data = self.handle.read(size)
+        if size > 0 and len(data) < size and not (self.boundary and not data):
+            self.truncated = True
+        self.boundary = False
+        return data
+
+    def seek(self, *args: int) -> int:
+        return self.handle.seek(*args)
+
+    def tell(self) -> int:
+        return self.handle.tell()
+
+
+@functools.lru_cache(maxsize=4096)
+def _addr(ip: bytes) -> str:
+    if len(ip) == 4:
+        return socket.inet_ntop(socket.AF_INET, ip)
+    return "[" + socket.inet_ntop(socket.AF_INET6, ip) + "]"
+
+
+class SipStream:
+    """One direction of a TCP connection, cut into SIP messages.
+
+    :meth:`add` takes a segment (sequence number, payload, time, packet number) and
+    returns the messages it completes, each with the time and packet number of the packet
+    it starts in. Retransmitted and overlapping bytes are dropped; segments that arrive
+    early wait (up to :data:`MAX_OUT_OF_ORDER`) for the gap to fill.
+
+    >>> s = SipStream()
+    >>> msg = b"OPTIONS sip:a@b SIP/2.0\\r\\nContent-Length: 2\\r\\n\\r\\nhi"
+    >>> s.add(1000, msg[:10], 1.0, 1), s.add(1010, msg[10:] + msg[:5], 2.0, 2)
+    ([], [(1.0, 1, b'OPTIONS sip:a@b SIP/2.0\\r\\nContent-Length: 2\\r\\n\\r\\nhi')])
+    >>> s.add(1000, msg[:10], 3.0, 3), s.pending
+    ([], True)
+    """
+
+    def __init__(self) -> None:
+        self.buf = bytearray()
+        self.next_seq: int | None = None
+        self.early: dict[int, tuple[bytes, float, int]] = {}
+        self.marks: collections.deque[tuple[int, float, int]] = collections.deque()
+        self.offset = 0  # stream offset of buf[0]
+        self.synced = False
+        self.lost = 0  # bytes given up on (gaps, oversized or non-SIP data)
+        self.found = 0  # messages found
+        self.scanned = 0  # buf[:scanned] holds no header end
+        #: a stream that carried no SIP in its first MAX_MESSAGE bytes is not followed
+        self.ignored = False
+
+    @property
+    def pending(self) -> bool:
+        """Whether part of a SIP message waits for more data."""
+        return bool(self.buf.strip(b"\r\n")) and self.synced
+
+    def syn(self, seq: int) -> None:
+        """A SYN: the data starts at ``seq + 1``."""
+        if self.next_seq is None:
+            self.next_seq = (seq + 1) & 0xFFFFFFFF
+
+    def add(self, seq: int, data: bytes, time: float, packet: int,
+            ) -> list[tuple[float, int, bytes]]:
+        """Add a segment; return the ``(time, packet, message)`` it completes."""
+        if not data or self.ignored:
+            return []
+        if self.next_seq is None:
+            self.next_seq = seq  # the capture started inside the connection
+        delta = ((seq - self.next_seq + 0x80000000) & 0xFFFFFFFF) - 0x80000000
+        if delta > 0:
+            if len(self.early) < MAX_OUT_OF_ORDER:
+                self.early.setdefault(seq, (data, time, packet))
+                return []
+            # the gap will not fill: skip to the earliest segment held
+            self._skip_gap()
+            return self.add(seq, data, time, packet)
+        if delta < 0:
+            data = data[-delta:]  # a retransmission, or overlapping bytes
+            if not data:
+                return []
+        self._append(data, time, packet)
+        while self.early:
+            held = self.early.pop(self.next_seq, None)
+            if held is None:
+                # a held segment that overlaps what we now have
+                for key in list(self.early):
+                    d = ((key - self.next_seq + 0x80000000) & 0xFFFFFFFF) - 0x80000000
+                    if d < 0:
+                        data_, t, p = self.early.pop(key)
+                        if len(data_) > -d:
+                            held = (data_[-d:], t, p)
+                            break
+                if held is None:
+                    break
+            self._append(*held)
+        return self._messages()
+
+    def _skip_gap(self) -> None:
+        assert self.next_seq is not None
+        first = min(self.early, key=lambda k: (k - self.next_seq) & 0xFFFFFFFF)  # type: ignore[operator]
+        self.lost += len(self.buf) + ((first - self.next_seq) & 0xFFFFFFFF)
+        self.offset += len(self.buf)
+        self.buf.clear()
+        self.marks.clear()
+        self.synced = False
+        self.next_seq = first
+        data, time, packet = self.early.pop(first)
+        self._append(data, time, packet)
+
+    def _append(self, data: bytes, time: float, packet: int) -> None:
+        assert self.next_seq is not None
+        self.marks.append((self.offset + len(self.buf), time, packet))
+        self.buf += data
+        self.next_seq = (self.next_seq + len(data)) & 0xFFFFFFFF
+
+    def _drop(self, count: int) -> None:
+        self.scanned = 0
+        del self.buf[:count]
+        self.offset += count
+        while len(self.marks) > 1 and self.marks[1][0] <= self.offset:
+            self.marks.popleft()
+
+    def _messages(self) -> list[tuple[float, int, bytes]]:
+        out: list[tuple[float, int, bytes]] = []
+        while self.buf:
+            if not self.synced:
+                found = _START.search(self.buf)
+                if found is None:
+                    keep = min(len(self.buf), 32)  # a start line may be cut in two
+                    self.lost += len(self.buf) - keep
+                    self._drop(len(self.buf) - keep)
+                    if not self.found and self.lost > MAX_MESSAGE:
+                        self.ignored = True  # not a SIP connection (TLS, HTTP, ...)
+                        self.early.clear()
+                    return out
+                # a start line begins the stream or follows a line break
+                start = found.start()
+                if start and self.buf[start - 1:start] != b"\n":
+                    self.lost += start + 1
+                    self._drop(start + 1)
+                    continue
+                self.lost += start
+                self._drop(start)
+                self.synced = True
+            if self.buf[0] in (10, 13):  # CRLF keep-alives between messages (RFC 5626 §3.5.1)
+                stripped = 0
+                while stripped < len(self.buf) and self.buf[stripped] in (10, 13):
+                    stripped += 1
+                self._drop(stripped)
+                continue
+            head_end = _header_end(self.buf, self.scanned)
+            if head_end < 0:
+                if len(self.buf) > MAX_MESSAGE:
+                    self.lost += len(self.buf)
+                    self._drop(len(self.buf))
+                    self.synced = False
+                else:
+                    self.scanned = max(0, len(self.buf) - 3)  # not again next time
+                return out
+            head = bytes(self.buf[:head_end])
+            size = head_end + _content_length(head)
+            if size > MAX_MESSAGE:
+                self.lost += head_end
+                self._drop(head_end)
+                self.synced = False
+                continue
+            if len(self.buf) < size:
+                return out
+            if not _START.match(head):
+                self.synced = False  # not at a message start after all: resynchronise
+                continue
+            _, time, packet = self._mark()
+            out.append((time, packet, bytes(self.buf[:size])))
+            self.found += 1
+            self._drop(size)
+        return out
+
+    def _mark(self) -> tuple[int, float, int]:
+        for mark in reversed(self.marks):
+            if mark[0] <= self.offset:
+                return mark
+        return self.marks[0]
+
+
+def _header_end(buf: bytearray, start: int = 0) -> int:
+    """The offset after the empty line that ends the headers (CRLF CRLF, or bare LF LF),
+    or -1 when there is none in the first :data:`MAX_MESSAGE` bytes."""
+    crlf = buf.find(b"\r\n\r\n", start, MAX_MESSAGE)
+    lf = buf.find(b"\n\n", start, crlf + 2 if crlf >= 0 else MAX_MESSAGE)
+    if lf >= 0 and (crlf < 0 or lf < crlf + 2):
+        return lf + 2
+    return crlf + 4 if crlf >= 0 else -1
+
+
+def _content_length(head: bytes) -> int:
+    """The Content-Length of a message head (0 when absent)."""
+    at = head.find(b"\nContent-Length:")
+    if at >= 0:
+        value = head[at + 16: head.find(b"\n", at + 16)].strip()
+        if value.isdigit():
+            return int(value)
+    length = _LENGTH.search(head)  # any spelling: content-length, compact l
+    return int(length.group(1)) if length else 0
+
+
+def _initial_invite(message: bytes) -> tuple[bytes, bytes] | None:
+    r"""(Call-ID, CSeq number) of an initial INVITE (no To tag), else ``None``.
+
+    >>> _initial_invite(b"INVITE sip:a@b SIP/2.0\r\ni: x@y\r\nCSeq: 7 INVITE\r\nt: <sip:b>\r\n\r\n")
+    (b'x@y', b'7')
+    >>> _initial_invite(b"INVITE sip:a@b SIP/2.0\r\nTo: <sip:b>;tag=9\r\n\r\n") is None
+    True
+    """
+    if not message.startswith(b"INVITE "):
+        return None
+    end = message.find(b"\r\n\r\n")
+    if end < 0:
+        end = message.find(b"\n\n")
+    call_id = cseq = b""
+    for line in message[: end if end >= 0 else len(message)].split(b"\n")[1:]:
+        colon = line.find(b":")
+        if colon <= 0:
+            continue
+        name = line[:colon].strip().lower()
+        if name == b"to" or name == b"t":
+            if _TAG.search(line, colon):
+                return None  # a re-INVITE within a dialog
+        elif (name == b"call-id" or name == b"i") and not call_id:
+            call_id = line[colon + 1:].strip()
+        elif name == b"cseq" and not cseq:
+            cseq = (line[colon + 1:].split() or [b""])[0]
+    return call_id, cseq
+
+
+class _Fragments:
+    """IPv4 reassembly (RFC 791): fragments by (src, dst, id, protocol)."""
+
+    def __init__(self) -> None:
+        self.pending: collections.OrderedDict[tuple[bytes, bytes, int, int],
+                                              dict[int, tuple[bytes, bool]]] = (
+            collections.OrderedDict())
+
+    def add(self, ip: Any, payload: bytes) -> bytes | None:
+        key = (ip.src, ip.dst, ip.id, ip.p)
+        parts = self.pending.get(key)
+        if parts is None:
+            parts = self.pending[key] = {}
+            if len(self.pending) > MAX_FRAGMENTED:
+                self.pending.popitem(last=False)
+        parts[ip.offset] = (payload, bool(ip.mf))
+        # complete when the pieces run from 0 to one without "more fragments"
+        data = bytearray()
+        at = 0
+        for offset in sorted(parts):
+            if offset > at:
+                return None
+            piece, more = parts[offset]
+            data[offset:offset + len(piece)] = piece
+            at = max(at, offset + len(piece))
+            if not more:
+                del self.pending[key]
+                return bytes(data[:at])
+        return None
+
+
+def _link(dpkt: Any, linktype: int, frame: bytes) -> Any:
+    """The IP (or IPv6) packet of a frame, or ``None``."""
+    if linktype == 1:  # DLT_EN10MB; dpkt removes 802.1Q/802.1ad tags
+        packet = dpkt.ethernet.Ethernet(frame).data
+    elif linktype == 113:  # DLT_LINUX_SLL
+        packet = dpkt.sll.SLL(frame).data
+    elif linktype == 276:  # DLT_LINUX_SLL2
+        packet = dpkt.sll2.SLL2(frame).data
+    elif linktype in (0, 108):  # DLT_NULL, DLT_LOOP
+        packet = dpkt.loopback.Loopback(frame).data
+    elif linktype in (101, 12, 14, 228, 229):  # raw IP (DLT_RAW; 12/14 on some BSDs)
+        version = frame[0] >> 4 if frame else 0
+        packet = (dpkt.ip.IP(frame) if version == 4 else
+                  dpkt.ip6.IP6(frame) if version == 6 else None)
+    else:  # pragma: no cover - read_capture refuses other link types
+        return None
+    return packet if isinstance(packet, dpkt.ip.IP | dpkt.ip6.IP6) else None
+
+
+def _transport(dpkt: Any, packet: Any, fragments: _Fragments) -> tuple[Any, bytes, bytes]:
+    """(UDP or TCP object or None, src address, dst address)."""
+    data = packet.data
+    if isinstance(packet, dpkt.ip.IP) and (packet.mf or packet.offset):
+        payload = data if isinstance(data, bytes) else bytes(data)
+        whole = fragments.add(packet, payload)
+        if whole is None:
+            return None, b"", b""
+        try:
+            data = (dpkt.udp.UDP(whole) if packet.p == 17 else
+                    dpkt.tcp.TCP(whole) if packet.p == 6 else None)
+        except (dpkt.UnpackError, struct.error):
+            return None, b"", b""
+    return data, packet.src, packet.dst
+
+
+def read_capture(path: str | os.PathLike[str]) -> Iterator[RawItem]:
+    """The initial INVITEs of a pcap/pcapng file as ``(packet number, Captured)`` items,
+    in the order they complete; an unreadable cut or stream end as ``(packet, reason)``
+    (:class:`~shakenlib.analysis.records._Unreadable`).
+
+    Raises :class:`~shakenlib.errors.UsageError` naming the file when it is not a capture
+    or uses a link type not read here.
+    """
+    dpkt = _dpkt()
+    name = os.fspath(path)
+    with open(name, "rb") as raw:
+        handle = _Guard(raw)
+        try:
+            reader = dpkt.pcap.UniversalReader(handle)
+        except (ValueError, dpkt.UnpackError, struct.error) as exc:
+            raise UsageError("usage", f"{name}: not a pcap or pcapng capture ({exc})") from None
+        linktype = reader.datalink()
+        if linktype not in _LINKS:
+            raise UsageError("usage", f"{name}: link type {linktype} is not read (Ethernet, "
+                                      "Linux cooked capture, raw IP and loopback are)")
+        yield from _calls(dpkt, reader, handle, linktype, name)
+
+
+def _calls(dpkt: Any, reader: Any, handle: _Guard, linktype: int, name: str,
+           ) -> Iterator[RawItem]:
+    streams: collections.OrderedDict[tuple[bytes, int, bytes, int], SipStream] = (
+        collections.OrderedDict())
+    seen: collections.OrderedDict[tuple[bytes, bytes], None] = collections.OrderedDict()
+    fragments = _Fragments()
+    number = 0
+    iterator = iter(reader)
+    while True:
+        handle.boundary = True
+        try:
+            ts, frame = next(iterator)
+        except StopIteration:
+            if handle.truncated:
+                yield number, _Unreadable(f"capture cut short after packet {number}")
+            break
+        except (dpkt.UnpackError, ValueError, struct.error) as exc:
+            yield number, _Unreadable(f"capture cut short or corrupt after packet {number}: "
+                                      f"{exc}"[:200])
+            break
+        number += 1
+        if handle.truncated:
+            yield number, _Unreadable(f"capture cut short in packet {number}")
+            break
+        time = float(ts)
+        try:
+            packet = _link(dpkt, linktype, frame)
+            if packet is None:
+                continue
+            segment, src_ip, dst_ip = _transport(dpkt, packet, fragments)
+        except (dpkt.UnpackError, struct.error, IndexError, ValueError):
+            continue  # not an IP packet we can read: not a call
+        if isinstance(segment, dpkt.udp.UDP):
+            message = bytes(segment.data)
+            if not _START.match(message):
+                continue
+            key = _initial_invite(message)
+            if key is None or _seen(seen, key):
+                continue
+            yield number, Captured(time, message, f"{_addr(src_ip)}:{segment.sport}",
+                                   f"{_addr(dst_ip)}:{segment.dport}")
+        elif isinstance(segment, dpkt.tcp.TCP):
+            flow = (src_ip, segment.sport, dst_ip, segment.dport)
+            stream = streams.get(flow)
+            if stream is None:
+                stream = streams[flow] = SipStream()
+                if len(streams) > MAX_STREAMS:
+                    old_flow, old = streams.popitem(last=False)
+                    if old.pending:
+                        yield number, _Unreadable(_incomplete(old_flow))
+            else:
+                streams.move_to_end(flow)
+            if segment.flags & dpkt.tcp.TH_SYN:
+                stream.syn(segment.seq)
+            for when, first, message in stream.add(segment.seq, bytes(segment.data), time,
+                                                   number):
+                key = _initial_invite(message)
+                if key is None or _seen(seen, key):
+                    continue
+                yield first, Captured(when, message, f"{_addr(src_ip)}:{segment.sport}",
+                                      f"{_addr(dst_ip)}:{segment.dport}")
+            if segment.flags & (dpkt.tcp.TH_FIN | dpkt.tcp.TH_RST) and not stream.early:
+                if stream.pending:
+                    yield number, _Unreadable(_incomplete(flow))
+                del streams[flow]
+    for flow, stream in streams.items():
+        if stream.pending:
+            yield number, _Unreadable(_incomplete(flow))
+
+
+_LINKS = frozenset({0, 1, 12, 14, 101, 108, 113, 228, 229, 276})
+
+
+def _incomplete(flow: tuple[bytes, int, bytes, int]) -> str:
+    src, sport, dst, dport = flow
+    return (f"SIP message incomplete at the end of TCP stream {_addr(src)}:{sport} -> "
+            f"{_addr(dst)}:{dport}")
+
+
+def _seen(seen: collections.OrderedDict[tuple[bytes, bytes], None],
+          key: tuple[bytes, bytes]) -> bool:
+    """Whether ``key`` was seen before (remembers it; bounded)."""
+    if key in seen:
+        return True
+    seen[key] = None
+    if len(seen) > MAX_SEEN:
+        seen.popitem(last=False)
+    return False

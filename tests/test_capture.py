@@ -1,0 +1,347 @@
+"""Packet captures: the analysis of a capture equals the JSON Lines analysis of its calls."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from shakenlib.analysis.batch import VerifierConfig, analyze_source
+from shakenlib.analysis.capture import SipStream
+from shakenlib.analysis.records import CallRecord, RecordError, RecordSource, sniff_format
+from shakenlib.cli import main
+from shakenlib.errors import UsageError
+from shakenlib.testing.captures import invite, write_capture
+from shakenlib.testing.traffic import generate
+
+pytest.importorskip("dpkt")
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def day(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[dict[str, Any]]]:
+    out = tmp_path_factory.mktemp("capture-day")
+    generate(out, calls=150, seed=5)
+    with open(out / "calls.jsonl", encoding="utf-8") as handle:
+        records = [json.loads(line) for line in handle]
+    return out, records
+
+
+def analysis(out: Path, path: Path, **kwargs: Any) -> dict[str, Any]:
+    config = VerifierConfig(trust_files=(str(out / "trust.pem"),), mirror=str(out / "mirror"))
+    result = analyze_source(RecordSource(path=str(path), **kwargs), config, jobs=1).to_dict()
+    for lead in result["leads"]:  # a packet number is not a line number
+        for sample in [*lead["samples"], *lead["traceback"]["calls"]]:
+            sample.pop("line")
+    for item in result["unreadable_records"]:
+        item.pop("source")
+    return result
+
+
+@pytest.fixture(scope="module")
+def expected(day: tuple[Path, list[dict[str, Any]]]) -> dict[str, Any]:
+    out, _ = day
+    return analysis(out, out / "calls.jsonl")
+
+
+VARIANTS = [
+    {},
+    {"transport": "tcp"},
+    {"transport": "tcp", "split": True},
+    {"transport": "tcp", "split": True, "coalesce": True, "retransmit": 0.2, "reorder": True,
+     "noise": True},
+    {"transport": "tcp", "coalesce": True},
+    {"ipv6": True, "link": "sll"},
+    {"link": "vlan", "fragment": True, "retransmit": 0.3, "noise": True},
+    {"link": "sll2", "pcapng": True, "transport": "tcp", "coalesce": True, "split": True},
+    {"link": "raw", "nano": True, "fragment": True},
+    {"link": "raw", "ipv6": True, "transport": "tcp", "split": True, "pcapng": True,
+     "reorder": True},
+]
+
+
+@pytest.mark.parametrize("variant", VARIANTS, ids=lambda v: ",".join(f"{k}" for k in v) or "udp")
+def test_capture_analysis_equals_json_lines(day: tuple[Path, list[dict[str, Any]]],
+                                            expected: dict[str, Any], tmp_path: Path,
+                                            variant: dict[str, Any]) -> None:
+    out, records = day
+    path = tmp_path / ("calls.pcapng" if variant.get("pcapng") else "calls.pcap")
+    write_capture(path, records, **variant)
+    assert analysis(out, path) == expected
+
+
+def test_capture_records_keep_addresses_times_and_packet_numbers(
+        day: tuple[Path, list[dict[str, Any]]], tmp_path: Path) -> None:
+    _, records = day
+    path = tmp_path / "c.pcap"
+    write_capture(path, records[:20], ipv6=True, noise=True)
+    items = list(RecordSource(path=str(path)))
+    assert all(isinstance(i, CallRecord) for i in items)
+    calls = [i for i in items if isinstance(i, CallRecord)]
+    assert [c.call_id for c in calls] == [r["call_id"] for r in records[:20]]
+    first = calls[0]
+    assert first.src == "[2001:db8::10]:5060"
+    assert first.dst == "[2001:db8::7]:5060"
+    assert first.time.isoformat().replace("+00:00", "Z") == records[0]["time"]
+    # noise: 100 Trying, 200 OK, re-INVITE and a DNS datagram follow each INVITE
+    assert [c.line for c in calls[:3]] == [1, 6, 11]
+    assert first.source == str(path)
+
+
+def test_the_shipped_capture_is_the_example_day() -> None:
+    items = list(RecordSource(path=str(ROOT / "examples" / "calls.pcap")))
+    lines = (ROOT / "examples" / "calls.jsonl").read_text().splitlines()
+    assert len(items) == len(lines)
+    assert all(isinstance(i, CallRecord) for i in items)
+    assert [i.call_id for i in items] == [json.loads(x)["call_id"] for x in lines]  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("pcapng", [False, True])
+def test_truncated_capture_keeps_the_calls_before_the_cut(
+        day: tuple[Path, list[dict[str, Any]]], tmp_path: Path, pcapng: bool) -> None:
+    _, records = day
+    path = tmp_path / "cut.pcap"
+    write_capture(path, records[:30], pcapng=pcapng)
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) * 2 // 3])
+    items = list(RecordSource(path=str(path)))
+    calls = [i for i in items if isinstance(i, CallRecord)]
+    errors = [i for i in items if isinstance(i, RecordError)]
+    assert 15 <= len(calls) < 30
+    assert [c.call_id for c in calls] == [r["call_id"] for r in records[:len(calls)]]
+    assert len(errors) == 1
+    assert "cut short" in errors[0].reason
+    assert errors[0].source == str(path)
+    assert items[-1] is errors[0]
+
+
+def test_truncated_capture_in_analyze_counts_unreadable(
+        day: tuple[Path, list[dict[str, Any]]], tmp_path: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    out, records = day
+    path = tmp_path / "cut.pcap"
+    write_capture(path, records[:10])
+    path.write_bytes(path.read_bytes()[:-7])
+    assert main(["analyze", str(path), "--trust", str(out / "trust.pem"), "--mirror",
+                 str(out / "mirror"), "--json", "--jobs", "1"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert (data["calls"], data["unreadable"]) == (9, 1)
+
+
+def _tcp_capture(path: Path, payloads: list[bytes], *, fin: bool) -> None:
+    import dpkt
+
+    seq = 1000
+    with open(path, "wb") as handle:
+        writer = dpkt.pcap.Writer(handle, linktype=101)
+        for n, data in enumerate(payloads):
+            seg = dpkt.tcp.TCP(sport=40000, dport=5060, seq=seq, flags=dpkt.tcp.TH_ACK,
+                               data=data)
+            seq += len(data)
+            ip = dpkt.ip.IP(src=bytes([192, 0, 2, 1]), dst=bytes([192, 0, 2, 2]), p=6, data=seg)
+            ip.len = 20 + len(bytes(seg))
+            writer.writepkt(bytes(ip), ts=1748779200 + n)
+        if fin:
+            seg = dpkt.tcp.TCP(sport=40000, dport=5060, seq=seq,
+                               flags=dpkt.tcp.TH_FIN | dpkt.tcp.TH_ACK)
+            ip = dpkt.ip.IP(src=bytes([192, 0, 2, 1]), dst=bytes([192, 0, 2, 2]), p=6, data=seg)
+            ip.len = 20 + len(bytes(seg))
+            writer.writepkt(bytes(ip), ts=1748779300)
+
+
+@pytest.mark.parametrize("fin", [False, True])
+def test_incomplete_tcp_message_at_the_end_is_unreadable(
+        day: tuple[Path, list[dict[str, Any]]], tmp_path: Path, fin: bool) -> None:
+    _, records = day
+    path = tmp_path / "tcp.pcap"
+    whole, cut = invite(records[0]), invite(records[1])
+    _tcp_capture(path, [whole + cut[:100], cut[100:-10]], fin=fin)
+    items = list(RecordSource(path=str(path)))
+    assert [type(i).__name__ for i in items] == ["CallRecord", "RecordError"]
+    assert isinstance(items[0], CallRecord)
+    assert items[0].src == "192.0.2.1:40000"
+    assert "incomplete at the end of TCP stream 192.0.2.1:40000 -> 192.0.2.2:5060" in (
+        items[1].reason)  # type: ignore[union-attr]
+
+
+def test_not_a_capture_is_a_usage_error_naming_the_file(
+        day: tuple[Path, list[dict[str, Any]]], tmp_path: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    out, _ = day
+    path = tmp_path / "calls.pcap"
+    path.write_text('{"time": 0}\n')
+    with pytest.raises(UsageError, match="not a pcap or pcapng capture"):
+        list(RecordSource(path=str(path)))
+    assert main(["analyze", str(path), "--trust", str(out / "trust.pem"), "--jobs", "1"]) == 2
+    assert str(path) in capsys.readouterr().err
+    jsonl = tmp_path / "calls.jsonl"
+    jsonl.write_text('{"time": 0}\n')
+    assert main(["analyze", str(jsonl), "--format", "pcap", "--trust", str(out / "trust.pem"),
+                 "--jobs", "1"]) == 2
+    assert "not a pcap" in capsys.readouterr().err
+
+
+def test_capture_recognised_by_magic_whatever_its_name(
+        day: tuple[Path, list[dict[str, Any]]], tmp_path: Path) -> None:
+    _, records = day
+    for name, ng in (("capture.jsonl", False), ("capture", True), ("x.txt", False)):
+        path = tmp_path / name
+        write_capture(path, records[:3], pcapng=ng)
+        assert sniff_format(path) == "pcap"
+        assert len([i for i in RecordSource(path=str(path)) if isinstance(i, CallRecord)]) == 3
+
+
+def test_unsupported_link_type_is_a_usage_error(tmp_path: Path) -> None:
+    import dpkt
+
+    path = tmp_path / "wifi.pcap"
+    with open(path, "wb") as handle:
+        dpkt.pcap.Writer(handle, linktype=105).writepkt(b"\0" * 40, ts=0)
+    with pytest.raises(UsageError, match="link type 105"):
+        list(RecordSource(path=str(path)))
+
+
+def test_directory_of_captures(day: tuple[Path, list[dict[str, Any]]], tmp_path: Path) -> None:
+    _, records = day
+    write_capture(tmp_path / "a.pcap", records[:5])
+    write_capture(tmp_path / "b.pcapng", records[5:9], pcapng=True, transport="tcp")
+    items = list(RecordSource(path=str(tmp_path)))
+    assert [i.call_id for i in items] == [r["call_id"] for r in records[:9]]  # type: ignore[union-attr]
+    assert {i.source for i in items} == {str(tmp_path / "a.pcap"), str(tmp_path / "b.pcapng")}
+
+
+def test_missing_dpkt_names_the_extra(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+                                      day: tuple[Path, list[dict[str, Any]]]) -> None:
+    _, records = day
+    path = tmp_path / "a.pcap"
+    write_capture(path, records[:1])
+    monkeypatch.setitem(sys.modules, "dpkt", None)
+    with pytest.raises(UsageError, match=r'pip install "shakenlib\[pcap\]"'):
+        list(RecordSource(path=str(path)))
+
+
+# --- the TCP stream: any cut, any retransmission, the same messages --------------------------
+def _message(n: int, body: int) -> bytes:
+    payload = b"x" * body
+    return (f"INVITE sip:+1215555{n:04d}@h SIP/2.0\r\nCall-ID: {n}\r\nCSeq: 1 INVITE\r\n"
+            f"Content-Length: {body}\r\n\r\n").encode() + payload
+
+
+@given(bodies=st.lists(st.integers(0, 300), min_size=1, max_size=8),
+       cuts=st.lists(st.integers(1, 4000), max_size=20),
+       repeats=st.lists(st.integers(0, 40), max_size=6),
+       keepalive=st.booleans(), start=st.integers(0, 2**32 - 1))
+@settings(max_examples=200, deadline=None)
+def test_sip_stream_reassembles_any_segmentation(bodies: list[int], cuts: list[int],
+                                                 repeats: list[int], keepalive: bool,
+                                                 start: int) -> None:
+    messages = [_message(n, body) for n, body in enumerate(bodies)]
+    data = (b"\r\n\r\n" if keepalive else b"").join(messages)
+    points = sorted({c for c in cuts if c < len(data)})
+    segments = [(start + a, data[a:b]) for a, b in zip([0, *points], [*points, len(data)],
+                                                       strict=True)]
+    sent = list(segments)
+    for r in repeats:  # retransmissions of earlier segments, anywhere later
+        if segments:
+            i = r % len(segments)
+            sent.insert(min(len(sent), i + 1 + r % 3), segments[i])
+    stream = SipStream()
+    got = []
+    for packet, (seq, part) in enumerate(sent, 1):
+        got += [m for _, _, m in stream.add(seq & 0xFFFFFFFF, part, float(packet), packet)]
+    assert got == messages
+    assert not stream.pending
+
+
+def test_sip_stream_resynchronises_after_garbage() -> None:
+    stream = SipStream()
+    message = _message(1, 5)
+    out = stream.add(0, b"\x16\x03\x01garbage\r\n" + message, 1.0, 7)
+    assert [(t, p, m) for t, p, m in out] == [(1.0, 7, message)]
+    assert stream.lost > 0
+
+
+@given(frames=st.lists(st.binary(max_size=120), max_size=12),
+       linktype=st.sampled_from([1, 113, 276, 101, 0]),
+       cut=st.integers(0, 64))
+@settings(max_examples=300, deadline=None)
+def test_garbage_frames_never_crash_the_reader(tmp_path_factory: pytest.TempPathFactory,
+                                               frames: list[bytes], linktype: int,
+                                               cut: int) -> None:
+    import dpkt
+
+    path = tmp_path_factory.mktemp("fuzz") / "g.pcap"
+    with open(path, "wb") as handle:
+        writer = dpkt.pcap.Writer(handle, linktype=linktype)
+        for n, frame in enumerate(frames):
+            writer.writepkt(frame, ts=n)
+    data = path.read_bytes()
+    path.write_bytes(data[: max(24, len(data) - cut)])
+    for item in RecordSource(path=str(path)):  # no exception, whatever the bytes
+        assert isinstance(item, CallRecord | RecordError)
+
+
+@given(tail=st.binary(min_size=1, max_size=400), header=st.sampled_from([
+    b"INVITE sip:+12155550100@h SIP/2.0\r\nCall-ID: 1\r\nContent-Length: ",
+    b"INVITE sip:x SIP/2.0\r\n", b"SIP/2.0 200 OK\r\nl: 5\r\n\r\n"]))
+@settings(max_examples=300, deadline=None)
+def test_sip_stream_never_raises_on_hostile_bytes(tail: bytes, header: bytes) -> None:
+    stream = SipStream()
+    for part in (header + tail, tail, header):
+        for _, _, message in stream.add(stream.next_seq or 7, part, 0.0, 1):
+            assert message[:1] in (b"I", b"S")
+
+
+def test_a_stream_without_sip_is_given_up_and_streams_are_bounded(
+        day: tuple[Path, list[dict[str, Any]]], tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    stream = SipStream()
+    for n in range(40):  # 80 KiB of TLS-looking bytes: not followed further
+        stream.add(n * 2048, b"\x17\x03\x03" + b"z" * 2045, 0.0, n)
+    assert stream.ignored
+    assert stream.add(40 * 2048, _message(1, 0), 0.0, 41) == []
+    assert len(stream.buf) <= 32
+    # more concurrent TCP streams than followed: the oldest is given up, and its
+    # unfinished message counted as unreadable
+    import shakenlib.analysis.capture as capture
+
+    monkeypatch.setattr(capture, "MAX_STREAMS", 1)
+    _, records = day
+    path = tmp_path / "two.pcap"
+    import dpkt
+
+    first, second = invite(records[0]), invite(records[1])
+    with open(path, "wb") as handle:
+        writer = dpkt.pcap.Writer(handle, linktype=101)
+        for n, (port, data) in enumerate([(1, first[:200]), (2, second), (1, first[200:])]):
+            seg = dpkt.tcp.TCP(sport=port, dport=5060, seq=1000 + (200 if n == 2 else 0),
+                               flags=dpkt.tcp.TH_ACK, data=data)
+            ip = dpkt.ip.IP(src=bytes([192, 0, 2, 1]), dst=bytes([192, 0, 2, 2]), p=6, data=seg)
+            ip.len = 20 + len(bytes(seg))
+            writer.writepkt(bytes(ip), ts=1748779200 + n)
+    kinds = [type(i).__name__ for i in RecordSource(path=str(path))]
+    assert kinds == ["RecordError", "CallRecord"]
+
+
+def test_directory_of_mixed_formats_through_worker_processes(
+        day: tuple[Path, list[dict[str, Any]]], expected: dict[str, Any],
+        tmp_path: Path) -> None:
+    # the day cut in three: a UDP capture, a TCP pcapng and JSON Lines, in one directory;
+    # the worker processes parse what the reader split
+    out, records = day
+    write_capture(tmp_path / "1.pcap", records[:50])
+    write_capture(tmp_path / "2.pcapng", records[50:100], pcapng=True, transport="tcp",
+                  split=True)
+    (tmp_path / "3.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records[100:]))
+    config = VerifierConfig(trust_files=(str(out / "trust.pem"),), mirror=str(out / "mirror"))
+    parallel = analyze_source(RecordSource(path=str(tmp_path)), config, jobs=2, chunk_size=16)
+    assert parallel.calls == len(records)
+    assert (parallel.passed, parallel.failed, parallel.unsigned) == (
+        expected["passed"], expected["failed"], expected["unsigned"])
+    assert {(lead.spc, lead.origid, lead.calls) for lead in parallel.leads()} == {
+        (lead["spc"], lead["origid"], lead["calls"]) for lead in expected["leads"]}
