@@ -26,7 +26,7 @@ import math
 
 from shakenlib.errors import UsageError
 
-__all__ = ["EARLIEST", "LATEST", "parse_time", "to_datetime"]
+__all__ = ["EARLIEST", "LATEST", "parse_time", "require_aware", "to_datetime"]
 
 #: A Unix time this large (the year 5138 in seconds) is read as milliseconds.
 _MILLISECONDS_FROM = 1e11
@@ -101,6 +101,21 @@ def _iso(text: str) -> dt.datetime:
     return parsed.astimezone(dt.UTC)
 
 
+def require_aware(at: object, name: str = "at") -> None:
+    """Refuse anything but a timezone-aware datetime (``UsageError``): whose clock would
+    a naive one be? The one check every time-taking function of the library makes.
+
+    >>> require_aware(dt.datetime(2025, 6, 1))
+    Traceback (most recent call last):
+    ...
+    shakenlib.errors.UsageError: usage: `at` must be a timezone-aware datetime ...
+    """
+    if not isinstance(at, dt.datetime) or at.tzinfo is None or at.utcoffset() is None:
+        raise UsageError(
+            "usage", f"`{name}` must be a timezone-aware datetime (e.g. tzinfo=datetime.UTC)"
+        )
+
+
 def to_datetime(value: dt.datetime | float | int | str) -> dt.datetime:
     """A verification time: an aware datetime as it is, anything else via :func:`parse_time`.
 
@@ -111,10 +126,9 @@ def to_datetime(value: dt.datetime | float | int | str) -> dt.datetime:
     >>> to_datetime(dt.datetime(2025, 6, 1))
     Traceback (most recent call last):
     ...
-    shakenlib.errors.UsageError: usage: time must be timezone-aware (e.g. tzinfo=datetime.UTC)
+    shakenlib.errors.UsageError: usage: `time` must be a timezone-aware datetime ...
     """
     if isinstance(value, dt.datetime):
-        if value.tzinfo is None:
-            raise UsageError("usage", "time must be timezone-aware (e.g. tzinfo=datetime.UTC)")
+        require_aware(value, "time")
         return _in_range(value, value)
     return parse_time(value)

@@ -15,6 +15,7 @@ import attrs
 
 from shakenlib.errors import UsageError
 from shakenlib.findings import Finding
+from shakenlib.timeutil import require_aware
 
 __all__ = ["CONTENT_TYPES", "CertificateRepository", "Fetched", "Kind"]
 
@@ -61,8 +62,7 @@ class CertificateRepository(Protocol):
 
 
 def check_at(at: datetime) -> None:
-    if not isinstance(at, datetime) or at.tzinfo is None or at.utcoffset() is None:
-        raise UsageError("usage", "'at' must be a timezone-aware datetime")
+    require_aware(at)
 
 
 def check_kind(kind: str) -> None:

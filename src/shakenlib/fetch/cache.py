@@ -39,6 +39,7 @@ import attrs
 
 from shakenlib.errors import RepositoryError, UsageError
 from shakenlib.fetch.base import Fetched, Kind
+from shakenlib.timeutil import require_aware
 
 __all__ = [
     "ATIS_DEFAULT_TTL",
@@ -228,11 +229,6 @@ class _Entry:
     expires_at: datetime
 
 
-def _check_aware(at: datetime) -> None:
-    if at.tzinfo is None or at.utcoffset() is None:
-        raise UsageError("usage", "'at' must be a timezone-aware datetime")
-
-
 class Cache:
     """A thread-safe, bounded LRU cache of repository responses, keyed by URL and kind.
 
@@ -280,7 +276,7 @@ class Cache:
         Returns ``None`` on a miss; raises the cached ``RepositoryError`` for a remembered
         failure.
         """
-        _check_aware(at)
+        require_aware(at)
         key = (kind, url)
         with self._lock:
             entry = self._entries.get(key)
@@ -307,7 +303,7 @@ class Cache:
         self, url: str, error: RepositoryError, *, until: datetime, kind: Kind = "certificate"
     ) -> None:
         """Remember a failed fetch: :meth:`get` raises it again until ``until``."""
-        _check_aware(until)
+        require_aware(until)
         self._store((kind, url), _Entry(None, (error.code, error.message), until))
 
     def _store(self, key: tuple[str, str], entry: _Entry) -> None:

@@ -64,6 +64,7 @@ from cryptography.x509.verification import (
 from shakenlib.errors import RevocationError, UsageError
 from shakenlib.findings import Finding
 from shakenlib.pki.trust import TrustStore, ca_extension_policy, common_name
+from shakenlib.timeutil import require_aware
 
 __all__ = [
     "CertificateRevoked",
@@ -553,8 +554,7 @@ class RevocationChecker:
         when no CRL is usable; under ``"prefer"`` returns ``checked=False`` with warning
         findings instead; under ``"off"`` returns ``checked=False`` at once.
         """
-        if at.tzinfo is None or at.utcoffset() is None:
-            raise UsageError("usage", "`at` must be a timezone-aware datetime")
+        require_aware(at)
         if self.policy == "off":
             return RevocationStatus(revoked=False, checked=False)
         problems: list[RevocationError] = []

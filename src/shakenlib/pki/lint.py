@@ -55,6 +55,7 @@ from shakenlib.pki.certs import (
     policy_oids,
 )
 from shakenlib.pki.der import CertView, Tlv, decode_string, parse_certificate, read_tlv, split_tlvs
+from shakenlib.timeutil import require_aware
 
 __all__ = ["RULES", "Rule", "lint_certificate", "zlint_spc"]
 
@@ -1010,8 +1011,7 @@ def lint_certificate(
                 )
             )
     if at is not None:
-        if at.tzinfo is None:
-            raise UsageError("usage", "at must be timezone-aware")
+        require_aware(at)
         view = facts.view
         if at < view.not_before:
             out.append(

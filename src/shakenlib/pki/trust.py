@@ -71,6 +71,7 @@ from shakenlib.pki.tnauthlist import (
     TNAuthList,
     decode_tnauthlist,
 )
+from shakenlib.timeutil import require_aware
 
 __all__ = [
     "ChainValidator",
@@ -100,11 +101,6 @@ def common_name(cert: x509.Certificate) -> str:
 
 def _sha256(cert: x509.Certificate) -> bytes:
     return cert.fingerprint(hashes.SHA256())
-
-
-def _require_aware(at: dt.datetime) -> None:
-    if at.tzinfo is None or at.utcoffset() is None:
-        raise UsageError("usage", "`at` must be a timezone-aware datetime")
 
 
 # --- trust store ---------------------------------------------------------------------------
@@ -214,7 +210,7 @@ class TrustStore:
         are the listed certificates trusted. Any failure raises
         :class:`~shakenlib.errors.TrustError` ``trust_list_invalid``.
         """
-        _require_aware(at)
+        require_aware(at)
         text = jws.decode("ascii", "replace") if isinstance(jws, bytes) else jws
         parts = text.strip().split(".")
         if len(parts) != 3:
@@ -612,7 +608,7 @@ class ChainValidator:
 
         A chain validated before is reused while ``at`` lies inside its validity window.
         """
-        _require_aware(at)
+        require_aware(at)
         key = (_sha256(leaf), tuple(sorted(_sha256(c) for c in intermediates)))
         if self._cache_size:
             with self._lock:
