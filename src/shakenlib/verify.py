@@ -97,6 +97,16 @@ class Policy:
     ``call_deadline`` (no new fetch starts once a call has run this long; its headers
     fail with ``x5u_timeout``). Each fetch is itself bounded by the repository's
     ``FetchPolicy.total_timeout``.
+
+    ``revocation_time``: ``"current"`` (a live verifier: only a CRL current at ``at``
+    counts, every entry on it counts) or ``"as_of"`` (an investigator's historical answer:
+    a CRL issued after ``at`` counts, and a listed certificate is revoked for the call only
+    if its revocationDate and invalidityDate are at or before ``at``; see
+    :mod:`shakenlib.crl`). ``allow_compact_form``: a compact-form ``shaken`` (or baseline)
+    PASSporT is verified over the text rebuilt from the SIP request instead of failing
+    with ``identity_compact_form`` (ATIS-1000074 §5.3.3 requires the full form, so the
+    finding stays, as a warning); ``div`` PASSporTs must be full form regardless
+    (RFC 8946).
     """
 
     freshness: dt.timedelta = dt.timedelta(seconds=60)
@@ -109,6 +119,8 @@ class Policy:
     max_identity_headers: int = 10
     max_x5u_per_call: int = 4
     call_deadline: dt.timedelta = dt.timedelta(seconds=10)
+    revocation_time: Literal["current", "as_of"] = "current"
+    allow_compact_form: bool = False
 
 
 class _Budget:
@@ -365,6 +377,7 @@ class Verifier:
         self.revocation = RevocationChecker(
             list(crl_signers) if crl_signers is not None else trust,
             policy=self.policy.revocation,
+            revocation_time=self.policy.revocation_time,
         )
         self._credentials: OrderedDict[str, _Credential] = OrderedDict()
         self._ready: OrderedDict[str, _Ready] = OrderedDict()
@@ -818,6 +831,8 @@ class Verifier:
             raise _Failure(exc.code, exc.message) from None
         if status.crl_next_update is not None:
             until = min(until, status.crl_next_update)
+        if status.revoked_after is not None:  # as_of: revoked from then on
+            until = min(until, status.revoked_after)
         return tuple(problems) + tuple(status.findings), until
 
     @staticmethod
