@@ -47,9 +47,14 @@ from cryptography.x509.oid import NameOID
 
 from shakenlib._frozen import build
 from shakenlib.crl import CertificateRevoked, RevocationChecker, crl_urls
-from shakenlib.errors import CODES, RepositoryError, ShakenError, UsageError
+from shakenlib.errors import CODES, IdentityHeaderError, RepositoryError, ShakenError, UsageError
 from shakenlib.findings import Finding
-from shakenlib.passport import DecodedIdentity, decode_identity, decode_plain_shaken
+from shakenlib.passport import (
+    DecodedIdentity,
+    decode_compact,
+    decode_identity,
+    decode_plain_shaken,
+)
 from shakenlib.repository import CertificateRepository, Fetched
 from shakenlib.result import (
     NO_TN_VALIDATION,
@@ -434,7 +439,7 @@ class Verifier:
         if len(values) == 1:  # the common case: one header, no forwarding to resolve
             only = self._verify_plain(values[0], orig_tns, when)
             if only is None:
-                only = self._verify_one(0, values[0], orig_tns, dest_tns, when, None)
+                only = self._verify_one(0, values[0], orig_tns, dest_tns, when, None, sip)
             if only.passed and only.ppt == "shaken" and (
                 dest_tns is None or not self.policy.check_dest or _reaches(only.dest, dest_tns)
             ):
@@ -449,7 +454,7 @@ class Verifier:
         else:
             budget = _Budget(self.policy)
             results = [
-                self._verify_one(i, v, orig_tns, dest_tns, when, budget)
+                self._verify_one(i, v, orig_tns, dest_tns, when, budget, sip)
                 for i, v in enumerate(values)
             ]
         return self._aggregate(self._chain_div(results, dest_tns), when, number_findings)
@@ -583,8 +588,13 @@ class Verifier:
         dest_tns: tuple[str, ...] | None,
         at: dt.datetime,
         budget: _Budget | None,
+        sip: SipMessage | None = None,
     ) -> IdentityResult:
         decoded = decode_identity(value)
+        if decoded.passport is None and decoded.error is None and (
+            decoded.identity.form == "compact"
+        ):
+            decoded = self._compact(decoded, sip)
         passport = decoded.passport
         findings = list(decoded.findings)
         cert: _Credential | None = None
@@ -626,6 +636,33 @@ class Verifier:
             tuple(findings),
             passport.token,
         )
+
+    def _compact(self, decoded: DecodedIdentity, sip: SipMessage | None) -> DecodedIdentity:
+        """A compact-form header (RFC 8224 §7.1, RFC 8225 §7): its header and claims
+        rebuilt from ``sip`` (:func:`~shakenlib.passport.rebuild_compact`), so the checks
+        that follow verify the signature over the rebuilt text.
+
+        ATIS-1000074 §5.3.3 requires the full form for ``shaken`` (RFC 8946 for
+        ``div``): unless ``Policy.allow_compact_form`` is set (``shaken`` only), such a
+        header fails with ``identity_compact_form``; with it, that finding is a warning.
+        Without the request nothing can be rebuilt: ``compact_no_request``."""
+        ppt = decoded.identity.ppt
+        allowed = self.policy.allow_compact_form and ppt not in ("div", "div-o")
+        if not allowed and ppt in ("shaken", "div", "div-o"):
+            return decoded  # refused by policy whatever the request says
+        if sip is None:
+            return attrs.evolve(decoded, error=IdentityHeaderError(
+                "compact_no_request",
+                "a compact-form PASSporT is verified over header and claims rebuilt from the "
+                "SIP request: pass it (verify_sip, or verify(..., sip=...))",
+            ))
+        rebuilt = decode_compact(decoded.identity, sip)
+        if allowed:
+            rebuilt = attrs.evolve(rebuilt, findings=tuple(
+                attrs.evolve(f, severity="warn") if f.code == "identity_compact_form" else f
+                for f in rebuilt.findings
+            ))
+        return rebuilt
 
     def _check(
         self,
