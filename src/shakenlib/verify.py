@@ -50,11 +50,13 @@ from shakenlib.crl import CertificateRevoked, RevocationChecker, crl_urls
 from shakenlib.errors import CODES, IdentityHeaderError, RepositoryError, ShakenError, UsageError
 from shakenlib.findings import Finding
 from shakenlib.passport import (
+    Claims,
     DecodedIdentity,
     decode_compact,
     decode_identity,
     decode_plain_shaken,
 )
+from shakenlib.rcd import RcdContent, RcdError, RichCallData, check_integrity, decode_rcd
 from shakenlib.repository import CertificateRepository, Fetched
 from shakenlib.result import (
     NO_TN_VALIDATION,
@@ -331,6 +333,19 @@ def _reached(
     return reached
 
 
+def _has_rcd(claims: Claims) -> bool:
+    return claims.rcd is not None or claims.rcdi is not None or claims.crn is not None
+
+
+def _rcd_of(claims: Mapping[str, object]) -> RichCallData | None:
+    """The Rich Call Data of a PASSporT for its result (``None`` when malformed: the
+    failure says why)."""
+    try:
+        return decode_rcd(claims)
+    except RcdError:
+        return None
+
+
 class _Failure(Exception):
     """Internal: a check failed with a stable code (turned into a result, never escapes)."""
 
@@ -372,8 +387,12 @@ class Verifier:
         policy: Policy | None = None,
         crl_signers: Iterable[x509.Certificate] | None = None,
         cache_size: int = 4096,
+        rcd_content: RcdContent | None = None,
     ) -> None:
         self.trust = trust
+        #: Where URL-referenced Rich Call Data (``jcl``, ``icn``) is fetched from to check
+        #: its ``rcdi`` digest (:mod:`shakenlib.rcd`); ``None``: not fetched, reported.
+        self.rcd_content = rcd_content
         self.repository = repository
         self.policy = policy or Policy()
         # Only CA certificates anchor certificate chains; other certificates in the trust
@@ -577,7 +596,7 @@ class Verifier:
             "message": error and error.message, "ppt": "shaken", "x5u": header.x5u,
             "attest": claims["attest"], "origid": claims["origid"], "iat": iat, "orig": orig,
             "dest": tuple(claims["dest"]["tn"]), "div": (), "certificate": cert.summary,
-            "findings": ready.findings, "token": token,
+            "findings": ready.findings, "token": token, "rcd": None,
         })
 
     def _verify_one(
@@ -635,6 +654,7 @@ class Verifier:
             summary,
             tuple(findings),
             passport.token,
+            _rcd_of(passport.claims_json) if _has_rcd(c) else None,
         )
 
     def _compact(self, decoded: DecodedIdentity, sip: SipMessage | None) -> DecodedIdentity:
@@ -732,10 +752,30 @@ class Verifier:
                 dest_tns,
                 ready.chain,
             )
+            if _has_rcd(claims):  # RFC 9795 (nothing to do for a plain SHAKEN PASSporT)
+                findings.extend(self._check_rcd(passport.claims_json, at))
         except _Failure as failure:
             failure.cert = cert
             raise
         return cert
+
+    def _check_rcd(self, claims: Mapping[str, object], at: dt.datetime) -> tuple[Finding, ...]:
+        """RFC 9795: the Rich Call Data claims decode and every ``rcdi`` digest matches
+        (URL-referenced content through :attr:`rcd_content`)."""
+        source = self.rcd_content
+
+        def content(url: str) -> bytes | None:
+            if source is None:
+                return None
+            try:
+                return source.fetch(url, at=at)
+            except RepositoryError:
+                return None
+
+        try:
+            return check_integrity(decode_rcd(claims), content)
+        except RcdError as exc:
+            raise _Failure(exc.code, exc.message) from None
 
     def _prepare(self, x5u: str, at: dt.datetime, budget: _Budget | None) -> _Ready:
         """Fetch, validate and revocation-check the credential at ``x5u`` as of ``at``
