@@ -17,6 +17,7 @@ from hypothesis import given, settings, strategies as st
 from shakenlib.errors import CODES
 from shakenlib.passport import b64url_encode, canonical_json, decode_passport
 from shakenlib.rcd import (
+    MAX_CONTENT_FETCHES,
     MemoryContent,
     RcdError,
     check_integrity,
@@ -273,3 +274,34 @@ def test_a_plain_shaken_call_has_no_rcd(bed: ShakenTestbed, acme: TestProvider) 
     assert r.passed
     assert (r.display_name, r.call_reason, r.identities[0].rcd) == (None, None, None)
     assert r.to_dict()["identities"][0]["rcd"] is None
+
+
+def test_hostile_rcdi_is_bounded() -> None:
+    urls = [f"https://example.com/{i}.png" for i in range(20)]
+    claims = {"rcd": {"jcd": ["vcard", [["logo", {}, "uri", u] for u in urls]]},
+              "rcdi": {f"/jcd/1/{i}/3": digest_string(b"x") for i in range(20)}}
+    asked: list[str] = []
+
+    def content(url: str) -> bytes:
+        asked.append(url)
+        return b"x"
+
+    findings = check_integrity(decode_rcd(claims), content)
+    assert len(asked) == MAX_CONTENT_FETCHES
+    assert [f.code for f in findings] == ["rcdi_unchecked"] * (20 - MAX_CONTENT_FETCHES)
+    deep: Any = "x"
+    for _ in range(5000):
+        deep = [deep]
+    with pytest.raises(RcdError) as info:
+        check_integrity(decode_rcd({"rcd": {"x": deep}, "rcdi": {"/x": digest_string(b"")}}))
+    assert info.value.code == "rcd_invalid"
+
+
+def test_cli_report_shows_the_verified_name(bed: ShakenTestbed, acme: TestProvider) -> None:
+    from shakenlib.cli.verify import format_result
+
+    example = rfc_examples(int(bed.now.timestamp()))["crn"]
+    header = signed(acme, "shaken", shaken_claims(bed, {k: example[k] for k in ("rcd", "crn")}))
+    text = format_result(verifier(bed).verify(header, orig=ORIG, dest=DEST, at=bed.now))
+    assert "name:    James Bond" in text
+    assert "reason:  Rendezvous for Little Nellie" in text

@@ -64,6 +64,7 @@ from shakenlib.errors import PassportError, RepositoryError
 from shakenlib.findings import Finding
 
 __all__ = [
+    "MAX_CONTENT_FETCHES",
     "MemoryContent",
     "RcdContent",
     "RcdError",
@@ -84,6 +85,9 @@ _HASHES: dict[str, Callable[[bytes], Any]] = {
 }
 _DIGEST = re.compile(r"(sha256|sha384|sha512)-([A-Za-z0-9+/_-]+={0,2})")
 _TO_STD = bytes.maketrans(b"-_", b"+/")
+#: URL-referenced contents fetched for one PASSporT at most; further ones are reported
+#: ``rcdi_unchecked`` (a hostile rcdi must not turn one call into many fetches).
+MAX_CONTENT_FETCHES = 8
 
 
 class RcdError(PassportError):
@@ -300,16 +304,24 @@ def check_integrity(
 ) -> tuple[Finding, ...]:
     """Check every ``rcdi`` digest of ``rcd``. ``content(url)`` returns the bytes at a
     URL, or ``None`` when they cannot be had (then, as without ``content``, that digest
-    is reported ``rcdi_unchecked``). Returns the warnings; raises :class:`RcdError`
-    (``rcdi_mismatch``, ``rcdi_invalid``) on the first failure."""
+    is reported ``rcdi_unchecked``). At most :data:`MAX_CONTENT_FETCHES` distinct URLs
+    are fetched. Returns the warnings; raises :class:`RcdError` (``rcdi_mismatch``,
+    ``rcdi_invalid``, or ``rcd_invalid`` for JSON nested too deeply to serialise) on the
+    first failure."""
     if rcd is None or not rcd.rcdi:
         return ()
     findings: list[Finding] = []
+    fetched: set[str] = set()
     for pointer, expected in rcd.rcdi.items():
         target = _resolve(rcd.claim, pointer)
         alg, want = _digest_bytes(expected)
         if type(target) is str and target.lower().startswith(("https://", "http://")):
-            data = content(target) if content is not None else None
+            data = None
+            if content is not None and (
+                target in fetched or len(fetched) < MAX_CONTENT_FETCHES
+            ):
+                fetched.add(target)
+                data = content(target)
             if data is None:
                 findings.append(Finding(
                     "rcdi_unchecked", "warn",
@@ -318,7 +330,12 @@ def check_integrity(
                 ))
                 continue
         else:
-            data = jcs(target)
+            try:
+                data = jcs(target)
+            except RecursionError:
+                raise RcdError(
+                    "rcd_invalid", f"rcdi {pointer[:60]}: JSON nested too deeply"
+                ) from None
         if _HASHES[alg](data).digest() != want:
             raise RcdError(
                 "rcdi_mismatch",

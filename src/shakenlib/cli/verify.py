@@ -171,6 +171,8 @@ def format_result(result: VerificationResult) -> str:
         ("signer", result.provider),
         ("x5u", result.x5u),
         ("iat", result.iat),
+        ("name", result.display_name),
+        ("reason", result.call_reason),
         ("orig", result.orig),
         ("dest", ", ".join(result.dest) or None),
     ):
