@@ -305,3 +305,14 @@ def test_cli_report_shows_the_verified_name(bed: ShakenTestbed, acme: TestProvid
     text = format_result(verifier(bed).verify(header, orig=ORIG, dest=DEST, at=bed.now))
     assert "name:    James Bond" in text
     assert "reason:  Rendezvous for Little Nellie" in text
+
+
+def test_results_with_rcd_pickle(bed: ShakenTestbed, acme: TestProvider) -> None:
+    import pickle
+
+    example = rfc_examples(int(bed.now.timestamp()))["icn"]
+    header = signed(acme, "shaken", shaken_claims(bed, {k: example[k] for k in ("rcd", "rcdi")}))
+    r = verifier(bed, rcd_content=CONTENT).verify(header, orig=ORIG, dest=DEST, at=bed.now)
+    again = pickle.loads(pickle.dumps(r))
+    assert again.display_name == r.display_name == "James Bond"
+    assert again.identities[0].rcd == r.identities[0].rcd

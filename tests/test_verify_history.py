@@ -246,3 +246,22 @@ def test_cli_revocation_as_of(
     assert {"crl_as_of", "cert_revoked_later"} <= {
         f["code"] for i in out["identities"] for f in i["findings"]
     }
+
+
+@pytest.mark.parametrize("command", ["analyze", "verify-batch"])
+def test_batch_commands_carry_the_as_of_policy(command: str, tmp_path: object) -> None:
+    from pathlib import Path
+
+    from shakenlib.cli import build_parser
+    from shakenlib.cli.analyze import source_and_config
+
+    root = Path(str(tmp_path))
+    (root / "calls.jsonl").write_text("")
+    (root / "trust.pem").write_bytes(StiTestPki().trust_anchors_pem())
+    argv = [command, str(root / "calls.jsonl"), "--trust", str(root / "trust.pem")]
+    _, config = source_and_config(build_parser().parse_args(argv))
+    assert config.policy.revocation_time == "current"
+    _, config = source_and_config(
+        build_parser().parse_args([*argv, "--revocation-as-of", "--allow-compact-form"])
+    )
+    assert (config.policy.revocation_time, config.policy.allow_compact_form) == ("as_of", True)
