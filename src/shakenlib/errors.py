@@ -125,11 +125,11 @@ CODES: Final[dict[str, CodeInfo]] = _table(
     ("origid_invalid", 438, "origid is not a string"),
     ("claim_constraints", 438, "the claims violate the certificate's JWT claim constraints"),
     ("div_invalid", 438, "the div claim is missing or malformed"),
-    ("rcd_invalid", 438, "the rcd or crn claim is malformed (RFC 9795 §5, §6.1)"),
+    ("rcd_invalid", 438, "the rcd or crn claim is malformed (RFC 9795)"),
     ("rcdi_invalid", 438, "the rcdi claim is malformed: not JSON pointers to digest strings, "
-     "an unknown hash, or a pointer to nothing (RFC 9795 §6.1)"),
+     "an unknown hash, or a pointer to nothing (RFC 9795)"),
     ("rcdi_mismatch", 438, "Rich Call Data content does not match its rcdi digest "
-     "(RFC 9795 §6.1)"),
+     "(RFC 9795)"),
     ("rcdi_unchecked", None, "an rcdi digest of URL-referenced content was not checked "
      "(no RCD content source, or the content could not be fetched)"),
     # --- checks against the SIP request (RFC 8224 §6.2, ATIS-1000074 §5.3.1)

@@ -2,7 +2,8 @@
 ``rcdi`` integrity.
 
 RCD claims travel in a ``ppt=rcd`` PASSporT or, as ATIS-1000094 allows, inside a
-``shaken`` PASSporT. RFC 9795 §5 (``rcd`` claim keys, IANA "PASSporT RCD Claim Types")::
+``shaken`` PASSporT. The claims (RFC 9795; ``rcd`` keys as in the IANA "PASSporT RCD
+Claim Types" registry)::
 
     "rcd": {
       "nam": <display name, a string>,
@@ -11,8 +12,8 @@ RCD claims travel in a ``ppt=rcd`` PASSporT or, as ATIS-1000094 allows, inside a
       "jcd": <a jCard (RFC 7095) inline: ["vcard", [properties ...]]>,
       "jcl": <URI of a jCard>
     }
-    "crn": <call reason, a string>                       -- RFC 9795 §6.2 (claim)
-    "rcdi": {<JSON pointer into "rcd"> : <digest string>}  -- RFC 9795 §6.1
+    "crn": <call reason, a string>
+    "rcdi": {<JSON pointer into "rcd"> : <digest string>}
 
 A digest string is the hash algorithm name, ``-``, and the base64 of the digest, as in
 W3C Subresource Integrity (``sha256-<base64>``; sha384 and sha512 are accepted too).
@@ -25,7 +26,9 @@ target, here:
   fails) the digest is not checked and an ``rcdi_unchecked`` warning says so;
 * anything else (``/jcd``, the whole inline jCard): its JSON text in the JSON
   Canonicalization Scheme (RFC 8785: members sorted by UTF-16 code units, no
-  whitespace, UTF-8, integral numbers without a fraction) — :func:`jcs`.
+  whitespace, UTF-8, integral numbers without a fraction) — :func:`jcs`. (The RFC text
+  was not at hand when this was written: that ``jcd`` is hashed in its JCS form is this
+  module's reading, to be checked against RFC 9795 §6.1.)
 
 A digest that does not match is ``rcdi_mismatch``; an ``rcdi`` that is not pointers to
 digest strings, names an unknown hash, or points at nothing is ``rcdi_invalid``; an
