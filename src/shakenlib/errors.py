@@ -97,6 +97,8 @@ CODES: Final[dict[str, CodeInfo]] = _table(
     ("identity_too_many", 438, "the call carries more Identity headers than the policy "
      "verifies (Policy.max_identity_headers)"),
     ("identity_compact_form", 438, "compact form PASSporT; SHAKEN requires the full form"),
+    ("compact_no_request", 438, "a compact-form PASSporT cannot be verified without the SIP "
+     "request its header and claims are rebuilt from (RFC 8224 §7.1)"),
     ("info_missing", 436, "the Identity header has no info parameter"),
     ("info_invalid", 436, "the info parameter is not an absolute URI in angle brackets"),
     ("info_x5u_mismatch", 438, "the info parameter differs from the PASSporT x5u"),
@@ -125,6 +127,13 @@ CODES: Final[dict[str, CodeInfo]] = _table(
     ("origid_invalid", 438, "origid is not a string"),
     ("claim_constraints", 438, "the claims violate the certificate's JWT claim constraints"),
     ("div_invalid", 438, "the div claim is missing or malformed"),
+    ("rcd_invalid", 438, "the rcd or crn claim is malformed (RFC 9795)"),
+    ("rcdi_invalid", 438, "the rcdi claim is malformed: not JSON pointers to digest strings, "
+     "an unknown hash, or a pointer to nothing (RFC 9795)"),
+    ("rcdi_mismatch", 438, "Rich Call Data content does not match its rcdi digest "
+     "(RFC 9795)"),
+    ("rcdi_unchecked", None, "an rcdi digest of URL-referenced content was not checked "
+     "(no RCD content source, or the content could not be fetched)"),
     # --- checks against the SIP request (RFC 8224 §6.2, ATIS-1000074 §5.3.1)
     ("iat_stale", 403, "iat is older than the freshness window"),
     ("iat_future", 403, "iat is further in the future than the freshness window"),
@@ -169,6 +178,10 @@ CODES: Final[dict[str, CodeInfo]] = _table(
     ("crl_unavailable", 437, "no CRL was available and policy requires one"),
     ("crl_invalid", 437, "the CRL cannot be parsed or its signature does not verify"),
     ("crl_expired", 437, "the CRL is outside thisUpdate/nextUpdate at the verification time"),
+    ("crl_as_of", None, "revocation was judged as of the verification time with a CRL issued "
+     "after it (Policy.revocation_time='as_of'); the finding names its thisUpdate"),
+    ("cert_revoked_later", None, "the certificate is on a CRL but was revoked (or became "
+     "invalid) after the verification time: not revoked for this call (as_of mode)"),
     ("trust_list_invalid", None, "the trust list cannot be loaded or its signature fails"),
     # --- lint (findings only; see lint.py for the rule codes)
     ("cert_lint", None, "a certificate conformance rule fired"),

@@ -96,7 +96,9 @@ def source_and_config(args: argparse.Namespace) -> tuple[RecordSource, VerifierC
     for trust in args.trust:  # fail early, in this process, on a missing trust file
         if not Path(trust).exists():
             raise FileNotFoundError(2, "No such file or directory", trust)
-    policy = Policy(freshness=dt.timedelta(seconds=args.freshness), revocation=args.revocation)
+    policy = Policy(freshness=dt.timedelta(seconds=args.freshness), revocation=args.revocation,
+                    revocation_time="as_of" if args.revocation_as_of else "current",
+                    allow_compact_form=args.allow_compact_form)
     country = None if args.country_code.lower() in ("none", "") else args.country_code
     source = RecordSource(path=str(path), fmt=args.format, mapping=parse_mapping(args.map),
                           tz=args.tz, country_code=country.lstrip("+") if country else None)

@@ -4,7 +4,8 @@
 
     shakenlib verify [IDENTITY ...] [--sip FILE] [--orig TN] [--dest TN] [--at TIME]
                      [--trust PEM]... [--mirror DIR] [--revocation require|prefer|off]
-                     [--freshness SECONDS] [--json]
+                     [--revocation-as-of] [--allow-compact-form] [--freshness SECONDS]
+                     [--json]
 
 Exit status: 0 when ``verstat`` is ``TN-Validation-Passed``, 1 otherwise, 2 on usage errors.
 """
@@ -24,7 +25,7 @@ from shakenlib.pki.trust import TrustStore
 from shakenlib.verify import Policy, Verifier, to_datetime
 from shakenlib.verify.result import VerificationResult
 
-__all__ = ["add_parser", "build_verifier", "run"]
+__all__ = ["add_parser", "build_verifier", "policy_from_args", "run"]
 
 
 def add_parser(subparsers: Any) -> None:
@@ -81,6 +82,18 @@ def add_verifier_options(p: argparse.ArgumentParser) -> None:
         help="CRL policy (default: prefer = soft-fail when no CRL is available)",
     )
     p.add_argument(
+        "--revocation-as-of",
+        action="store_true",
+        help="historical revocation: accept a CRL issued after the call and count a "
+        "revocation only if dated at or before the call (Policy.revocation_time='as_of')",
+    )
+    p.add_argument(
+        "--allow-compact-form",
+        action="store_true",
+        help="verify compact-form shaken PASSporTs over the text rebuilt from the SIP "
+        "request (ATIS-1000074 requires the full form; reported as a warning)",
+    )
+    p.add_argument(
         "--freshness",
         metavar="SECONDS",
         type=float,
@@ -101,10 +114,19 @@ def build_verifier(args: argparse.Namespace) -> Verifier:
         repository = MirrorRepository(args.mirror)
     else:
         repository = HttpRepository()
+    return Verifier(trust, repository, policy=policy_from_args(args))
+
+
+def policy_from_args(args: argparse.Namespace) -> Policy:
+    """The :class:`Policy` the shared command-line options describe."""
     if args.freshness <= 0:
         raise UsageError("usage", "--freshness must be positive")
-    policy = Policy(freshness=dt.timedelta(seconds=args.freshness), revocation=args.revocation)
-    return Verifier(trust, repository, policy=policy)
+    return Policy(
+        freshness=dt.timedelta(seconds=args.freshness),
+        revocation=args.revocation,
+        revocation_time="as_of" if getattr(args, "revocation_as_of", False) else "current",
+        allow_compact_form=bool(getattr(args, "allow_compact_form", False)),
+    )
 
 
 def _read(path: str) -> bytes:
@@ -149,6 +171,8 @@ def format_result(result: VerificationResult) -> str:
         ("signer", result.provider),
         ("x5u", result.x5u),
         ("iat", result.iat),
+        ("name", result.display_name),
+        ("reason", result.call_reason),
         ("orig", result.orig),
         ("dest", ", ".join(result.dest) or None),
     ):

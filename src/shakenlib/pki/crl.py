@@ -23,6 +23,29 @@ returns a :class:`RevocationStatus`. Whether an unusable CRL (none, bad signatur
 date) is an error depends on ``policy``: ``"require"`` raises, ``"prefer"`` returns
 ``checked=False`` with a warning finding (soft fail), ``"off"`` checks nothing.
 
+**Historical revocation** (``revocation_time="as_of"``). Analysing last March's capture
+today needs last March's answer, but last March's CRL is rarely at hand. In this mode a
+CRL issued *after* ``at`` (``thisUpdate > at``) is accepted, and an entry counts for
+``at`` only when the certificate was already revoked then. RFC 5280 §5.1.2.6 and
+§5.3.2::
+
+    revokedCertificates     SEQUENCE OF SEQUENCE  {
+         userCertificate         CertificateSerialNumber,
+         revocationDate          Time,
+         crlEntryExtensions      Extensions OPTIONAL }
+    -- "The invalidity date is the date on which it is known or suspected that the
+    --  private key was compromised or that the certificate otherwise became invalid."
+    id-ce-invalidityDate OBJECT IDENTIFIER ::= { id-ce 24 }
+    InvalidityDate ::=  GeneralizedTime
+
+So a listed certificate is revoked for ``at`` only if its ``revocationDate`` *and*, when
+present, its ``invalidityDate`` are at or before ``at``; a later entry is reported as a
+``cert_revoked_later`` warning (an investigator wants to know), and the status says from
+when the answer changes (:attr:`RevocationStatus.revoked_after`). A CRL that was not yet
+current at ``at`` is accepted only in this mode, with a ``crl_as_of`` finding naming its
+``thisUpdate``; its signer must have been valid when it signed (at ``thisUpdate``). A CRL
+whose ``nextUpdate`` is before ``at`` is out of date in both modes.
+
 This module is pure: fetching the CRL (from :func:`crl_urls`) is the repository's job.
 
 >>> from shakenlib.testing.pki import StiTestPki, DEFAULT_NOW
@@ -71,12 +94,17 @@ __all__ = [
     "RevocationChecker",
     "RevocationPolicy",
     "RevocationStatus",
+    "RevocationTime",
     "crl_urls",
     "validate_crl_signer",
 ]
 
 RevocationPolicy = Literal["require", "prefer", "off"]
 _POLICIES = ("require", "prefer", "off")
+#: ``"current"``: CRLs current at ``at``, every entry counts (a live verifier);
+#: ``"as_of"``: historical answers (see the module docstring).
+RevocationTime = Literal["current", "as_of"]
+_TIMES = ("current", "as_of")
 
 
 @attrs.frozen
@@ -87,6 +115,8 @@ class RevocationStatus:
     :meth:`RevocationChecker.check` returns (a revoked certificate raises
     :class:`CertificateRevoked`, whose ``status`` has ``revoked=True``).
     ``crl_this_update``/``crl_next_update``: of the CRL used (``None`` when unchecked).
+    ``revoked_after`` (``revocation_time="as_of"`` only): the certificate is listed with a
+    revocation (or invalidity) date after ``at``; from this time on it is revoked.
     """
 
     revoked: bool
@@ -96,6 +126,7 @@ class RevocationStatus:
     crl_next_update: dt.datetime | None = None
     findings: tuple[Finding, ...] = ()
     revocation_date: dt.datetime | None = None
+    revoked_after: dt.datetime | None = None
 
 
 class CertificateRevoked(RevocationError):
@@ -345,7 +376,7 @@ def _index(
                 current = dirs[0]
         except x509.ExtensionNotFound:
             pass
-        _ = (entry.revocation_date_utc, _reason(entry))  # decode now (see _parsed)
+        _ = (entry.revocation_date_utc, _reason(entry), _invalidity(entry))  # decode now
         index.setdefault(entry.serial_number, []).append((current, entry))
     return index
 
@@ -360,6 +391,15 @@ def _idp(crl: x509.CertificateRevocationList) -> x509.IssuingDistributionPoint |
 def _is_indirect(crl: x509.CertificateRevocationList) -> bool:
     idp = _idp(crl)
     return idp is not None and bool(idp.indirect_crl)
+
+
+def _invalidity(entry: x509.RevokedCertificate) -> dt.datetime | None:
+    """The entry's invalidityDate (RFC 5280 §5.3.2), UTC; ``None`` when absent."""
+    try:
+        ext = entry.extensions.get_extension_for_class(x509.InvalidityDate).value
+    except x509.ExtensionNotFound:
+        return None
+    return ext.invalidity_date_utc
 
 
 def _reason(entry: x509.RevokedCertificate) -> str | None:
@@ -378,6 +418,8 @@ class RevocationChecker:
     to the ``crl_signers`` trust store at the check time (see :func:`validate_crl_signer`);
     use it with the STI-PA root in the trust store and the "STI-PA CRL" certificate here.
     ``cache_size``: parsed CRLs kept, keyed by SHA-256 of their bytes. Thread-safe.
+    ``revocation_time``: ``"current"`` (default) or ``"as_of"`` (historical answers, see
+    the module docstring).
 
     Repeated checks are cheap: a CRL's signature is verified once per signer, signer
     subjects and fingerprints are computed once, and an extra signer's successful chain
@@ -393,10 +435,14 @@ class RevocationChecker:
         policy: RevocationPolicy = "prefer",
         extra_signers: Iterable[x509.Certificate] = (),
         cache_size: int = 32,
+        revocation_time: RevocationTime = "current",
     ) -> None:
         if policy not in _POLICIES:
             raise UsageError("usage", f"revocation policy must be one of {_POLICIES}")
+        if revocation_time not in _TIMES:
+            raise UsageError("usage", f"revocation_time must be one of {_TIMES}")
         self.policy: RevocationPolicy = policy
+        self.as_of = revocation_time == "as_of"
         self._trust = crl_signers if isinstance(crl_signers, TrustStore) else None
         self._signers = tuple(_Signer.of(s) for s in crl_signers if _can_sign_crls(s))
         self._extra = tuple(_Signer.of(s) for s in extra_signers)
@@ -517,15 +563,18 @@ class RevocationChecker:
     # --- checking ------------------------------------------------------------------------
     def _usable(self, parsed: _ParsedCrl, at: dt.datetime) -> None:
         crl = parsed.crl
-        self._verify_signature(parsed, at)
+        this_update = crl.last_update_utc
+        next_update = crl.next_update_utc
+        later = self.as_of and at < this_update
+        # A CRL issued after `at` (as_of mode): its signer must have been valid when it
+        # signed it, at thisUpdate (RFC 5280 §6.3.3 (f)).
+        self._verify_signature(parsed, this_update if later else at)
         if parsed.defect is not None:
             raise RevocationError(
                 "crl_invalid",
                 f"CRL from '{crl.issuer.rfc4514_string()}' cannot be used: {parsed.defect}",
             )
-        this_update = crl.last_update_utc
-        next_update = crl.next_update_utc
-        if at < this_update:
+        if at < this_update and not later:
             raise RevocationError(
                 "crl_expired",
                 f"CRL from '{crl.issuer.rfc4514_string()}' is not yet valid: thisUpdate "
@@ -579,8 +628,11 @@ class RevocationChecker:
             else:
                 usable.append(parsed)
         notes = [Finding(p.code, "warn", p.message, source="RFC 5280 §6.3") for p in problems]
+        later: list[dt.datetime] = []
+        if self.as_of:  # which CRL answered (one issued after `at`)
+            notes.extend(_as_of_note(p, at) for p in partial + usable if p.crl.last_update_utc > at)
         for parsed in partial:
-            self._lookup(cert, parsed, notes)
+            self._lookup(cert, parsed, notes, at, later)
         if not usable and partial:  # ... but absent does not mean "not revoked"
             problems.append(RevocationError(
                 "crl_invalid",
@@ -601,7 +653,7 @@ class RevocationChecker:
                 raise RevocationError(first.code, first.message)
             return RevocationStatus(revoked=False, checked=False, findings=tuple(notes))
         for parsed in usable:
-            self._lookup(cert, parsed, notes)
+            self._lookup(cert, parsed, notes, at, later)
         newest = max(usable, key=lambda p: p.crl.last_update_utc)
         return RevocationStatus(
             revoked=False,
@@ -612,6 +664,7 @@ class RevocationChecker:
                 default=None,
             ),
             findings=tuple(notes),
+            revoked_after=min(later, default=None),
         )
 
     def check_chain(
@@ -627,7 +680,16 @@ class RevocationChecker:
         findings = tuple(f for s in statuses for f in s.findings)
         return attrs.evolve(statuses[0], findings=tuple(dict.fromkeys(findings)))
 
-    def _lookup(self, cert: x509.Certificate, parsed: _ParsedCrl, notes: list[Finding]) -> None:
+    def _lookup(
+        self,
+        cert: x509.Certificate,
+        parsed: _ParsedCrl,
+        notes: list[Finding],
+        at: dt.datetime,
+        later: list[dt.datetime],
+    ) -> None:
+        """Raise :class:`CertificateRevoked` when ``parsed`` lists ``cert`` (as of ``at`` in
+        as_of mode; entries dated after ``at`` are noted and their dates put in ``later``)."""
         crl = parsed.crl
         for issuer, entry in parsed.index.get(cert.serial_number, ()):
             if issuer is None:
@@ -648,6 +710,21 @@ class RevocationChecker:
                 continue
             reason = _reason(entry)
             when = entry.revocation_date_utc
+            invalid = _invalidity(entry)
+            if self.as_of:
+                effective = max(when, invalid) if invalid is not None else when
+                if effective > at:
+                    later.append(effective)
+                    dates = f"revocationDate {when.isoformat()}" + (
+                        f", invalidityDate {invalid.isoformat()}" if invalid is not None else "")
+                    notes.append(Finding(
+                        "cert_revoked_later", "warn",
+                        f"certificate '{common_name(cert)}' (serial {cert.serial_number:x}) is "
+                        f"listed on the CRL of {crl.last_update_utc.isoformat()} ({dates}), "
+                        f"after {at.isoformat()}: not revoked for this call",
+                        source="RFC 5280 §5.1.2.6, §5.3.2",
+                    ))
+                    continue
             status = RevocationStatus(
                 revoked=True,
                 checked=True,
@@ -661,6 +738,19 @@ class RevocationChecker:
                 "cert_revoked",
                 f"certificate '{common_name(cert)}' (serial {cert.serial_number:x}, issuer "
                 f"'{cert.issuer.rfc4514_string()}') is revoked since {when.isoformat()}, "
-                f"reason: {reason or 'unspecified'}",
+                f"reason: {reason or 'unspecified'}"
+                + (f", invalid since {invalid.isoformat()}" if invalid is not None else "")
+                + (f" (as of {at.isoformat()}, CRL thisUpdate "
+                   f"{crl.last_update_utc.isoformat()})" if self.as_of else ""),
                 status=status,
             )
+
+
+def _as_of_note(parsed: _ParsedCrl, at: dt.datetime) -> Finding:
+    return Finding(
+        "crl_as_of",
+        "notice",
+        f"revocation judged as of {at.isoformat()} with the CRL of thisUpdate "
+        f"{parsed.crl.last_update_utc.isoformat()} (issued later; revocation_time=as_of)",
+        source="RFC 5280 §5.1.2.6",
+    )

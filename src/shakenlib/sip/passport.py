@@ -45,6 +45,7 @@ __all__ = [
     "b64url_decode",
     "b64url_encode",
     "canonical_json",
+    "decode_compact",
     "decode_identity",
     "decode_passport",
     "encode_passport",
@@ -833,11 +834,30 @@ def encode_passport(
 def rebuild_compact(identity: IdentityHeader, sip: SipMessage) -> tuple[bytes, list[Finding]]:
     """Rebuild the signing input of a compact-form PASSporT from the SIP request.
 
-    RFC 8225 §7 (compact form): the verifier reconstructs header and claims: ``orig``
-    from P-Asserted-Identity/From, ``dest`` from To, ``iat`` from Date, ``x5u`` from
-    ``info``, ``ppt`` from the ``ppt`` parameter; serialised per §9 (deterministic JSON).
-    For ``ppt=shaken`` (or ``div``) a finding ``identity_compact_form`` (error) is added:
-    ATIS-1000074 §5.3.3 and RFC 8946 require the full form.
+    RFC 8225 §7 (compact form) sends only the signature, ``".." BASE64URL(signature)``
+    (the JWS with detached content of RFC 7515 Appendix F); RFC 8224 §7.1 has the
+    verifier rebuild the header and claims from the SIP request and serialise them per
+    RFC 8225 §9 (deterministic JSON: keys sorted, no whitespace) before checking the
+    signature. The rules, field by field:
+
+    ========= ===============================================================
+    ``alg``   the ``alg`` parameter, else ``ES256``
+    ``typ``   ``passport``
+    ``ppt``   the ``ppt`` parameter (absent: a baseline PASSporT)
+    ``x5u``   the ``info`` parameter
+    ``orig``  ``{"tn": ...}``: the first TN of P-Asserted-Identity, else From
+              (canonical, RFC 8224 §8.3); ``{"uri": ...}`` when neither is a TN
+    ``dest``  ``{"tn": [...]}``: the To TN; ``{"uri": [...]}`` when not a TN
+    ``iat``   the Date header as a NumericDate
+    ``attest`` (``ppt=shaken`` only) the ``Attestation-Info`` header, when present
+    ``origid`` (``ppt=shaken`` only) the ``Origination-Id`` header, when present
+    ========= ===============================================================
+
+    RFC 8588 defines no SIP source for ``attest``/``origid``; the two headers are the
+    ones 3GPP TS 24.229 defines for carrying them, so without them a compact ``shaken``
+    PASSporT lacks its SHAKEN claims (``claim_missing`` when decoded). For ``ppt=shaken``
+    (or ``div``) a finding ``identity_compact_form`` (error) is added: ATIS-1000074
+    §5.3.3 and RFC 8946 require the full form (see ``Policy.allow_compact_form``).
 
     >>> from shakenlib.sip.message import parse_sip_message
     >>> sip = parse_sip_message("INVITE sip:+12155551213@b SIP/2.0\\nFrom: <tel:+12155551212>"
@@ -880,8 +900,40 @@ def rebuild_compact(identity: IdentityHeader, sip: SipMessage) -> tuple[bytes, l
         claims["iat"] = int(when.timestamp())
     else:
         _f(findings, "claim_missing", "error", "no usable Date header for iat", _SRC_8225)
+    if identity.ppt == "shaken":
+        for claim, name in (("attest", "Attestation-Info"), ("origid", "Origination-Id")):
+            values = sip.header(name)
+            if values:
+                claims[claim] = values[0].strip()
     data = f"{b64url_encode(canonical_json(header))}.{b64url_encode(canonical_json(claims))}"
     return data.encode("ascii"), findings
+
+
+def decode_compact(identity: IdentityHeader, sip: SipMessage) -> DecodedIdentity:
+    """Decode a compact-form Identity header against the SIP request it came in: the
+    header and claims are rebuilt (:func:`rebuild_compact`) and decoded, and the
+    PASSporT's ``signing_input`` is the rebuilt text, so verifying ``signature`` over it
+    verifies the compact form. ``token`` stays the received ``..signature``.
+
+    >>> from shakenlib.sip import parse_sip_message
+    >>> sip = parse_sip_message("INVITE sip:+12155551213@b SIP/2.0\\nFrom: <tel:+12155551212>"
+    ...     "\\nTo: <tel:+12155551213>\\nDate: Tue, 14 Nov 2023 22:13:20 GMT\\n")
+    >>> d = decode_compact(parse_identity("..c2ln;info=<https://c/x>"), sip)
+    >>> d.passport.claims.orig_tn, d.passport.claims.iat, d.passport.token
+    ('12155551212', 1700000000, '..c2ln')
+    """
+    data, findings = rebuild_compact(identity, sip)
+    try:
+        passport = decode_passport(f"{data.decode('ascii')}.{identity.token[2:]}")
+    except PassportError as exc:  # the signature segment is not base64url
+        return DecodedIdentity(
+            identity, None, exc,
+            (*identity.findings, *findings, Finding(exc.code, "error", exc.message)),
+        )
+    passport = attrs.evolve(passport, token=identity.token)
+    return DecodedIdentity(
+        identity, passport, None, (*identity.findings, *findings, *passport.findings)
+    )
 
 
 def _addr(value: str) -> str:

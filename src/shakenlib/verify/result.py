@@ -25,6 +25,7 @@ import attrs
 
 from shakenlib.errors import CODES, VerificationFailed, reason_phrase_for
 from shakenlib.findings import Finding
+from shakenlib.sip.rcd import RichCallData
 
 __all__ = [
     "NO_TN_VALIDATION",
@@ -115,6 +116,19 @@ class IdentityResult(_Outcome):
     certificate: CertificateSummary | None = None
     findings: tuple[Finding, ...] = ()
     token: str | None = attrs.field(default=None, repr=False)  # the PASSporT as received
+    #: Rich Call Data (RFC 9795) the PASSporT carries (``rcd``/``crn``/``rcdi`` claims).
+    rcd: RichCallData | None = None
+
+    @property
+    def display_name(self) -> str | None:
+        """The display name the PASSporT claims (RCD ``nam``, else its inline jCard
+        ``fn``), whether or not it verified (see :attr:`passed`)."""
+        return self.rcd.display_name if self.rcd is not None else None
+
+    @property
+    def call_reason(self) -> str | None:
+        """The call reason the PASSporT claims (RFC 9795 ``crn``)."""
+        return self.rcd.crn if self.rcd is not None else None
 
     @property
     def ppi(self) -> str | None:
@@ -161,6 +175,9 @@ class IdentityResult(_Outcome):
             "certificate": self.certificate.to_dict() if self.certificate else None,
             "findings": [f.to_dict() for f in self.findings],
             "ppi": self.ppi,
+            "display_name": self.display_name,
+            "call_reason": self.call_reason,
+            "rcd": self.rcd.to_dict() if self.rcd is not None else None,
         }
 
 
@@ -212,6 +229,32 @@ class VerificationResult(_Outcome):
         raise TypeError("the truth of a verification result is ambiguous: use result.passed")
 
     @property
+    def display_name(self) -> str | None:
+        """The *verified* display name (RFC 9795 ``nam``, else the inline jCard ``fn``):
+        from the first passing PASSporT that carries one, the primary (shaken) first;
+        ``None`` when no passing PASSporT names the caller."""
+        rcd = self._verified_rcd()
+        return rcd.display_name if rcd is not None else None
+
+    @property
+    def call_reason(self) -> str | None:
+        """The verified call reason (RFC 9795 ``crn``), chosen like :attr:`display_name`."""
+        for ident in self._passing():
+            if ident.rcd is not None and ident.rcd.crn is not None:
+                return ident.rcd.crn
+        return None
+
+    def _passing(self) -> list[IdentityResult]:
+        passing = [i for i in self.identities if i.passed and i.rcd is not None]
+        return sorted(passing, key=lambda i: i.ppt != self.ppt)  # stable: primary ppt first
+
+    def _verified_rcd(self) -> RichCallData | None:
+        for ident in self._passing():
+            if ident.rcd is not None and ident.rcd.display_name is not None:
+                return ident.rcd
+        return None
+
+    @property
     def provider(self) -> str | None:
         """The signing provider's legal name (certificate subject O)."""
         return self.certificate.subject_o if self.certificate else None
@@ -258,6 +301,8 @@ class VerificationResult(_Outcome):
             "dest": list(self.dest),
             "certificate": cert.to_dict() if cert else None,
             "verified_at": _iso(self.verified_at),
+            "display_name": self.display_name,
+            "call_reason": self.call_reason,
             "identities": [i.to_dict() for i in self.identities],
             "findings": [f.to_dict() for f in self.findings],
         }

@@ -46,7 +46,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import NameOID
 
 from shakenlib._frozen import build
-from shakenlib.errors import CODES, RepositoryError, ShakenError, UsageError
+from shakenlib.errors import CODES, IdentityHeaderError, RepositoryError, ShakenError, UsageError
 from shakenlib.fetch import CertificateRepository, Fetched
 from shakenlib.findings import Finding
 from shakenlib.pki.crl import CertificateRevoked, RevocationChecker, crl_urls
@@ -60,7 +60,14 @@ from shakenlib.pki.tnauthlist import (
 )
 from shakenlib.pki.trust import ChainValidator, TrustStore, ValidatedChain
 from shakenlib.sip.message import SipMessage, parse_sip_message
-from shakenlib.sip.passport import DecodedIdentity, decode_identity, decode_plain_shaken
+from shakenlib.sip.passport import (
+    Claims,
+    DecodedIdentity,
+    decode_compact,
+    decode_identity,
+    decode_plain_shaken,
+)
+from shakenlib.sip.rcd import RcdContent, RcdError, RichCallData, check_integrity, decode_rcd
 from shakenlib.timeutil import EARLIEST, LATEST, to_datetime
 from shakenlib.tn import tn_from_uri
 from shakenlib.verify.result import (
@@ -97,6 +104,16 @@ class Policy:
     ``call_deadline`` (no new fetch starts once a call has run this long; its headers
     fail with ``x5u_timeout``). Each fetch is itself bounded by the repository's
     ``FetchPolicy.total_timeout``.
+
+    ``revocation_time``: ``"current"`` (a live verifier: only a CRL current at ``at``
+    counts, every entry on it counts) or ``"as_of"`` (an investigator's historical answer:
+    a CRL issued after ``at`` counts, and a listed certificate is revoked for the call only
+    if its revocationDate and invalidityDate are at or before ``at``; see
+    :mod:`shakenlib.pki.crl`). ``allow_compact_form``: a compact-form ``shaken`` (or baseline)
+    PASSporT is verified over the text rebuilt from the SIP request instead of failing
+    with ``identity_compact_form`` (ATIS-1000074 §5.3.3 requires the full form, so the
+    finding stays, as a warning); ``div`` PASSporTs must be full form regardless
+    (RFC 8946).
     """
 
     freshness: dt.timedelta = dt.timedelta(seconds=60)
@@ -109,6 +126,8 @@ class Policy:
     max_identity_headers: int = 10
     max_x5u_per_call: int = 4
     call_deadline: dt.timedelta = dt.timedelta(seconds=10)
+    revocation_time: Literal["current", "as_of"] = "current"
+    allow_compact_form: bool = False
 
 
 class _Budget:
@@ -314,6 +333,19 @@ def _reached(
     return reached
 
 
+def _has_rcd(claims: Claims) -> bool:
+    return claims.rcd is not None or claims.rcdi is not None or claims.crn is not None
+
+
+def _rcd_of(claims: Mapping[str, object]) -> RichCallData | None:
+    """The Rich Call Data of a PASSporT for its result (``None`` when malformed: the
+    failure says why)."""
+    try:
+        return decode_rcd(claims)
+    except RcdError:
+        return None
+
+
 class _Failure(Exception):
     """Internal: a check failed with a stable code (turned into a result, never escapes)."""
 
@@ -355,8 +387,12 @@ class Verifier:
         policy: Policy | None = None,
         crl_signers: Iterable[x509.Certificate] | None = None,
         cache_size: int = 4096,
+        rcd_content: RcdContent | None = None,
     ) -> None:
         self.trust = trust
+        #: Where URL-referenced Rich Call Data (``jcl``, ``icn``) is fetched from to check
+        #: its ``rcdi`` digest (:mod:`shakenlib.sip.rcd`); ``None``: not fetched, reported.
+        self.rcd_content = rcd_content
         self.repository = repository
         self.policy = policy or Policy()
         # Only CA certificates anchor certificate chains; other certificates in the trust
@@ -365,6 +401,7 @@ class Verifier:
         self.revocation = RevocationChecker(
             list(crl_signers) if crl_signers is not None else trust,
             policy=self.policy.revocation,
+            revocation_time=self.policy.revocation_time,
         )
         self._credentials: OrderedDict[str, _Credential] = OrderedDict()
         self._ready: OrderedDict[str, _Ready] = OrderedDict()
@@ -421,7 +458,7 @@ class Verifier:
         if len(values) == 1:  # the common case: one header, no forwarding to resolve
             only = self._verify_plain(values[0], orig_tns, when)
             if only is None:
-                only = self._verify_one(0, values[0], orig_tns, dest_tns, when, None)
+                only = self._verify_one(0, values[0], orig_tns, dest_tns, when, None, sip)
             if only.passed and only.ppt == "shaken" and (
                 dest_tns is None or not self.policy.check_dest or _reaches(only.dest, dest_tns)
             ):
@@ -436,7 +473,7 @@ class Verifier:
         else:
             budget = _Budget(self.policy)
             results = [
-                self._verify_one(i, v, orig_tns, dest_tns, when, budget)
+                self._verify_one(i, v, orig_tns, dest_tns, when, budget, sip)
                 for i, v in enumerate(values)
             ]
         return self._aggregate(self._chain_div(results, dest_tns), when, number_findings)
@@ -559,7 +596,7 @@ class Verifier:
             "message": error and error.message, "ppt": "shaken", "x5u": header.x5u,
             "attest": claims["attest"], "origid": claims["origid"], "iat": iat, "orig": orig,
             "dest": tuple(claims["dest"]["tn"]), "div": (), "certificate": cert.summary,
-            "findings": ready.findings, "token": token,
+            "findings": ready.findings, "token": token, "rcd": None,
         })
 
     def _verify_one(
@@ -570,8 +607,13 @@ class Verifier:
         dest_tns: tuple[str, ...] | None,
         at: dt.datetime,
         budget: _Budget | None,
+        sip: SipMessage | None = None,
     ) -> IdentityResult:
         decoded = decode_identity(value)
+        if decoded.passport is None and decoded.error is None and (
+            decoded.identity.form == "compact"
+        ):
+            decoded = self._compact(decoded, sip)
         passport = decoded.passport
         findings = list(decoded.findings)
         cert: _Credential | None = None
@@ -612,7 +654,35 @@ class Verifier:
             summary,
             tuple(findings),
             passport.token,
+            _rcd_of(passport.claims_json) if _has_rcd(c) else None,
         )
+
+    def _compact(self, decoded: DecodedIdentity, sip: SipMessage | None) -> DecodedIdentity:
+        """A compact-form header (RFC 8224 §7.1, RFC 8225 §7): its header and claims
+        rebuilt from ``sip`` (:func:`~shakenlib.sip.passport.rebuild_compact`), so the checks
+        that follow verify the signature over the rebuilt text.
+
+        ATIS-1000074 §5.3.3 requires the full form for ``shaken`` (RFC 8946 for
+        ``div``): unless ``Policy.allow_compact_form`` is set (``shaken`` only), such a
+        header fails with ``identity_compact_form``; with it, that finding is a warning.
+        Without the request nothing can be rebuilt: ``compact_no_request``."""
+        ppt = decoded.identity.ppt
+        allowed = self.policy.allow_compact_form and ppt not in ("div", "div-o")
+        if not allowed and ppt in ("shaken", "div", "div-o"):
+            return decoded  # refused by policy whatever the request says
+        if sip is None:
+            return attrs.evolve(decoded, error=IdentityHeaderError(
+                "compact_no_request",
+                "a compact-form PASSporT is verified over header and claims rebuilt from the "
+                "SIP request: pass it (verify_sip, or verify(..., sip=...))",
+            ))
+        rebuilt = decode_compact(decoded.identity, sip)
+        if allowed:
+            rebuilt = attrs.evolve(rebuilt, findings=tuple(
+                attrs.evolve(f, severity="warn") if f.code == "identity_compact_form" else f
+                for f in rebuilt.findings
+            ))
+        return rebuilt
 
     def _check(
         self,
@@ -682,10 +752,30 @@ class Verifier:
                 dest_tns,
                 ready.chain,
             )
+            if _has_rcd(claims):  # RFC 9795 (nothing to do for a plain SHAKEN PASSporT)
+                findings.extend(self._check_rcd(passport.claims_json, at))
         except _Failure as failure:
             failure.cert = cert
             raise
         return cert
+
+    def _check_rcd(self, claims: Mapping[str, object], at: dt.datetime) -> tuple[Finding, ...]:
+        """RFC 9795: the Rich Call Data claims decode and every ``rcdi`` digest matches
+        (URL-referenced content through :attr:`rcd_content`)."""
+        source = self.rcd_content
+
+        def content(url: str) -> bytes | None:
+            if source is None:
+                return None
+            try:
+                return source.fetch(url, at=at)
+            except RepositoryError:
+                return None
+
+        try:
+            return check_integrity(decode_rcd(claims), content)
+        except RcdError as exc:
+            raise _Failure(exc.code, exc.message) from None
 
     def _prepare(self, x5u: str, at: dt.datetime, budget: _Budget | None) -> _Ready:
         """Fetch, validate and revocation-check the credential at ``x5u`` as of ``at``
@@ -818,6 +908,8 @@ class Verifier:
             raise _Failure(exc.code, exc.message) from exc
         if status.crl_next_update is not None:
             until = min(until, status.crl_next_update)
+        if status.revoked_after is not None:  # as_of: revoked from then on
+            until = min(until, status.revoked_after)
         return tuple(problems) + tuple(status.findings), until
 
     @staticmethod
