@@ -48,6 +48,8 @@ __all__ = [
     "CrlDistributionPoint",
     "StiCertificate",
     "load_certificates",
+    "x509_chain",
+    "x509_chain",
 ]
 
 OID_BC = "2.5.29.19"
@@ -390,6 +392,23 @@ _PEM_RE = re.compile(
     re.DOTALL,
 )
 _WS = b" \t\r\n"
+
+
+def x509_chain(data: bytes) -> list[x509.Certificate]:
+    """The certificates of a PEM bundle (in order), or the one certificate of a DER body:
+    what a certificate repository serves (ATIS-1000080) and what trust files hold.
+
+    Raises what ``cryptography`` raises for bytes that are neither (``ValueError``, or
+    ``x509.InvalidVersion``, which is not one); callers map it to their own error code.
+
+    >>> x509_chain(b"not a certificate")
+    Traceback (most recent call last):
+    ...
+    ValueError: error parsing asn1 value: ...
+    """
+    if b"-----BEGIN" in data:
+        return x509.load_pem_x509_certificates(data)
+    return [x509.load_der_x509_certificate(data)]
 
 
 def load_certificates(data: bytes) -> list[StiCertificate]:

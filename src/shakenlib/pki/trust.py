@@ -47,11 +47,11 @@ from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 import attrs
+import jwt
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
-from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
 from cryptography.x509.verification import (
     Criticality,
@@ -62,8 +62,9 @@ from cryptography.x509.verification import (
     VerificationError,
 )
 
-from shakenlib.errors import CertificateError, TrustError, UsageError
+from shakenlib.errors import CertificateError, PassportError, TrustError, UsageError
 from shakenlib.findings import Finding
+from shakenlib.pki.certs import x509_chain
 from shakenlib.pki.tnauthlist import (
     EJWT_CLAIM_CONSTRAINTS_OID,
     JWT_CLAIM_CONSTRAINTS_OID,
@@ -71,6 +72,7 @@ from shakenlib.pki.tnauthlist import (
     TNAuthList,
     decode_tnauthlist,
 )
+from shakenlib.sip.passport import b64url_decode
 from shakenlib.timeutil import require_aware
 
 __all__ = [
@@ -108,9 +110,7 @@ def _sha256(cert: x509.Certificate) -> bytes:
 
 def _load_pem_or_der(data: bytes, what: str) -> list[x509.Certificate]:
     try:
-        if b"-----BEGIN" in data:
-            return list(x509.load_pem_x509_certificates(data))
-        return [x509.load_der_x509_certificate(data)]
+        return x509_chain(data)
     except (ValueError, x509.InvalidVersion) as exc:  # InvalidVersion is not a ValueError
         raise TrustError("trust_list_invalid", f"{what}: not a certificate: {exc}") from exc
 
@@ -238,7 +238,7 @@ class TrustStore:
         roots = signer_roots if isinstance(signer_roots, TrustStore) else cls(signer_roots)
         _validate_signer(signer, chain, roots, at)
         signature = _b64url(parts[2], "JWS signature")
-        _verify_jws(str(alg), signer, f"{parts[0]}.{parts[1]}".encode("ascii"), signature)
+        _verify_jws(str(alg), signer, ".".join(parts), signature)
         payload = _b64url_json(parts[1], "JWS payload")
         items = payload.get("trustList") if isinstance(payload, dict) else payload
         if not isinstance(items, list) or not items:
@@ -257,17 +257,11 @@ class TrustStore:
         return cls(certs)
 
 
-_B64URL = re.compile(r"[A-Za-z0-9_-]*")
-
-
 def _b64url(segment: str, what: str) -> bytes:
-    # RFC 7515 §2: base64url without padding; reject other characters (the standard
-    # library would silently drop them).
-    if not _B64URL.fullmatch(segment) or len(segment) % 4 == 1:
-        raise TrustError("trust_list_invalid", f"trust list {what} is not base64url")
+    # RFC 7515 §2: base64url without padding (the PASSporT decoder's strict rules).
     try:
-        return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
-    except (binascii.Error, ValueError) as exc:
+        return b64url_decode(segment, what)
+    except PassportError as exc:
         raise TrustError("trust_list_invalid", f"trust list {what} is not base64url") from exc
 
 
@@ -328,37 +322,35 @@ def _validate_signer(
         ) from exc
 
 
-def _verify_jws(alg: str, signer: x509.Certificate, signing_input: bytes, sig: bytes) -> None:
+def _verify_jws(alg: str, signer: x509.Certificate, token: str, sig: bytes) -> None:
+    """Check the trust list's signature with PyJWT, after our own key rules."""
     key = signer.public_key()
-    try:
-        if alg == "ES256":
-            # RFC 7518 §3.4: the ES256 signature is R || S, 32 octets each.
-            # ES256 is "ECDSA using P-256 and SHA-256": another curve is an alg/key mismatch.
-            if (
-                not isinstance(key, ec.EllipticCurvePublicKey)
-                or key.curve.name != "secp256r1"
-                or len(sig) != 64
-            ):
-                raise TrustError(
-                    "trust_list_invalid",
-                    "ES256 trust list needs an EC P-256 signer key and a 64-byte R||S signature",
-                )
-            der = encode_dss_signature(
-                int.from_bytes(sig[:32], "big"), int.from_bytes(sig[32:], "big")
+    if alg == "ES256":
+        # RFC 7518 §3.4: the ES256 signature is R || S, 32 octets each.
+        # ES256 is "ECDSA using P-256 and SHA-256": another curve is an alg/key mismatch.
+        if (
+            not isinstance(key, ec.EllipticCurvePublicKey)
+            or key.curve.name != "secp256r1"
+            or len(sig) != 64
+        ):
+            raise TrustError(
+                "trust_list_invalid",
+                "ES256 trust list needs an EC P-256 signer key and a 64-byte R||S signature",
             )
-            key.verify(der, signing_input, ec.ECDSA(hashes.SHA256()))
-        else:
-            # RFC 7518 §3.3: "A key of size 2048 bits or larger MUST be used".
-            if not isinstance(key, rsa.RSAPublicKey) or key.key_size < 2048:
-                raise TrustError(
-                    "trust_list_invalid", "RS256 trust list needs an RSA signer key of >= 2048 bits"
-                )
-            key.verify(sig, signing_input, padding.PKCS1v15(), hashes.SHA256())
-    except InvalidSignature as exc:
+    elif not isinstance(key, rsa.RSAPublicKey) or key.key_size < 2048:
+        # RFC 7518 §3.3: "A key of size 2048 bits or larger MUST be used".
+        raise TrustError(
+            "trust_list_invalid", "RS256 trust list needs an RSA signer key of >= 2048 bits"
+        )
+    try:
+        jwt.api_jws.PyJWS().decode_complete(token, key=key, algorithms=[alg])
+    except jwt.exceptions.InvalidSignatureError as exc:
         raise TrustError(
             "trust_list_invalid",
             f"trust list signature does not verify with the key of '{common_name(signer)}'",
         ) from exc
+    except jwt.exceptions.PyJWTError as exc:
+        raise TrustError("trust_list_invalid", f"trust list JWS: {exc}"[:200]) from exc
 
 
 # --- extension policies -------------------------------------------------------------------

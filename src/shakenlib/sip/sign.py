@@ -27,12 +27,13 @@ import uuid
 from collections.abc import Mapping, Sequence
 from typing import Literal
 
+import jwt
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
 from shakenlib.errors import UsageError
-from shakenlib.sip.passport import encode_passport
+from shakenlib.sip.passport import canonical_json
 from shakenlib.tn import canonical_tn
 
 __all__ = ["ORIGID_NAMESPACE", "Signer", "origid_for", "sign_es256"]
@@ -85,8 +86,28 @@ class Signer:
         self.x5u = x5u
 
     def sign_passport(self, header: Mapping[str, object], claims: Mapping[str, object]) -> str:
-        """Sign arbitrary header and claims (canonical JSON); returns the compact JWS."""
-        return encode_passport(header, claims, lambda data: sign_es256(self.key, data))
+        """Sign a JOSE header and claims; returns the compact JWS (RFC 7515 §7.1).
+
+        The JWS is made by PyJWT with its header members sorted and the claims in RFC 8225
+        §9 deterministic JSON, so the token is the canonical full form a verifier rebuilds.
+        ``header["alg"]``, when given, must be ``ES256`` (the only algorithm of SHAKEN).
+
+        >>> from cryptography.hazmat.primitives.asymmetric import ec
+        >>> from shakenlib.sip.passport import b64url_encode
+        >>> signer = Signer(ec.generate_private_key(ec.SECP256R1()), "https://cr.example/x")
+        >>> token = signer.sign_passport({"typ": "passport", "x5u": signer.x5u}, {"iat": 1})
+        >>> token.split(".")[0] == b64url_encode(canonical_json(
+        ...     {"alg": "ES256", "typ": "passport", "x5u": "https://cr.example/x"}))
+        True
+        """
+        members = dict(header)
+        if members.pop("alg", "ES256") != "ES256":
+            raise UsageError("usage", "a Signer signs ES256 only (RFC 8588)")
+        members.setdefault("typ", None)  # PyJWT's default typ is "JWT": none unless given
+        return jwt.api_jws.PyJWS().encode(
+            canonical_json(claims), self.key, algorithm="ES256", headers=members,
+            sort_headers=True,
+        )
 
     def identity_header(self, token: str, ppt: str) -> str:
         """The Identity header field value for a full-form ``token`` (RFC 8224 §4)."""

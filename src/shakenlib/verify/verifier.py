@@ -49,6 +49,7 @@ from shakenlib._frozen import build
 from shakenlib.errors import CODES, IdentityHeaderError, RepositoryError, ShakenError, UsageError
 from shakenlib.fetch import CertificateRepository, Fetched
 from shakenlib.findings import Finding
+from shakenlib.pki.certs import x509_chain
 from shakenlib.pki.crl import CertificateRevoked, RevocationChecker, crl_urls
 from shakenlib.pki.tnauthlist import (
     EJWT_CLAIM_CONSTRAINTS_OID,
@@ -218,7 +219,7 @@ def _build_credential(x5u: str, body: bytes, digest: str, fetched: Fetched) -> _
     """Parse an x5u response into a credential; a certificate that does not parse, or
     whose fields cannot be read, is ``cert_malformed`` (never an exception)."""
     try:
-        certs = _parse_chain(body)
+        certs = x509_chain(body)
         if not certs:
             raise _Failure("x5u_content", f"{x5u}: no certificate in the response")
         leaf = certs[0]
@@ -268,12 +269,6 @@ def _summary(leaf: x509.Certificate, der_sha256: str, spc: str | None) -> Certif
         not_before=leaf.not_valid_before_utc,
         not_after=leaf.not_valid_after_utc,
     )
-
-
-def _parse_chain(body: bytes) -> list[x509.Certificate]:
-    if b"-----BEGIN" in body:
-        return x509.load_pem_x509_certificates(body)
-    return [x509.load_der_x509_certificate(body)]
 
 
 def _canonical(tn: str | None) -> str | None:
