@@ -17,15 +17,29 @@ Which calls go where:
   x5u …) are summarised by error code and x5u host (:attr:`Analysis.unattributed`);
 * unsigned calls (no Identity header) are summarised in :attr:`Analysis.unsigned`.
 
-Memory stays bounded: per lead, distinct calling/called numbers are exact sets up to
-``cap`` (default 4096) and then a HyperLogLog sketch (:class:`HyperLogLog`, 4096
-registers, ~1.6 % standard error); samples and examples keep the few earliest; the
-per-hour histogram grows with the span of the data in hours, not with the calls.
+Some signers put a fresh origid on every call (origid granularity is the signer's
+choice). A signer whose origids mostly carry one call (:attr:`SignerStats.per_call`) gets
+one signer-level lead for its single-call origids (``origid`` ``None``,
+``origid_per_call``); its repeating origids stay leads of their own. Each signer also
+has a row in :meth:`Analysis.signers_table`.
+
+Memory stays bounded by what is reported, not by the number of origids: an (SPC,
+origid) group keeps its first :data:`SMALL` calls as they are and gets full statistics
+only when it grows past them; a signer with more than ``small_cap`` (default 4096) such
+small groups pending folds them into its signer-level lead. Per lead, distinct
+calling/called numbers are exact sets up to ``cap`` (default 4096) and then a
+HyperLogLog sketch (:class:`HyperLogLog`, 4096 registers, ~1.6 % standard error);
+samples and examples keep the few earliest; the per-hour histogram grows with the span
+of the data in hours, not with the calls.
 
 Aggregates merge exactly (:meth:`Analysis.merge`): analysing two halves of a dataset
 and merging gives the analysis of the whole, because every part of the state is a
 function of the *set* of calls (counts add, sets unite, sketch registers take the
-maximum, samples keep the earliest by (time, line)).
+maximum, small groups unite their calls, samples keep the earliest by (time, line)).
+The exception is a signer that folded its pending small groups: every call is still
+counted once and its totals stay exact, but which of a repeating origid's first calls
+went to the signer-level lead depends on the order (such leads are flagged
+``origid_partial``).
 
 >>> import datetime as dt
 >>> from shakenlib.records import CallRecord
@@ -1009,7 +1023,7 @@ class Analysis:
         for key, stats in other.leads_by_key.items():
             mine = self.leads_by_key.get(key)
             if mine is None:
-                signer = self.signers[key[0]]
+                signer = self.signers.setdefault(key[0], SignerStats())
                 if key[1] in signer.small:  # a small group here, full there
                     mine = self._promote(key[0], signer, key[1])
                 else:

@@ -231,7 +231,7 @@ def _signer_line(row: SignerSummary) -> str:
     approx = "" if row.distinct_origids_exact else "~"
     return (f"  {row.spc:<6} {(row.provider.name or '?')[:28]:<28}{itg}  calls {row.calls} "
             f"({row.share:.1%})  passed {row.passed}  failed {row.failed}  origids "
-            f"{approx}{row.distinct_origids} ({row.origids_per_call:.2f}/call)  "
+            f"{approx}{row.distinct_origids} ({row.origids_per_call:.3g}/call)  "
             f"attest {attest}{per_call}")
 
 
