@@ -10,6 +10,7 @@ from ``/proc``), and of each process.
 
 ``--per-call``: every call is signed and every signer puts a fresh origid on every call
 (N distinct (SPC, origid) keys), the shape that once needed ~10 GB for a million calls.
+``--calls-per-origid K``: the same with a fresh origid every K calls of each signer.
 
 By default the verifier is a stand-in that returns a result from the record without
 ECDSA (memory is about streaming and aggregation, the same code either way). ``--real``
@@ -60,34 +61,44 @@ class StandInConfig:
         return StandIn()
 
 
-def _origid(i: int, per_call: bool, fixed: str) -> str:
-    """A fresh UUID-shaped origid for call ``i`` (per-call shape), else ``fixed``."""
-    if not per_call:
-        return fixed
-    return f"{i:08x}-0b8e-4f0e-9d55-{(i * 2654435761) % 2**48:012x}"
+class Origids:
+    """Origids of the per-call shapes: a fresh one every ``per`` calls of each signer
+    (``per`` 0: the fixed origid given)."""
+
+    def __init__(self, per: int) -> None:
+        self.per = per
+        self.calls: dict[str, int] = {}
+
+    def __call__(self, spc: str, fixed: str) -> str:
+        if not self.per:
+            return fixed
+        k = self.calls[spc] = self.calls.get(spc, -1) + 1
+        k //= self.per
+        return f"{k:08x}-{spc}-4f0e-9d55-{(k * 2654435761) % 2**48:012x}"
 
 
-def write(path: Path, n: int, per_call: bool = False) -> None:
+def write(path: Path, n: int, per_call: int = 0) -> None:
     rng = random.Random(1)
+    origid = Origids(per_call)
     subscribers = [(rng.choice(["100A", "200B", "300C"]), f"1215{rng.randrange(2000000, 9999999)}")
                    for _ in range(2000)]
     with open(path, "w") as handle:
         for i in range(n):
             t = 1748736000 + i * 86400 // n
             if i % 20 == 0:  # 5 %: the campaign, a new number every call
-                ident = f"999R/{_origid(i, per_call, 'camp')}/A"
+                ident = f"999R/{origid('999R', 'camp')}/A"
                 orig = f"1{200 + (i // 20) % 700}{555 + (i // 14000) % 400}{i % 10000:04d}"
             elif i % 10 == 1 and not per_call:
                 orig, ident = f"1610555{rng.randrange(10000):04d}", ""
             else:
                 spc, orig = subscribers[rng.randrange(len(subscribers))]
-                ident = f"{spc}/{_origid(i, per_call, f'trunk{int(orig) % 3}')}/A"
+                ident = f"{spc}/{origid(spc, f'trunk{int(orig) % 3}')}/A"
             handle.write(json.dumps({"time": t, "orig": orig,
                                      "dest": f"1312{rng.randrange(2000000, 9999999)}",
                                      "identity": ident}) + "\n")
 
 
-def write_real(path: Path, n: int, root: Path, per_call: bool = False) -> Any:
+def write_real(path: Path, n: int, root: Path, per_call: int = 0) -> Any:
     """The same traffic as :func:`write`, signed for real; returns the VerifierConfig."""
     from shakenlib.batch import VerifierConfig
     from shakenlib.testing.testbed import ShakenTestbed
@@ -100,6 +111,7 @@ def write_real(path: Path, n: int, root: Path, per_call: bool = False) -> Any:
     (root / "trust.pem").write_bytes(bed.pki.trust_anchors_pem())
     base = int(bed.now.timestamp()) - 43200  # the day around the test PKI's reference time
     rng = random.Random(1)
+    fresh = Origids(per_call)
     subscribers = [(rng.choice(["100A", "200B", "300C"]), f"1215{rng.randrange(2000000, 9999999)}")
                    for _ in range(2000)]
     with open(path, "w") as handle:
@@ -108,14 +120,13 @@ def write_real(path: Path, n: int, root: Path, per_call: bool = False) -> Any:
             dest = f"1312{rng.randrange(2000000, 9999999)}"
             if i % 20 == 0:
                 spc = "999R"
-                origid = _origid(i, per_call, "7c1d3a52-0b8e-4f0e-9d55-6a0f1e2c9b10")
+                origid = fresh(spc, "7c1d3a52-0b8e-4f0e-9d55-6a0f1e2c9b10")
                 orig = f"1{200 + (i // 20) % 700}{555 + (i // 14000) % 400}{i % 10000:04d}"
             elif i % 10 == 1 and not per_call:
                 orig, spc, origid = f"1610555{rng.randrange(10000):04d}", "", ""
             else:
                 spc, orig = subscribers[rng.randrange(len(subscribers))]
-                origid = _origid(i, per_call,
-                                 f"00000000-0000-4000-8000-00000000000{int(orig) % 3}")
+                origid = fresh(spc, f"00000000-0000-4000-8000-00000000000{int(orig) % 3}")
             ident = providers[spc].sign(orig=orig, dest=dest, origid=origid, iat=t) if spc else ""
             handle.write(json.dumps({"time": t, "orig": orig, "dest": dest,
                                      "identity": ident}) + "\n")
@@ -170,14 +181,17 @@ def main() -> int:
     parser.add_argument("--real", action="store_true", help="sign and verify for real")
     parser.add_argument("--per-call", action="store_true",
                         help="all calls signed, a fresh origid on every call")
+    parser.add_argument("--calls-per-origid", type=int, default=0, metavar="K",
+                        help="all calls signed, a fresh origid every K calls of a signer")
     args = parser.parse_args()
+    per_call = args.calls_per_origid or (1 if args.per_call else 0)
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "calls.jsonl"
         config: Any = StandInConfig()
         if args.real:
-            config = write_real(path, args.n, Path(tmp), args.per_call)
+            config = write_real(path, args.n, Path(tmp), per_call)
         else:
-            write(path, args.n, args.per_call)
+            write(path, args.n, per_call)
         size = path.stat().st_size
         before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         sampler = TreeSampler()

@@ -5,10 +5,12 @@ from __future__ import annotations
 import datetime as dt
 import random
 
+import attrs
 import pytest
 from hypothesis import given, settings, strategies as st
 
 from shakenlib.leads import (
+    SMALL,
     Analysis,
     DistinctCounter,
     HyperLogLog,
@@ -373,43 +375,42 @@ def test_the_planted_one_origid_campaign_still_ranks_first_next_to_per_call_sign
 
 def test_per_call_campaign_scores_as_the_same_campaign_under_one_origid() -> None:
     campaign = [c for c in traffic() if c[1].spc == "999R"]
-    per_call = [(rec, attrs_evolve(res, origid=f"fresh-{rec.line}")) for rec, res in campaign]
+    per_call = [(rec, attrs.evolve(res, origid=f"fresh-{rec.line}")) for rec, res in campaign]
     one = Analysis().add_all(campaign).leads()[0]
     each = Analysis().add_all(per_call).leads()[0]
-    assert each.origid_per_call and not one.origid_per_call
+    assert each.origid_per_call
+    assert not one.origid_per_call
     assert each.score == one.score
     assert (each.calls, each.distinct_orig, each.neighbour_calls, each.attest) == (
         one.calls, one.distinct_orig, one.neighbour_calls, one.attest)
     assert set(each.flags) - set(one.flags) == {"origid_per_call"}
 
 
-def attrs_evolve(result: VerificationResult, **changes: object) -> VerificationResult:
-    import attrs
-
-    return attrs.evolve(result, **changes)  # type: ignore[arg-type]
-
-
-@pytest.mark.parametrize(("singles", "repeating", "per_call"), [
-    (9, 0, False),   # too few to tell
-    (10, 0, True),
-    (10, 9, True),   # most origids carry one call
-    (10, 10, False),  # half: not most
+@pytest.mark.parametrize(("small", "each", "full", "per_call"), [
+    (9, 1, 0, False),   # too few to tell
+    (10, 1, 0, True),   # a fresh origid on every call
+    (10, 3, 0, True),   # ... or every few calls
+    (10, 1, 9, True),   # most origids are small: the others stay leads of their own
+    (10, 1, 10, False),  # half: not most
 ])
-def test_origid_per_call_rule(singles: int, repeating: int, per_call: bool) -> None:
+def test_origid_per_call_rule(small: int, each: int, full: int, per_call: bool) -> None:
     analysis = Analysis()
     line = 0
-    for i in range(singles):
-        line += 1
-        analysis.add(*call(line, f"1215555{2000 + i:04d}", "12125550000", origid=f"s{i}"))
-    for i in range(repeating):
-        for _ in range(2):
+    for i in range(small):
+        for _ in range(each):
+            line += 1
+            analysis.add(*call(line, f"1215555{line:04d}", "12125550000", origid=f"s{i}"))
+    for i in range(full):
+        for _ in range(SMALL + 1):
             line += 1
             analysis.add(*call(line, "12155552000", "12125550000", origid=f"r{i}"))
     assert analysis.signers["111A"].per_call is per_call
     leads = analysis.leads()
-    assert len(leads) == analysis.leads_total() == (
-        repeating + 1 if per_call else singles + repeating)
-    assert sum(lead.calls for lead in leads) == singles + 2 * repeating
+    assert len(leads) == analysis.leads_total() == (full + 1 if per_call else small + full)
+    assert sum(lead.calls for lead in leads) == line
+    assert sum(lead.origid_per_call for lead in leads) == per_call
+    assert {lead.origid for lead in leads if not lead.origid_per_call} >= {
+        f"r{i}" for i in range(full)}
 
 
 def test_signers_table() -> None:
@@ -482,7 +483,7 @@ def test_bounded_small_groups_count_every_call_once(cut: int, cap: int) -> None:
     merged.update(Analysis(small_cap=cap).add_all(calls[cut:]), take=True)
     for analysis in (whole, merged):
         signer = analysis.signers["888P"]
-        assert len(signer.small) <= cap
+        assert signer.pending == sum(len(c) for c in signer.small.values()) <= cap
         assert signer.spills > 0
         assert signer.per_call
         leads = analysis.leads()

@@ -18,17 +18,19 @@ Which calls go where:
 * unsigned calls (no Identity header) are summarised in :attr:`Analysis.unsigned`.
 
 Some signers put a fresh origid on every call (origid granularity is the signer's
-choice). A signer whose origids mostly carry one call (:attr:`SignerStats.per_call`) gets
-one signer-level lead for its single-call origids (``origid`` ``None``,
-``origid_per_call``); its repeating origids stay leads of their own. Each signer also
-has a row in :meth:`Analysis.signers_table`.
+choice). A signer whose origids mostly carry one call or a few
+(:attr:`SignerStats.per_call`) gets one signer-level lead for its small origids (at most
+:data:`SMALL` calls each; ``origid`` ``None``, ``origid_per_call``); its origids with
+more calls stay leads of their own. Each signer also has a row in
+:meth:`Analysis.signers_table`.
 
 Memory stays bounded by what is reported, not by the number of origids: an (SPC,
-origid) group keeps its first :data:`SMALL` calls as they are and gets full statistics
-only when it grows past them; a signer with more than ``small_cap`` (default 4096) such
-small groups pending folds them into its signer-level lead. Per lead, distinct
-calling/called numbers are exact sets up to ``cap`` (default 4096) and then a
-HyperLogLog sketch (:class:`HyperLogLog`, 4096 registers, ~1.6 % standard error);
+origid) group keeps its first :data:`SMALL` (16) calls as they are and gets full
+statistics only when it grows past them; a signer with more than ``small_cap`` (default
+8192) calls pending in such small groups folds them into its signer-level lead. (Origids
+of more than 16 calls each keep full statistics each: memory grows with those.) Per
+lead, distinct calling/called numbers are exact sets up to ``cap`` (default 4096) and
+then a HyperLogLog sketch (:class:`HyperLogLog`, 4096 registers, ~1.6 % standard error);
 samples and examples keep the few earliest; the per-hour histogram grows with the span
 of the data in hours, not with the calls.
 
@@ -101,10 +103,12 @@ SAMPLES = 5
 #: Unreadable records kept with their line numbers (the earliest lines); all are counted.
 ERROR_SAMPLES = 100
 #: Calls an (SPC, origid) group keeps as they are before it gets full statistics.
-SMALL = 4
-#: Small groups a signer keeps pending before folding them into its signer-level lead.
-SMALL_CAP = 4096
-#: Single-call origids that make a signer "origid per call" (when most of its origids).
+SMALL = 16
+#: Calls a signer keeps pending in small groups before folding them into its
+#: signer-level lead (the memory bound: a few MiB per signer).
+SMALL_CAP = 8192
+#: Small origids (at most :data:`SMALL` calls) that make a signer "origid per call"
+#: (when they are most of its origids).
 PER_CALL_MIN = 10
 
 
@@ -605,7 +609,7 @@ class SignerStats:
 
     ``small`` holds the (SPC, origid) groups of at most :data:`SMALL` calls as their
     calls (sorted); a group that grows past it gets full :class:`LeadStats` in
-    :attr:`Analysis.leads_by_key`. When more than ``small_cap`` small groups are pending
+    :attr:`Analysis.leads_by_key`. When more than ``small_cap`` calls are pending there
     (a signer that puts a fresh origid on every call), they are folded into ``spilled``,
     the signer-level statistics, so memory stays bounded by the cap, not by the origids.
     """
@@ -617,6 +621,8 @@ class SignerStats:
     subjects: Counter[str | None] = attrs.field(factory=Counter)
     origids: DistinctCounter = attrs.field(factory=DistinctCounter)
     small: dict[str | None, list[Call]] = attrs.field(factory=dict)
+    #: calls in ``small``
+    pending: int = 0
     spilled: LeadStats | None = None
     spills: int = 0
     #: origids that grew past :data:`SMALL` calls after a spill (calls of theirs made
@@ -644,6 +650,7 @@ class SignerStats:
             for call in calls:
                 spilled.add_call(call, origid)
         self.small = {}
+        self.pending = 0
         self.spills += 1
 
     def update_counts(self, other: SignerStats) -> None:
@@ -661,19 +668,15 @@ class SignerStats:
         self.spills += other.spills
         self.after_spill |= other.after_spill
 
-    def single_origids(self) -> int:
-        """Pending origids that carry one call."""
-        return sum(1 for calls in self.small.values() if len(calls) == 1)
-
     @property
     def per_call(self) -> bool:
-        """Whether the signer puts a fresh origid on (almost) every call: it overflowed
-        its small groups, or at least :data:`PER_CALL_MIN` of its origids carry one call
-        and they are most of its origids."""
+        """Whether the signer puts a fresh origid on every call, or every few calls: it
+        overflowed its small groups, or at least :data:`PER_CALL_MIN` of its origids carry
+        at most :data:`SMALL` calls and they are most of its origids."""
         if self.spills:
             return True
-        singles = self.single_origids()
-        return singles >= PER_CALL_MIN and 2 * singles > self.origids.count()
+        small = len(self.small)
+        return small >= PER_CALL_MIN and 2 * small > self.origids.count()
 
 
 @attrs.frozen
@@ -728,7 +731,7 @@ class Lead:
     why: tuple[str, ...]
     flags: tuple[str, ...]
     traceback: TracebackShortcut
-    #: a signer-level lead: the signer's single-call origids taken together (``origid``
+    #: a signer-level lead: the signer's small origids taken together (``origid``
     #: is ``None``; see :attr:`SignerStats.per_call`)
     origid_per_call: bool = False
     #: distinct origids of the signer (for a signer-level lead), else 1
@@ -796,7 +799,7 @@ def _score(stats: LeadStats, signer: SignerStats | None = None,
            ) -> tuple[float, list[str], list[str]]:
     """The documented score (see docs/investigating.md): points with their reasons.
 
-    ``signer``: the lead is that signer's single-call origids taken together (the same
+    ``signer``: the lead is that signer's small origids taken together (the same
     points as the same calls under one origid; the reasons say so).
     """
     n = stats.numbers
@@ -813,11 +816,12 @@ def _score(stats: LeadStats, signer: SignerStats | None = None,
     if signer is not None:
         origids = signer.origids.count()
         flags.append("origid_per_call")
-        under = "single-call origids of one signer"
+        under = "one signer's per-call origids"
         why.append(f"origid per call: the signer put {'' if signer.origids.exact else '~'}"
                    f"{origids} distinct origids on {signer.calls} calls "
-                   f"({origids / signer.calls:.2f} per call), so its single-call origids "
-                   "are analysed together as one signer-level lead (origid null)")
+                   f"({origids / signer.calls:.2f} per call), so its origids of at most "
+                   f"{SMALL} calls are analysed together as one signer-level lead "
+                   "(origid null)")
     explained = len(why)
     points = 30 * diversity * volume
     if points >= 0.05:
@@ -970,19 +974,23 @@ class Analysis:
             return
         small = signer.small
         calls = small.get(origid)
+        signer.pending += 1
         if calls is None:
             small[origid] = [call]
-            if len(small) > self.small_cap:
-                signer.spill()
-            return
-        calls.append(call)
-        calls.sort(key=_call_key)
-        if len(calls) > SMALL:
-            self._promote(spc, signer, origid)
+        else:
+            calls.append(call)
+            calls.sort(key=_call_key)
+            if len(calls) > SMALL:
+                self._promote(spc, signer, origid)
+                return
+        if signer.pending > self.small_cap:
+            signer.spill()
 
     def _promote(self, spc: str, signer: SignerStats, origid: str | None) -> LeadStats:
         """Give a small group full statistics."""
-        stats = self.leads_by_key[(spc, origid)] = LeadStats.of_calls(signer.small.pop(origid))
+        calls = signer.small.pop(origid)
+        signer.pending -= len(calls)
+        stats = self.leads_by_key[(spc, origid)] = LeadStats.of_calls(calls)
         if signer.spills:
             signer.after_spill.add(origid)
         return stats
@@ -1039,6 +1047,7 @@ class Analysis:
                     for call in calls:
                         full.add_call(call)
                     continue
+                signer.pending += len(calls)
                 mine_calls = small.get(origid)
                 if mine_calls is None:
                     small[origid] = calls if take else list(calls)
@@ -1047,7 +1056,7 @@ class Analysis:
                 mine_calls.sort(key=_call_key)
                 if len(mine_calls) > SMALL:
                     self._promote(spc, signer, origid)
-            if len(small) > self.small_cap:
+            if signer.pending > self.small_cap:
                 signer.spill()
         self.unsigned_numbers.update(other.unsigned_numbers)
         self.unattributed.update(other.unattributed)
@@ -1064,7 +1073,7 @@ class Analysis:
     # --- leads --------------------------------------------------------------------------
     def _candidates(self) -> Iterable[_Candidate]:
         """Every lead's statistics, unbuilt: full groups, small groups, and one
-        signer-level lead per origid-per-call signer (its single-call origids)."""
+        signer-level lead per origid-per-call signer (its small origids)."""
         for (spc, origid), stats in self.leads_by_key.items():
             yield spc, origid, stats, None
         for spc, signer in self.signers.items():
@@ -1074,10 +1083,11 @@ class Analysis:
                 folded = LeadStats()
                 folded.update(signer.spilled)
             for origid, calls in signer.small.items():
-                if per_call and len(calls) == 1:
+                if per_call:
                     if folded is None:
                         folded = LeadStats()
-                    folded.add_call(calls[0], origid)
+                    for call in calls:
+                        folded.add_call(call, origid)
                 else:
                     yield spc, origid, LeadStats.of_calls(calls), None
             if folded is not None:
@@ -1088,9 +1098,7 @@ class Analysis:
         total = len(self.leads_by_key)
         for signer in self.signers.values():
             if signer.per_call:
-                singles = signer.single_origids()
-                total += len(signer.small) - singles
-                total += bool(singles or signer.spilled is not None)
+                total += bool(signer.small or signer.spilled is not None)
             else:
                 total += len(signer.small)
         return total
@@ -1134,7 +1142,7 @@ class Analysis:
             parent = self.signers.get(spc)
             if parent is not None and origid in parent.after_spill:
                 flags = [*flags, "origid_partial"]
-                why = [*why, "the signer's single-call origids overflowed the memory bound; "
+                why = [*why, "the signer's small origids overflowed the memory bound; "
                              f"up to {SMALL} earlier calls of this origid may be counted "
                              "under its signer-level lead instead"]
         n = stats.numbers
