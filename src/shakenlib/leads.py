@@ -1142,9 +1142,9 @@ class Analysis:
             parent = self.signers.get(spc)
             if parent is not None and origid in parent.after_spill:
                 flags = [*flags, "origid_partial"]
-                why = [*why, "the signer's small origids overflowed the memory bound; "
-                             f"up to {SMALL} earlier calls of this origid may be counted "
-                             "under its signer-level lead instead"]
+                why = [*why, "the signer's small origids overflowed the memory bound: "
+                             f"calls of this origid made before it had {SMALL + 1} may be "
+                             "counted under the signer-level lead instead"]
         n = stats.numbers
         samples = tuple(SampleCall(*sample) for sample in stats.samples)
         return Lead(
