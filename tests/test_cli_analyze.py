@@ -302,3 +302,17 @@ def test_top_must_be_a_positive_number_or_all(per_call_example: tuple[Path, dict
     for bad in ("0", "x", "-3"):
         assert main(["analyze", *_args(out), "--top", bad]) == 2
         assert "--top" in capsys.readouterr().err
+
+
+def test_per_call_analysis_does_not_depend_on_jobs(
+        per_call_example: tuple[Path, dict[str, Any]],
+        capsys: pytest.CaptureFixture[str]) -> None:
+    # the workers' parts (small groups, signer totals) merge into the same analysis
+    out, _ = per_call_example
+    reports = []
+    for jobs in ("1", "2"):
+        args = [*_args(out)[:-1], jobs, "--json", "--top", "all", "--chunk-size", "16"]
+        assert main(["analyze", *args]) == 0
+        reports.append(json.loads(capsys.readouterr().out))
+    assert reports[0] == reports[1]
+    assert reports[0]["leads"][0]["origid_per_call"]
