@@ -42,10 +42,10 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-from collections.abc import Iterable
 import json
 import random
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
