@@ -72,6 +72,9 @@ def test_a_batch_goes_on_past_records_that_raise(tmp_path: Path, jobs: int) -> N
     analysis = analyze_source(source, BuggyConfig(), jobs=jobs, chunk_size=16)
     assert analysis.calls == 300
     assert analysis.failed_by_error["internal_error"] == 6
+    assert [line for line, _, _ in analysis.internal_errors] == [8, 58, 108, 158, 208, 258]
+    assert all("TypeError" in message for _, _, message in analysis.internal_errors)
+    assert len(analysis.to_dict()["internal_errors"]) == 6
     assert analysis.passed == 300 - 30 - 6
 
 

@@ -214,3 +214,105 @@ def test_html_and_csv_with_a_lone_surrogate_are_written(
     assert row["origid"].startswith("o\n#1  score 99.9")  # the CSV keeps the value, quoted
     assert main(["analyze", *base, "--html", str(tmp_path / "leads.html")]) == 0
     assert "666E" in (tmp_path / "leads.html").read_text(encoding="utf-8")
+
+
+# --- issue 11: a signer that puts a fresh origid on every call ------------------------------
+@pytest.fixture(scope="module")
+def per_call_example(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
+    out = tmp_path_factory.mktemp("cli-per-call")
+    planted = generate(out, calls=400, seed=11, origid_per_call=("999R", "561C"),
+                       signer_customers=0.05)
+    return out, planted
+
+
+def test_analyze_json_with_per_call_origid_signers(
+        per_call_example: tuple[Path, dict[str, Any]],
+        capsys: pytest.CaptureFixture[str]) -> None:
+    out, planted = per_call_example
+    assert planted["origid_per_call"] == ["561C", "999R"]
+    assert main(["analyze", *_args(out), "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    top = data["leads"][0]
+    # the campaign (and the signer's few ordinary customers) is one signer-level lead
+    assert (top["spc"], top["provider"], top["origid"]) == ("999R", "Bluefin VoIP LLC", None)
+    assert top["origid_per_call"] is True
+    assert "origid_per_call" in top["flags"]
+    assert top["calls"] == planted["campaign_calls"] + planted["signer_customers"] == 140
+    assert top["distinct_origids"] == 140
+    assert top["why"][0].startswith("origid per call: the signer put 140 distinct origids")
+    assert all(sample["origid"] for sample in top["samples"])
+    assert data["leads_total"] == len(data["leads"])
+    # the other per-call signer's ordinary traffic is one lead too, and ranks below
+    northwind = [lead for lead in data["leads"] if lead["spc"] == "561C"]
+    assert [lead["origid_per_call"] for lead in northwind] == [True]
+    assert northwind[0]["score"] < top["score"] / 2
+    signers = {row["spc"]: row for row in data["signers"]}
+    assert set(signers) == {"873J", "412B", "561C", "730G", "999R"}
+    row = signers["999R"]
+    assert (row["calls"], row["distinct_origids"], row["origids_per_call"],
+            row["origid_per_call"]) == (140, 140, 1.0, True)
+    assert row["share"] == round(140 / 400, 4)
+    assert row["attest"] == {"A": planted["campaign_calls"], "B": planted["signer_customers"]}
+    assert not signers["873J"]["origid_per_call"]
+    assert sum(r["calls"] for r in signers.values()) == (
+        data["passed"] + data["failed"] - data["failed_without_certificate"]["by_error"].get(
+            "x5u_http_status", 0))
+
+
+def test_top_applies_to_every_format(per_call_example: tuple[Path, dict[str, Any]],
+                                     tmp_path: Path,
+                                     capsys: pytest.CaptureFixture[str]) -> None:
+    out, _ = per_call_example
+    assert main(["analyze", *_args(out), "--json", "--top", "2"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert len(data["leads"]) == 2
+    total = data["leads_total"]
+    assert total > 2
+    assert main(["analyze", *_args(out), "--json", "--top", "all"]) == 0
+    assert len(json.loads(capsys.readouterr().out)["leads"]) == total
+    assert main(["analyze", *_args(out), "--top", "1"]) == 0
+    table = capsys.readouterr().out
+    assert "#1  score" in table
+    assert "#2" not in table
+    assert "origid (per call: 140 origids)" in table
+    assert "about the origid of each call, e.g. " in table
+    assert f"... {total - 1} more leads ({total} in all" in table
+    assert "signers (5):" in table
+    assert "999R   Bluefin VoIP LLC" in table
+    report = tmp_path / "leads.csv"
+    assert main(["analyze", *_args(out), "--csv", str(report), "--top", "1"]) == 0
+    rows = list(csv.DictReader(report.open()))
+    assert [(r["spc"], r["origid"], r["origid_per_call"]) for r in rows] == [
+        ("999R", "", "True")]
+    signers = list(csv.DictReader((tmp_path / "leads-signers.csv").open()))
+    assert signers[0]["spc"] == "999R"
+    assert signers[0]["distinct_origids"] == "140"
+    assert len(signers) == 5
+    page = tmp_path / "leads.html"
+    assert main(["analyze", *_args(out), "--html", str(page), "--top", "1"]) == 0
+    html = page.read_text()
+    assert html.count("<td class=score>") == 1
+    assert f"1 of {total} leads" in html
+    assert "<h2>Signers</h2>" in html
+
+
+def test_top_must_be_a_positive_number_or_all(per_call_example: tuple[Path, dict[str, Any]],
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    out, _ = per_call_example
+    for bad in ("0", "x", "-3"):
+        assert main(["analyze", *_args(out), "--top", bad]) == 2
+        assert "--top" in capsys.readouterr().err
+
+
+def test_per_call_analysis_does_not_depend_on_jobs(
+        per_call_example: tuple[Path, dict[str, Any]],
+        capsys: pytest.CaptureFixture[str]) -> None:
+    # the workers' parts (small groups, signer totals) merge into the same analysis
+    out, _ = per_call_example
+    reports = []
+    for jobs in ("1", "2"):
+        args = [*_args(out)[:-1], jobs, "--json", "--top", "all", "--chunk-size", "16"]
+        assert main(["analyze", *args]) == 0
+        reports.append(json.loads(capsys.readouterr().out))
+    assert reports[0] == reports[1]
+    assert reports[0]["leads"][0]["origid_per_call"]

@@ -5,10 +5,12 @@ from __future__ import annotations
 import datetime as dt
 import random
 
+import attrs
 import pytest
 from hypothesis import given, settings, strategies as st
 
 from shakenlib.analysis.leads import (
+    SMALL,
     Analysis,
     DistinctCounter,
     HyperLogLog,
@@ -297,3 +299,218 @@ def test_number_stats_counts_agree_with_the_public_rules(orig: str | None,
     assert stats.invalid_orig_calls == int(bool(orig) and nanp_problem(orig) is not None)
     assert stats.orig.count() == int(bool(orig))
     assert stats.dest.count() == int(bool(dest))
+
+
+# --- issue 11: origid per call, signers, bounded memory, top N ------------------------------
+def per_call_traffic(seed: int = 1) -> list[tuple[CallRecord, VerificationResult]]:
+    """A signer (888P) that puts a fresh origid on every call carries a campaign and a few
+    ordinary customers, and also one trunk origid of ordinary customers (a mixed signer);
+    another per-call signer (777Q) carries ordinary traffic only; plus the ordinary
+    traffic of test ``traffic`` without its campaign."""
+    rng = random.Random(seed)
+    calls = [c for c in traffic(seed) if c[1].spc != "999R"]
+    line = 10_000
+    pool = [f"1303777{n:04d}" for n in range(2000, 2040)]
+    for i in range(300):  # the campaign: a fresh origid, a spoofed neighbour number each
+        line += 1
+        npa = 201 + i
+        calls.append(call(line, f"1{npa}555{2000 + i:04d}", f"1{npa}5559999", spc="888P",
+                          origid=f"888-{rng.getrandbits(64):016x}", attest="A",
+                          minutes=600 + i % 120))
+    for _ in range(50):  # the same signer's ordinary customers, also a fresh origid each
+        line += 1
+        calls.append(call(line, rng.choice(pool), f"1{rng.randrange(201, 989)}2345678",
+                          spc="888P", origid=f"888-{rng.getrandbits(64):016x}", attest="A",
+                          minutes=rng.randrange(1440)))
+    for _ in range(200):  # and its customers behind one trunk origid
+        line += 1
+        calls.append(call(line, rng.choice(pool), f"1{rng.randrange(201, 989)}2345678",
+                          spc="888P", origid="888-trunk", attest="A",
+                          minutes=rng.randrange(1440)))
+    other = [f"1614222{n:04d}" for n in range(3000, 3060)]
+    for _ in range(400):  # another per-call signer, ordinary subscribers
+        line += 1
+        calls.append(call(line, rng.choice(other), f"1{rng.randrange(201, 989)}2345678",
+                          spc="777Q", origid=f"777-{rng.getrandbits(64):016x}", attest="A",
+                          minutes=rng.randrange(1440)))
+    rng.shuffle(calls)
+    return calls
+
+
+def test_campaign_through_a_per_call_origid_signer_ranks_first() -> None:
+    analysis = Analysis().add_all(per_call_traffic())
+    leads = analysis.leads()
+    top = leads[0]
+    assert (top.spc, top.origid, top.origid_per_call) == ("888P", None, True)
+    assert "origid_per_call" in top.flags
+    assert "likely_improper_attestation" in top.flags
+    assert "neighbour_spoofing" in top.flags
+    assert top.calls == 350  # the campaign and the customers with a fresh origid
+    assert top.distinct_origids == 351  # ... and the trunk origid
+    assert top.neighbour_calls == 300
+    assert top.why[0].startswith("origid per call: the signer put 351 distinct origids on "
+                                 "550 calls")
+    assert top.traceback.origid is None
+    assert all(s.origid is not None and s.origid.startswith("888-") for s in top.samples)
+    assert "each sample call's origid" in top.traceback.ask
+    # the repeating origid of the same signer stays a lead of its own, below the campaign
+    trunk = next(lead for lead in leads if lead.origid == "888-trunk")
+    assert (trunk.spc, trunk.calls, trunk.origid_per_call) == ("888P", 200, False)
+    assert trunk.score < top.score
+    # the other per-call signer's ordinary traffic is one signer-level lead, far below
+    other = next(lead for lead in leads if lead.spc == "777Q")
+    assert (other.calls, other.origid, other.origid_per_call) == (400, None, True)
+    assert other.distinct_orig == 60
+    assert other.score < top.score / 2
+    assert [lead.spc for lead in leads].count("777Q") == 1
+    assert analysis.leads_total() == len(leads) == 5  # trunk-1, gw, 888P x2, 777Q
+    assert sum(lead.calls for lead in leads) == analysis.passed + analysis.failed - 7
+
+
+def test_the_planted_one_origid_campaign_still_ranks_first_next_to_per_call_signers() -> None:
+    calls = per_call_traffic() + [c for c in traffic() if c[1].spc == "999R"]
+    leads = Analysis().add_all(calls).leads()
+    assert [(lead.spc, lead.origid) for lead in leads[:2]] == [("999R", "camp"), ("888P", None)]
+
+
+def test_per_call_campaign_scores_as_the_same_campaign_under_one_origid() -> None:
+    campaign = [c for c in traffic() if c[1].spc == "999R"]
+    per_call = [(rec, attrs.evolve(res, origid=f"fresh-{rec.line}")) for rec, res in campaign]
+    one = Analysis().add_all(campaign).leads()[0]
+    each = Analysis().add_all(per_call).leads()[0]
+    assert each.origid_per_call
+    assert not one.origid_per_call
+    assert each.score == one.score
+    assert (each.calls, each.distinct_orig, each.neighbour_calls, each.attest) == (
+        one.calls, one.distinct_orig, one.neighbour_calls, one.attest)
+    assert set(each.flags) - set(one.flags) == {"origid_per_call"}
+
+
+@pytest.mark.parametrize(("small", "each", "full", "per_call"), [
+    (9, 1, 0, False),   # too few to tell
+    (10, 1, 0, True),   # a fresh origid on every call
+    (10, 3, 0, True),   # ... or every few calls
+    (10, 1, 9, True),   # most origids are small: the others stay leads of their own
+    (10, 1, 10, False),  # half: not most
+])
+def test_origid_per_call_rule(small: int, each: int, full: int, per_call: bool) -> None:
+    analysis = Analysis()
+    line = 0
+    for i in range(small):
+        for _ in range(each):
+            line += 1
+            analysis.add(*call(line, f"1215555{line:04d}", "12125550000", origid=f"s{i}"))
+    for i in range(full):
+        for _ in range(SMALL + 1):
+            line += 1
+            analysis.add(*call(line, "12155552000", "12125550000", origid=f"r{i}"))
+    assert analysis.signers["111A"].per_call is per_call
+    leads = analysis.leads()
+    assert len(leads) == analysis.leads_total() == (full + 1 if per_call else small + full)
+    assert sum(lead.calls for lead in leads) == line
+    assert sum(lead.origid_per_call for lead in leads) == per_call
+    assert {lead.origid for lead in leads if not lead.origid_per_call} >= {
+        f"r{i}" for i in range(full)}
+
+
+def test_signers_table() -> None:
+    analysis = Analysis().add_all(per_call_traffic())
+    directory = ProviderDirectory.from_rows([{"spc": "777Q", "name": "Verizon Wireless"}])
+    rows = {row.spc: row for row in analysis.signers_table(directory)}
+    assert list(rows) == ["888P", "777Q", "111A", "222B"]  # most calls first
+    p = rows["888P"]
+    assert (p.calls, p.passed, p.failed, p.distinct_origids, p.distinct_origids_exact) == (
+        550, 550, 0, 351, True)
+    assert p.origid_per_call
+    assert p.origids_per_call == pytest.approx(351 / 550)
+    assert p.attest == {"A": 550}
+    assert p.share == pytest.approx(550 / analysis.calls)
+    assert p.provider.name == "Org 888P"
+    assert rows["777Q"].provider.itg_member
+    t = rows["111A"]
+    assert (t.calls, t.failed, t.distinct_origids, t.origid_per_call) == (204, 4, 1, False)
+    data = analysis.to_dict(directory)
+    assert data["signers"][0] == p.to_dict()
+    assert data["signers"][0]["origids_per_call"] == round(351 / 550, 4)
+    assert data["leads_total"] == len(data["leads"]) == 5
+
+
+def test_top_builds_the_same_leads_as_the_full_ranking() -> None:
+    analysis = Analysis().add_all(per_call_traffic() + traffic(2))
+    everything = [lead.to_dict() for lead in analysis.leads()]
+    for top in (1, 2, 3, len(everything), len(everything) + 5):
+        assert [lead.to_dict() for lead in analysis.leads(top=top)] == everything[:top]
+    data = analysis.to_dict(top=2)
+    assert data["leads_total"] == len(everything)
+    assert len(data["leads"]) == 2
+
+
+@settings(max_examples=40, deadline=None)
+@given(cut=st.integers(0, 1300), seed=st.integers(0, 2), third=st.integers(0, 1300))
+def test_merge_of_parts_equals_whole_with_per_call_signers(cut: int, seed: int,
+                                                          third: int) -> None:
+    calls = per_call_traffic(seed)
+    cut, third = sorted((cut, third))
+    whole = Analysis().add_all(calls)
+    parts = [Analysis().add_all(calls[a:b])
+             for a, b in ((0, cut), (cut, third), (third, len(calls)))]
+    merged = parts[0].merge(parts[1]).merge(parts[2])
+    assert merged == whole
+    assert [lead.to_dict() for lead in merged.leads()] == [
+        lead.to_dict() for lead in whole.leads()]
+    assert merged.signers_table() == whole.signers_table()
+    taken = Analysis()
+    for part in reversed(parts):
+        taken.update(part, take=True)
+    assert taken == whole
+
+
+@settings(max_examples=25, deadline=None)
+@given(cut=st.integers(0, 3000), cap=st.integers(8, 200))
+def test_bounded_small_groups_count_every_call_once(cut: int, cap: int) -> None:
+    # a per-call signer with 2,000 calls, a trunk origid on every 10th call, and a second
+    # trunk that starts late; pending small groups are folded once past `cap`
+    rng = random.Random(cap)
+    calls = []
+    for i in range(3000):
+        origid = ("trunk" if i % 10 == 0 else "late" if i > 2000 and i % 5 == 1
+                  else f"fresh-{i}")
+        calls.append(call(i + 1, f"1215{rng.randrange(2000000, 9999999)}", "12125550000",
+                          spc="888P", origid=origid, minutes=i))
+    rng.shuffle(calls)
+    whole = Analysis(small_cap=cap).add_all(calls)
+    merged = Analysis(small_cap=cap).add_all(calls[:cut])
+    merged.update(Analysis(small_cap=cap).add_all(calls[cut:]), take=True)
+    for analysis in (whole, merged):
+        signer = analysis.signers["888P"]
+        assert signer.pending == sum(len(c) for c in signer.small.values()) <= cap
+        assert signer.spills > 0
+        assert signer.per_call
+        leads = analysis.leads()
+        assert sum(lead.calls for lead in leads) == 3000  # every call, once
+        assert analysis.leads_total() == len(leads)
+        assert leads[0].origid_per_call
+        # exact totals whatever the split
+        assert (signer.calls, signer.passed, signer.origids.count()) == (3000, 3000,
+                                                                         whole.signers[
+                                                                             "888P"].origids
+                                                                         .count())
+        assert analysis.signers_table() == whole.signers_table()
+        for lead in leads:  # a repeating origid's lead says when it may miss calls
+            if not lead.origid_per_call and lead.calls < {"trunk": 300, "late": 200}[
+                    lead.origid or ""]:
+                assert "origid_partial" in lead.flags
+
+
+def test_small_groups_memory_does_not_grow_with_origids() -> None:
+    analysis = Analysis(small_cap=256)
+    for i in range(20_000):
+        analysis.add(*call(i + 1, f"1215{2000000 + i:07d}", "12125550000", spc="888P",
+                           origid=f"fresh-{i}"))
+    signer = analysis.signers["888P"]
+    assert len(signer.small) <= 256
+    assert not analysis.leads_by_key
+    assert signer.origids.count() == pytest.approx(20_000, rel=0.05)
+    assert not signer.origids.exact
+    (lead,) = analysis.leads()
+    assert (lead.calls, lead.origid_per_call) == (20_000, True)

@@ -108,3 +108,14 @@ def _spcs(table: Path) -> set[str]:
     import csv
     with open(table, encoding="utf-8") as handle:
         return {row["OCN"] for row in csv.DictReader(handle)}
+
+
+def test_provider_look_ups_are_cached_and_still_right() -> None:
+    directory = ProviderDirectory.from_rows([{"spc": "873J", "name": "AT&T Services, Inc."}])
+    first = directory.provider_for("111A", "Cox Communications Inc")
+    assert first is directory.provider_for("111A", "Cox Communications Inc")
+    assert (first.name, first.itg_name, first.source) == (
+        "Cox Communications Inc", "Cox Communications", "certificate subject O")
+    other = directory.provider_for("111A", "Westside Networks")  # same SPC, another name
+    assert (other.name, other.itg_name) == ("Westside Networks", None)
+    assert directory.provider_for("873j").name == "AT&T Services, Inc."

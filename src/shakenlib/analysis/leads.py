@@ -17,15 +17,31 @@ Which calls go where:
   x5u …) are summarised by error code and x5u host (:attr:`Analysis.unattributed`);
 * unsigned calls (no Identity header) are summarised in :attr:`Analysis.unsigned`.
 
-Memory stays bounded: per lead, distinct calling/called numbers are exact sets up to
-``cap`` (default 4096) and then a HyperLogLog sketch (:class:`HyperLogLog`, 4096
-registers, ~1.6 % standard error); samples and examples keep the few earliest; the
-per-hour histogram grows with the span of the data in hours, not with the calls.
+Some signers put a fresh origid on every call (origid granularity is the signer's
+choice). A signer whose origids mostly carry one call or a few
+(:attr:`SignerStats.per_call`) gets one signer-level lead for its small origids (at most
+:data:`SMALL` calls each; ``origid`` ``None``, ``origid_per_call``); its origids with
+more calls stay leads of their own. Each signer also has a row in
+:meth:`Analysis.signers_table`.
+
+Memory stays bounded by what is reported, not by the number of origids: an (SPC,
+origid) group keeps its first :data:`SMALL` (16) calls as they are and gets full
+statistics only when it grows past them; a signer with more than ``small_cap`` (default
+8192) calls pending in such small groups folds them into its signer-level lead. (Origids
+of more than 16 calls each keep full statistics each: memory grows with those.) Per
+lead, distinct calling/called numbers are exact sets up to ``cap`` (default 4096) and
+then a HyperLogLog sketch (:class:`HyperLogLog`, 4096 registers, ~1.6 % standard error);
+samples and examples keep the few earliest; the per-hour histogram grows with the span
+of the data in hours, not with the calls.
 
 Aggregates merge exactly (:meth:`Analysis.merge`): analysing two halves of a dataset
 and merging gives the analysis of the whole, because every part of the state is a
 function of the *set* of calls (counts add, sets unite, sketch registers take the
-maximum, samples keep the earliest by (time, line)).
+maximum, small groups unite their calls, samples keep the earliest by (time, line)).
+The exception is a signer that folded its pending small groups: every call is still
+counted once and its totals stay exact, but which of a repeating origid's first calls
+went to the signer-level lead depends on the order (such leads are flagged
+``origid_partial``).
 
 >>> import datetime as dt
 >>> from shakenlib.analysis.records import CallRecord
@@ -53,6 +69,7 @@ import copy
 import datetime as dt
 import functools
 import hashlib
+import heapq
 import math
 from collections import Counter
 from collections.abc import Iterable
@@ -72,6 +89,8 @@ __all__ = [
     "Lead",
     "LeadStats",
     "SampleCall",
+    "SignerStats",
+    "SignerSummary",
     "TracebackShortcut",
     "nanp_problem",
     "neighbour",
@@ -84,6 +103,14 @@ DEFAULT_CAP = 4096
 SAMPLES = 5
 #: Unreadable records kept with their line numbers (the earliest lines); all are counted.
 ERROR_SAMPLES = 100
+#: Calls an (SPC, origid) group keeps as they are before it gets full statistics.
+SMALL = 16
+#: Calls a signer keeps pending in small groups before folding them into its
+#: signer-level lead (the memory bound: a few MiB per signer).
+SMALL_CAP = 8192
+#: Small origids (at most :data:`SMALL` calls) that make a signer "origid per call"
+#: (when they are most of its origids).
+PER_CALL_MIN = 10
 
 
 # --------------------------------------------------------------------------------------
@@ -361,12 +388,17 @@ class SampleCall:
     orig: str | None = None
     dest: str | None = None
     call_id: str | None = attrs.field(default=None, order=False)
+    #: the call's own origid (in a signer-level lead, where each call has its own)
+    origid: str | None = attrs.field(default=None, order=False)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict."""
-        return {"time": self.time.astimezone(dt.UTC).isoformat().replace("+00:00", "Z"),
-                "orig": self.orig, "dest": self.dest, "call_id": self.call_id,
-                "line": self.line}
+        out = {"time": self.time.astimezone(dt.UTC).isoformat().replace("+00:00", "Z"),
+               "orig": self.orig, "dest": self.dest, "call_id": self.call_id,
+               "line": self.line}
+        if self.origid is not None:
+            out["origid"] = self.origid
+        return out
 
 
 def _none_first(item: tuple[Any, ...]) -> tuple[tuple[bool, Any], ...]:
@@ -422,6 +454,39 @@ def _url_host(url: str) -> str | None:
         return urlsplit(url).hostname
     except ValueError:
         return None
+
+
+#: What a call contributes to a group, beyond its numbers: (error code or ``None`` when it
+#: passed, attestation or ``"?"``, certificate (subject O, subject CN, issuer) or ``None``,
+#: x5u host or ``None``). Few distinct values: an :class:`Analysis` shares them.
+Profile = tuple[str | None, str, tuple[str | None, str | None, str | None] | None, str | None]
+#: One call as a group keeps it: (time, line, calling number, called number, Call-ID,
+#: :data:`Profile`).
+Call = tuple[dt.datetime, int, str | None, str | None, str | None, Profile]
+
+
+def call_of(record: CallRecord, result: VerificationResult,
+            profiles: dict[Profile, Profile] | None = None) -> Call:
+    """What one verified call contributes to its group (``profiles`` shares equal profiles).
+
+    The numbers are those the call record saw; the PASSporT's claims when it has none.
+    """
+    cert = result.certificate
+    profile: Profile = (
+        None if result.passed else (result.error or "unknown"),
+        result.attest or "?",
+        (cert.subject_o, cert.subject_cn, cert.issuer) if cert is not None else None,
+        _host(result.x5u),
+    )
+    if profiles is not None:
+        profile = profiles.setdefault(profile, profile)
+    return (record.time, record.line, record.orig or result.orig,
+            record.dest or (result.dest[0] if result.dest else None), record.call_id, profile)
+
+
+def _call_key(call: Call) -> tuple[Any, ...]:
+    """A total order of calls (a small group keeps its calls sorted: parts merge exactly)."""
+    return (call[0], call[1], _none_first(call[2:5]), repr(call[5]))
 
 
 @attrs.define
@@ -495,36 +560,45 @@ class LeadStats:
     certificates: Counter[tuple[str | None, str | None, str | None]] = attrs.field(
         factory=Counter)
     x5u_hosts: Counter[str] = attrs.field(factory=Counter)
-    #: (time, line, orig, dest, call_id) of the earliest calls.
-    samples: list[tuple[dt.datetime, int, str | None, str | None, str | None]] = attrs.field(
-        factory=list)
+    #: (time, line, orig, dest, call_id, origid) of the earliest calls (origid only in a
+    #: signer-level lead).
+    samples: list[tuple[dt.datetime, int, str | None, str | None, str | None, str | None]] = (
+        attrs.field(factory=list))
 
     def add(self, record: CallRecord, result: VerificationResult) -> None:
         """Count one call."""
-        # the numbers the call record saw; the PASSporT's claims when the record has none
-        orig = record.orig or result.orig
-        dest = record.dest or (result.dest[0] if result.dest else None)
+        self.add_call(call_of(record, result))
+
+    def add_call(self, call: Call, origid: str | None = None) -> None:
+        """Count one call given as a :data:`Call` tuple (see :func:`call_of`); ``origid``
+        is kept with the samples (a signer-level lead's calls each have their own)."""
+        when, line, orig, dest, call_id, (error, attest, cert, host) = call
         self.numbers.add(orig, dest)
-        if result.passed:
+        if error is None:
             self.passed += 1
         else:
-            self.failed[result.error or "unknown"] += 1
-        self.attest[result.attest or "?"] += 1
-        when = record.time
+            self.failed[error] += 1
+        self.attest[attest] += 1
         if self.first_seen is None or when < self.first_seen:
             self.first_seen = when
         if self.last_seen is None or when > self.last_seen:
             self.last_seen = when
         self.per_hour[int(when.timestamp() // 3600)] += 1
-        cert = result.certificate
         if cert is not None:
-            self.certificates[(cert.subject_o, cert.subject_cn, cert.issuer)] += 1
-        host = _host(result.x5u)
+            self.certificates[cert] += 1
         if host:
             self.x5u_hosts[host] += 1
         samples = self.samples
         if len(samples) < SAMPLES or when <= samples[-1][0]:  # else it cannot be kept
-            _keep_smallest(samples, (when, record.line, orig, dest, record.call_id), SAMPLES)
+            _keep_smallest(samples, (when, line, orig, dest, call_id, origid), SAMPLES)
+
+    @classmethod
+    def of_calls(cls, calls: Iterable[Call]) -> LeadStats:
+        """The statistics of some calls."""
+        stats = cls()
+        for call in calls:
+            stats.add_call(call)
+        return stats
 
     def update(self, other: LeadStats) -> None:
         """Merge ``other`` in."""
@@ -544,6 +618,85 @@ class LeadStats:
         self.x5u_hosts.update(other.x5u_hosts)
         for sample in other.samples:
             _keep_smallest(self.samples, sample, SAMPLES)
+
+
+_NO_ORIGID = "\x00(none)"  # how a missing origid is counted among distinct origids
+
+
+@attrs.define
+class SignerStats:
+    """The running aggregate of one signer (SPC): counts, distinct origids, small groups.
+
+    ``small`` holds the (SPC, origid) groups of at most :data:`SMALL` calls as their
+    calls (sorted); a group that grows past it gets full :class:`LeadStats` in
+    :attr:`Analysis.leads_by_key`. When more than ``small_cap`` calls are pending there
+    (a signer that puts a fresh origid on every call), they are folded into ``spilled``,
+    the signer-level statistics, so memory stays bounded by the cap, not by the origids.
+    """
+
+    calls: int = 0
+    passed: int = 0
+    failed: int = 0
+    attest: Counter[str] = attrs.field(factory=Counter)
+    subjects: Counter[str | None] = attrs.field(factory=Counter)
+    origids: DistinctCounter = attrs.field(factory=DistinctCounter)
+    small: dict[str | None, list[Call]] = attrs.field(factory=dict)
+    #: calls in ``small``
+    pending: int = 0
+    spilled: LeadStats | None = None
+    spills: int = 0
+    #: origids that grew past :data:`SMALL` calls after a spill (calls of theirs made
+    #: before may be counted in ``spilled``)
+    after_spill: set[str | None] = attrs.field(factory=set)
+
+    def count(self, call: Call, origid: str | None) -> None:
+        """Count one call in the signer's totals."""
+        self.calls += 1
+        error, attest, cert, _ = call[5]
+        if error is None:
+            self.passed += 1
+        else:
+            self.failed += 1
+        self.attest[attest] += 1
+        self.subjects[cert[0] if cert is not None else None] += 1
+        self.origids.add(_NO_ORIGID if origid is None else origid)
+
+    def spill(self) -> None:
+        """Fold every pending small group into the signer-level statistics."""
+        spilled = self.spilled
+        if spilled is None:
+            spilled = self.spilled = LeadStats()
+        for origid, calls in self.small.items():
+            for call in calls:
+                spilled.add_call(call, origid)
+        self.small = {}
+        self.pending = 0
+        self.spills += 1
+
+    def update_counts(self, other: SignerStats) -> None:
+        """Merge ``other``'s totals, distinct origids and spilled statistics in."""
+        self.calls += other.calls
+        self.passed += other.passed
+        self.failed += other.failed
+        self.attest.update(other.attest)
+        self.subjects.update(other.subjects)
+        self.origids.update(other.origids)
+        if other.spilled is not None:
+            if self.spilled is None:
+                self.spilled = LeadStats()
+            self.spilled.update(other.spilled)
+        self.spills += other.spills
+        self.after_spill |= other.after_spill
+
+    @property
+    def per_call(self) -> bool:
+        """Whether the signer puts a fresh origid on every call, or every few calls: it
+        overflowed its small groups, or at least :data:`PER_CALL_MIN` of its origids carry
+        at most :data:`SMALL` calls and they are most of its origids."""
+        if self.spills:
+            return True
+        small = len(self.small)
+        return small >= PER_CALL_MIN and 2 * small > self.origids.count()
 
 
 @attrs.frozen
@@ -598,6 +751,11 @@ class Lead:
     why: tuple[str, ...]
     flags: tuple[str, ...]
     traceback: TracebackShortcut
+    #: a signer-level lead: the signer's small origids taken together (``origid``
+    #: is ``None``; see :attr:`SignerStats.per_call`)
+    origid_per_call: bool = False
+    #: distinct origids of the signer (for a signer-level lead), else 1
+    distinct_origids: int = 1
 
     @property
     def neighbour_share(self) -> float:
@@ -612,6 +770,8 @@ class Lead:
             "provider_source": self.provider.source,
             "itg_member": self.provider.itg_member,
             "origid": self.origid,
+            "origid_per_call": self.origid_per_call,
+            "distinct_origids": self.distinct_origids,
             "calls": self.calls,
             "passed": self.passed,
             "failed": dict(self.failed),
@@ -655,8 +815,13 @@ _ASK = {
 }
 
 
-def _score(stats: LeadStats) -> tuple[float, list[str], list[str]]:
-    """The documented score (see docs/investigating.md): points with their reasons."""
+def _score(stats: LeadStats, signer: SignerStats | None = None,
+           ) -> tuple[float, list[str], list[str]]:
+    """The documented score (see docs/investigating.md): points with their reasons.
+
+    ``signer``: the lead is that signer's small origids taken together (the same
+    points as the same calls under one origid; the reasons say so).
+    """
     n = stats.numbers
     calls = n.calls
     distinct = n.orig.count()
@@ -667,11 +832,22 @@ def _score(stats: LeadStats) -> tuple[float, list[str], list[str]]:
     flags: list[str] = []
     score = 0.0
 
+    under = "one origid"
+    if signer is not None:
+        origids = signer.origids.count()
+        flags.append("origid_per_call")
+        under = "one signer's per-call origids"
+        why.append(f"origid per call: the signer put {'' if signer.origids.exact else '~'}"
+                   f"{origids} distinct origids on {signer.calls} calls "
+                   f"({origids / signer.calls:.2f} per call), so its origids of at most "
+                   f"{SMALL} calls are analysed together as one signer-level lead "
+                   "(origid null)")
+    explained = len(why)
     points = 30 * diversity * volume
     if points >= 0.05:
         score += points
         why.append(f"{calls} calls from {approx}{distinct} distinct calling numbers under "
-                   f"one origid (+{points:.1f})")
+                   f"{under} (+{points:.1f})")
     a_calls = stats.attest.get("A", 0)
     a_share = a_calls / calls if calls else 0.0
     blocks = n.orig_blocks.count()
@@ -707,10 +883,54 @@ def _score(stats: LeadStats) -> tuple[float, list[str], list[str]]:
         score += points
         codes = ", ".join(f"{code} {count}" for code, count in _ranked(stats.failed)[:3])
         why.append(f"{_calls(failed)} failed verification ({codes}) (+{points:.1f})")
-    if not why:
+    if len(why) == explained:
         why.append(f"{calls} calls from {approx}{distinct} calling numbers; no suspicious "
                    "pattern")
     return round(score, 1), why, flags
+
+
+@attrs.frozen
+class SignerSummary:
+    """One row of the signers table: a signing SPC's share of the traffic and how it uses
+    origids."""
+
+    spc: str
+    provider: Provider
+    calls: int
+    passed: int
+    failed: int
+    distinct_origids: int
+    distinct_origids_exact: bool
+    origid_per_call: bool
+    attest: dict[str, int]
+    share: float
+
+    @property
+    def origids_per_call(self) -> float:
+        """Distinct origids / calls (1.0: a fresh origid on every call)."""
+        return self.distinct_origids / self.calls if self.calls else 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict (one entry of ``analyze --json`` ``signers``)."""
+        return {
+            "spc": self.spc,
+            "provider": self.provider.name,
+            "provider_source": self.provider.source,
+            "itg_member": self.provider.itg_member,
+            "calls": self.calls,
+            "passed": self.passed,
+            "failed": self.failed,
+            "distinct_origids": self.distinct_origids,
+            "distinct_origids_exact": self.distinct_origids_exact,
+            "origids_per_call": round(self.origids_per_call, 4),
+            "origid_per_call": self.origid_per_call,
+            "attest": dict(self.attest),
+            "share": round(self.share, 4),
+        }
+
+
+#: A lead before it is built: (spc, origid, statistics, the signer of a signer-level lead)
+_Candidate = tuple[str, str | None, LeadStats, SignerStats | None]
 
 
 @attrs.define
@@ -718,7 +938,14 @@ class Analysis:
     """Running totals and leads of a batch of verified calls (mergeable).
 
     :meth:`add` one call at a time (or :meth:`add_error` for an unreadable record);
-    :meth:`merge`/:meth:`update` combine partial analyses; :meth:`leads` ranks.
+    :meth:`merge`/:meth:`update` combine partial analyses; :meth:`leads` ranks;
+    :meth:`signers_table` summarises each signer.
+
+    Each call is counted in its signer's :class:`SignerStats`; an (SPC, origid) group
+    keeps its first :data:`SMALL` calls as they are (in :attr:`SignerStats.small`) and
+    gets full :class:`LeadStats` (in :attr:`leads_by_key`) when it grows past them.
+    ``small_cap``: small groups a signer keeps pending before they are folded into its
+    signer-level lead (memory bound).
     """
 
     calls: int = 0
@@ -728,6 +955,7 @@ class Analysis:
     unreadable: int = 0
     failed_by_error: Counter[str] = attrs.field(factory=Counter)
     leads_by_key: dict[tuple[str, str | None], LeadStats] = attrs.field(factory=dict)
+    signers: dict[str, SignerStats] = attrs.field(factory=dict)
     unsigned_numbers: NumberStats = attrs.field(factory=NumberStats)
     unattributed: Counter[str] = attrs.field(factory=Counter)
     unattributed_hosts: Counter[str] = attrs.field(factory=Counter)
@@ -740,6 +968,11 @@ class Analysis:
     upstream_examples: list[tuple[int, str, str]] = attrs.field(factory=list)
     #: Calls whose record numbers were read as national numbers (``tn_national``).
     national: int = 0
+    #: (line, source, message) of the earliest records whose verification raised (a
+    #: shakenlib defect: ``internal_error``); they are counted as failed calls too.
+    internal_errors: list[tuple[int, str, str]] = attrs.field(factory=list)
+    small_cap: int = attrs.field(default=SMALL_CAP, eq=False)
+    _profiles: dict[Profile, Profile] = attrs.field(factory=dict, eq=False, repr=False)
 
     def add(self, record: CallRecord, result: VerificationResult) -> None:
         """Count one verified call."""
@@ -757,6 +990,10 @@ class Analysis:
         else:
             self.failed += 1
             self.failed_by_error[result.error or "unknown"] += 1
+            if result.error == "internal_error":
+                _keep_smallest(self.internal_errors,
+                               (record.line, record.source or "", result.message or ""),
+                               ERROR_SAMPLES)
         spc = result.spc
         if spc is None:
             self.unattributed[result.error or "unknown"] += 1
@@ -764,11 +1001,38 @@ class Analysis:
             if host:
                 self.unattributed_hosts[host] += 1
             return
-        key = (spc, result.origid)
-        stats = self.leads_by_key.get(key)
-        if stats is None:
-            stats = self.leads_by_key[key] = LeadStats()
-        stats.add(record, result)
+        call = call_of(record, result, self._profiles)
+        origid = result.origid
+        signer = self.signers.get(spc)
+        if signer is None:
+            signer = self.signers[spc] = SignerStats()
+        signer.count(call, origid)
+        stats = self.leads_by_key.get((spc, origid))
+        if stats is not None:
+            stats.add_call(call)
+            return
+        small = signer.small
+        calls = small.get(origid)
+        signer.pending += 1
+        if calls is None:
+            small[origid] = [call]
+        else:
+            calls.append(call)
+            calls.sort(key=_call_key)
+            if len(calls) > SMALL:
+                self._promote(spc, signer, origid)
+                return
+        if signer.pending > self.small_cap:
+            signer.spill()
+
+    def _promote(self, spc: str, signer: SignerStats, origid: str | None) -> LeadStats:
+        """Give a small group full statistics."""
+        calls = signer.small.pop(origid)
+        signer.pending -= len(calls)
+        stats = self.leads_by_key[(spc, origid)] = LeadStats.of_calls(calls)
+        if signer.spills:
+            signer.after_spill.add(origid)
+        return stats
 
     def _compare_upstream(self, record: CallRecord, result: VerificationResult) -> None:
         """Count where the carrier's own verdict differs from ours."""
@@ -810,18 +1074,58 @@ class Analysis:
         ``take=True``: ``other`` is not used afterwards (e.g. a part just received from a
         worker), so its leads are moved in rather than copied.
         """
+        # A repeating origid with full statistics on one side only may have calls of its
+        # folded into the other side's signer-level lead (a spill): flag its lead.
+        partial = [
+            key for a, b in ((self, other), (other, self)) for key in b.leads_by_key
+            if key not in a.leads_by_key and (s := a.signers.get(key[0])) is not None
+            and s.spills
+        ]
         self.calls += other.calls
         self.passed += other.passed
         self.failed += other.failed
         self.unsigned += other.unsigned
         self.unreadable += other.unreadable
         self.failed_by_error.update(other.failed_by_error)
+        for spc, theirs in other.signers.items():
+            signer = self.signers.get(spc)
+            if signer is None:
+                signer = self.signers[spc] = SignerStats()
+            signer.update_counts(theirs)
         for key, stats in other.leads_by_key.items():
             mine = self.leads_by_key.get(key)
             if mine is None:
-                self.leads_by_key[key] = stats if take else copy.deepcopy(stats)
-            else:
-                mine.update(stats)
+                signer = self.signers.setdefault(key[0], SignerStats())
+                if key[1] in signer.small:  # a small group here, full there
+                    mine = self._promote(key[0], signer, key[1])
+                else:
+                    self.leads_by_key[key] = stats if take else copy.deepcopy(stats)
+                    continue
+            mine.update(stats)
+        for spc, theirs in other.signers.items():
+            signer = self.signers[spc]
+            small = signer.small
+            for origid, calls in theirs.small.items():
+                full = self.leads_by_key.get((spc, origid))
+                if full is not None:
+                    for call in calls:
+                        full.add_call(call)
+                    continue
+                signer.pending += len(calls)
+                mine_calls = small.get(origid)
+                if mine_calls is None:
+                    small[origid] = calls if take else list(calls)
+                    continue
+                mine_calls.extend(calls)
+                mine_calls.sort(key=_call_key)
+                if len(mine_calls) > SMALL:
+                    self._promote(spc, signer, origid)
+            if signer.pending > self.small_cap:
+                signer.spill()
+        for spc, origid in partial:
+            self.signers[spc].after_spill.add(origid)
+        for item in other.internal_errors:
+            _keep_smallest(self.internal_errors, item, ERROR_SAMPLES)
         self.unsigned_numbers.update(other.unsigned_numbers)
         self.unattributed.update(other.unattributed)
         self.unattributed_hosts.update(other.unattributed_hosts)
@@ -839,23 +1143,64 @@ class Analysis:
         merged.update(other)
         return merged
 
+    # --- leads --------------------------------------------------------------------------
+    def _candidates(self) -> Iterable[_Candidate]:
+        """Every lead's statistics, unbuilt: full groups, small groups, and one
+        signer-level lead per origid-per-call signer (its small origids)."""
+        for (spc, origid), stats in self.leads_by_key.items():
+            yield spc, origid, stats, None
+        for spc, signer in self.signers.items():
+            per_call = signer.per_call
+            folded: LeadStats | None = None
+            if per_call and signer.spilled is not None:
+                folded = LeadStats()
+                folded.update(signer.spilled)
+            for origid, calls in signer.small.items():
+                if per_call:
+                    if folded is None:
+                        folded = LeadStats()
+                    for call in calls:
+                        folded.add_call(call, origid)
+                else:
+                    yield spc, origid, LeadStats.of_calls(calls), None
+            if folded is not None:
+                yield spc, None, folded, signer
+
+    def leads_total(self) -> int:
+        """How many leads there are (what :meth:`leads` returns without ``top``)."""
+        total = len(self.leads_by_key)
+        for signer in self.signers.values():
+            if signer.per_call:
+                total += bool(signer.small or signer.spilled is not None)
+            else:
+                total += len(signer.small)
+        return total
+
     def leads(self, directory: ProviderDirectory | None = None, *,
               top: int | None = None) -> list[Lead]:
-        """The leads, most suspicious first (score, then calls, then SPC/origid)."""
-        directory = directory or ProviderDirectory()
-        out = [self._lead(key, stats, directory) for key, stats in self.leads_by_key.items()]
-        out.sort(key=lambda lead: (-lead.score, -lead.calls, lead.spc or "",
-                                   lead.origid or ""))
-        return out[:top] if top is not None else out
+        """The leads, most suspicious first (score, then calls, then SPC/origid).
 
-    def _lead(self, key: tuple[str, str | None], stats: LeadStats,
+        Every lead is scored; only the ``top`` (default: all) are built.
+        """
+        directory = directory or ProviderDirectory()
+        scored = []
+        for spc, origid, stats, signer in self._candidates():
+            score, why, flags = _score(stats, signer)
+            scored.append(((-score, -stats.numbers.calls, spc, origid or "", signer is not None),
+                           (spc, origid, stats, signer, score, why, flags)))
+        if top is not None and top < len(scored):
+            best = heapq.nsmallest(top, scored, key=lambda item: item[0])
+        else:
+            best = sorted(scored, key=lambda item: item[0])
+        return [self._lead(*item[1], directory) for item in best]
+
+    def _lead(self, spc: str, origid: str | None, stats: LeadStats, signer: SignerStats | None,
+              score: float, why: list[str], flags: list[str],
               directory: ProviderDirectory) -> Lead:
-        spc, origid = key
         subject_o = None
         if stats.certificates:
             subject_o = _ranked(stats.certificates)[0][0][0]
         provider = directory.provider_for(spc, subject_o)
-        score, why, flags = _score(stats)
         peak_hour, peak = (None, 0)
         if stats.per_hour:
             hour, peak = max(stats.per_hour.items(), key=lambda kv: (kv[1], -kv[0]))
@@ -863,11 +1208,21 @@ class Analysis:
         attest = dict(sorted(stats.attest.items()))
         main_attest = _ranked(stats.attest)[0][0] if stats.attest else None
         ask = _ASK.get(main_attest or "", "ask the signer to identify the source of these calls")
+        if signer is not None:
+            ask = (ask.replace("behind this origid", "behind each sample call's origid")
+                   .replace("these calls", "each sample call"))
+        else:
+            parent = self.signers.get(spc)
+            if parent is not None and origid in parent.after_spill:
+                flags = [*flags, "origid_partial"]
+                why = [*why, "the signer's small origids overflowed the memory bound: "
+                             f"calls of this origid made before it had {SMALL + 1} may be "
+                             "counted under the signer-level lead instead"]
         n = stats.numbers
         samples = tuple(SampleCall(*sample) for sample in stats.samples)
         return Lead(
             spc=spc,
-            origid=origid,
+            origid=origid if signer is None else None,
             provider=provider,
             calls=n.calls,
             passed=stats.passed,
@@ -892,22 +1247,43 @@ class Analysis:
             score=score,
             why=tuple(why),
             flags=tuple(flags),
-            traceback=TracebackShortcut(spc=spc, provider=provider.name, origid=origid,
-                                        attest=main_attest, ask=ask,
-                                        calls=samples),
+            traceback=TracebackShortcut(spc=spc, provider=provider.name,
+                                        origid=origid if signer is None else None,
+                                        attest=main_attest, ask=ask, calls=samples),
+            origid_per_call=signer is not None,
+            distinct_origids=signer.origids.count() if signer is not None else 1,
         )
+
+    def signers_table(self, directory: ProviderDirectory | None = None) -> list[SignerSummary]:
+        """One row per signing SPC, most calls first."""
+        directory = directory or ProviderDirectory()
+        rows = []
+        for spc, signer in self.signers.items():
+            subject_o = _ranked(signer.subjects)[0][0] if signer.subjects else None
+            rows.append(SignerSummary(
+                spc=spc, provider=directory.provider_for(spc, subject_o), calls=signer.calls,
+                passed=signer.passed, failed=signer.failed,
+                distinct_origids=signer.origids.count(),
+                distinct_origids_exact=signer.origids.exact,
+                origid_per_call=signer.per_call, attest=dict(sorted(signer.attest.items())),
+                share=signer.calls / self.calls if self.calls else 0.0))
+        rows.sort(key=lambda row: (-row.calls, row.spc))
+        return rows
 
     def to_dict(self, directory: ProviderDirectory | None = None, *,
                 top: int | None = None) -> dict[str, Any]:
-        """JSON-ready dict: totals, ``leads``, and the failed/unsigned/unreadable summaries
-        (plus ``upstream_verdicts`` and ``national_numbers`` when the input had them)."""
+        """JSON-ready dict: totals, ``signers``, the ``top`` ``leads`` (default all) with
+        ``leads_total``, and the failed/unsigned/unreadable summaries (plus
+        ``upstream_verdicts`` and ``national_numbers`` when the input had them)."""
         out = {
             "calls": self.calls,
             "passed": self.passed,
             "failed": self.failed,
             "unsigned": self.unsigned,
             "unreadable": self.unreadable,
+            "leads_total": self.leads_total(),
             "leads": [lead.to_dict() for lead in self.leads(directory, top=top)],
+            "signers": [row.to_dict() for row in self.signers_table(directory)],
             "failed_by_error": dict(_ranked(self.failed_by_error)),
             "failed_without_certificate": {
                 "by_error": dict(_ranked(self.unattributed)),
@@ -927,4 +1303,9 @@ class Analysis:
             }
         if self.national:
             out["national_numbers"] = self.national
+        if self.internal_errors:
+            out["internal_errors"] = [
+                {"line": line, "source": source or None, "message": message}
+                for line, source, message in self.internal_errors
+            ]
         return out

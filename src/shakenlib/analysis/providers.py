@@ -106,14 +106,26 @@ class ItgMembers:
         """The member (as the ITG lists it) that ``name`` belongs to, or ``None``."""
         if not name:
             return None
-        words = _strip_weak(normalise_name(name))
-        best: tuple[int, str] | None = None
-        for member in self.members:
-            key = normalise_name(member)
-            hit = words[: len(key)] == key or words == _strip_weak(key)
-            if key and hit and (best is None or len(key) > best[0]):
-                best = (len(key), member)
-        return best[1] if best else None
+        return _match(self.members, name)
+
+
+@functools.lru_cache(maxsize=4096)  # the same few signer names, lead after lead
+def _match(members: tuple[str, ...], name: str) -> str | None:
+    words = _strip_weak(normalise_name(name))
+    best: tuple[int, str] | None = None
+    for member, key, weak in _member_keys(members):
+        hit = words[: len(key)] == key or words == weak
+        if key and hit and (best is None or len(key) > best[0]):
+            best = (len(key), member)
+    return best[1] if best else None
+
+
+@functools.cache
+def _member_keys(members: tuple[str, ...],
+                 ) -> tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...]:
+    """Each member with its normalised name, with and without weak suffixes (once)."""
+    return tuple((member, key, _strip_weak(key))
+                 for member in members for key in (normalise_name(member),))
 
 
 @functools.cache
@@ -173,6 +185,7 @@ class ProviderDirectory:
 
     def __init__(self, providers: Iterable[Provider] = ()) -> None:
         self._by_spc: dict[str, Provider] = {}
+        self._from_certificate: dict[tuple[str | None, str | None], Provider] = {}
         for provider in providers:
             if provider.spc:
                 self._by_spc.setdefault(provider.spc.upper(), provider)
@@ -192,8 +205,15 @@ class ProviderDirectory:
         found = self.get(spc)
         if found is not None:
             return found
-        return Provider(spc=spc, name=subject_o, ocn=None, source="certificate subject O",
-                        itg_name=itg_member_for(subject_o))
+        key = (spc, subject_o)
+        found = self._from_certificate.get(key)
+        if found is None:
+            if len(self._from_certificate) >= 65536:  # bounded: signers are few, but
+                self._from_certificate.clear()        # the subject O comes from them
+            found = self._from_certificate[key] = Provider(
+                spc=spc, name=subject_o, ocn=None, source="certificate subject O",
+                itg_name=itg_member_for(subject_o))
+        return found
 
     @classmethod
     def from_rows(cls, rows: Iterable[Mapping[str, str]], *, source: str = "directory",

@@ -49,7 +49,6 @@ __all__ = [
     "StiCertificate",
     "load_certificates",
     "x509_chain",
-    "x509_chain",
 ]
 
 OID_BC = "2.5.29.19"

@@ -31,6 +31,11 @@ What is planted (``PLAN`` below; shares of ``--calls``):
   exist (555-01XX), in a three-hour burst;
 * unsigned calls (10 %); failures: stale ``iat``, a corrupted signature, an x5u the
   mirror does not have, and a revoked certificate.
+
+Two options change the shape (the default traffic is unchanged without them):
+``origid_per_call`` names the SPCs that put a fresh origid on every call (``True``: all
+of them), as some signing services do; ``signer_customers`` adds that share of calls
+from ordinary customers of the campaign's signer (999R), from its own numbers.
 """
 
 from __future__ import annotations
@@ -40,6 +45,7 @@ import datetime as dt
 import json
 import random
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -87,12 +93,27 @@ def _origid(spc: str, trunk: int) -> str:
         0x8000 | r.getrandbits(14), r.getrandbits(48))
 
 
+def _fresh_origid(rng: random.Random) -> str:
+    """A random UUID-shaped origid (a signer that puts a fresh one on every call)."""
+    return "%08x-%04x-4%03x-%04x-%012x" % (  # noqa: UP031 - a UUID-shaped string
+        rng.getrandbits(32), rng.getrandbits(16), rng.getrandbits(12),
+        0x8000 | rng.getrandbits(14), rng.getrandbits(48))
+
+
 def _tn(rng: random.Random, prefix: str) -> str:
     return prefix + f"{rng.randrange(2000, 9999):04d}"
 
 
-def generate(out: Path, *, calls: int = 2000, seed: int = 20250601) -> dict[str, Any]:
-    """Write the example set under ``out``; return what was planted (for tests)."""
+def generate(out: Path, *, calls: int = 2000, seed: int = 20250601,
+             origid_per_call: Iterable[str] | bool = (),
+             signer_customers: float = 0.0) -> dict[str, Any]:
+    """Write the example set under ``out``; return what was planted (for tests).
+
+    ``origid_per_call``: SPCs that put a fresh origid on every call (``True``: all).
+    ``signer_customers``: share of calls from ordinary customers of the campaign's signer.
+    """
+    per_call = ({spc for spc, *_ in PROVIDERS} if origid_per_call is True
+                else set(origid_per_call or ()))
     rng = random.Random(seed)
     out.mkdir(parents=True, exist_ok=True)
     mirror = out / "mirror"
@@ -120,6 +141,8 @@ def generate(out: Path, *, calls: int = 2000, seed: int = 20250601) -> dict[str,
     pools = {spc: [_tn(rng, rng.choice(prefixes)) for _ in range(120)]
              for spc, _, prefixes, _, _ in PROVIDERS if prefixes}
     counts = {k: round(v * calls) for k, v in PLAN.items()}
+    if signer_customers:
+        counts["signer_customer"] = round(signer_customers * calls)
     kinds = [k for k, n in counts.items() for _ in range(n)]
     kinds += ["ordinary"] * (calls - len(kinds))
     rng.shuffle(kinds)
@@ -146,12 +169,14 @@ def generate(out: Path, *, calls: int = 2000, seed: int = 20250601) -> dict[str,
             planted["campaign_orig"].add(orig)
             planted["campaign_calls"] += 1
             identity = signers[CAMPAIGN_SPC].sign_shaken(
-                orig=orig, dest=dest, attest="A", origid=CAMPAIGN_ORIGID, iat=iat)
+                orig=orig, dest=dest, attest="A", iat=iat,
+                origid=_fresh_origid(rng) if CAMPAIGN_SPC in per_call else CAMPAIGN_ORIGID)
         elif kind == "unsigned":
             orig, identity = _tn(rng, rng.choice(DEST_PREFIXES)), ""
         else:
-            spc, _, prefixes, attest, trunks = (PROVIDERS[2] if kind == "revoked"
-                                                else rng.choice(PROVIDERS[:4]))
+            spc, _, prefixes, attest, trunks = (
+                PROVIDERS[2] if kind == "revoked" else PROVIDERS[4]
+                if kind == "signer_customer" else rng.choice(PROVIDERS[:4]))
             orig = rng.choice(pools[spc]) if prefixes else "44" + str(rng.randrange(10**9,
                                                                                    10**10))
             signer = signers[spc]
@@ -161,8 +186,11 @@ def generate(out: Path, *, calls: int = 2000, seed: int = 20250601) -> dict[str,
                 signer = Signer(revoked.key, revoked_url)
             if kind == "stale":
                 iat -= 600
+            origid = _origid(spc, rng.randrange(trunks))
+            if spc in per_call:
+                origid = _fresh_origid(rng)
             identity = signer.sign_shaken(orig=orig, dest=dest, attest=attest,  # type: ignore[arg-type]
-                                          origid=_origid(spc, rng.randrange(trunks)), iat=iat)
+                                          origid=origid, iat=iat)
             if kind == "bad_signature":
                 token, params = identity.split(";", 1)
                 head, sig = token.rsplit(".", 1)
@@ -179,7 +207,8 @@ def generate(out: Path, *, calls: int = 2000, seed: int = 20250601) -> dict[str,
     planted["campaign_distinct_orig"] = len(planted.pop("campaign_orig"))
     planted.update(calls=calls, unsigned=counts["unsigned"], stale=counts["stale"],
                    bad_signature=counts["bad_signature"], unknown_x5u=counts["unknown_x5u"],
-                   revoked=counts["revoked"])
+                   revoked=counts["revoked"], origid_per_call=sorted(per_call),
+                   signer_customers=counts.get("signer_customer", 0))
     return planted
 
 
@@ -189,8 +218,14 @@ def main(argv: list[str] | None = None, *, default_out: Path | None = None) -> i
     parser.add_argument("--out", type=Path, default=default_out, required=default_out is None)
     parser.add_argument("--calls", type=int, default=2000)
     parser.add_argument("--seed", type=int, default=20250601)
+    parser.add_argument("--origid-per-call", metavar="SPC", action="append", default=[],
+                        help="an SPC that puts a fresh origid on every call (repeatable; "
+                             "'all' for every provider)")
     args = parser.parse_args(argv)
-    planted = generate(args.out, calls=args.calls, seed=args.seed)
+    per_call: list[str] | bool = args.origid_per_call
+    if "all" in args.origid_per_call:
+        per_call = True
+    planted = generate(args.out, calls=args.calls, seed=args.seed, origid_per_call=per_call)
     json.dump(planted, sys.stdout, indent=2)
     sys.stdout.write("\n")
     return 0
