@@ -65,12 +65,14 @@ True
 
 from __future__ import annotations
 
+import bisect
 import copy
 import datetime as dt
 import functools
 import hashlib
 import heapq
 import math
+import zlib
 from collections import Counter
 from collections.abc import Iterable
 from typing import Any
@@ -105,6 +107,25 @@ SAMPLES = 5
 ERROR_SAMPLES = 100
 #: Calls an (SPC, origid) group keeps as they are before it gets full statistics.
 SMALL = 16
+#: Edges (seconds) of the ``iat`` offset histogram: call time minus the PASSporT's
+#: ``iat``. Bucket ``i`` holds offsets in ``[EDGES[i-1], EDGES[i])``; the first bucket
+#: everything below ``-60`` and the last everything from ``60`` on. A verifier's window
+#: is 60 s either way (RFC 8224 §6.2); a signer whose offsets drift between buckets (its
+#: clock, or tokens made ahead and used later) is a signal too.
+IAT_OFFSET_EDGES = (-60, -10, 0, 2, 5, 10, 30, 60)
+#: The buckets' labels, in order.
+IAT_OFFSET_BUCKETS = ("<-60s", "-60..-10s", "-10..0s", "0..2s", "2..5s", "5..10s",
+                      "10..30s", "30..60s", ">=60s")
+#: Two calls carrying the same PASSporT (same signature) are one call seen twice unless
+#: their Call-IDs or called numbers differ or they are more than this many seconds apart
+#: (the freshness window): then the token was replayed.
+REPLAY_WINDOW = 60
+#: First sightings of PASSporTs remembered for replay detection (the most recent ones;
+#: about 100 bytes each). A token replayed after this many newer tokens is missed.
+TOKEN_MEMORY = 100_000
+#: Replayed tokens tracked (each with its calls and first replay); past this, further
+#: replayed tokens are counted in ``replayed_tokens_dropped`` only.
+REPLAY_TRACKED = 10_000
 #: Calls a signer keeps pending in small groups before folding them into its
 #: signer-level lead (the memory bound: a few MiB per signer).
 SMALL_CAP = 8192
@@ -459,10 +480,26 @@ def _url_host(url: str) -> str | None:
 #: What a call contributes to a group, beyond its numbers: (error code or ``None`` when it
 #: passed, attestation or ``"?"``, certificate (subject O, subject CN, issuer) or ``None``,
 #: x5u host or ``None``). Few distinct values: an :class:`Analysis` shares them.
-Profile = tuple[str | None, str, tuple[str | None, str | None, str | None] | None, str | None]
+#: (error, attest, certificate (O, CN, issuer), x5u host, iat offset bucket): what calls of
+#: a group share; equal profiles are shared objects.
+Profile = tuple[
+    str | None, str, tuple[str | None, str | None, str | None] | None, str | None, int | None
+]
 #: One call as a group keeps it: (time, line, calling number, called number, Call-ID,
 #: :data:`Profile`).
 Call = tuple[dt.datetime, int, str | None, str | None, str | None, Profile]
+
+
+def iat_bucket(when: dt.datetime, iat: int | float | None) -> int | None:
+    """The :data:`IAT_OFFSET_BUCKETS` index of ``when - iat`` (``None`` without an iat).
+
+    >>> t = dt.datetime(2025, 6, 1, 12, tzinfo=dt.UTC)
+    >>> [IAT_OFFSET_BUCKETS[iat_bucket(t, t.timestamp() - d)] for d in (-100, 1, 3, 61)]
+    ['<-60s', '0..2s', '2..5s', '>=60s']
+    """
+    if iat is None:
+        return None
+    return bisect.bisect_right(IAT_OFFSET_EDGES, when.timestamp() - iat)
 
 
 def call_of(record: CallRecord, result: VerificationResult,
@@ -477,6 +514,7 @@ def call_of(record: CallRecord, result: VerificationResult,
         result.attest or "?",
         (cert.subject_o, cert.subject_cn, cert.issuer) if cert is not None else None,
         _host(result.x5u),
+        iat_bucket(record.time, result.iat),
     )
     if profiles is not None:
         profile = profiles.setdefault(profile, profile)
@@ -560,6 +598,8 @@ class LeadStats:
     certificates: Counter[tuple[str | None, str | None, str | None]] = attrs.field(
         factory=Counter)
     x5u_hosts: Counter[str] = attrs.field(factory=Counter)
+    #: calls per :data:`IAT_OFFSET_BUCKETS` index
+    iat_offsets: Counter[int] = attrs.field(factory=Counter)
     #: (time, line, orig, dest, call_id, origid) of the earliest calls (origid only in a
     #: signer-level lead).
     samples: list[tuple[dt.datetime, int, str | None, str | None, str | None, str | None]] = (
@@ -572,7 +612,7 @@ class LeadStats:
     def add_call(self, call: Call, origid: str | None = None) -> None:
         """Count one call given as a :data:`Call` tuple (see :func:`call_of`); ``origid``
         is kept with the samples (a signer-level lead's calls each have their own)."""
-        when, line, orig, dest, call_id, (error, attest, cert, host) = call
+        when, line, orig, dest, call_id, (error, attest, cert, host, bucket) = call
         self.numbers.add(orig, dest)
         if error is None:
             self.passed += 1
@@ -588,6 +628,8 @@ class LeadStats:
             self.certificates[cert] += 1
         if host:
             self.x5u_hosts[host] += 1
+        if bucket is not None:
+            self.iat_offsets[bucket] += 1
         samples = self.samples
         if len(samples) < SAMPLES or when <= samples[-1][0]:  # else it cannot be kept
             _keep_smallest(samples, (when, line, orig, dest, call_id, origid), SAMPLES)
@@ -616,6 +658,7 @@ class LeadStats:
         self.per_hour.update(other.per_hour)
         self.certificates.update(other.certificates)
         self.x5u_hosts.update(other.x5u_hosts)
+        self.iat_offsets.update(other.iat_offsets)
         for sample in other.samples:
             _keep_smallest(self.samples, sample, SAMPLES)
 
@@ -652,7 +695,7 @@ class SignerStats:
     def count(self, call: Call, origid: str | None) -> None:
         """Count one call in the signer's totals."""
         self.calls += 1
-        error, attest, cert, _ = call[5]
+        error, attest, cert, _, _ = call[5]
         if error is None:
             self.passed += 1
         else:
@@ -756,6 +799,12 @@ class Lead:
     origid_per_call: bool = False
     #: distinct origids of the signer (for a signer-level lead), else 1
     distinct_origids: int = 1
+    #: calls per ``iat`` offset bucket (:data:`IAT_OFFSET_BUCKETS`; call time - iat)
+    iat_offsets: dict[str, int] = attrs.field(factory=dict)
+    #: PASSporTs of this lead seen on more than one call (replayed), and the calls that
+    #: carried them
+    replayed_tokens: int = 0
+    replay_calls: int = 0
 
     @property
     def neighbour_share(self) -> float:
@@ -796,6 +845,9 @@ class Lead:
             "why": list(self.why),
             "flags": list(self.flags),
             "traceback": self.traceback.to_dict(),
+            "iat_offsets": dict(self.iat_offsets),
+            "replayed_tokens": self.replayed_tokens,
+            "replay_calls": self.replay_calls,
         }
 
 
@@ -816,7 +868,7 @@ _ASK = {
 
 
 def _score(stats: LeadStats, signer: SignerStats | None = None,
-           ) -> tuple[float, list[str], list[str]]:
+           replays: tuple[int, int] = (0, 0)) -> tuple[float, list[str], list[str]]:
     """The documented score (see docs/investigating.md): points with their reasons.
 
     ``signer``: the lead is that signer's small origids taken together (the same
@@ -875,6 +927,15 @@ def _score(stats: LeadStats, signer: SignerStats | None = None,
         example = n.invalid_orig_examples[0]
         why.append(f"{_calls(n.invalid_orig_calls)} from calling numbers that cannot be valid "
                    f"NANP numbers, e.g. {example[0]} ({example[1]}) (+{points:.1f})")
+    tokens, replay_calls = replays
+    if tokens:
+        share = min(1.0, replay_calls / calls) if calls else 0.0
+        points = 20 * share
+        flags.append("replayed_passport")
+        score += points
+        why.append(f"{tokens} PASSporT{'s' if tokens != 1 else ''} of this lead replayed: the "
+                   f"same signature on {replay_calls} calls with other Call-IDs, called "
+                   f"numbers or more than {REPLAY_WINDOW} s apart (+{points:.1f})")
     failed = sum(stats.failed.values())
     if failed:
         share = failed / calls
@@ -929,6 +990,35 @@ class SignerSummary:
         }
 
 
+def _token_key(result: VerificationResult) -> str | None:
+    """A key for the call's shaken PASSporT: the tail of its signature (ECDSA signatures
+    are random, so 16 base64url characters, 96 bits, tell tokens apart)."""
+    for identity in result.identities:
+        token = identity.token
+        if token and identity.ppt == "shaken":
+            return token[-16:]
+    return None
+
+
+def _packed(record: CallRecord) -> int:
+    """Time (seconds), called number and Call-ID of a call in one int: what tells two
+    calls carrying the same PASSporT apart (CRC-32 of the texts; 0 for none)."""
+    dest = zlib.crc32(record.dest.encode()) if record.dest else 0
+    call_id = zlib.crc32(record.call_id.encode("utf-8", "replace")) if record.call_id else 0
+    return (int(record.time.timestamp()) << 64) | (dest << 32) | call_id
+
+
+def _other_call(a: int, b: int) -> bool:
+    """Whether two packed sightings are different calls: other Call-IDs (when both have
+    one), other called numbers, or more than :data:`REPLAY_WINDOW` seconds apart."""
+    if abs((a >> 64) - (b >> 64)) > REPLAY_WINDOW:
+        return True
+    if (a >> 32) & 0xFFFFFFFF != (b >> 32) & 0xFFFFFFFF:
+        return True
+    ca, cb = a & 0xFFFFFFFF, b & 0xFFFFFFFF
+    return bool(ca and cb and ca != cb)
+
+
 #: A lead before it is built: (spc, origid, statistics, the signer of a signer-level lead)
 _Candidate = tuple[str, str | None, LeadStats, SignerStats | None]
 
@@ -971,6 +1061,17 @@ class Analysis:
     #: (line, source, message) of the earliest records whose verification raised (a
     #: shakenlib defect: ``internal_error``); they are counted as failed calls too.
     internal_errors: list[tuple[int, str, str]] = attrs.field(factory=list)
+    #: signed, attributed calls per :data:`IAT_OFFSET_BUCKETS` index (call time - iat)
+    iat_offsets: Counter[int] = attrs.field(factory=Counter)
+    #: replayed PASSporTs by token key: [spc, origid, calls, first time, last time] (Unix
+    #: seconds over every call that carried it)
+    replays: dict[str, list[Any]] = attrs.field(factory=dict)
+    #: replayed tokens past :data:`REPLAY_TRACKED` (counted, not tracked)
+    replayed_tokens_dropped: int = 0
+    #: the latest first sightings of PASSporTs (:data:`TOKEN_MEMORY`): token key ->
+    #: (packed time/called number/Call-ID, spc, origid); order-dependent, so not compared
+    _tokens: dict[str, tuple[int, str, str | None]] = attrs.field(
+        factory=dict, eq=False, repr=False)
     small_cap: int = attrs.field(default=SMALL_CAP, eq=False)
     _profiles: dict[Profile, Profile] = attrs.field(factory=dict, eq=False, repr=False)
 
@@ -1003,6 +1104,12 @@ class Analysis:
             return
         call = call_of(record, result, self._profiles)
         origid = result.origid
+        bucket = call[5][4]
+        if bucket is not None:
+            self.iat_offsets[bucket] += 1
+        token = _token_key(result)
+        if token is not None:
+            self._sighting(token, (_packed(record), spc, origid))
         signer = self.signers.get(spc)
         if signer is None:
             signer = self.signers[spc] = SignerStats()
@@ -1024,6 +1131,47 @@ class Analysis:
                 return
         if signer.pending > self.small_cap:
             signer.spill()
+
+    def _sighting(self, token: str, seen: tuple[int, str, str | None]) -> None:
+        """Remember a PASSporT's first call; a later different call is a replay."""
+        first = self._tokens.get(token)
+        if first is None:
+            self._remember_token(token, seen)
+        elif _other_call(first[0], seen[0]):
+            self._count_replay(token, seen, first, 1)
+
+    def _remember_token(self, token: str, seen: tuple[int, str, str | None]) -> None:
+        tokens = self._tokens
+        tokens[token] = seen
+        if len(tokens) > TOKEN_MEMORY:
+            del tokens[next(iter(tokens))]  # the oldest first sighting
+
+    def _count_replay(self, token: str, seen: tuple[int, str, str | None],
+                      first: tuple[int, str, str | None], more: int) -> None:
+        """``more`` calls of a replayed token (a new entry counts the first call too)."""
+        entry = self.replays.get(token)
+        when, first_when = seen[0] >> 64, first[0] >> 64
+        if entry is None:
+            if len(self.replays) >= REPLAY_TRACKED:
+                self.replayed_tokens_dropped += 1
+                return
+            self.replays[token] = [seen[1], seen[2], more + 1, min(when, first_when),
+                                   max(when, first_when)]
+            return
+        entry[2] += more
+        entry[3], entry[4] = min(entry[3], when), max(entry[4], when)
+
+    def _replays_by_lead(self) -> dict[tuple[str, str | None], tuple[int, int]]:
+        """(replayed tokens, their calls) per lead key (signer-level leads: origid None)."""
+        out: dict[tuple[str, str | None], tuple[int, int]] = {}
+        for spc, origid, calls, _, _ in self.replays.values():
+            signer = self.signers.get(spc)
+            key = (spc, origid)
+            if key not in self.leads_by_key and signer is not None and signer.per_call:
+                key = (spc, None)
+            tokens, carried = out.get(key, (0, 0))
+            out[key] = (tokens + 1, carried + calls)
+        return out
 
     def _promote(self, spc: str, signer: SignerStats, origid: str | None) -> LeadStats:
         """Give a small group full statistics."""
@@ -1126,6 +1274,26 @@ class Analysis:
             self.signers[spc].after_spill.add(origid)
         for item in other.internal_errors:
             _keep_smallest(self.internal_errors, item, ERROR_SAMPLES)
+        self.iat_offsets.update(other.iat_offsets)
+        # Replays across parts: the other part's first call of a token we saw too is one
+        # more call of it (when it is another call); its own replays add their other calls.
+        for token, seen in other._tokens.items():
+            first = self._tokens.get(token)
+            if first is None:
+                self._remember_token(token, seen)
+            elif _other_call(first[0], seen[0]):
+                self._count_replay(token, seen, first, 1)
+        for token, (spc, origid, calls, low, high) in other.replays.items():
+            entry = self.replays.get(token)
+            if entry is None:
+                if len(self.replays) >= REPLAY_TRACKED:
+                    self.replayed_tokens_dropped += 1
+                    continue
+                self.replays[token] = [spc, origid, calls, low, high]
+                continue
+            entry[2] += calls - 1  # its first call is the one counted just above
+            entry[3], entry[4] = min(entry[3], low), max(entry[4], high)
+        self.replayed_tokens_dropped += other.replayed_tokens_dropped
         self.unsigned_numbers.update(other.unsigned_numbers)
         self.unattributed.update(other.unattributed)
         self.unattributed_hosts.update(other.unattributed_hosts)
@@ -1183,11 +1351,13 @@ class Analysis:
         Every lead is scored; only the ``top`` (default: all) are built.
         """
         directory = directory or ProviderDirectory()
+        replays = self._replays_by_lead()
         scored = []
         for spc, origid, stats, signer in self._candidates():
-            score, why, flags = _score(stats, signer)
+            replayed = replays.get((spc, origid if signer is None else None), (0, 0))
+            score, why, flags = _score(stats, signer, replayed)
             scored.append(((-score, -stats.numbers.calls, spc, origid or "", signer is not None),
-                           (spc, origid, stats, signer, score, why, flags)))
+                           (spc, origid, stats, signer, score, why, flags, replayed)))
         if top is not None and top < len(scored):
             best = heapq.nsmallest(top, scored, key=lambda item: item[0])
         else:
@@ -1195,7 +1365,7 @@ class Analysis:
         return [self._lead(*item[1], directory) for item in best]
 
     def _lead(self, spc: str, origid: str | None, stats: LeadStats, signer: SignerStats | None,
-              score: float, why: list[str], flags: list[str],
+              score: float, why: list[str], flags: list[str], replayed: tuple[int, int],
               directory: ProviderDirectory) -> Lead:
         subject_o = None
         if stats.certificates:
@@ -1252,6 +1422,9 @@ class Analysis:
                                         attest=main_attest, ask=ask, calls=samples),
             origid_per_call=signer is not None,
             distinct_origids=signer.origids.count() if signer is not None else 1,
+            iat_offsets={IAT_OFFSET_BUCKETS[i]: n for i, n in sorted(stats.iat_offsets.items())},
+            replayed_tokens=replayed[0],
+            replay_calls=replayed[1],
         )
 
     def signers_table(self, directory: ProviderDirectory | None = None) -> list[SignerSummary]:
@@ -1303,6 +1476,22 @@ class Analysis:
             }
         if self.national:
             out["national_numbers"] = self.national
+        if self.iat_offsets:
+            out["iat_offsets"] = {
+                IAT_OFFSET_BUCKETS[i]: n for i, n in sorted(self.iat_offsets.items())
+            }
+        if self.replays or self.replayed_tokens_dropped:
+            ranked = sorted(self.replays.values(), key=lambda e: (-e[2], e[3], e[0], e[1] or ""))
+            out["replays"] = {
+                "tokens": len(self.replays) + self.replayed_tokens_dropped,
+                "calls": sum(e[2] for e in self.replays.values()),
+                "examples": [
+                    {"spc": spc, "origid": origid, "calls": calls,
+                     "first_seen": _iso(dt.datetime.fromtimestamp(low, dt.UTC)),
+                     "last_seen": _iso(dt.datetime.fromtimestamp(high, dt.UTC))}
+                    for spc, origid, calls, low, high in ranked[:5]
+                ],
+            }
         if self.internal_errors:
             out["internal_errors"] = [
                 {"line": line, "source": source or None, "message": message}
