@@ -1,4 +1,4 @@
-"""Task sessions: ``nox -s tests``, ``lint``, ``typecheck``, ``docs``, ``bench``."""
+"""Task sessions: ``nox -s tests``, ``lint``, ``typecheck``, ``docs``, ``bench``, ``fuzz``."""
 
 from __future__ import annotations
 
@@ -47,3 +47,17 @@ def bench(session: nox.Session) -> None:
     """Benchmarks, reported as ratios to raw ECDSA P-256 verification in the same run."""
     session.install("-e", ".")
     session.run("python", "benchmarks/run.py", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def fuzz(session: nox.Session) -> None:
+    """Fuzz every parser and the verifier (not a default session; see docs/fuzzing.md).
+
+    ``nox -s fuzz`` runs each target for 10 s; pass driver options after ``--``, e.g.
+    ``nox -s fuzz -- --target verify --time 600`` or ``-- --engine atheris``. Contract
+    violations are saved under tests/data/fuzz/<target>/ as regression files.
+    """
+    session.install("-e", ".")
+    if "atheris" in session.posargs:
+        session.install("atheris")
+    session.run("python", "fuzz/run.py", *session.posargs)
