@@ -96,6 +96,8 @@ def resign_mutation(identity: str, rng: random.Random) -> str | None:
         hb, cb = m.json_bytes(header, rng), m.json_bytes(claims, rng)
     except (ValueError, RecursionError, UnicodeEncodeError):
         return None
+    if len(hb) + len(cb) > MAX_LEN:
+        return None
     new = context().sign_token(hb, cb)
     if isinstance(header, dict) and isinstance(header.get("x5u"), str) and rng.random() < 0.7:
         x5u = header["x5u"]
@@ -350,7 +352,11 @@ def fuzz_target(
                     break
                 if deadline is not None and time.perf_counter() >= deadline:
                     break
-                data = mutator(rng.choice(corpus), rng, corpus)[:MAX_LEN]
+                parent = rng.choice(corpus)
+                try:
+                    data = mutator(parent, rng, corpus)[:MAX_LEN]
+                except Exception:  # a mutator's own limit (MemoryError ...): plain bytes
+                    data = m.mutate_bytes(parent, rng)[:MAX_LEN]
             violation, took = run_input(target, data, hard_timeout)
             stats.inputs += 1
             stats.slowest = max(stats.slowest, took)

@@ -346,8 +346,8 @@ def mutate_json_value(obj: Any, rng: random.Random, depth: int = 0) -> Any:
             out_list[i] = mutate_json_value(out_list[i], rng, depth + 1)
         elif op == 1:
             out_list.append(rng.choice(HOSTILE_JSON))
-        else:
-            out_list = out_list * rng.choice((2, 50))
+        else:  # repeat (small lists only: the result must stay a reasonable size)
+            out_list = out_list * (rng.choice((2, 50)) if len(out_list) < 8 else 2)
         return out_list
     if isinstance(obj, str) and obj and rng.random() < 0.5:
         return mutate_text(obj, rng)
