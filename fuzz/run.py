@@ -64,6 +64,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--engine", choices=("mutate", "atheris"), default="mutate")
     p.add_argument("--summary", metavar="FILE", help="also write the summary as JSON")
     p.add_argument("--list", action="store_true", help="list the targets and exit")
+    p.add_argument("--replay", nargs="+", metavar="FILE",
+                   help="run saved inputs (<target>/<hash>.bin) through their target")
     args = p.parse_args(argv)
     names: list[str] = []
     for item in args.target:
@@ -141,8 +143,28 @@ def run_atheris(args: argparse.Namespace) -> int:
     return status
 
 
+def replay(paths: list[str]) -> int:
+    """Run saved inputs through their targets (the folder name) and print the outcome."""
+    from fuzz.targets import check
+
+    status = 0
+    for name in paths:
+        path = Path(name)
+        start = time.perf_counter()
+        violation = check(path.parent.name, path.read_bytes())
+        took = time.perf_counter() - start
+        if violation is None:
+            print(f"{path}: contract holds ({took:.3f} s)")
+        else:
+            status = 1
+            print(f"{path}: {violation.key}: {violation.message}\n{violation.trace}")
+    return status
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.replay:
+        return replay(args.replay)
     if args.list:
         from fuzz.targets import TARGETS
 
