@@ -334,7 +334,15 @@ class _MemoryAdapter(requests.adapters.HTTPAdapter):
         self.answers = answers
 
     def send(self, request: Any, *args: Any, **kwargs: Any) -> requests.Response:
-        status, body, headers = self.answers.get(request.url, (404, b"not found", {}))
+        from fuzz.mutate import encode
+
+        status, body, hdrs = self.answers.get(request.url, (404, b"not found", {}))
+        # as http.client delivers them: latin-1 text, no line breaks inside a field
+        headers = {
+            encode(k).decode("latin-1").replace("\r", "").replace("\n", ""):
+            encode(v).decode("latin-1").replace("\r", "").replace("\n", "")
+            for k, v in hdrs.items()
+        }
         raw = urllib3.response.HTTPResponse(
             body=io.BytesIO(body), headers=headers, status=status, preload_content=False,
             decode_content=False, reason="OK" if status == 200 else "Nope",
@@ -432,11 +440,15 @@ def t_tn_time(data: bytes) -> None:
     for fn in (canonical_tn, tn_from_uri, parse_time, to_datetime):
         with contextlib.suppress(ShakenError):
             fn(text)  # type: ignore[operator]
-    if text.lstrip("-").isdigit() and len(text) < 4000:
+    numbers: list[int | float] = []
+    if len(text) < 4000:
+        with contextlib.suppress(ValueError):
+            numbers.append(int(text))
+        with contextlib.suppress(ValueError):
+            numbers.append(float(text))
+    for number in numbers:  # an int or float time straight from a JSON record
         with contextlib.suppress(ShakenError):
-            parse_time(int(text))
-        with contextlib.suppress(ShakenError):
-            parse_time(float(text))
+            parse_time(number)
 
 
 _FORMATS = ("jsonl", "csv", "sip")
