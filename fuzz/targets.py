@@ -203,6 +203,37 @@ class Context:
         return f"{signing_input}.{b64url(sig)}"
 
 
+@contextlib.contextmanager
+def _deterministic_pki(pki_module: Any) -> Iterator[None]:
+    """While inside, the test PKI makes the same bytes every run: keys derived from fixed
+    numbers, serial numbers from a counter, RFC 6979 ECDSA signatures. A regression file
+    holding a certificate of this PKI (a trust anchor itself, say) then replays exactly."""
+    keys = iter(range(1, 100))
+    serials = iter(range(1 << 71, (1 << 71) + 100))
+    saved = (pki_module.ec.generate_private_key, pki_module._serial,
+             x509.CertificateBuilder.sign, x509.CertificateRevocationListBuilder.sign)
+    cert_sign, crl_sign = saved[2], saved[3]
+
+    def fixed_key(curve: Any, backend: Any = None) -> ec.EllipticCurvePrivateKey:
+        return _key(next(keys))
+
+    def cert_sign_det(self: Any, key: Any, algorithm: Any, *a: Any, **kw: Any) -> Any:
+        return cert_sign(self, key, algorithm, *a, ecdsa_deterministic=True, **kw)
+
+    def crl_sign_det(self: Any, key: Any, algorithm: Any, *a: Any, **kw: Any) -> Any:
+        return crl_sign(self, key, algorithm, *a, ecdsa_deterministic=True, **kw)
+
+    pki_module.ec.generate_private_key = fixed_key
+    pki_module._serial = lambda: next(serials)
+    x509.CertificateBuilder.sign = cert_sign_det  # type: ignore[method-assign]
+    x509.CertificateRevocationListBuilder.sign = crl_sign_det  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        (pki_module.ec.generate_private_key, pki_module._serial,
+         x509.CertificateBuilder.sign, x509.CertificateRevocationListBuilder.sign) = saved
+
+
 @functools.cache
 def context() -> Context:
     """The shared fuzz context (built once per process)."""
@@ -210,21 +241,12 @@ def context() -> Context:
     from shakenlib.trust import TrustStore
     from shakenlib.verify import Verifier
 
-    counter = iter(range(1, 100))
-    saved = pki_module.ec.generate_private_key
-
-    def fixed_key(curve: Any, backend: Any = None) -> ec.EllipticCurvePrivateKey:
-        return _key(next(counter))
-
-    pki_module.ec.generate_private_key = fixed_key  # type: ignore[assignment]
-    try:
+    with _deterministic_pki(pki_module):
         pki = pki_module.StiTestPki(now=NOW)
-    finally:
-        pki_module.ec.generate_private_key = saved
-    leaf_key = _key(50)
-    leaf = pki.issue_sp_certificate("873J", organization="Acme Telecom", key=leaf_key)
+        leaf_key = _key(50)
+        leaf = pki.issue_sp_certificate("873J", organization="Acme Telecom", key=leaf_key)
+        crl = pki.make_crl()
     x5u = "https://cr.test/873J/0.pem"
-    crl = pki.make_crl()
     published = {
         x5u: (leaf.chain_pem(), "application/pem-certificate-chain"),
         pki.crl_url: (crl, "application/pkix-crl"),
