@@ -130,7 +130,8 @@ def run_atheris(args: argparse.Namespace) -> int:
         cmd = [sys.executable, str(Path(__file__).with_name("atheris_target.py")), name,
                "--out", "" if args.no_save else args.out, "--hang", str(args.hang),
                "--rss-limit-mb", str(args.rss_limit_mb), "--", f"-seed={args.seed or 1}",
-               f"-timeout={max(1, int(args.hard_timeout))}", "-print_final_stats=1"]
+               f"-timeout={max(1, int(args.hard_timeout))}", "-print_final_stats=1",
+               "-max_len=65536"]
         if args.runs is not None:
             cmd.append(f"-runs={args.runs}")
         if args.time is not None:
