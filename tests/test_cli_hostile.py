@@ -240,11 +240,11 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
 def _argv(template: list[str], files: dict[str, str]) -> list[str]:
     out = []
     for arg in template:
-        if arg.startswith("@"):
-            name = arg[1:]
+        if arg.startswith("@"):  # @name or @name/below/it
+            name, _, below = arg[1:].partition("/")
             if name not in files:
                 pytest.skip(f"no {name} file (the real certificate corpus is absent)")
-            out.append(files[name])
+            out.append(f"{files[name]}/{below}" if below else files[name])
         elif arg.startswith("%"):
             out.append(TOKENS[arg[1:]])
         else:
@@ -254,7 +254,7 @@ def _argv(template: list[str], files: dict[str, str]) -> list[str]:
 
 def _opt_id(opt: list[str]) -> str:
     """A readable test id part for options (long values shortened)."""
-    parts = [o.lstrip("@") if len(o) < 25 else f"{o[:6]}x{len(o)}" for o in opt]
+    parts = [o.lstrip("@") if len(o) <= 30 else f"{o[:6]}x{len(o)}" for o in opt]
     return "-" + "=".join(parts).encode("ascii", "backslashreplace").decode()
 
 
