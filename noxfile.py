@@ -1,4 +1,4 @@
-"""Task sessions: ``nox -s tests``, ``lint``, ``typecheck``, ``docs``, ``bench``."""
+"""Task sessions: ``nox -s tests``, ``lint``, ``typecheck``, ``docs``, ``bench``, ``fuzz``."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ def tests(session: nox.Session) -> None:
 def lint(session: nox.Session) -> None:
     """Ruff: lint and formatting check."""
     session.install("ruff>=0.6")
-    session.run("ruff", "check", "src", "tests", "benchmarks", "noxfile.py")
+    session.run("ruff", "check", "src", "tests", "benchmarks", "fuzz", "noxfile.py")
 
 
 @nox.session(python=PYTHON)
@@ -49,3 +49,17 @@ def bench(session: nox.Session) -> None:
     """Benchmarks, reported as ratios to raw ECDSA P-256 verification in the same run."""
     session.install("-e", ".[all]")  # the reader benchmarks need every reader
     session.run("python", "benchmarks/run.py", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def fuzz(session: nox.Session) -> None:
+    """Fuzz every parser and the verifier (not a default session; see docs/fuzzing.md).
+
+    ``nox -s fuzz`` runs each target for 10 s; pass driver options after ``--``, e.g.
+    ``nox -s fuzz -- --target verify --time 600`` or ``-- --engine atheris``. Contract
+    violations are saved under tests/data/fuzz/<target>/ as regression files.
+    """
+    session.install("-e", ".")
+    if "atheris" in session.posargs:
+        session.install("atheris")
+    session.run("python", "fuzz/run.py", *session.posargs)

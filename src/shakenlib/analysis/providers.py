@@ -257,7 +257,17 @@ class ProviderDirectory:
 
     @classmethod
     def from_csv(cls, path: str | os.PathLike[str]) -> ProviderDirectory:
-        """Load a simple ``spc,name`` CSV or an ``OCN,Org Name,CN,Cert`` table."""
+        """Load a simple ``spc,name`` CSV or an ``OCN,Org Name,CN,Cert`` table (UTF-8;
+        anything else is a ``UsageError`` naming the file)."""
+        try:
+            return cls._from_csv(path)
+        except (UnicodeDecodeError, csv.Error) as exc:
+            raise UsageError(
+                "usage", f"{os.fspath(path)}: not a UTF-8 CSV provider table ({exc})"[:200]
+            ) from exc
+
+    @classmethod
+    def _from_csv(cls, path: str | os.PathLike[str]) -> ProviderDirectory:
         with open(path, encoding="utf-8-sig", newline="") as handle:
             reader = csv.DictReader(handle)
             fields = {f.strip() for f in reader.fieldnames or ()}

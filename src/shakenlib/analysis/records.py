@@ -870,7 +870,8 @@ class RecordSource:
             yield from read_rows(path, self.mapping)
         else:
             if self.text is not None and path is None:
-                data = self.text.encode()
+                # a lone surrogate cannot be UTF-8: it reads as U+FFFD, like bad bytes do
+                data = self.text.encode("utf-8", "replace")
             else:
                 assert path is not None
                 with open(path, "rb") as handle:

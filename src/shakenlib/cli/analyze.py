@@ -34,7 +34,7 @@ from shakenlib.analysis.batch import Progress, VerifierConfig, analyze_source
 from shakenlib.analysis.leads import Analysis, Lead, SignerSummary
 from shakenlib.analysis.providers import ProviderDirectory
 from shakenlib.analysis.records import FIELDS, FORMATS, RecordSource, parse_mapping
-from shakenlib.cli.verify import add_verifier_options
+from shakenlib.cli.verify import add_verifier_options, positive_int
 from shakenlib.errors import UsageError
 
 __all__ = ["add_batch_options", "add_parser", "make_progress", "run", "source_and_config"]
@@ -65,7 +65,7 @@ def add_parser(subparsers: Any) -> None:
 def add_batch_options(p: argparse.ArgumentParser) -> None:
     """Options shared by ``analyze`` and ``verify-batch``."""
     add_verifier_options(p)
-    p.add_argument("--jobs", metavar="N", type=int, default=None,
+    p.add_argument("--jobs", metavar="N", type=positive_int, default=None,
                    help="worker processes (default: the number of cores)")
     p.add_argument("--map", metavar="FIELD=COLUMN,...", default=None,
                    help="column mapping for CDR exports, e.g. \"time=Start Time,"
@@ -80,7 +80,8 @@ def add_batch_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--country-code", metavar="CC", default="1",
                    help="country code of record numbers written without one (default 1, "
                         "NANP); 'none' reads numbers as they are")
-    p.add_argument("--chunk-size", metavar="N", type=int, default=None, help=argparse.SUPPRESS)
+    p.add_argument("--chunk-size", metavar="N", type=positive_int, default=None,
+                   help=argparse.SUPPRESS)
 
 
 #: ``--top all``
@@ -120,10 +121,6 @@ def source_and_config(args: argparse.Namespace) -> tuple[RecordSource, VerifierC
         raise UsageError("usage", "give at least one --trust PEM (the STI-PA trust anchors)")
     if args.mirror and not Path(args.mirror).is_dir():
         raise UsageError("usage", f"--mirror {args.mirror}: not a directory")
-    if args.freshness <= 0:
-        raise UsageError("usage", "--freshness must be positive")
-    if args.jobs is not None and args.jobs < 1:
-        raise UsageError("usage", "--jobs must be at least 1")
     for trust in args.trust:  # fail early, in this process, on a missing trust file
         if not Path(trust).exists():
             raise FileNotFoundError(2, "No such file or directory", trust)

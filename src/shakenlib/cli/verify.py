@@ -60,6 +60,35 @@ def add_parser(subparsers: Any) -> None:
     p.set_defaults(run=run)
 
 
+#: The largest --freshness accepted: ten years (historical analysis may need a wide
+#: window; beyond this a time difference is no freshness check at all).
+MAX_FRESHNESS = 10 * 365 * 86400.0
+
+
+def seconds(text: str) -> float:
+    """``--freshness``: a positive, finite number of seconds up to :data:`MAX_FRESHNESS`."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not 0 < value <= MAX_FRESHNESS:  # also refuses nan and inf
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: give a number of seconds greater than 0, at most {MAX_FRESHNESS:.0f}"
+        )
+    return value
+
+
+def positive_int(text: str) -> int:
+    """A count that must be at least 1 (``--chunk-size``, ``--jobs``)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: must be at least 1")
+    return value
+
+
 def add_verifier_options(p: argparse.ArgumentParser) -> None:
     """The options that build a verifier (shared with the batch commands)."""
     p.add_argument(
@@ -96,7 +125,7 @@ def add_verifier_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--freshness",
         metavar="SECONDS",
-        type=float,
+        type=seconds,
         default=60.0,
         help="largest accepted |time - iat| (default 60)",
     )
@@ -119,8 +148,6 @@ def build_verifier(args: argparse.Namespace) -> Verifier:
 
 def policy_from_args(args: argparse.Namespace) -> Policy:
     """The :class:`Policy` the shared command-line options describe."""
-    if args.freshness <= 0:
-        raise UsageError("usage", "--freshness must be positive")
     return Policy(
         freshness=dt.timedelta(seconds=args.freshness),
         revocation=args.revocation,

@@ -30,11 +30,11 @@ from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from pyasn1.codec.der import decoder as der_decoder
-from pyasn1.error import PyAsn1Error
 from pyasn1_modules import rfc5280
 
 from shakenlib.errors import CertificateError
 from shakenlib.pki.der import (
+    DER_DECODE_ERRORS,
     CertView,
     format_name,
     name_attributes,
@@ -207,9 +207,9 @@ def policy_oids(value: bytes) -> tuple[str, ...]:
     """
     try:
         cp, _ = der_decoder.decode(value, asn1Spec=rfc5280.CertificatePolicies())
-    except PyAsn1Error:
+        return tuple(str(pi["policyIdentifier"]) for pi in cp)
+    except DER_DECODE_ERRORS:
         return ()
-    return tuple(str(pi["policyIdentifier"]) for pi in cp)
 
 
 def crl_distribution_points(value: bytes) -> tuple[CrlDistributionPoint, ...]:
@@ -225,7 +225,7 @@ def crl_distribution_points(value: bytes) -> tuple[CrlDistributionPoint, ...]:
     """
     try:
         dps, _ = der_decoder.decode(value, asn1Spec=rfc5280.CRLDistributionPoints())
-    except PyAsn1Error:
+    except DER_DECODE_ERRORS:
         return ()
     out: list[CrlDistributionPoint] = []
     for dp in dps:

@@ -97,6 +97,15 @@ class Tlv:
         return self.end - self.start
 
 
+#: What pyasn1 raises on hostile DER besides its own PyAsn1Error: an oversized length or
+#: INTEGER overflows (OverflowError), a cut value indexes past the end (IndexError), deep
+#: nesting recurses (RecursionError), a string type holds bytes of another charset.
+DER_DECODE_ERRORS: tuple[type[Exception], ...] = (
+    PyAsn1Error, TypeError, ValueError, OverflowError, IndexError, RecursionError,
+    UnicodeDecodeError,
+)
+
+
 def _bad(message: str) -> CertificateError:
     return CertificateError("cert_malformed", message)
 
@@ -306,7 +315,7 @@ def parse_certificate(der: bytes) -> CertView:
     """
     try:
         return _parse_certificate(der)
-    except (PyAsn1Error, IndexError, OverflowError, TypeError, ValueError, RecursionError) as exc:
+    except DER_DECODE_ERRORS as exc:
         # pyasn1 on hostile DER: an oversized length or INTEGER (OverflowError), a value
         # cut short (IndexError), deep nesting (RecursionError). CertificateError is a
         # ValueError but passes through unchanged.

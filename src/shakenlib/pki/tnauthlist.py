@@ -39,11 +39,11 @@ from collections.abc import Iterable, Mapping
 import attrs
 from cryptography import x509
 from pyasn1.codec.der import decoder as der_decoder, encoder as der_encoder
-from pyasn1.error import PyAsn1Error
 from pyasn1.type import char, namedtype, tag, univ
 from pyasn1_modules import rfc8226
 
 from shakenlib.errors import CertificateError
+from shakenlib.pki.der import DER_DECODE_ERRORS
 
 __all__ = [
     "EJWT_CLAIM_CONSTRAINTS_OID",
@@ -192,15 +192,6 @@ def _text(value: object) -> str:
     return raw.decode("ascii")
 
 
-# What pyasn1 raises on hostile DER besides its own PyAsn1Error: an oversized length or
-# INTEGER overflows (OverflowError), a cut value indexes past the end (IndexError), deep
-# nesting recurses (RecursionError), a string type holds bytes of another charset.
-_DER_ERRORS = (
-    PyAsn1Error, TypeError, ValueError, OverflowError, IndexError, RecursionError,
-    UnicodeDecodeError,
-)
-
-
 def decode_tnauthlist(der: bytes) -> TNAuthList:
     """Decode the DER value of a TNAuthList extension.
 
@@ -215,7 +206,7 @@ def decode_tnauthlist(der: bytes) -> TNAuthList:
     """
     try:
         value, rest = der_decoder.decode(bytes(der), asn1Spec=rfc8226.TNAuthorizationList())
-    except _DER_ERRORS as exc:
+    except DER_DECODE_ERRORS as exc:
         detail = str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__
         raise CertificateError(
             "tnauthlist_invalid",
@@ -253,7 +244,7 @@ def decode_tnauthlist(der: bytes) -> TNAuthList:
                 ranges.append(TNRange(start, count))
             else:
                 tns.append(_check_tn(_text(entry["one"]), "telephone number"))
-    except _DER_ERRORS as exc:
+    except DER_DECODE_ERRORS as exc:
         raise CertificateError("tnauthlist_invalid", f"TNAuthList entry: {exc}"[:200]) from exc
     return TNAuthList(tuple(spcs), tuple(ranges), tuple(tns))
 
@@ -395,7 +386,7 @@ def decode_jwt_claim_constraints(der: bytes, *, enhanced: bool = False) -> JWTCl
         result = JWTClaimConstraints(
             names("mustInclude"), permitted, names("mustExclude") if enhanced else (), enhanced
         )
-    except _DER_ERRORS as exc:
+    except DER_DECODE_ERRORS as exc:
         raise CertificateError(
             "claim_constraints_invalid", f"JWTClaimConstraints does not decode: {exc}"[:200]
         ) from exc

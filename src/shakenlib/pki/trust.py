@@ -49,7 +49,7 @@ from pathlib import Path
 import attrs
 import jwt
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
@@ -527,11 +527,13 @@ def _validity_error(cert: x509.Certificate, at: dt.datetime, role: str) -> Trust
 
 
 def _issued_by(child: x509.Certificate, parent: x509.Certificate) -> bool:
-    if child.issuer != parent.subject:
-        return False
+    # Names and keys decode lazily: a hostile one raises here (ValueError, or
+    # UnsupportedAlgorithm for a key of an unknown type), and then it issued nothing.
     try:
+        if child.issuer != parent.subject:
+            return False
         child.verify_directly_issued_by(parent)
-    except (InvalidSignature, ValueError, TypeError):
+    except (InvalidSignature, ValueError, TypeError, UnsupportedAlgorithm):
         return False
     return True
 
@@ -739,7 +741,12 @@ class ChainValidator:
         findings: list[Finding] = []
         name = common_name(leaf)
         # End-entity key: id-ecPublicKey, namedCurve P-256 (ATIS-1000080 §6.4.1).
-        key = leaf.public_key()
+        try:
+            key = leaf.public_key()
+        except (ValueError, UnsupportedAlgorithm) as exc:
+            raise TrustError(
+                "cert_key_unsupported", f"certificate '{name}' has a key that does not load: {exc}"
+            ) from exc
         if not (isinstance(key, ec.EllipticCurvePublicKey) and key.curve.name == "secp256r1"):
             kind = (
                 f"EC {key.curve.name}" if isinstance(key, ec.EllipticCurvePublicKey)

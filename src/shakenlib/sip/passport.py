@@ -286,12 +286,18 @@ def _check_scalar_values(obj: object, what: str) -> None:
 
 
 def _count_names(obj: object) -> int:
-    """How many member names the JSON objects inside ``obj`` hold."""
-    if type(obj) is dict:
-        return len(obj) + sum(_count_names(v) for v in obj.values())
-    if type(obj) is list:
-        return sum(_count_names(v) for v in obj)
-    return 0
+    """How many member names the JSON objects inside ``obj`` hold (no recursion: the
+    decoder accepts nesting deeper than Python's stack)."""
+    count = 0
+    todo = [obj]
+    while todo:
+        item = todo.pop()
+        if type(item) is dict:
+            count += len(item)
+            todo.extend(item.values())
+        elif type(item) is list:
+            todo.extend(item)
+    return count
 
 
 def _duplicate_names(data: bytes, obj: object) -> list[str]:
@@ -505,7 +511,7 @@ def _decode_claims(
             _f(findings, "claim_missing" if "iat" not in cj else "iat_invalid", "error",
                "no iat claim" if "iat" not in cj else "iat is null", _SRC_8225)
             iat = None
-        elif type(iat) is str and iat.isascii() and iat.isdigit():
+        elif type(iat) is str and iat.isascii() and iat.isdigit() and len(iat) <= 16:
             _f(findings, "iat_invalid", "error",
                f"iat {iat!r} is a string; NumericDate is a number (RFC 8225 errata 5985)",
                _SRC_8225)
