@@ -658,6 +658,22 @@ def test_raw_signature_to_der_matches_cryptography(raw: bytes, zeros: int) -> No
     assert _der_signature(raw) == expected
 
 
+#: Policies the fast path must agree with the general path under (the defaults, each
+#: check off, both revocation extremes, a narrower window, historical revocation).
+POLICY_VARIANTS = [
+    Policy(),
+    Policy(check_orig=False),
+    Policy(check_dest=False),
+    Policy(require_info_match=False),
+    Policy(check_tn_authorization=False),
+    Policy(accepted_ppt=frozenset({"shaken"})),
+    Policy(revocation="require"),
+    Policy(revocation="off"),
+    Policy(freshness=dt.timedelta(seconds=30)),
+    Policy(revocation_time="as_of"),
+]
+
+
 @given(
     orig=tns,
     claimed_orig=st.one_of(st.none(), tns),
@@ -665,9 +681,10 @@ def test_raw_signature_to_der_matches_cryptography(raw: bytes, zeros: int) -> No
     attest=st.sampled_from("ABC"),
     skew=st.integers(-90, 90),
     flip=st.one_of(st.none(), st.integers(0, 63)),
+    policy=st.sampled_from(POLICY_VARIANTS),
 )
 @settings(
-    max_examples=80, suppress_health_check=[HealthCheck.function_scoped_fixture], deadline=None
+    max_examples=150, suppress_health_check=[HealthCheck.function_scoped_fixture], deadline=None
 )
 def test_plain_fast_path_gives_the_general_paths_result(
     bed: ShakenTestbed,
@@ -678,6 +695,7 @@ def test_plain_fast_path_gives_the_general_paths_result(
     attest: str,
     skew: int,
     flip: int | None,
+    policy: Policy,
 ) -> None:
     # Calls the fast path takes (plain SHAKEN headers, credential ready), passing or
     # failing (stale, wrong orig, bad signature): the result equals the general path's.
@@ -688,13 +706,15 @@ def test_plain_fast_path_gives_the_general_paths_result(
         sig = bytearray(b64url_decode(s))
         sig[flip] ^= 1
         header = f"{h}.{c}.{b64url_encode(bytes(sig))};{params}"
-    v: Verifier = bed.verifier()
+    v: Verifier = bed.verifier(policy)
     at = bed.now + dt.timedelta(seconds=skew)
     v.verify(acme.sign(orig=ORIG, dest=DEST), orig=ORIG, dest=DEST, at=at)  # warm the cache
     fast = v._verify_plain(header, (orig,), at)
     assert fast is not None
     assert fast == v._verify_one(0, header, (orig,), (dest[0],), at, None)
-    assert fast.passed == (flip is None and abs(skew) <= 60 and claimed_orig in (None, orig))
+    window = policy.freshness.total_seconds()
+    orig_ok = claimed_orig in (None, orig) or not policy.check_orig
+    assert fast.passed == (flip is None and abs(skew) <= window and orig_ok)
 
 
 def test_plain_fast_path_leaves_refused_credentials_to_the_general_path() -> None:
