@@ -76,10 +76,14 @@ __all__ = [
     "Partition",
     "PartitionFailed",
     "analyze_on_cluster",
+    "MirrorReport",
     "connect",
+    "fill_mirror",
     "plan",
+    "verify_at",
     "verify_on_cluster",
     "worker_verifier",
+    "x5u_urls",
 ]
 
 #: Bytes of input per partition (JSON Lines/CSV byte ranges; Parquet row groups are
@@ -721,3 +725,101 @@ def connect(address: str, *, timeout: float = 30) -> Iterator[Any]:
         yield client
     finally:
         client.close()
+
+
+def verify_at(address: str, source: Any, config: VerifierFactory, **options: Any,
+              ) -> Iterator[BatchItem]:
+    """:func:`verify_on_cluster` on the cluster of the scheduler at ``address``, connected
+    while the items are read (``shakenlib verify-batch --scheduler``)."""
+    with connect(address) as client:
+        yield from verify_on_cluster(source, config, client, **options)
+
+
+# --- certificates for a cluster: a mirror every worker reads ----------------------------
+def x5u_urls(sources: Iterable[RecordSource]) -> list[str]:
+    """The distinct certificate URLs the calls of ``sources`` name (the PASSporT's ``x5u``
+    and the Identity header's ``info``), sorted. Reads the records in this process.
+
+    >>> x5u_urls([RecordSource(path="examples/calls.jsonl")])[:2]
+    ['https://cr.example-sti.test/412B/shaken.pem', 'https://cr.example-sti.test/561C/old.pem']
+    """
+    from shakenlib.sip.passport import decode_identity
+
+    urls: set[str] = set()
+    seen: set[str] = set()
+    for source in sources:
+        for record in source:
+            if isinstance(record, RecordError):
+                continue
+            for value in record.identity:
+                if value in seen:
+                    continue
+                if len(seen) < 100_000:
+                    seen.add(value)
+                decoded = decode_identity(value)
+                if decoded.identity.info:
+                    urls.add(decoded.identity.info)
+                if decoded.passport is not None and decoded.passport.header.x5u:
+                    urls.add(decoded.passport.header.x5u)
+    return sorted(urls)
+
+
+@attrs.frozen
+class MirrorReport:
+    """What :func:`fill_mirror` wrote: certificate URLs, CRL URLs, and the URLs it could
+    not fetch with the reason (``code: message``)."""
+
+    certificates: tuple[str, ...] = ()
+    crls: tuple[str, ...] = ()
+    failed: tuple[tuple[str, str], ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict."""
+        return {"certificates": list(self.certificates), "crls": list(self.crls),
+                "failed": [{"url": url, "reason": reason} for url, reason in self.failed]}
+
+
+def fill_mirror(urls: Iterable[str], out: str | os.PathLike[str], repository: Any, *,
+                at: Any) -> MirrorReport:
+    """Fetch each certificate URL, and the CRLs its certificates name, with
+    ``repository`` (an :class:`~shakenlib.fetch.HttpRepository`: its fetch policy holds)
+    as of ``at``, and write each response where
+    :class:`~shakenlib.fetch.MirrorRepository` looks for it under ``out`` (the
+    ``wget --force-directories`` layout). A URL that cannot be fetched is reported, not
+    written; the others are written whole (a temporary file renamed into place).
+    """
+    from shakenlib.fetch import MirrorRepository
+    from shakenlib.pki.certs import load_certificates
+
+    mirror = MirrorRepository(out)
+    certificates: list[str] = []
+    crls: list[str] = []
+    failed: list[tuple[str, str]] = []
+    crl_urls: set[str] = set()
+
+    def save(url: str, kind: Any) -> bytes | None:
+        try:
+            target = mirror.path_for(url)
+            body: bytes = repository.fetch(url, at=at, kind=kind).body
+        except ShakenError as exc:
+            failed.append((url, f"{exc.code}: {exc.message}"))
+            return None
+        target.parent.mkdir(parents=True, exist_ok=True)
+        temporary = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.partial")
+        temporary.write_bytes(body)
+        os.replace(temporary, target)
+        return body
+
+    for url in dict.fromkeys(urls):
+        body = save(url, "certificate")
+        if body is None:
+            continue
+        certificates.append(url)
+        with contextlib.suppress(ShakenError):
+            for certificate in load_certificates(body):
+                for point in certificate.crl_distribution_points:
+                    crl_urls.update(u for u in point.urls if u.lower().startswith("https:"))
+    for url in sorted(crl_urls):
+        if save(url, "crl") is not None:
+            crls.append(url)
+    return MirrorReport(tuple(certificates), tuple(crls), tuple(failed))
