@@ -186,22 +186,25 @@ def plan(source: RecordSource, *, partition_bytes: int = DEFAULT_PARTITION_BYTES
     for entry in _walk(Path(source.path)):
         if isinstance(entry, RecordError):
             name = entry.source or ""
-            out.append(Partition(_absolute(source, name), name, "error", reason=entry.reason,
-                                 in_dir=True))
+            out.append(_error(source, name, entry.reason))
             continue
         name = str(entry)
         try:
             fmt = source.fmt or sniff_format(name)
             out.extend(_plan_file(source, name, fmt, partition_bytes, parts, in_dir=True))
         except OSError as exc:
-            out.append(Partition(_absolute(source, name), name, "error", in_dir=True,
-                                 reason=f"unreadable file: {exc.strerror or exc}"))
+            out.append(_error(source, name, f"unreadable file: {exc.strerror or exc}"))
         except ExtraMissing:
             raise  # the whole run needs it
         except UsageError as exc:  # not the format it claims (compressed, bad magic, ...)
-            out.append(Partition(_absolute(source, name), name, "error", reason=exc.message,
-                                 in_dir=True))
+            out.append(_error(source, name, exc.message))
     return out
+
+
+def _error(source: RecordSource, name: str, reason: str) -> Partition:
+    """A file of a directory that cannot be read: one unreadable record saying why."""
+    return Partition(attrs.evolve(_absolute(source, name), fmt="jsonl"), name, "error",
+                     reason=reason, in_dir=True)
 
 
 def _plan_file(source: RecordSource, name: str, fmt: Any, partition_bytes: int, parts: int,
@@ -538,13 +541,16 @@ def _preflight(client: Any, config: VerifierFactory, sources: list[Any]) -> None
              if isinstance(s, RecordSource) and s.path is not None]
     if isinstance(config, VerifierConfig):
         paths += [*config.trust_files, *([config.mirror] if config.mirror else [])]
-    try:
-        answers = client.run(_probe, paths)
-    except Exception as exc:
-        raise UsageError("usage", f"the Dask workers cannot run shakenlib ({type(exc).__name__}: "
-                                  f"{exc}): install shakenlib {shakenlib.__version__} on every "
-                                  "worker"[:500]) from None
-    for worker, (version, missing) in sorted(answers.items()):
+    distributed = _distributed()
+    answers = client.run(_probe, paths, on_error="return")
+    for worker, answer in sorted(answers.items()):
+        if isinstance(answer, distributed.comm.CommClosedError | OSError):
+            continue  # a worker going away (being replaced): Dask reschedules its tasks
+        if isinstance(answer, BaseException):
+            raise UsageError("usage", f"worker {worker} cannot run shakenlib "
+                                      f"({type(answer).__name__}: {answer}): install shakenlib "
+                                      f"{shakenlib.__version__} on every worker"[:500])
+        version, missing = answer
         if version != shakenlib.__version__:
             raise UsageError("usage", f"worker {worker} runs shakenlib {version}, this client "
                                       f"{shakenlib.__version__}: install the same version")
@@ -658,7 +664,7 @@ def analyze_on_cluster(
             merges.extend(level)
         # The first failed leaf fails the run at once (its dependents err with it).
         distributed = _distributed()
-        for future in distributed.as_completed(leaves):
+        for future in distributed.as_completed(leaves, loop=client.loop):
             if future.status == "error":
                 run.result(future)
         analysis: Analysis = run.result(level[0])
