@@ -27,11 +27,11 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from run import Bench  # noqa: E402
+from run import Bench
 
-from shakenlib.analysis.batch import VerifierConfig, analyze_source  # noqa: E402
-from shakenlib.analysis.records import RecordSource  # noqa: E402
-from shakenlib.testing.traffic import generate  # noqa: E402
+from shakenlib.analysis.batch import VerifierConfig, analyze_source
+from shakenlib.analysis.records import RecordSource
+from shakenlib.testing.traffic import generate
 
 CALLS = 40_000
 _MADE: dict[str, Any] = {}

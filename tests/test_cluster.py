@@ -18,8 +18,7 @@ from typing import Any
 
 import attrs
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 from shakenlib.analysis.batch import VerifierConfig, VerifierLike, analyze_source, verify_source
 from shakenlib.analysis.leads import Analysis
@@ -246,7 +245,7 @@ def test_inputs_the_workers_cannot_see_are_a_usage_error(client: Any, tmp_path: 
     (tmp_path / "calls.jsonl").write_text("")
     source = RecordSource(path=str(tmp_path / "calls.jsonl"))
     config = VerifierConfig(trust_files=(str(tmp_path / "gone.pem"),))
-    with pytest.raises(UsageError, match="cannot see .*gone.pem"):
+    with pytest.raises(UsageError, match=r"cannot see .*gone\.pem"):
         analyze_on_cluster(source, config, client)
 
 
@@ -264,7 +263,8 @@ def test_missing_extra_names_the_install(monkeypatch: pytest.MonkeyPatch) -> Non
 
 
 def test_an_unreachable_scheduler_is_a_usage_error() -> None:
-    with pytest.raises(UsageError, match="cannot reach the Dask scheduler at tcp://127.0.0.1:"), \
+    unreachable = r"cannot reach the Dask scheduler at tcp://127\.0\.0\.1:9"
+    with pytest.raises(UsageError, match=unreachable), \
             cluster.connect("tcp://127.0.0.1:9", timeout=1):
         pass
 

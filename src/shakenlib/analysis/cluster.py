@@ -25,10 +25,10 @@ shared file system); record names in reports stay as you gave them. See docs/sca
 
 >>> from shakenlib.analysis.records import RecordSource
 >>> parts = plan(RecordSource(path="examples/calls.jsonl"), partition_bytes=400_000)
->>> [p.describe() for p in parts]  # doctest: +NORMALIZE_WHITESPACE
-['examples/calls.jsonl bytes 0-400167 (from line 1)',
- 'examples/calls.jsonl bytes 400168-800723 (from line 741)',
- 'examples/calls.jsonl bytes 800724-1127523 (from line 1422)']
+>>> [p.describe() for p in parts]  # doctest: +NORMALIZE_WHITESPACE, +ELLIPSIS
+['examples/calls.jsonl bytes 0-... (from line 1)',
+ 'examples/calls.jsonl bytes ...-... (from line ...)',
+ 'examples/calls.jsonl bytes ...-1127523 (from line ...)']
 """
 
 from __future__ import annotations
@@ -59,7 +59,6 @@ from shakenlib.analysis.leads import Analysis
 from shakenlib.analysis.records import (
     CallRecord,
     ExtraMissing,
-    InFile,
     RawItem,
     RecordError,
     RecordSource,
@@ -73,10 +72,10 @@ from shakenlib.errors import ShakenError, UsageError
 
 __all__ = [
     "DEFAULT_PARTITION_BYTES",
+    "MirrorReport",
     "Partition",
     "PartitionFailed",
     "analyze_on_cluster",
-    "MirrorReport",
     "connect",
     "fill_mirror",
     "plan",
@@ -268,10 +267,8 @@ def _plan_parquet(source: RecordSource, name: str, partition_bytes: int, *,
     _, pq = _pyarrow()
     assert source.path is not None
     rows = read_rows(source.path, source.mapping)
-    try:
+    with contextlib.closing(rows):  # type: ignore[type-var]  # a generator: has close()
         next(rows, None)  # the file's checks (a Parquet file, the mapped columns there)
-    finally:
-        rows.close()
     meta = pq.ParquetFile(source.path).metadata
     want = max(1, partition_bytes // _BYTES_PER_RECORD)
     out: list[Partition] = []
@@ -589,12 +586,12 @@ class _Run:
             self.where[key] = unit.describe()
             fn: Any = _analyze_partition if self.what == "analyze" else _verify_partition
             return self.client.submit(fn, unit, self.config, key=key, pure=False)
-        import dask
+        from dask.delayed import delayed as make_delayed
 
         delayed, number = unit
         self.where[key] = _frame_name(number)
         fn = _analyze_frame if self.what == "analyze" else _verify_frame
-        task = dask.delayed(fn, pure=False)(delayed, number, self.options, self.config,
+        task = make_delayed(fn, pure=False)(delayed, number, self.options, self.config,
                                             dask_key_name=key)
         return self.client.compute(task)
 
