@@ -331,3 +331,30 @@ def test_cli_unreachable_scheduler(capsys: pytest.CaptureFixture[str],
                    str(EXAMPLES / "trust.pem"), "--scheduler", "tcp://127.0.0.1:9"])
     assert status == 2
     assert "cannot reach the Dask scheduler at tcp://127.0.0.1:9" in capsys.readouterr().err
+
+
+def test_a_worker_builds_its_verifier_once_per_configuration() -> None:
+    built: list[int] = []
+
+    @attrs.frozen
+    class Counting:
+        n: int
+
+        def build(self) -> VerifierLike:
+            built.append(self.n)
+            return CONFIG.build()
+
+    first = cluster.worker_verifier(Counting(1))
+    assert cluster.worker_verifier(Counting(1)) is first  # an equal recipe: the same one
+    assert cluster.worker_verifier(Counting(2)) is not first
+    assert built == [1, 2]
+
+    @attrs.define(eq=True)  # mutable, so unhashable: built each time, never cached
+    class Unhashable:
+        def build(self) -> VerifierLike:
+            built.append(0)
+            return CONFIG.build()
+
+    cluster.worker_verifier(Unhashable())
+    cluster.worker_verifier(Unhashable())
+    assert built == [1, 2, 0, 0]

@@ -300,8 +300,11 @@ def worker_verifier(config: VerifierFactory) -> VerifierLike:
     partition this worker runs, so each certificate is fetched (and its chain validated)
     once per worker process. One per thread: run workers with one thread each
     (``--nthreads 1``); verification holds the GIL."""
-    key = (config, threading.get_ident())
-    verifier = _VERIFIERS.get(key)
+    try:
+        key: tuple[Any, int] = (config, threading.get_ident())
+        verifier = _VERIFIERS.get(key)
+    except TypeError:  # an unhashable recipe: built for each partition
+        return config.build()
     if verifier is None:
         built = config.build()
         with _VERIFIERS_LOCK:
