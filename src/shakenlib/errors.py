@@ -91,6 +91,8 @@ CODES: Final[dict[str, CodeInfo]] = _table(
     ("record_malformed", None, "a call record cannot be read"),
     ("internal_error", None, "verifying the record raised an unexpected exception (a "
      "shakenlib defect: the message names the exception; please report it)"),
+    ("partition_failed", None, "a partition of a distributed (Dask) run failed: the message "
+     "names the file, the part of it and the reason; the run fails with it"),
     # --- Identity header (RFC 8224 §4)
     ("identity_missing", 428, "no Identity header with a supported ppt"),
     ("identity_malformed", 438, "the Identity header does not follow the RFC 8224 grammar"),

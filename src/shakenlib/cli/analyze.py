@@ -80,6 +80,10 @@ def add_batch_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--country-code", metavar="CC", default="1",
                    help="country code of record numbers written without one (default 1, "
                         "NANP); 'none' reads numbers as they are")
+    p.add_argument("--scheduler", metavar="ADDRESS", default=None,
+                   help="run on the Dask cluster of this scheduler, e.g. tcp://HOST:8786 "
+                        "(extra dask; files must be reachable from every worker at the same "
+                        "path; see docs/scaling.md)")
     p.add_argument("--chunk-size", metavar="N", type=positive_int, default=None,
                    help=argparse.SUPPRESS)
 
@@ -159,9 +163,15 @@ def run(args: argparse.Namespace) -> int:
     """Run ``analyze``."""
     source, config = source_and_config(args)
     directory = ProviderDirectory.from_csv(args.providers) if args.providers else None
-    progress = make_progress()
-    analysis = analyze_source(source, config, jobs=args.jobs,
-                              chunk_size=args.chunk_size or 2048, progress=progress)
+    progress = make_progress() if not args.scheduler else None
+    if args.scheduler:  # on a Dask cluster (shakenlib.analysis.cluster)
+        from shakenlib.analysis.cluster import analyze_on_cluster, connect
+
+        with connect(args.scheduler) as client:
+            analysis = analyze_on_cluster(source, config, client)
+    else:
+        analysis = analyze_source(source, config, jobs=args.jobs,
+                                  chunk_size=args.chunk_size or 2048, progress=progress)
     if progress is not None:
         sys.stderr.write("\n")
     top = _limit(args.top, 10 if not (args.json or args.csv or args.html) else DEFAULT_TOP)

@@ -29,7 +29,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from shakenlib.analysis.batch import verify_source
+from shakenlib.analysis.batch import BatchItem, verify_source
 from shakenlib.analysis.records import RecordError
 from shakenlib.cli.analyze import add_batch_options, make_progress, source_and_config
 
@@ -53,9 +53,15 @@ def add_parser(subparsers: Any) -> None:
 
 def _rows(args: argparse.Namespace) -> Iterator[dict[str, Any]]:
     source, config = source_and_config(args)
-    progress = make_progress()
-    for item in verify_source(source, config, jobs=args.jobs,
-                              chunk_size=args.chunk_size or 256, progress=progress):
+    progress = make_progress() if not args.scheduler else None
+    if args.scheduler:  # on a Dask cluster (shakenlib.analysis.cluster)
+        from shakenlib.analysis.cluster import verify_at
+
+        items: Iterator[BatchItem] = verify_at(args.scheduler, source, config)
+    else:
+        items = verify_source(source, config, jobs=args.jobs,
+                              chunk_size=args.chunk_size or 256, progress=progress)
+    for item in items:
         if isinstance(item, RecordError):
             row: dict[str, Any] = item.to_dict()
             row["error"] = row.pop("code")
