@@ -311,3 +311,38 @@ def test_a_div_passport_alone_does_not_pass(bed: ShakenTestbed, acme: TestProvid
     # with the shaken PASSporT the forwarded call passes
     shaken = acme.sign(orig=ORIG, dest=DEST)
     assert _verify(bed.verifier(), bed, [shaken, div], dest="12155550000").passed
+
+
+def test_every_result_the_verifier_builds_sets_every_field(
+    bed: ShakenTestbed, acme: TestProvider, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The verifier builds results in one step (shakenlib._frozen.build, no __init__): a
+    # field left out would be missing from the instance. Check every build it makes.
+    import attrs
+
+    import shakenlib.verify.verifier as verifier_module
+    from shakenlib._frozen import build
+
+    built: list[str] = []
+
+    def checked(cls: type, fields: dict[str, object]) -> object:
+        names = {a.name for a in attrs.fields(cls)}
+        assert set(fields) == names, (cls.__name__, names ^ set(fields))
+        built.append(cls.__name__)
+        return build(cls, fields)
+
+    monkeypatch.setattr(verifier_module, "build", checked)
+    verifier = bed.verifier()
+    good = acme.sign(orig=ORIG, dest=DEST)
+    div = acme.sign_div(orig=ORIG, dest="12155550000", div=DEST)
+    calls: list[object] = [
+        good,  # the fast path
+        [good, div],  # several headers: the general path and the aggregate
+        "garbage",  # no PASSporT at all
+        [good, "garbage"],
+        good.replace(";info=<", ";info=<https://other.example/x>;x=<"),  # general path
+    ]
+    for header in calls:
+        _verify(verifier, bed, header, dest="12155550000" if header == [good, div] else DEST)
+    assert {"IdentityResult", "VerificationResult"} <= set(built)
+    assert len(built) >= 8

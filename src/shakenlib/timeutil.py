@@ -98,7 +98,10 @@ def _iso(text: str) -> dt.datetime:
         return parsed.replace(tzinfo=dt.UTC)
     if parsed.tzinfo is dt.UTC:  # fromisoformat gives this object for +00:00
         return parsed
-    return parsed.astimezone(dt.UTC)
+    try:
+        return parsed.astimezone(dt.UTC)
+    except OverflowError as exc:  # 9999-12-31T23:00-05:00 is past datetime.max in UTC
+        raise UsageError("usage", f"time out of range: {text[:40]!r}") from exc
 
 
 def require_aware(at: object, name: str = "at") -> None:

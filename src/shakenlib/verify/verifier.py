@@ -624,33 +624,26 @@ class Verifier:
                     cert = self._learn(passport.header.x5u, at, budget)
         summary = cert.summary if cert is not None else None
         if passport is None:
-            return IdentityResult(
-                index=index,
-                passed=False,
-                error=error.code if error else "identity_malformed",
-                message=error.message if error else None,
-                ppt=decoded.identity.ppt,
-                findings=tuple(findings),
-            )
+            return build(IdentityResult, {
+                "index": index, "passed": False,
+                "error": error.code if error else "identity_malformed",
+                "message": error.message if error else None, "ppt": decoded.identity.ppt,
+                "x5u": None, "attest": None, "origid": None, "iat": None, "orig": None,
+                "dest": (), "div": (), "certificate": None, "findings": tuple(findings),
+                "token": None, "rcd": None,
+            })
         c = passport.claims
-        return IdentityResult(
-            index,
-            error is None,
-            error.code if error else None,
-            error.message if error else None,
-            passport.header.ppt or decoded.identity.ppt,
-            passport.header.x5u,
-            c.attest,
-            c.origid,
-            c.iat,
-            _canonical(c.orig_tn) or c.orig_tn,
-            _canonical_all(c.dest_tn),
-            _canonical_all(c.div_tn),
-            summary,
-            tuple(findings),
-            passport.token,
-            _rcd_of(passport.claims_json) if _has_rcd(c) else None,
-        )
+        return build(IdentityResult, {
+            "index": index, "passed": error is None,
+            "error": error.code if error else None,
+            "message": error.message if error else None,
+            "ppt": passport.header.ppt or decoded.identity.ppt, "x5u": passport.header.x5u,
+            "attest": c.attest, "origid": c.origid, "iat": c.iat,
+            "orig": _canonical(c.orig_tn) or c.orig_tn, "dest": _canonical_all(c.dest_tn),
+            "div": _canonical_all(c.div_tn), "certificate": summary,
+            "findings": tuple(findings), "token": passport.token,
+            "rcd": _rcd_of(passport.claims_json) if _has_rcd(c) else None,
+        })
 
     def _compact(self, decoded: DecodedIdentity, sip: SipMessage | None) -> DecodedIdentity:
         """A compact-form header (RFC 8224 §7.1, RFC 8225 §7): its header and claims
@@ -1070,19 +1063,10 @@ class Verifier:
             verstat = NO_TN_VALIDATION
         else:
             verstat = TN_VALIDATION_FAILED
-        return VerificationResult(  # positional: this runs once per call
-            verstat,  # type: ignore[arg-type]
-            primary.error,
-            primary.message,
-            primary.ppt,
-            primary.x5u,
-            primary.attest,
-            primary.origid,
-            primary.iat,
-            primary.orig,
-            primary.dest,
-            primary.certificate,
-            tuple(results),
-            at,
-            tuple(findings),
-        )
+        return build(VerificationResult, {
+            "verstat": verstat, "error": primary.error, "message": primary.message,
+            "ppt": primary.ppt, "x5u": primary.x5u, "attest": primary.attest,
+            "origid": primary.origid, "iat": primary.iat, "orig": primary.orig,
+            "dest": primary.dest, "certificate": primary.certificate,
+            "identities": tuple(results), "verified_at": at, "findings": tuple(findings),
+        })
