@@ -117,5 +117,5 @@ def test_missing_pyarrow_names_the_extra(tmp_path: Path, monkeypatch: pytest.Mon
 def test_result_columns_are_documented() -> None:
     names = [name for name, _, _ in RESULT_COLUMNS]
     assert len(names) == len(set(names))
-    doc = (Path(__file__).resolve().parents[1] / "docs" / "inputs.md").read_text()
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "inputs.md").read_text()
     assert all(f"`{name}`" in doc for name in names)

@@ -14,7 +14,7 @@ from shakenlib.cli import main
 from shakenlib.testing.traffic import generate
 
 CAMPAIGN = "7c1d3a52-0b8e-4f0e-9d55-6a0f1e2c9b10"
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")

@@ -24,10 +24,10 @@ from shakenlib.pki.certs import (
 from shakenlib.pki.der import format_name, parse_certificate, read_tlv
 from shakenlib.pki.tnauthlist import TNRange, encode_tnauthlist
 
-sys.path.insert(0, str(Path(__file__).parent / "data" / "certs"))
+sys.path.insert(0, str(Path(__file__).parents[1] / "data" / "certs"))
 import builder as B
 
-DATA = Path(__file__).parent / "data" / "certs"
+DATA = Path(__file__).parents[1] / "data" / "certs"
 
 
 def test_leaf_model_fields() -> None:

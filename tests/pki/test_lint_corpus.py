@@ -20,7 +20,7 @@ from shakenlib.pki.lint import lint_certificate
 
 pytestmark = pytest.mark.corpus
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 CORPUS_DIR = Path(
     os.environ.get("SHAKENLIB_CORPUS_DIR", ROOT.parent / "shared" / "data" / "real-sti-certs")
 )

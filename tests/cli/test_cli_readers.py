@@ -13,7 +13,7 @@ import pytest
 from shakenlib.cli import main
 from shakenlib.testing.exports import CDR_MAPPING
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
 BASE = ["--trust", str(EXAMPLES / "trust.pem"), "--mirror", str(EXAMPLES / "mirror"),
         "--json", "--jobs", "1"]

@@ -37,7 +37,7 @@ from shakenlib.analysis.cluster import (  # noqa: E402
     verify_on_cluster,
 )
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
 CONFIG = VerifierConfig(trust_files=(str(EXAMPLES / "trust.pem"),),
                         mirror=str(EXAMPLES / "mirror"))

@@ -20,7 +20,7 @@ from shakenlib.testing.traffic import generate
 
 pytest.importorskip("dpkt")
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")

@@ -13,10 +13,10 @@ from shakenlib.cli import main
 from shakenlib.cli.lint_cert import parse_time
 from shakenlib.errors import UsageError
 
-sys.path.insert(0, str(Path(__file__).parent / "data" / "certs"))
+sys.path.insert(0, str(Path(__file__).parents[1] / "data" / "certs"))
 import builder as B
 
-DATA = Path(__file__).parent / "data" / "certs"
+DATA = Path(__file__).parents[1] / "data" / "certs"
 
 
 def test_clean_chain_exits_0(capsys: pytest.CaptureFixture[str]) -> None:

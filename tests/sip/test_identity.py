@@ -10,7 +10,7 @@ from hypothesis import given, settings, strategies as st
 from shakenlib.errors import IdentityHeaderError, ShakenError
 from shakenlib.sip.identity import parse_identity
 
-DATA = Path(__file__).parent / "data" / "identity"
+DATA = Path(__file__).parents[1] / "data" / "identity"
 SHAKEN = (DATA / "shaken-full.txt").read_text().strip()
 URL = "https://cr.example.org/873J/3f8a1b2c4d5e6f708192a3b4c5d6e7f8091a2b3c.pem"
 

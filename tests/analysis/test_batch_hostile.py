@@ -18,7 +18,7 @@ from shakenlib.analysis.batch import analyze_source, verify_record, verify_sourc
 from shakenlib.analysis.records import CallRecord, RecordError, RecordSource
 from shakenlib.verify.result import VerificationResult
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 class BuggyVerifier:

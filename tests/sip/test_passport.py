@@ -28,7 +28,7 @@ from shakenlib.sip.passport import (
     rebuild_compact,
 )
 
-DATA = Path(__file__).parent / "data"
+DATA = Path(__file__).parents[1] / "data"
 X5U = "https://cr.example.org/873J/3f8a1b2c4d5e6f708192a3b4c5d6e7f8091a2b3c.pem"
 ORIGID = "4437c7eb-8f92-4b52-9b8f-3f3b3e7d3c1a"
 HEADER = {"alg": "ES256", "ppt": "shaken", "typ": "passport", "x5u": X5U}

@@ -15,7 +15,7 @@ from shakenlib.analysis.records import CallRecord, RecordError, RecordSource
 from shakenlib.testing.traffic import generate
 from shakenlib.verify.result import CertificateSummary, VerificationResult
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 class FakeVerifier:

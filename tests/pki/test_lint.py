@@ -20,7 +20,7 @@ from shakenlib.pki.certs import StiCertificate
 from shakenlib.pki.lint import RULES, _key_usage_bits, lint_certificate, zlint_spc
 from shakenlib.pki.tnauthlist import TNRange, encode_tnauthlist
 
-sys.path.insert(0, str(Path(__file__).parent / "data" / "certs"))
+sys.path.insert(0, str(Path(__file__).parents[1] / "data" / "certs"))
 import builder as B
 
 _RSA: list[rsa.RSAPrivateKey] = []

@@ -11,7 +11,7 @@ from hypothesis import given, settings, strategies as st
 from shakenlib.errors import ShakenError, SipMessageError
 from shakenlib.sip.message import canonical_header_name, parse_sip_message, split_header_list
 
-DATA = Path(__file__).parent / "data"
+DATA = Path(__file__).parents[1] / "data"
 SHAKEN = (DATA / "identity" / "shaken-full.txt").read_text().strip()
 
 

@@ -25,7 +25,7 @@ from shakenlib.testing.testbed import ShakenTestbed, TestProvider
 from shakenlib.verify import Policy, Verifier
 
 ORIG, DEST = "12155551212", "12155551213"
-DATA = Path(__file__).parent / "data" / "hostile"
+DATA = Path(__file__).parents[1] / "data" / "hostile"
 OVERSIZED_TNAUTHLIST = bytes.fromhex("3008a0061688ff00000000000000")
 
 

@@ -16,7 +16,7 @@ from shakenlib.analysis.providers import (
 from shakenlib.errors import UsageError
 
 CORPUS = Path(os.environ.get("SHAKENLIB_CORPUS_DIR") or
-              Path(__file__).resolve().parents[2] / "shared/data/real-sti-certs")
+              Path(__file__).resolve().parents[3] / "shared/data/real-sti-certs")
 
 
 def test_itg_list_ships_with_source() -> None:

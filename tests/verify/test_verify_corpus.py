@@ -21,7 +21,7 @@ from shakenlib.testing.testbed import ShakenTestbed
 
 pytestmark = pytest.mark.corpus
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 CORPUS = (
     Path(os.environ.get("SHAKENLIB_CORPUS_DIR", ROOT.parent / "shared" / "data" / "real-sti-certs"))
     / "certs.jsonl"

@@ -10,7 +10,7 @@ import pytest
 
 from shakenlib.cli import main
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT / "tests" / "data"
 SHAKEN = (ROOT / "examples" / "identity-shaken.txt").read_text().strip()
 

@@ -531,7 +531,7 @@ def test_pem_roundtrip_of_chain(pki: StiTestPki, trust: TrustStore, leaf: Issued
 
 def _corpus_dir() -> Path:
     import os
-    default = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "real-sti-certs"
+    default = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "real-sti-certs"
     return Path(os.environ.get("SHAKENLIB_CORPUS_DIR", default))
 
 
