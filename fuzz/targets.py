@@ -9,7 +9,7 @@ asserts its contract:
   :class:`~shakenlib.verify.result.VerificationResult` whose ``to_dict()`` is JSON-serialisable
   (the one documented exception, ``UsageError`` for an unusable verification time, is
   filtered out before the call);
-* record sources never raise while iterated: an unreadable record is a ``RecordError``.
+* record sources never raise while iterated: an unreadable record is a ``UnreadableRecord``.
 
 :func:`check` runs a target and returns ``None`` when the contract held, or a
 :class:`Violation` (exception type, innermost shakenlib frame, traceback). The same

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from shakenlib.analysis.batch import VerifierConfig, analyze_source, verify_source
-from shakenlib.analysis.records import CallRecord, RecordError, RecordSource
+from shakenlib.analysis.records import CallRecord, RecordSource, UnreadableRecord
 from shakenlib.testing.traffic import generate
 from shakenlib.verify.result import CertificateSummary, VerificationResult
 
@@ -59,10 +59,10 @@ def test_verify_source_keeps_input_order_in_parallel(tmp_path: Path) -> None:
     source = RecordSource(path=str(_fake_calls(tmp_path)))
     serial = list(verify_source(source, FakeConfig(), jobs=1, chunk_size=7))
     parallel = list(verify_source(source, FakeConfig(), jobs=2, chunk_size=7))
-    lines = [i.line if isinstance(i, RecordError) else i[0].line for i in parallel]
+    lines = [i.line if isinstance(i, UnreadableRecord) else i[0].line for i in parallel]
     assert lines == list(range(1, 401))
     assert parallel == serial
-    assert sum(isinstance(i, RecordError) for i in parallel) == 5
+    assert sum(isinstance(i, UnreadableRecord) for i in parallel) == 5
 
 
 def test_parallel_and_serial_give_identical_leads(tmp_path: Path) -> None:
@@ -128,7 +128,7 @@ def test_sip_directory_through_real_verifier(example: tuple[Path, dict[str, Any]
     items = list(verify_source(RecordSource(path=str(sipdir)), config, jobs=1))
     assert len(items) == 3
     for item, original in zip(items, records, strict=True):
-        assert not isinstance(item, RecordError)
+        assert not isinstance(item, UnreadableRecord)
         record, result = item
         assert record.sip is not None
         assert (record.orig, record.dest) == (original.orig, original.dest)

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from shakenlib.analysis.batch import analyze_source, verify_record, verify_source
-from shakenlib.analysis.records import CallRecord, RecordError, RecordSource
+from shakenlib.analysis.records import CallRecord, RecordSource, UnreadableRecord
 from shakenlib.verify.result import VerificationResult
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -67,7 +67,7 @@ def test_a_batch_goes_on_past_records_that_raise(tmp_path: Path, jobs: int) -> N
     source = RecordSource(path=str(_calls(tmp_path)))
     items = list(verify_source(source, BuggyConfig(), jobs=jobs, chunk_size=16))
     assert len(items) == 300
-    codes = [item[1].error for item in items if not isinstance(item, RecordError)]
+    codes = [item[1].error for item in items if not isinstance(item, UnreadableRecord)]
     assert codes.count("internal_error") == 6
     analysis = analyze_source(source, BuggyConfig(), jobs=jobs, chunk_size=16)
     assert analysis.calls == 300

@@ -12,7 +12,7 @@ from hypothesis import given, settings, strategies as st
 
 from shakenlib.analysis.batch import VerifierConfig, analyze_source
 from shakenlib.analysis.capture import SipStream
-from shakenlib.analysis.records import CallRecord, RecordError, RecordSource, sniff_format
+from shakenlib.analysis.records import CallRecord, RecordSource, UnreadableRecord, sniff_format
 from shakenlib.cli import main
 from shakenlib.errors import UsageError
 from shakenlib.testing.captures import invite, write_capture
@@ -111,7 +111,7 @@ def test_truncated_capture_keeps_the_calls_before_the_cut(
     path.write_bytes(data[: len(data) * 2 // 3])
     items = list(RecordSource(path=str(path)))
     calls = [i for i in items if isinstance(i, CallRecord)]
-    errors = [i for i in items if isinstance(i, RecordError)]
+    errors = [i for i in items if isinstance(i, UnreadableRecord)]
     assert 15 <= len(calls) < 30
     assert [c.call_id for c in calls] == [r["call_id"] for r in records[:len(calls)]]
     assert len(errors) == 1
@@ -162,7 +162,7 @@ def test_incomplete_tcp_message_at_the_end_is_unreadable(
     whole, cut = invite(records[0]), invite(records[1])
     _tcp_capture(path, [whole + cut[:100], cut[100:-10]], fin=fin)
     items = list(RecordSource(path=str(path)))
-    assert [type(i).__name__ for i in items] == ["CallRecord", "RecordError"]
+    assert [type(i).__name__ for i in items] == ["CallRecord", "UnreadableRecord"]
     assert isinstance(items[0], CallRecord)
     assert items[0].src == "192.0.2.1:40000"
     assert "incomplete at the end of TCP stream 192.0.2.1:40000 -> 192.0.2.2:5060" in (
@@ -283,7 +283,7 @@ def test_garbage_frames_never_crash_the_reader(tmp_path_factory: pytest.TempPath
     data = path.read_bytes()
     path.write_bytes(data[: max(24, len(data) - cut)])
     for item in RecordSource(path=str(path)):  # no exception, whatever the bytes
-        assert isinstance(item, CallRecord | RecordError)
+        assert isinstance(item, CallRecord | UnreadableRecord)
 
 
 @given(tail=st.binary(min_size=1, max_size=400), header=st.sampled_from([
@@ -325,7 +325,7 @@ def test_a_stream_without_sip_is_given_up_and_streams_are_bounded(
             ip.len = 20 + len(bytes(seg))
             writer.writepkt(bytes(ip), ts=1748779200 + n)
     kinds = [type(i).__name__ for i in RecordSource(path=str(path))]
-    assert kinds == ["RecordError", "CallRecord"]
+    assert kinds == ["UnreadableRecord", "CallRecord"]
 
 
 def test_directory_of_mixed_formats_through_worker_processes(

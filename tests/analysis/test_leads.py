@@ -19,7 +19,7 @@ from shakenlib.analysis.leads import (
     neighbour,
 )
 from shakenlib.analysis.providers import ProviderDirectory
-from shakenlib.analysis.records import CallRecord, RecordError
+from shakenlib.analysis.records import CallRecord, UnreadableRecord
 from shakenlib.verify.result import CertificateSummary, VerificationResult
 
 T0 = dt.datetime(2025, 6, 1, tzinfo=dt.UTC)
@@ -148,8 +148,8 @@ def test_provider_from_directory_or_certificate() -> None:
 
 def test_unreadable_records_are_counted_with_line_and_reason() -> None:
     analysis = Analysis()
-    analysis.add_error(RecordError(7, "missing time", "x.jsonl"))
-    analysis.add_error(RecordError(3, "not a JSON object", "x.jsonl"))
+    analysis.add_error(UnreadableRecord(7, "missing time", "x.jsonl"))
+    analysis.add_error(UnreadableRecord(3, "not a JSON object", "x.jsonl"))
     assert analysis.unreadable == 2
     assert analysis.errors == [(3, "not a JSON object", "x.jsonl"), (7, "missing time", "x.jsonl")]
     assert analysis.to_dict()["unreadable_records"][0] == {

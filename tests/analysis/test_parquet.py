@@ -11,7 +11,7 @@ import pytest
 
 from shakenlib.analysis.batch import VerifierConfig, analyze_source
 from shakenlib.analysis.parquet import RESULT_COLUMNS
-from shakenlib.analysis.records import CallRecord, RecordError, RecordSource, parse_mapping
+from shakenlib.analysis.records import CallRecord, RecordSource, UnreadableRecord, parse_mapping
 from shakenlib.errors import UsageError
 from shakenlib.testing.exports import write_homer_parquet, write_parquet
 from shakenlib.testing.traffic import generate
@@ -97,7 +97,7 @@ def test_parquet_in_a_directory_with_a_bad_file_names_it(tmp_path: Path) -> None
     pq.write_table(pa.Table.from_pylist([{"when": 0}]), tmp_path / "b.parquet")
     items = list(RecordSource(path=str(tmp_path)))
     assert isinstance(items[0], CallRecord)
-    assert isinstance(items[1], RecordError)
+    assert isinstance(items[1], UnreadableRecord)
     assert items[1].source == str(tmp_path / "b.parquet")
     assert "no column 'time'" in items[1].reason
 

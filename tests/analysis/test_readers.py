@@ -192,7 +192,7 @@ def test_directory_mixes_formats_each_file_by_its_own(tmp_path: Path) -> None:
     (tmp_path / "c.sip").write_text(SIP.format(cid="c"))
     items = list(read_records(tmp_path))
     assert [(type(i).__name__, Path(i.source or "").name, i.line) for i in items] == [
-        ("CallRecord", "a.jsonl", 1), ("RecordError", "a.jsonl", 2),
+        ("CallRecord", "a.jsonl", 1), ("UnreadableRecord", "a.jsonl", 2),
         ("CallRecord", "b.csv", 2), ("CallRecord", "c.sip", 1)]
 
 
@@ -206,4 +206,4 @@ def test_compressed_input_is_a_usage_error_naming_the_file(tmp_path: Path) -> No
     (tmp_path / "ok.jsonl").write_text('{"time": 0}\n')
     items = list(read_records(tmp_path))  # in a directory: that file is unreadable
     assert [(type(i).__name__, Path(i.source or "").name) for i in items] == [
-        ("RecordError", "calls.jsonl.gz"), ("CallRecord", "ok.jsonl")]
+        ("UnreadableRecord", "calls.jsonl.gz"), ("CallRecord", "ok.jsonl")]

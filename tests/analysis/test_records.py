@@ -14,8 +14,8 @@ from hypothesis import given, settings, strategies as st
 from shakenlib.analysis.leads import Analysis
 from shakenlib.analysis.records import (
     CallRecord,
-    RecordError,
     RecordSource,
+    UnreadableRecord,
     _json_line,
     parse_time,
     read_records,
@@ -47,7 +47,7 @@ def test_jsonl_good_and_bad_lines_keep_line_numbers(tmp_path: Path) -> None:
     assert (first.line, first.time, first.orig, first.dest, first.identity, first.call_id) == (
         1, T, "12155551212", "12155551213", ("hdr1",), "a")
     assert first.extra == (("trunk", "t7"),)
-    errors = [i for i in items if isinstance(i, RecordError)]
+    errors = [i for i in items if isinstance(i, UnreadableRecord)]
     assert [(e.line, e.reason) for e in errors] == [
         (3, "not a JSON object: Expecting property name enclosed in double quotes"),
         (4, "missing time (column 'time')"),
@@ -80,9 +80,9 @@ def test_csv_with_identity_list_and_mapping(tmp_path: Path) -> None:
         2, T, "12155551212", ("h1", "h2"), (("region", "east"),))
     assert [f.code for f in a.findings] == ["tn_national", "tn_national"]
     assert (b.line, b.identity, b.signed) == (3, (), False)
-    assert isinstance(c, RecordError)
+    assert isinstance(c, UnreadableRecord)
     assert c.line == 4
-    assert isinstance(d, RecordError)
+    assert isinstance(d, UnreadableRecord)
     assert (d.line, d.reason) == (5, "3 columns, the header has 5")
 
 
@@ -112,21 +112,21 @@ def test_sip_directory(tmp_path: Path) -> None:
         "Date: Sun, 01 Jun 2025 12:00:00 GMT\r\n", ""))
     items = list(read_records(tmp_path))
     assert [type(i).__name__ for i in items] == [
-        "CallRecord", "CallRecord", "RecordError", "RecordError"]
+        "CallRecord", "CallRecord", "UnreadableRecord", "UnreadableRecord"]
     one = items[0]
     assert isinstance(one, CallRecord)
     assert (one.time, one.orig, one.dest, one.call_id) == (T, "12155551299", "12155551213", "one")
     assert one.identity == ("hdr;info=<https://cr.example/x.pem>;alg=ES256;ppt=shaken",)
     assert one.sip is not None
     bad = items[2]
-    assert isinstance(bad, RecordError)
+    assert isinstance(bad, UnreadableRecord)
     assert (bad.source, bad.line) == (str(tmp_path / "b.sip"), 1)  # the file and its line
     assert "start line" in bad.reason
     two = items[1]
     assert isinstance(two, CallRecord)
     assert (two.source, two.line) == (str(tmp_path / "a.sip"), 10)
     nodate = items[3]
-    assert isinstance(nodate, RecordError)
+    assert isinstance(nodate, UnreadableRecord)
     assert "Date" in nodate.reason
     # with an explicit time the dateless message reads
     fixed = list(RecordSource(path=str(tmp_path / "c.sip"), at=T))
@@ -167,12 +167,12 @@ def test_streaming_reads_lazily(tmp_path: Path) -> None:
     assert isinstance(first, CallRecord)
     assert first.line == 1
     rest = list(iterator)
-    assert isinstance(rest[-1], RecordError)
+    assert isinstance(rest[-1], UnreadableRecord)
     assert rest[-1].line == 11
 
 
 # --- review R3: real CDR exports and hostile input ------------------------------------------
-def _kinds(items: list[CallRecord | RecordError]) -> list[tuple[str, int]]:
+def _kinds(items: list[CallRecord | UnreadableRecord]) -> list[tuple[str, int]]:
     return [(type(i).__name__, i.line) for i in items]
 
 
@@ -202,7 +202,7 @@ def test_csv_line_numbers_with_embedded_newlines(tmp_path: Path) -> None:
     path.write_text('time,orig,note\n1748779200,12155551212,"a\nb\nc"\noops,1,x\n'
                     '1748779200,12155551212,"d\ne"\n')
     items = list(read_records(path))
-    assert _kinds(items) == [("CallRecord", 2), ("RecordError", 5), ("CallRecord", 6)]
+    assert _kinds(items) == [("CallRecord", 2), ("UnreadableRecord", 5), ("CallRecord", 6)]
     first = items[0]
     assert isinstance(first, CallRecord)
     assert first.extra == (("note", "a\nb\nc"),)
@@ -220,7 +220,7 @@ def test_csv_oversized_cell_is_an_unreadable_record_not_a_crash(tmp_path: Path) 
     path = tmp_path / "cdr.csv"
     path.write_text("time,identity\n0," + "a" * 200_000 + "\n1748779200,\n")
     items = list(read_records(path))
-    assert _kinds(items) == [("RecordError", 2), ("CallRecord", 3)]
+    assert _kinds(items) == [("UnreadableRecord", 2), ("CallRecord", 3)]
     assert "field" in items[0].reason  # type: ignore[union-attr]
 
 
@@ -231,13 +231,13 @@ def test_csv_oversized_cell_is_an_unreadable_record_not_a_crash(tmp_path: Path) 
 ])
 def test_hostile_jsonl_lines_are_unreadable_records(line: str) -> None:
     items = list(RecordSource.from_text(line + '\n{"time": 0}\n'))
-    assert _kinds(items) == [("RecordError", 1), ("CallRecord", 2)]
+    assert _kinds(items) == [("UnreadableRecord", 1), ("CallRecord", 2)]
 
 
 def test_hostile_csv_identity_cell_is_an_unreadable_record() -> None:
     items = list(RecordSource.from_text('time,identity\n0,"' + "[" * 100_000 + '"\n',
                                         fmt="csv"))
-    assert _kinds(items) == [("RecordError", 2)]
+    assert _kinds(items) == [("UnreadableRecord", 2)]
 
 
 def test_json_float_numbers_are_not_given_an_extra_digit() -> None:
@@ -342,13 +342,13 @@ def test_symlink_out_of_the_directory_is_not_followed(tmp_path: Path) -> None:
     (inside / "sub" / "e.sip").write_text(SHORT_SIP.format(cid="e"))
     (inside / "f.sip").symlink_to(inside / "sub" / "e.sip")  # inside: followed
     items = list(read_records(inside))
-    reasons = " ".join(i.reason for i in items if isinstance(i, RecordError))
+    reasons = " ".join(i.reason for i in items if isinstance(i, UnreadableRecord))
     assert "SECRET" not in reasons
     assert sorted((type(i).__name__, Path(i.source or "").name) for i in items) == [
         ("CallRecord", "a.sip"), ("CallRecord", "e.sip"), ("CallRecord", "f.sip"),
-        ("RecordError", "b.sip"), ("RecordError", "d")]
+        ("UnreadableRecord", "b.sip"), ("UnreadableRecord", "d")]
     assert all("symbolic link out of the directory" in i.reason
-               for i in items if isinstance(i, RecordError))
+               for i in items if isinstance(i, UnreadableRecord))
 
 
 def test_unreadable_file_is_counted_and_named_and_the_run_goes_on(
@@ -368,9 +368,9 @@ def test_unreadable_file_is_counted_and_named_and_the_run_goes_on(
     monkeypatch.setattr(Path, "read_bytes", lambda self: guarded_open(self, "rb").read())
     items = list(read_records(tmp_path))
     assert [(type(i).__name__, Path(i.source or "").name) for i in items] == [
-        ("CallRecord", "a.sip"), ("RecordError", "b.sip"), ("CallRecord", "c.sip")]
+        ("CallRecord", "a.sip"), ("UnreadableRecord", "b.sip"), ("CallRecord", "c.sip")]
     error = items[1]
-    assert isinstance(error, RecordError)
+    assert isinstance(error, UnreadableRecord)
     assert error.reason == "unreadable file: Permission denied"
     analysis = Analysis()
     analysis.add_error(error)
@@ -383,4 +383,4 @@ def test_errors_in_a_directory_cite_the_file_and_its_line(tmp_path: Path) -> Non
     items = list(read_records(tmp_path))
     assert [(type(i).__name__, Path(i.source or "").name, i.line) for i in items] == [
         ("CallRecord", "a.sip", 1), ("CallRecord", "a.sip", 8), ("CallRecord", "b.sip", 1),
-        ("RecordError", "b.sip", 7)]  # the form feed starts line 7
+        ("UnreadableRecord", "b.sip", 7)]  # the form feed starts line 7

@@ -13,13 +13,14 @@ line)`` goes to them, not the records.
 Two ways to run a batch:
 
 * :func:`verify_source` yields ``(record, result)`` pairs and
-  :class:`~shakenlib.analysis.records.RecordError`\\ s in input order (``shakenlib verify-batch``);
+  :class:`~shakenlib.analysis.records.UnreadableRecord`\\ s in input order
+  (``shakenlib verify-batch``);
 * :func:`analyze_source` has each worker aggregate the chunks it takes into one
   :class:`~shakenlib.analysis.leads.Analysis`, handed over when the input is done, and merges
   those (``shakenlib analyze``): one aggregate per worker crosses process boundaries.
 
 Verification never raises on bad input, and an unreadable record is passed on as a
-:class:`~shakenlib.analysis.records.RecordError`, so one bad record never stops a batch.
+:class:`~shakenlib.analysis.records.UnreadableRecord`, so one bad record never stops a batch.
 
 >>> from shakenlib.analysis.records import RecordSource
 >>> from shakenlib.verify.result import VerificationResult
@@ -48,7 +49,7 @@ from typing import Any, Protocol, TypeVar
 import attrs
 
 from shakenlib.analysis.leads import Analysis
-from shakenlib.analysis.records import CallRecord, RawItem, RecordError, RecordSource, Span
+from shakenlib.analysis.records import CallRecord, RawItem, RecordSource, Span, UnreadableRecord
 from shakenlib.errors import ShakenError
 from shakenlib.sip.message import SipMessage
 from shakenlib.verify.result import VerificationResult
@@ -67,7 +68,7 @@ __all__ = [
 ]
 
 #: What a batch yields per record: the record with its result, or why it was unreadable.
-BatchItem = tuple[CallRecord, VerificationResult] | RecordError
+BatchItem = tuple[CallRecord, VerificationResult] | UnreadableRecord
 #: Progress callback: (records done, verification failures so far).
 Progress = Callable[[int, int], None]
 
@@ -143,11 +144,11 @@ def verify_record(verifier: VerifierLike, record: CallRecord) -> VerificationRes
     return result
 
 
-def verify_records(records: Iterable[CallRecord | RecordError], verifier: VerifierLike,
+def verify_records(records: Iterable[CallRecord | UnreadableRecord], verifier: VerifierLike,
                    ) -> Iterator[BatchItem]:
     """Verify records one by one in this process (errors are passed through)."""
     for record in records:
-        if isinstance(record, RecordError):
+        if isinstance(record, UnreadableRecord):
             yield record
         else:
             yield record, verify_record(verifier, record)
@@ -198,7 +199,7 @@ def _analyze_into(analysis: Analysis, verifier: VerifierLike, source: RecordSour
     before = analysis.calls + analysis.unreadable, analysis.failed + analysis.unreadable
     for item in chunk:  # one loop: no intermediate list of (record, result) pairs
         record = source.parse(item)
-        if isinstance(record, RecordError):
+        if isinstance(record, UnreadableRecord):
             analysis.add_error(record)
         else:
             analysis.add(record, verify_record(verifier, record))
@@ -328,7 +329,7 @@ def verify_source(source: RecordSource, config: VerifierFactory, *, jobs: int | 
         for chunk in _run(source, config, _verify_chunk, jobs, chunk_size, pool):
             for item in chunk:
                 done += 1
-                if isinstance(item, RecordError) or not item[1].passed:
+                if isinstance(item, UnreadableRecord) or not item[1].passed:
                     failures += 1
             yield from chunk
             if progress is not None:

@@ -60,9 +60,9 @@ from shakenlib.analysis.records import (
     CallRecord,
     ExtraMissing,
     RawItem,
-    RecordError,
     RecordSource,
     Span,
+    UnreadableRecord,
     _Unreadable,
     _walk,
     missing_extra,
@@ -183,7 +183,7 @@ def plan(source: RecordSource, *, partition_bytes: int = DEFAULT_PARTITION_BYTES
     from pathlib import Path
 
     for entry in _walk(Path(source.path)):
-        if isinstance(entry, RecordError):
+        if isinstance(entry, UnreadableRecord):
             name = entry.source or ""
             out.append(_error(source, name, entry.reason))
             continue
@@ -380,14 +380,14 @@ def _items(partition: Partition) -> Iterator[RawItem]:
             yield 0, _Unreadable(exc.message)
 
 
-def _records(partition: Partition) -> Iterator[CallRecord | RecordError]:
+def _records(partition: Partition) -> Iterator[CallRecord | UnreadableRecord]:
     """The partition's records, named as the user named the file."""
     source, name = partition.source, partition.name
     opened = source.name
     for item in _items(partition):
         record = source.parse(item)
         if record.source == opened and opened != name:
-            if isinstance(record, RecordError):
+            if isinstance(record, UnreadableRecord):
                 record = attrs.evolve(record, source=name)
             else:
                 record = build(CallRecord, {**record.__dict__, "source": name})
@@ -410,22 +410,22 @@ def _guarded(where: str, work: Callable[[], T]) -> T:
         raise _failure(where, exc) from None
 
 
-def _analyze_records(records: Iterable[CallRecord | RecordError],
+def _analyze_records(records: Iterable[CallRecord | UnreadableRecord],
                      config: VerifierFactory) -> Analysis:
     verifier = worker_verifier(config)
     analysis = Analysis()
     for record in records:
-        if isinstance(record, RecordError):
+        if isinstance(record, UnreadableRecord):
             analysis.add_error(record)
         else:
             analysis.add(record, verify_record(verifier, record))
     return analysis
 
 
-def _verify_records(records: Iterable[CallRecord | RecordError],
+def _verify_records(records: Iterable[CallRecord | UnreadableRecord],
                     config: VerifierFactory) -> list[BatchItem]:
     verifier = worker_verifier(config)
-    return [record if isinstance(record, RecordError) else
+    return [record if isinstance(record, UnreadableRecord) else
             (record, verify_record(verifier, record)) for record in records]
 
 
@@ -463,7 +463,7 @@ def _missing(value: Any) -> bool:
 
 
 def _frame_records(frame: Any, index: int, options: _FrameOptions,
-                   ) -> Iterator[CallRecord | RecordError]:
+                   ) -> Iterator[CallRecord | UnreadableRecord]:
     """The records of one pandas DataFrame partition (line = row within the partition)."""
     name = _frame_name(index)
     source = RecordSource(path=name, fmt="parquet", mapping=options.mapping, tz=options.tz,
@@ -755,7 +755,7 @@ def x5u_urls(sources: Iterable[RecordSource]) -> list[str]:
     seen: set[str] = set()
     for source in sources:
         for record in source:
-            if isinstance(record, RecordError):
+            if isinstance(record, UnreadableRecord):
                 continue
             for value in record.identity:
                 if value in seen:

@@ -81,7 +81,7 @@ from urllib.parse import urlsplit
 import attrs
 
 from shakenlib.analysis.providers import Provider, ProviderDirectory
-from shakenlib.analysis.records import CallRecord, RecordError
+from shakenlib.analysis.records import CallRecord, UnreadableRecord
 from shakenlib.verify.result import VerificationResult
 
 __all__ = [
@@ -1200,17 +1200,17 @@ class Analysis:
             _keep_smallest(self.upstream_examples, (record.line, record.source or "", kind),
                            ERROR_SAMPLES)
 
-    def add_error(self, error: RecordError) -> None:
+    def add_error(self, error: UnreadableRecord) -> None:
         """Count one unreadable record (the earliest lines are kept with their reasons)."""
         self.unreadable += 1
         _keep_smallest(self.errors, (error.line, error.reason, error.source or ""),
                        ERROR_SAMPLES)
 
-    def add_all(self, pairs: Iterable[tuple[CallRecord, VerificationResult] | RecordError],
+    def add_all(self, pairs: Iterable[tuple[CallRecord, VerificationResult] | UnreadableRecord],
                 ) -> Analysis:
         """Add many ``(record, result)`` pairs and errors; returns ``self``."""
         for item in pairs:
-            if isinstance(item, RecordError):
+            if isinstance(item, UnreadableRecord):
                 self.add_error(item)
             else:
                 self.add(*item)

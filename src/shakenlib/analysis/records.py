@@ -29,7 +29,7 @@ numbers of ``country_code`` (default ``1``, NANP); such a record carries a ``tn_
 warning finding.
 
 Nothing is silently dropped: a record that cannot be read becomes a
-:class:`RecordError` (code ``record_malformed``) with its line number and the reason, in
+:class:`UnreadableRecord` (code ``record_malformed``) with its line number and the reason, in
 the stream where the record would have been.
 
 Reading is streaming: :func:`read_records` is an iterator and holds one record (one CSV
@@ -78,8 +78,8 @@ __all__ = [
     "Format",
     "InFile",
     "RawItem",
-    "RecordError",
     "RecordSource",
+    "UnreadableRecord",
     "missing_extra",
     "national_to_global",
     "parse_mapping",
@@ -151,8 +151,9 @@ class CallRecord:
 
 
 @attrs.frozen
-class RecordError:
-    """A record that could not be read (``code`` is ``record_malformed``)."""
+class UnreadableRecord:
+    """A record that could not be read (``code`` is ``record_malformed``): a value a
+    batch passes on in the record's place, not an exception (it was ``RecordError``)."""
 
     line: int
     reason: str
@@ -643,15 +644,15 @@ def sniff_format(path: str | os.PathLike[str]) -> Format:
     return "jsonl"
 
 
-def _walk(root: Path) -> Iterator[Path | RecordError]:
+def _walk(root: Path) -> Iterator[Path | UnreadableRecord]:
     """The regular files under ``root``, sorted; symbolic links are followed only when
-    they stay inside ``root`` (a link out of it is a :class:`RecordError`)."""
+    they stay inside ``root`` (a link out of it is a :class:`UnreadableRecord`)."""
     real_root = os.path.realpath(root)
     problems: list[OSError] = []
     for folder, dirs, files in os.walk(root, onerror=problems.append, followlinks=False):
         while problems:
             problem = problems.pop(0)
-            yield RecordError(0, f"unreadable directory: {problem.strerror or problem}",
+            yield UnreadableRecord(0, f"unreadable directory: {problem.strerror or problem}",
                               str(problem.filename))
         dirs.sort()
         # a symlinked directory is listed in dirs and not entered; say so if it leads out
@@ -661,7 +662,7 @@ def _walk(root: Path) -> Iterator[Path | RecordError]:
             if path.is_symlink():
                 target = os.path.realpath(path)
                 if os.path.commonpath([real_root, target]) != real_root:
-                    yield RecordError(0, "symbolic link out of the directory: not followed",
+                    yield UnreadableRecord(0, "symbolic link out of the directory: not followed",
                                       str(path))
                     continue
                 if os.path.isdir(target):
@@ -669,12 +670,12 @@ def _walk(root: Path) -> Iterator[Path | RecordError]:
             try:
                 mode = path.stat().st_mode
             except OSError as exc:
-                yield RecordError(0, f"unreadable file: {exc.strerror or exc}", str(path))
+                yield UnreadableRecord(0, f"unreadable file: {exc.strerror or exc}", str(path))
                 continue
             if stat.S_ISREG(mode):
                 yield path
     for problem in problems:
-        yield RecordError(0, f"unreadable directory: {problem.strerror or problem}",
+        yield UnreadableRecord(0, f"unreadable directory: {problem.strerror or problem}",
                           str(problem.filename))
 
 
@@ -881,7 +882,7 @@ class RecordSource:
     def _raw_dir(self) -> Iterator[RawItem]:
         assert self.path is not None
         for entry in _walk(Path(self.path)):
-            if isinstance(entry, RecordError):
+            if isinstance(entry, UnreadableRecord):
                 yield 0, InFile(entry.source or "", "error", _Unreadable(entry.reason))
                 continue
             name = str(entry)
@@ -900,17 +901,17 @@ class RecordSource:
             except UsageError as exc:  # not the format it claims (bad magic, no columns)
                 yield 0, InFile(name, "error", _Unreadable(exc.message))
 
-    def parse(self, item: RawItem) -> CallRecord | RecordError:
-        """Turn one raw item into a record, or a :class:`RecordError` saying why not."""
+    def parse(self, item: RawItem) -> CallRecord | UnreadableRecord:
+        """Turn one raw item into a record, or a :class:`UnreadableRecord` saying why not."""
         line, raw = item
         if isinstance(raw, InFile):
             return self._parse_as(raw.fmt, line, raw.raw, raw.path, raw.header)
         return self._parse_as(self.format, line, raw, self.name, self.csv_header)
 
     def _parse_as(self, fmt: str, line: int, raw: Any, name: str | None,
-                  header: tuple[str, ...] | None) -> CallRecord | RecordError:
+                  header: tuple[str, ...] | None) -> CallRecord | UnreadableRecord:
         if isinstance(raw, _Unreadable):
-            return RecordError(line, raw.reason, name)
+            return UnreadableRecord(line, raw.reason, name)
         zone = _zone(self.tz) if self.tz else None
         cc = self.country_code
         try:
@@ -919,17 +920,17 @@ class RecordSource:
                     obj = _json_line(raw)
                 except ValueError as exc:
                     msg = str(exc).split(":")[0]
-                    return RecordError(line, f"not a JSON object: {msg}", name)
+                    return UnreadableRecord(line, f"not a JSON object: {msg}", name)
                 except RecursionError:
-                    return RecordError(line, "not a JSON object: nested too deeply", name)
+                    return UnreadableRecord(line, "not a JSON object: nested too deeply", name)
                 if not isinstance(obj, dict):
-                    return RecordError(line, "not a JSON object", name)
+                    return UnreadableRecord(line, "not a JSON object", name)
                 return _from_mapping(line, obj, self.mapping, name, zone, cc)
             if fmt == "csv":
                 if header is None:
                     header = self.with_csv_header().csv_header or ()
                 if len(raw) != len(header):
-                    return RecordError(
+                    return UnreadableRecord(
                         line, f"{len(raw)} columns, the header has {len(header)}", name)
                 return _from_mapping(line, dict(zip(header, raw, strict=True)),
                                      self.mapping, name, zone, cc)
@@ -940,12 +941,12 @@ class RecordSource:
                 return _parse_sip(line, raw.data, name, raw.at, cc, raw.src, raw.dst)
             return _parse_sip(line, raw, name, self.at, cc)
         except ShakenError as exc:  # SipMessageError, UsageError from parse_time, ...
-            return RecordError(line, exc.message, name)
+            return UnreadableRecord(line, exc.message, name)
         except (ValueError, TypeError, OverflowError) as exc:
             # OverflowError: an integer time too large for a float (parse_time)
-            return RecordError(line, str(exc) or type(exc).__name__, name)
+            return UnreadableRecord(line, str(exc) or type(exc).__name__, name)
 
-    def __iter__(self) -> Iterator[CallRecord | RecordError]:
+    def __iter__(self) -> Iterator[CallRecord | UnreadableRecord]:
         source = attrs.evolve(self.with_csv_header(), fmt=self.fmt if self.is_dir
                               else self.format)
         for item in source.raw():
@@ -1001,10 +1002,10 @@ def read_records(
     at: dt.datetime | None = None,
     tz: str | None = None,
     country_code: str | None = "1",
-) -> Iterator[CallRecord | RecordError]:
+) -> Iterator[CallRecord | UnreadableRecord]:
     """Stream the records of a file or directory (any format of :data:`Format`).
 
-    Yields a :class:`CallRecord` per readable record and a :class:`RecordError` per
+    Yields a :class:`CallRecord` per readable record and a :class:`UnreadableRecord` per
     unreadable one, in input order. ``mapping`` is a dict or ``field=column,...`` text;
     ``tz`` and ``country_code`` as for :class:`RecordSource`.
     """

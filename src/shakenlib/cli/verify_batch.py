@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from shakenlib.analysis.batch import BatchItem, verify_source
-from shakenlib.analysis.records import RecordError
+from shakenlib.analysis.records import UnreadableRecord
 from shakenlib.cli.analyze import add_batch_options, make_progress, source_and_config
 
 __all__ = ["add_parser", "run"]
@@ -62,7 +62,7 @@ def _rows(args: argparse.Namespace) -> Iterator[dict[str, Any]]:
         items = verify_source(source, config, jobs=args.jobs,
                               chunk_size=args.chunk_size or 256, progress=progress)
     for item in items:
-        if isinstance(item, RecordError):
+        if isinstance(item, UnreadableRecord):
             row: dict[str, Any] = item.to_dict()
             row["error"] = row.pop("code")
         else:
