@@ -139,3 +139,42 @@ def test_default_fetch_policy_refuses_a_loopback_repository(
     r2 = v2.verify(call(leaf, localhost, pki), orig=ORIG, dest=DEST, at=pki.now)
     assert_failed(r2, "x5u_address_forbidden", sip_code=436)
     assert server.hits["/873J/policy.pem"] == 0
+
+
+def test_rich_call_data_content_is_fetched_through_the_repository(
+    server: HttpsRepositoryServer, pki: StiTestPki, leaf: Issued, tls_files: TlsFiles
+) -> None:
+    # RFC 9795: a jCard by URL (jcl) with its rcdi digest; the verifier fetches it over
+    # HTTPS through its certificate repository (same fetch policy, size cap and cache).
+    from shakenlib.sip.rcd import digest_string
+
+    jcard = b'["vcard",[["version",{},"text","4.0"],["fn",{},"text","Acme Pharmacy"]]]'
+    card_url = server.add(
+        "/rcd/acme.json",
+        jcard,
+        content_type="application/jcard+json",
+        headers={"Cache-Control": "max-age=600"},
+    )
+    x5u = server.add("/873J/rcd.pem", leaf.chain_pem(), headers={"Cache-Control": "max-age=600"})
+    claims = {
+        "rcd": {"nam": "Acme Pharmacy", "jcl": card_url},
+        "rcdi": {"/jcl": digest_string(jcard)},
+    }
+    header = Signer(leaf.key, x5u).sign_shaken(
+        orig=ORIG, dest=DEST, attest="A", iat=int(pki.now.timestamp()), extra_claims=claims
+    )
+    v = verifier(pki, tls_files)
+    for _ in range(2):
+        r = v.verify(header, orig=ORIG, dest=DEST, at=pki.now)
+        assert_passed(r, spc="873J")
+        assert r.display_name == "Acme Pharmacy"
+        assert not any(f.code == "rcdi_unchecked" for f in r.identities[0].findings)
+    assert server.hits["/rcd/acme.json"] == 1  # cached like a certificate
+    # the content changes behind the digest: the call fails with a stable code
+    tampered = server.add("/rcd/tampered.json", jcard.replace(b"Acme", b"Acne"))
+    claims["rcd"]["jcl"] = tampered
+    claims["rcdi"]["/jcl"] = digest_string(jcard)
+    bad = Signer(leaf.key, x5u).sign_shaken(
+        orig=ORIG, dest=DEST, attest="A", iat=int(pki.now.timestamp()), extra_claims=claims
+    )
+    assert_failed(v.verify(bad, orig=ORIG, dest=DEST, at=pki.now), "rcdi_mismatch", sip_code=438)

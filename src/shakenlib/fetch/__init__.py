@@ -35,7 +35,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from shakenlib.fetch.base import CONTENT_TYPES, CertificateRepository, Fetched, Kind
+from shakenlib.fetch.base import (
+    CONTENT_TYPES,
+    CertificateRepository,
+    Fetched,
+    Kind,
+    RepositoryContent,
+)
 from shakenlib.fetch.cache import Cache
 from shakenlib.fetch.memory import MemoryRepository
 from shakenlib.fetch.mirror import MirrorRepository
@@ -54,6 +60,7 @@ __all__ = [
     "Kind",
     "MemoryRepository",
     "MirrorRepository",
+    "RepositoryContent",
     "is_special_purpose_address",
 ]
 

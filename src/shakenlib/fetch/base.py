@@ -17,10 +17,13 @@ from shakenlib.errors import UsageError
 from shakenlib.findings import Finding
 from shakenlib.timeutil import require_aware
 
-__all__ = ["CONTENT_TYPES", "CertificateRepository", "Fetched", "Kind"]
+__all__ = ["CONTENT_TYPES", "KINDS", "CertificateRepository", "Fetched", "Kind",
+           "RepositoryContent"]
 
-#: What a repository URL is expected to hold.
-Kind = Literal["certificate", "crl"]
+#: What a repository URL is expected to hold: a certificate chain, a CRL, or Rich Call
+#: Data content (RFC 9795 ``jcl`` jCards and ``icn`` icons, any bytes).
+Kind = Literal["certificate", "crl", "rcd"]
+KINDS: tuple[str, ...] = ("certificate", "crl", "rcd")
 
 #: The media type each kind of response should carry: ATIS-1000080 (STI-CR serves
 #: ``application/pem-certificate-chain``, RFC 8555 §9.1) and RFC 2585 §4.2 for CRLs.
@@ -66,5 +69,27 @@ def check_at(at: datetime) -> None:
 
 
 def check_kind(kind: str) -> None:
-    if kind not in CONTENT_TYPES:
-        raise UsageError("usage", f"kind must be 'certificate' or 'crl', not {kind!r}")
+    if kind not in KINDS:
+        raise UsageError("usage", f"kind must be 'certificate', 'crl' or 'rcd', not {kind!r}")
+
+
+class RepositoryContent:
+    """Rich Call Data content (RFC 9795 ``jcl``/``icn`` URLs) fetched through a
+    certificate repository, under its fetch policy, size cap and cache
+    (``kind="rcd"``): the :class:`~shakenlib.sip.rcd.RcdContent` a
+    :class:`~shakenlib.verify.Verifier` uses unless it is given another.
+
+    >>> from datetime import UTC
+    >>> from shakenlib.fetch import MemoryRepository
+    >>> repo = MemoryRepository({"https://brand.example/card.json": b'["vcard", []]'})
+    >>> RepositoryContent(repo).fetch("https://brand.example/card.json",
+    ...     at=datetime(2025, 1, 1, tzinfo=UTC))
+    b'["vcard", []]'
+    """
+
+    def __init__(self, repository: CertificateRepository) -> None:
+        self.repository = repository
+
+    def fetch(self, url: str, *, at: datetime) -> bytes:
+        """The bytes at ``url``; raises :class:`~shakenlib.errors.RepositoryError`."""
+        return self.repository.fetch(url, at=at, kind="rcd").body

@@ -95,8 +95,12 @@ def make_fetched(
     """Content check, warnings and the caching decision for a 200 response.
 
     ``headers`` is ``None`` for sources without HTTP headers (mirror directory): then no
-    header warnings are given.
+    header warnings are given. Rich Call Data content (``kind="rcd"``) is any bytes: its
+    integrity is the ``rcdi`` digest's business, not the repository's.
     """
+    if kind == "rcd":
+        expires_at = cache_expiry(headers or {}, at=at, default_ttl=default_ttl, max_ttl=max_ttl)
+        return Fetched(url, body, content_type, 200, at, expires_at, False, ())
     is_pem = _check_content(url, body, kind)
     warnings: list[Finding] = []
     if headers is not None:

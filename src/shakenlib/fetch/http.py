@@ -28,6 +28,7 @@ __all__ = ["HttpRepository"]
 _ACCEPT = {
     "certificate": "application/pem-certificate-chain, application/pkix-cert;q=0.5, */*;q=0.1",
     "crl": "application/pkix-crl, */*;q=0.1",
+    "rcd": "application/jcard+json, application/json;q=0.9, image/*;q=0.8, */*;q=0.1",
 }
 
 

@@ -47,7 +47,7 @@ from cryptography.x509.oid import NameOID
 
 from shakenlib._frozen import build
 from shakenlib.errors import CODES, IdentityHeaderError, RepositoryError, ShakenError, UsageError
-from shakenlib.fetch import CertificateRepository, Fetched
+from shakenlib.fetch import CertificateRepository, Fetched, RepositoryContent
 from shakenlib.findings import Finding
 from shakenlib.pki.certs import x509_chain
 from shakenlib.pki.crl import CertificateRevoked, RevocationChecker, crl_urls
@@ -386,8 +386,11 @@ class Verifier:
     ) -> None:
         self.trust = trust
         #: Where URL-referenced Rich Call Data (``jcl``, ``icn``) is fetched from to check
-        #: its ``rcdi`` digest (:mod:`shakenlib.sip.rcd`); ``None``: not fetched, reported.
-        self.rcd_content = rcd_content
+        #: its ``rcdi`` digest (:mod:`shakenlib.sip.rcd`): by default the certificate
+        #: repository itself, under its fetch policy, size cap and cache (``kind="rcd"``).
+        self.rcd_content: RcdContent = (
+            rcd_content if rcd_content is not None else RepositoryContent(repository)
+        )
         self.repository = repository
         self.policy = policy or Policy()
         # Only CA certificates anchor certificate chains; other certificates in the trust
@@ -753,11 +756,9 @@ class Verifier:
         source = self.rcd_content
 
         def content(url: str) -> bytes | None:
-            if source is None:
-                return None
             try:
                 return source.fetch(url, at=at)
-            except RepositoryError:
+            except ShakenError:  # unreachable, refused, or a repository without kind "rcd"
                 return None
 
         try:
