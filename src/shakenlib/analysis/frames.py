@@ -144,10 +144,10 @@ def typed(rows: list[dict[str, Any]], columns: Sequence[str]) -> pd.DataFrame:
             frame[name] = pd.to_datetime(frame[name], utc=True).astype("datetime64[ns, UTC]")
         elif name in _TEXT:
             frame[name] = frame[name].astype(_string_dtype(pd))
-        elif rows and isinstance(rows[0][name], bool):
+        elif rows and isinstance(rows[0].get(name), bool):
             frame[name] = frame[name].astype(bool)
-        elif rows and isinstance(rows[0][name], int):
-            frame[name] = frame[name].astype("int64")
+        elif rows and isinstance(rows[0].get(name), int):
+            frame[name] = frame[name].astype("Int64" if frame[name].isna().any() else "int64")
     return frame
 
 
