@@ -53,7 +53,7 @@ def add_parser(subparsers: Any) -> None:
 
 def _rows(args: argparse.Namespace) -> Iterator[dict[str, Any]]:
     source, config = source_and_config(args)
-    progress = make_progress()
+    progress = make_progress(source=source, quiet=args.quiet)
     for item in verify_source(source, config, jobs=args.jobs,
                               chunk_size=args.chunk_size or 256, progress=progress):
         if isinstance(item, RecordError):
@@ -69,7 +69,7 @@ def _rows(args: argparse.Namespace) -> Iterator[dict[str, Any]]:
             row["record_orig"], row["record_dest"] = record.orig, record.dest
         yield row
     if progress is not None:
-        sys.stderr.write("\n")
+        progress.close()
 
 
 @contextlib.contextmanager
