@@ -22,11 +22,12 @@ provider names) is drawn as plain text, never as math or markup.
 from __future__ import annotations
 
 import datetime as dt
+import importlib
 import io
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from shakenlib.analysis.frames import hour_start, hourly
+from shakenlib.analysis.frames import hourly
 from shakenlib.analysis.leads import Analysis, Lead
 from shakenlib.analysis.records import missing_extra
 
@@ -109,10 +110,10 @@ def lead_hours_chart(analysis: Analysis, lead: Lead) -> Figure:
     hours = sorted(set(total) | set(mine))
     if hours:
         hours = list(range(hours[0], hours[-1] + 1))
-    starts = [hour_start(h) for h in hours]
+    starts = [h / 24 for h in hours]  # matplotlib dates: days since 1970-01-01
     own = [mine.get(h, 0) for h in hours]
     other = [max(total.get(h, 0) - mine.get(h, 0), 0) for h in hours]
-    width = dt.timedelta(minutes=50)
+    width = 50 / 1440
     ax.bar(starts, other, width=width, align="edge", color=OKABE_ITO[1],
            label=f"signer {text(lead.spc, 8)}: other calls")
     ax.bar(starts, own, width=width, align="edge", bottom=other, color=OKABE_ITO[5],
@@ -122,8 +123,7 @@ def lead_hours_chart(analysis: Analysis, lead: Lead) -> Figure:
     ax.set_title(f"Calls per hour of lead {lead_label(lead)} against the signer's other "
                  "traffic")
     if hours:
-        import matplotlib.dates as mdates
-
+        mdates: Any = importlib.import_module("matplotlib.dates")
         locator = mdates.AutoDateLocator(maxticks=8)
         ax.xaxis.set_major_locator(locator)
         ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator, tz=dt.UTC))

@@ -137,18 +137,19 @@ _TIMES = ("first_seen", "last_seen", "peak_hour", "time")
 
 def typed(rows: list[dict[str, Any]], columns: Sequence[str]) -> pd.DataFrame:
     """A DataFrame of ``rows`` with the documented dtypes."""
-    pd = pandas()
-    frame = pd.DataFrame(rows, columns=list(columns))
+    pdm = pandas()
+    frame = pdm.DataFrame(rows, columns=list(columns))
     for name in columns:
         if name in _TIMES:
-            frame[name] = pd.to_datetime(frame[name], utc=True).astype("datetime64[ns, UTC]")
+            frame[name] = pdm.to_datetime(frame[name], utc=True).astype("datetime64[ns, UTC]")
         elif name in _TEXT:
-            frame[name] = frame[name].astype(_string_dtype(pd))
+            frame[name] = frame[name].astype(_string_dtype(pdm))
         elif rows and isinstance(rows[0].get(name), bool):
             frame[name] = frame[name].astype(bool)
         elif rows and isinstance(rows[0].get(name), int):
             frame[name] = frame[name].astype("Int64" if frame[name].isna().any() else "int64")
-    return frame
+    result: pd.DataFrame = frame
+    return result
 
 
 def _string_dtype(pd: Any) -> Any:
@@ -235,11 +236,11 @@ def lead_calls(analysis: Analysis, leads: Sequence[Lead], *, limit: int | None =
                                   "DataFrame or a list to shakenlib.analyze to drill into calls")
     wanted: dict[tuple[str | None, str | None], int] = {}
     per_signer: dict[str | None, int] = {}
-    for index, lead in enumerate(leads):
+    for position, lead in enumerate(leads):
         if lead.origid_per_call:
-            per_signer[lead.spc] = index
+            per_signer[lead.spc] = position
         else:
-            wanted[(lead.spc, lead.origid)] = index
+            wanted[(lead.spc, lead.origid)] = position
     out: list[list[dict[str, Any]]] = [[] for _ in leads]
     for source in origin.sources:
         for item in verify_source(source, origin.config, jobs=origin.jobs):
@@ -247,7 +248,7 @@ def lead_calls(analysis: Analysis, leads: Sequence[Lead], *, limit: int | None =
                 continue
             record, result = item
             spc, origid = result.spc, result.origid
-            index = wanted.get((spc, origid))
+            index: int | None = wanted.get((spc, origid))
             if (index is None and spc in per_signer
                     and (spc, origid) not in analysis.leads_by_key):
                 index = per_signer[spc]

@@ -1004,7 +1004,8 @@ class Analysis:
         return leads_frame(self, top=top)
 
     def signers_frame(self) -> Any:
-        """The signers table as a pandas DataFrame (:func:`~shakenlib.analysis.frames.signers_frame`)."""
+        """The signers table as a pandas DataFrame
+        (:func:`~shakenlib.analysis.frames.signers_frame`)."""
         from shakenlib.analysis.frames import signers_frame
 
         return signers_frame(self)

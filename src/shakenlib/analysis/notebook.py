@@ -51,7 +51,6 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from shakenlib.fetch.base import CertificateRepository
-    from shakenlib.pki.trust import TrustStore
     from shakenlib.verify.verifier import Policy
 
 __all__ = [
@@ -349,7 +348,7 @@ def progress_bar(sources: Sequence[RecordSource], progress: bool | Progress, *,
     object (if any) has ``close()`` unless it was given."""
     if progress is False or progress is None:
         return None
-    if callable(progress) and progress is not True:
+    if progress is not True:
         return progress
     total = estimate_records(sources)
     if importlib.util.find_spec("tqdm") is not None:
