@@ -49,8 +49,9 @@ times timezone-aware UTC timestamps (``datetime64[ns, UTC]``), text the pandas
 ...           VerificationResult(verstat="TN-Validation-Passed", attest="A", origid="o-1",
 ...                              certificate=cert))
 >>> frame = a.leads_frame()
->>> frame.loc[0, ["spc", "origid", "calls", "attest_A"]].tolist()
-['123A', 'o-1', 3, 3]
+>>> row = frame.iloc[0]
+>>> row["spc"], row["origid"], int(row["calls"]), int(row["attest_A"])
+('123A', 'o-1', 3, 3)
 >>> str(frame["first_seen"].dtype)
 'datetime64[ns, UTC]'
 """

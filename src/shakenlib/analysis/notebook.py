@@ -272,7 +272,8 @@ def estimate_records(sources: Sequence[RecordSource]) -> int | None:
         with open(path, "rb") as handle:
             head = handle.read(65536)
         lines = head.count(b"\n")
-        total += size / (len(head) / lines) if lines else 1
+        # the average length of the whole lines read (the last one may be cut)
+        total += size / ((head.rfind(b"\n") + 1) / lines) if lines else 1
     return round(total)
 
 
