@@ -24,6 +24,7 @@ from __future__ import annotations
 import datetime as dt
 import importlib
 import io
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -247,12 +248,14 @@ def attestation_chart(analysis: Analysis) -> Figure:
 
 
 def to_svg(figure: Figure, salt: str = "shakenlib") -> str:
-    """The figure as an inline ``<svg>`` element: text kept as text, no date in the
-    metadata, ids salted (several charts on one page must not share clip-path ids)."""
+    """The figure as an inline ``<svg>`` element: text kept as text, no metadata, ids
+    salted (several charts on one page must not share clip-path ids)."""
     import matplotlib
 
     out = io.StringIO()
     with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": salt}):
         figure.savefig(out, format="svg", metadata={"Date": None, "Creator": None})
     svg = out.getvalue()
-    return svg[svg.index("<svg"):]
+    svg = svg[svg.index("<svg"):]
+    # the RDF metadata block names vocabularies by URL and says nothing about the chart
+    return re.sub(r"\s*<metadata>.*?</metadata>", "", svg, count=1, flags=re.S)
