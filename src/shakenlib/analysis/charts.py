@@ -25,6 +25,7 @@ import datetime as dt
 import importlib
 import io
 import re
+import sys
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -77,7 +78,29 @@ def _figure(width: float = 7.0, height: float = 3.2) -> Figure:
     except ImportError:
         raise missing_extra("notebook", "matplotlib", "charts") from None
     figure = Figure(figsize=(width, height), layout="constrained")
+    _show_in_ipython()
     return figure
+
+
+_IPYTHON_READY: list[bool] = []
+
+
+def _show_in_ipython() -> None:
+    """In IPython/Jupyter, have figures made without pyplot display as PNG when they are
+    a cell's value (what ``%matplotlib inline`` does for pyplot figures). Once; nothing
+    outside IPython."""
+    if _IPYTHON_READY:
+        return
+    _IPYTHON_READY.append(True)
+    ipython = sys.modules.get("IPython")
+    shell = getattr(ipython, "get_ipython", lambda: None)() if ipython is not None else None
+    if shell is None:
+        return
+    try:
+        pylabtools: Any = importlib.import_module("IPython.core.pylabtools")
+        pylabtools.select_figure_formats(shell, {"png"})
+    except Exception:  # pragma: no cover - an IPython without it: figures show as text
+        return
 
 
 def text(value: str | None, limit: int = 40) -> str:
