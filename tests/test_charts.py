@@ -32,7 +32,9 @@ def example() -> Analysis:
 
 def _labelled(figure: charts.Figure) -> None:
     ax = figure.axes[0]
-    assert ax.get_title() and ax.get_xlabel() and ax.get_ylabel()
+    assert ax.get_title()
+    assert ax.get_xlabel()
+    assert ax.get_ylabel()
 
 
 def _heights(ax: object) -> list[float]:
@@ -107,7 +109,9 @@ def test_hostile_labels_are_plain_text() -> None:
                                     charts.attestation_chart(analysis),
                                     charts.neighbour_chart([], lead))):
         svg = charts.to_svg(figure, f"t{index}")  # draws: mathtext would raise here
-        assert svg.startswith("<svg") and "<b>" not in svg and "\x1b" not in svg
+        assert svg.startswith("<svg")
+        assert "<b>" not in svg
+        assert "\x1b" not in svg
     assert charts.text(EVIL).startswith("\\$")
 
 

@@ -72,7 +72,8 @@ def test_analyze_table_csv_html(example: tuple[Path, dict[str, Any]], tmp_path: 
     html = page.read_text()
     assert html.startswith("<!DOCTYPE html>")
     assert "Bluefin VoIP LLC" in html
-    assert html.count("<script") == 1 and "<script src" not in html  # the inline sorter
+    assert html.count("<script") == 1  # the inline sorter
+    assert "<script src" not in html
     assert "http" not in html.split("<body>")[0]  # no external assets in the head
 
 

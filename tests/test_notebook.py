@@ -264,7 +264,8 @@ def test_cli_progress_only_on_a_terminal(monkeypatch: pytest.MonkeyPatch) -> Non
     assert make_progress(io.StringIO()) is None
     assert make_progress(Tty(), RecordSource(path=CALLS), quiet=True) is None
     bar = make_progress(Tty(), RecordSource(path=CALLS))
-    assert bar is not None and bar.total in range(1800, 2300)
+    assert bar is not None
+    assert bar.total in range(1800, 2300)
 
 
 def test_analysis_repr_is_short(example: Analysis) -> None:

@@ -150,7 +150,8 @@ def test_repr_html_of_analysis_and_lead() -> None:
     assert "Traceback ask" in card
     # the small chart: one bar per hour with calls (40 calls 7 minutes apart: 5 hours)
     assert [count for _, count in lead.per_hour] == [9, 9, 8, 9, 5]
-    assert "<svg" in card and card.count("<rect") == 5
+    assert "<svg" in card
+    assert card.count("<rect") == 5
 
 
 def _token(header: dict[str, Any], claims: dict[str, Any]) -> str:
@@ -234,7 +235,8 @@ def test_report_in_chromium_renders_charts_and_sorts(example_report: Path,
     rows = _rows(dom)
     assert len(rows) == 8
     calls = [r["calls"] for r in rows]
-    assert calls == sorted(calls) and rows[-1]["rank"] == 1  # the campaign, 600 calls, last
+    assert calls == sorted(calls)
+    assert rows[-1]["rank"] == 1  # the campaign, 600 calls, last
     done = _chromium(tmp_path / "p2", "--virtual-time-budget=2000", "--dump-dom",
                      url + "#sort=calls")
     rows = _rows(done.stdout)
@@ -253,7 +255,8 @@ def test_report_screenshot(example_report: Path, tmp_path: Path) -> None:
                      "--window-size=1280,2000", example_report.as_uri())
     assert shot.exists(), done.stderr[-2000:]
     data = shot.read_bytes()
-    assert data.startswith(b"\x89PNG") and len(data) > 50_000
+    assert data.startswith(b"\x89PNG")
+    assert len(data) > 50_000
 
 
 def test_html_escape_helper() -> None:
