@@ -52,7 +52,6 @@ def test_analyze_example_first_lead_is_the_campaign(example: Analysis) -> None:
     assert str(frame["calls"].dtype) == "int64"
     assert str(frame["first_seen"].dtype) == "datetime64[ns, UTC]"
     assert first["first_seen"] == pd.Timestamp("2025-06-01T16:00:23Z")
-    assert isinstance(frame["itg_member"].iloc[0], bool | type(frame["itg_member"].iloc[0]))
     assert frame["itg_member"].dtype == bool
     assert all(not isinstance(v, list | dict) for v in frame.iloc[0].tolist())
     assert len(example.leads_frame(top=2)) == 2
@@ -81,15 +80,12 @@ def test_dataframe_and_dicts_give_the_same_analysis_as_the_file(
         example: Analysis, rows: list[dict[str, Any]]) -> None:
     from_file = example.leads_frame()
     frame = pd.read_json(CALLS, lines=True, dtype=False)
-    for source in (frame, rows):
-        analysis = shakenlib.analyze(source, trust=[TRUST], mirror=MIRROR,
+    for source, jobs in ((frame, 1), (rows, 1), (frame, 2)):
+        analysis = shakenlib.analyze(source, trust=[TRUST], mirror=MIRROR, jobs=jobs,
                                      providers=str(EX / "providers.csv"), progress=False)
         assert (analysis.calls, analysis.passed, analysis.failed, analysis.unsigned) == (
             2000, 1764, 36, 200)
         pd.testing.assert_frame_equal(analysis.leads_frame(), from_file)
-    # several paths: the parts merge exactly
-    half = Path(CALLS).read_text().splitlines(keepends=True)
-    assert len(half) == 2000
 
 
 def test_several_paths_and_workers(tmp_path: Path, example: Analysis) -> None:

@@ -24,6 +24,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import html
+import importlib.util
 import unicodedata
 from collections.abc import Sequence
 from typing import Any, TextIO
@@ -488,8 +489,9 @@ def render_html(analysis: Analysis, directory: ProviderDirectory | None = None, 
     total = analysis.leads_total()
     origin = analysis.origin
     lead_rows: list[list[dict[str, Any]]] | None = None
-    if charts and leads and (calls or (calls is None and isinstance(origin, Origin)
-                                       and origin.sources is not None)):
+    drawable = charts and importlib.util.find_spec("matplotlib") is not None
+    if drawable and leads and (calls or (calls is None and isinstance(origin, Origin)
+                                         and origin.sources is not None)):
         try:
             lead_rows = lead_calls(analysis, leads[:TOP_CARDS], limit=20000)
         except ShakenError:
