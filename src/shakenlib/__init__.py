@@ -28,6 +28,10 @@ if TYPE_CHECKING:
         analyze_source as analyze_source,
         verify_source as verify_source,
     )
+    from shakenlib.analysis.notebook import (
+        analyze as analyze,
+        verify_frame as verify_frame,
+    )
     from shakenlib.errors import (
         CODES as CODES,
         CertificateError as CertificateError,
@@ -115,12 +119,14 @@ _EXPORTS: dict[str, str] = {
     "VerificationResult": "shakenlib.verify",
     "Verifier": "shakenlib.verify",
     "VerifierConfig": "shakenlib.analysis",
+    "analyze": "shakenlib.analysis.notebook",
     "analyze_source": "shakenlib.analysis",
     "canonical_tn": "shakenlib.tn",
     "decode_identity": "shakenlib.sip",
     "lint_certificate": "shakenlib.pki",
     "load_certificates": "shakenlib.pki",
     "parse_sip_message": "shakenlib.sip",
+    "verify_frame": "shakenlib.analysis.notebook",
     "verify_source": "shakenlib.analysis",
 }
 

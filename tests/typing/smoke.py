@@ -42,6 +42,13 @@ def batch(path: str, trust: str, mirror: str) -> Analysis:
     return analyze_source(RecordSource(path=path), config, jobs=1)
 
 
+def notebook(path: str, trust: str, mirror: str) -> tuple[int, str]:
+    analysis: Analysis = shakenlib.analyze(path, trust=trust, mirror=mirror, jobs=1,
+                                           progress=False)
+    html: str = analysis.to_html(top=10)
+    return analysis.calls, html
+
+
 def decode(header: str) -> str | None:
     try:
         decoded = decode_identity(header)

@@ -805,6 +805,18 @@ class Lead:
     #: carried them
     replayed_tokens: int = 0
     replay_calls: int = 0
+    #: calls per hour: (hours since the epoch, calls), in time order (for charts)
+    per_hour: tuple[tuple[int, int], ...] = attrs.field(default=(), repr=False)
+
+    def __repr__(self) -> str:
+        return (f"<Lead spc={self.spc!r} origid={self.origid!r} calls={self.calls} "
+                f"score={self.score}>")
+
+    def _repr_html_(self) -> str:
+        """A card for notebooks: facts, reasons, the traceback ask and calls per hour."""
+        from shakenlib.analysis.report import lead_card_html
+
+        return lead_card_html(self)
 
     @property
     def neighbour_share(self) -> float:
@@ -1074,6 +1086,48 @@ class Analysis:
         factory=dict, eq=False, repr=False)
     small_cap: int = attrs.field(default=SMALL_CAP, eq=False)
     _profiles: dict[Profile, Profile] = attrs.field(factory=dict, eq=False, repr=False)
+    #: Where the calls came from (:class:`shakenlib.analysis.frames.Origin`: the sources,
+    #: the verifier settings, the provider directory), set by :func:`shakenlib.analyze`;
+    #: :meth:`calls_frame` re-reads it. ``None`` for an analysis built call by call.
+    origin: Any = attrs.field(default=None, eq=False, repr=False)
+
+    def __repr__(self) -> str:
+        return (f"<Analysis calls={self.calls} passed={self.passed} failed={self.failed} "
+                f"unsigned={self.unsigned} unreadable={self.unreadable} "
+                f"leads={self.leads_total()}>")
+
+    # --- notebook and report (pandas/matplotlib are imported by those modules only) --
+    def leads_frame(self, top: int | None = None) -> Any:
+        """The leads as a pandas DataFrame, one flat row each, most suspicious first
+        (see :func:`shakenlib.analysis.frames.leads_frame` for the columns)."""
+        from shakenlib.analysis.frames import leads_frame
+
+        return leads_frame(self, top=top)
+
+    def signers_frame(self) -> Any:
+        """The signers table as a pandas DataFrame
+        (:func:`~shakenlib.analysis.frames.signers_frame`)."""
+        from shakenlib.analysis.frames import signers_frame
+
+        return signers_frame(self)
+
+    def calls_frame(self, lead: Lead) -> Any:
+        """One lead's calls as a pandas DataFrame, read again from the input
+        (:func:`~shakenlib.analysis.frames.calls_frame`); needs :attr:`origin`."""
+        from shakenlib.analysis.frames import calls_frame
+
+        return calls_frame(self, lead)
+
+    def to_html(self, top: int | None = 100) -> str:
+        """The self-contained HTML report (:func:`shakenlib.analysis.report.render_html`)."""
+        from shakenlib.analysis.report import render_html
+
+        return render_html(self, None, top=top)
+
+    def _repr_html_(self) -> str:
+        from shakenlib.analysis.report import analysis_html
+
+        return analysis_html(self)
 
     def add(self, record: CallRecord, result: VerificationResult) -> None:
         """Count one verified call."""
@@ -1425,6 +1479,7 @@ class Analysis:
             iat_offsets={IAT_OFFSET_BUCKETS[i]: n for i, n in sorted(stats.iat_offsets.items())},
             replayed_tokens=replayed[0],
             replay_calls=replayed[1],
+            per_hour=tuple(sorted(stats.per_hour.items())),
         )
 
     def signers_table(self, directory: ProviderDirectory | None = None) -> list[SignerSummary]:

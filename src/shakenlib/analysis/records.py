@@ -153,7 +153,7 @@ class CallRecord:
 @attrs.frozen
 class UnreadableRecord:
     """A record that could not be read (``code`` is ``record_malformed``): a value a
-    batch passes on in the record's place, not an exception (it was ``RecordError``)."""
+    batch passes on in the record's place, not an exception (it was ``UnreadableRecord``)."""
 
     line: int
     reason: str

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from shakenlib.analysis.records import FIELDS, FORMATS, RecordSource, parse_mapping
-from shakenlib.cli.analyze import _printable
+from shakenlib.analysis.report import printable
 from shakenlib.errors import UsageError
 
 __all__ = ["add_parser", "make_repository", "run"]
@@ -85,5 +85,5 @@ def run(args: argparse.Namespace) -> int:
         print(f"{len(report.certificates)} of {len(urls)} certificate URLs and "
               f"{len(report.crls)} CRLs mirrored into {args.out}")
         for url, reason in report.failed:
-            print(_printable(f"failed: {url}: {reason}"))  # URLs come from the calls
+            print(printable(f"failed: {url}: {reason}"))  # URLs come from the calls
     return 1 if report.failed else 0

@@ -53,7 +53,8 @@ def add_parser(subparsers: Any) -> None:
 
 def _rows(args: argparse.Namespace) -> Iterator[dict[str, Any]]:
     source, config = source_and_config(args)
-    progress = make_progress() if not args.scheduler else None
+    progress = (make_progress(source=source, quiet=args.quiet)
+                if not args.scheduler else None)
     if args.scheduler:  # on a Dask cluster (shakenlib.analysis.cluster)
         from shakenlib.analysis.cluster import verify_at
 
@@ -75,7 +76,7 @@ def _rows(args: argparse.Namespace) -> Iterator[dict[str, Any]]:
             row["record_orig"], row["record_dest"] = record.orig, record.dest
         yield row
     if progress is not None:
-        sys.stderr.write("\n")
+        progress.close()
 
 
 @contextlib.contextmanager

@@ -981,6 +981,32 @@ class DecodedIdentity:
             ),
         }
 
+    def _repr_html_(self) -> str:
+        """A notebook view: form, parameters, the PASSporT's header and claims, findings.
+        Every value (all of them come from the sender) is HTML-escaped."""
+        import html
+
+        def e(value: object) -> str:
+            text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+            return html.escape(text, quote=True)
+
+        data = self.to_dict()
+        rows = [("form", e(data["form"]))]
+        rows += [(f"param {e(k)}", e(v if v is not None else "")) for k, v in
+                 data["params"].items()]
+        for part in ("header", "claims"):
+            for key, value in (data[part] or {}).items():
+                rows.append((f"{part} <code>{e(key)}</code>", f"<code>{e(value)}</code>"))
+        if self.error is not None:
+            rows.append(("error", f"<b>{e(self.error.code)}</b>: {e(self.error.message)}"))
+        body = "".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in rows)
+        findings = "".join(f"<li>{e(f.severity)} <code>{e(f.code)}</code>: {e(f.message)}</li>"
+                           for f in self.findings)
+        status = "decoded" if self.passport is not None else "not decoded"
+        return (f'<div class="shakenlib-identity"><b>Identity header ({status}; not '
+                f"verified)</b><table>{body}</table>"
+                f"{'<b>Findings</b><ul>' + findings + '</ul>' if findings else ''}</div>")
+
 
 _SRC_8224 = "RFC 8224 §4"
 _a2b = binascii.a2b_base64
