@@ -294,14 +294,10 @@ def parse_sip_message(data: str | bytes) -> SipMessage:
     method, request_uri, status_code = _parse_start_line(start_line)
     headers: tuple[tuple[str, str], ...] = ()
     if eol >= 0:
-        pairs = None
-        if "\n " not in head and "\n\t" not in head:
-            # the usual message: no continuation lines; when every line is a plain
-            # "Name: value" line, one regular expression reads them all
-            pairs = _HEADER_LINE.findall(head, eol)
-            if len(pairs) != head.count("\n") - head.endswith("\n"):
-                pairs = None  # a line the loop below reads (or rejects) line by line
-        if pairs is not None:
+        # the usual message: every line a plain "Name: value" line (no continuation
+        # lines), read with one regular expression; else line by line
+        pairs = _HEADER_LINE.findall(head, eol)
+        if len(pairs) == head.count("\n") - head.endswith("\n"):
             cache = _NAME_CACHE
             headers = tuple([(cache.get(name) or canonical_header_name(name), value.strip())
                              for name, value in pairs])
