@@ -3,6 +3,9 @@ the errors are those of the line-by-line reading it replaced (kept here as a ref
 
 from __future__ import annotations
 
+import datetime
+import email.utils
+
 import pytest
 from hypothesis import example, given, settings, strategies as st
 
@@ -112,3 +115,51 @@ def test_parse_reads_as_the_line_by_line_reading(text: str) -> None:
                                   b"\r\n\r\nINVITE sip:a@b SIP/2.0\r\nTo: <sip:2@h>\r\n"])
 def test_parse_bytes_reads_as_the_line_by_line_reading(data: bytes) -> None:
     assert parse_sip_message(data) == reference_parse(data)
+
+
+def reference_date_time(date: str) -> datetime.datetime | None:
+    """SipMessage.date_time as it was before its fast path (email.utils alone)."""
+    try:
+        parsed = email.utils.parsedate_to_datetime(date)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=datetime.UTC)
+    try:
+        return parsed.astimezone(datetime.UTC)
+    except (OverflowError, ValueError):
+        return None
+
+
+@st.composite
+def dates(draw: st.DrawFn) -> str:
+    """IMF-fixdate and near misses: every field right or wrong."""
+    def two(low: int, high: int) -> str:
+        return draw(st.one_of(st.integers(low, high).map(lambda n: f"{n:02d}"),
+                              st.sampled_from(["0", "1", "001", "99", "-1", "٠١", " 1"])))
+
+    day = draw(st.sampled_from(["Sun", "Mon", "Sat", "Xyz", "sun", "", "Sunday"]))
+    sep = draw(st.sampled_from([", ", ",", " ", ",  "]))
+    month = draw(st.sampled_from(["Jan", "Feb", "Nov", "Dec", "nov", "NOV", "Foo", "11"]))
+    year = draw(st.one_of(st.integers(1, 9999).map(str), st.integers(0, 99).map(
+        lambda n: f"{n:04d}"), st.sampled_from(["94", "10000", "1994,"])))
+    zone = draw(st.sampled_from(["GMT", "UTC", "gmt", "+0000", "-0000", "EST", "", "GMT "]))
+    return (f"{day}{sep}{two(0, 32)} {month} {year} {two(0, 25)}:{two(0, 61)}:{two(0, 61)} "
+            f"{zone}")
+
+
+@settings(max_examples=2000, deadline=None)
+@given(dates())
+@example("Sun, 06 Nov 1994 08:49:37 GMT")
+@example("Sat, 29 Feb 2025 12:00:00 GMT")  # no such day
+@example("Sun, 01 Jun 2025 24:00:00 GMT")
+@example("Sun, 31 Dec 9999 23:59:59 GMT")
+@example("Mon, 01 Jan 1000 00:00:00 GMT")
+def test_date_time_reads_as_email_utils(date: str) -> None:
+    message = parse_sip_message(f"SIP/2.0 200 OK\r\nDate: {date}\r\n\r\n")
+    assert message.date is not None
+    got = message.date_time()
+    want = reference_date_time(message.date)
+    assert got == want
+    if got is not None and want is not None:
+        assert (got.tzinfo, got.utcoffset()) == (want.tzinfo, want.utcoffset())

@@ -72,6 +72,14 @@ _NAME_CACHE: dict[str, str] = {}
 # reads the same as in _header_lines.
 _HEADER_LINE = re.compile(r"\n([!-9;-~]+)[ \t]*:([^\n]*)")
 
+# RFC 7231 §7.1.1.1 IMF-fixdate with a four-digit year from 1000 (RFC 3261 §20.17 SIP-date):
+# what SipMessage.date_time reads without email.utils, with the same result.
+_MONTH_NAMES = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov",
+                "Dec")
+_MONTHS = {name: number for number, name in enumerate(_MONTH_NAMES, 1)}
+_IMF_FIXDATE = re.compile(r"(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun), ([0-9]{2}) (" + "|".join(_MONTH_NAMES)
+                          + r") ([1-9][0-9]{3}) ([0-9]{2}):([0-9]{2}):([0-9]{2}) GMT")
+
 # Header fields whose value may be a comma-separated list that we split.
 _LISTS = frozenset({"P-Asserted-Identity", "Diversion", "History-Info"})
 
@@ -213,6 +221,14 @@ class SipMessage:
         """
         if self.date is None:
             return None
+        fixed = _IMF_FIXDATE.fullmatch(self.date)
+        if fixed is not None:  # the usual form, read as email.utils reads it
+            day, month, year, hour, minute, second = fixed.groups()
+            try:
+                return datetime.datetime(int(year), _MONTHS[month], int(day), int(hour),
+                                         int(minute), int(second), tzinfo=datetime.UTC)
+            except ValueError:  # e.g. 31 Feb, 24:00:00: not a time
+                return None
         try:
             parsed = email.utils.parsedate_to_datetime(self.date)
         except (TypeError, ValueError, IndexError, OverflowError):
