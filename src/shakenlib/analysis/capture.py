@@ -98,7 +98,7 @@ class _Guard:
 
     def read(self, size: int = -1) -> bytes:
         data = self.handle.read(size)
-        if size > 0 and len(data) < size and not (self.boundary and not data):
+        if len(data) < size and (data or not self.boundary):
             self.truncated = True
         self.boundary = False
         return data
@@ -115,6 +115,12 @@ def _addr(ip: bytes) -> str:
     if len(ip) == 4:
         return socket.inet_ntop(socket.AF_INET, ip)
     return "[" + socket.inet_ntop(socket.AF_INET6, ip) + "]"
+
+
+@functools.lru_cache(maxsize=4096)
+def _endpoint(ip: bytes, port: int) -> str:
+    """``ip:port`` (IPv6 in brackets)."""
+    return f"{_addr(ip)}:{port}"
 
 
 class SipStream:
@@ -548,8 +554,8 @@ def _calls(dpkt: Any, reader: Any, handle: _Guard, linktype: int, name: str,
             key = _initial_invite(payload)
             if key is None or _seen(seen, key):
                 continue
-            yield number, Captured(float(ts), payload, f"{_addr(src_ip)}:{sport}",
-                                   f"{_addr(dst_ip)}:{dport}")
+            yield number, Captured(float(ts), payload, _endpoint(src_ip, sport),
+                                   _endpoint(dst_ip, dport))
             continue
         flow = (src_ip, sport, dst_ip, dport)
         stream = streams.get(flow)
@@ -568,8 +574,8 @@ def _calls(dpkt: Any, reader: Any, handle: _Guard, linktype: int, name: str,
                 key = _initial_invite(message)
                 if key is None or _seen(seen, key):
                     continue
-                yield first, Captured(when, message, f"{_addr(src_ip)}:{sport}",
-                                      f"{_addr(dst_ip)}:{dport}")
+                yield first, Captured(when, message, _endpoint(src_ip, sport),
+                                      _endpoint(dst_ip, dport))
         if flags & _FIN_RST and not stream.early:
             if stream.pending:
                 yield number, _Unreadable(_incomplete(flow))

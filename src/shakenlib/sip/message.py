@@ -292,7 +292,9 @@ def parse_sip_message(data: str | bytes) -> SipMessage:
     ...
     shakenlib.errors.SipMessageError: sip_malformed: bad start line: 'hello'
     """
-    if isinstance(data, bytes | bytearray):
+    if type(data) is bytes:
+        text = data.decode("utf-8", errors="replace")
+    elif isinstance(data, bytes | bytearray):
         text = bytes(data).decode("utf-8", errors="replace")
     elif isinstance(data, str):
         text = data
