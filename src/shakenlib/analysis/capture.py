@@ -329,8 +329,7 @@ def _initial_invite(message: bytes) -> tuple[bytes, bytes] | None:
     call_id = cseq = b""
     if first < 0:
         return call_id, cseq  # no header lines
-    for found in _KEYS.finditer(message, first, end):
-        name, value = found.groups()
+    for name, value in _KEYS.findall(message, first, end):
         if name[0] | 0x20 == 0x74:  # To or t
             if _TAG.search(value):
                 return None  # a re-INVITE within a dialog
