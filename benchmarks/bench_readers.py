@@ -5,8 +5,10 @@ The example day (examples/calls.jsonl, 2,000 calls, 90 % signed) written in each
 call records (raw items and parsing, as a batch does; no verification). The rate is
 records/s divided by raw ECDSA verifications/s in the same run; compare the lines with
 each other: a capture or Parquet file should cost no more per call than JSON Lines.
-Captures: INVITEs over UDP (one packet per call) and over TCP with messages split over
-segments and coalesced. Needs the ``pcap`` and ``parquet`` extras (skipped otherwise).
+Captures: INVITEs over UDP (one packet per call; and with the rest of a trunk's traffic:
+100 Trying, 200 OK, a re-INVITE and a DNS datagram per call, 5 % of the INVITEs sent twice)
+and over TCP with messages split over segments and coalesced. Needs the ``pcap`` and
+``parquet`` extras (skipped otherwise).
 """
 
 from __future__ import annotations
@@ -114,6 +116,8 @@ if importlib.util.find_spec("dpkt") is not None:
         Bench("reading pcap, SIP over UDP", _capture(), per_call=CALLS, unit="records"),
         Bench("reading pcap, SIP over TCP split+coalesced", _capture(
             transport="tcp", split=True, coalesce=True), per_call=CALLS, unit="records"),
+        Bench("reading pcap, SIP over UDP + trunk traffic", _capture(
+            noise=True, retransmit=0.05), per_call=CALLS, unit="records"),
     ]
 if importlib.util.find_spec("pyarrow") is not None:
     BENCHMARKS += [

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+import struct
 import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import example, given, settings, strategies as st
 
 from shakenlib.analysis.batch import VerifierConfig, analyze_source
 from shakenlib.analysis.capture import SipStream
@@ -345,3 +346,156 @@ def test_directory_of_mixed_formats_through_worker_processes(
         expected["passed"], expected["failed"], expected["unsigned"])
     assert {(lead.spc, lead.origid, lead.calls) for lead in parallel.leads()} == {
         (lead["spc"], lead["origid"], lead["calls"]) for lead in expected["leads"]}
+
+
+# --- the fast paths read exactly what the general ones read ---------------------------
+
+def _reference_initial_invite(message: bytes) -> tuple[bytes, bytes] | None:
+    """The line-by-line reading of To/Call-ID/CSeq that capture._initial_invite replaces."""
+    import re
+
+    if not message.startswith(b"INVITE "):
+        return None
+    end = message.find(b"\r\n\r\n")
+    if end < 0:
+        end = message.find(b"\n\n")
+    call_id = cseq = b""
+    for line in message[: end if end >= 0 else len(message)].split(b"\n")[1:]:
+        colon = line.find(b":")
+        if colon <= 0:
+            continue
+        name = line[:colon].strip().lower()
+        if name == b"to" or name == b"t":
+            if re.compile(rb";[ \t]*tag[ \t]*=", re.I).search(line, colon):
+                return None
+        elif (name == b"call-id" or name == b"i") and not call_id:
+            call_id = line[colon + 1:].strip()
+        elif name == b"cseq" and not cseq:
+            cseq = (line[colon + 1:].split() or [b""])[0]
+    return call_id, cseq
+
+
+_NAMES = st.sampled_from([b"To", b"to", b"TO", b"t", b"T", b" To ", b"to\t", b"\x0ct",
+                          b"Call-ID", b"call-id", b"i", b"I", b" i", b"CSeq", b"cseq ",
+                          b"CSEQ", b"From", b"f", b"Tox", b"xto", b"Call-IDs", b"", b"C Seq"])
+_VALUES = st.sampled_from([b"<sip:b@h>", b"<sip:b@h>;tag=1", b"<sip:b@h> ; TAG = 2",
+                           b"x@y", b"  x@y  ", b"", b" ", b"7 INVITE", b"  8  INVITE",
+                           b"tag=3", b";tag=", b"a:b", b"\xff\xfe"])
+_BREAKS = st.sampled_from([b"\r\n", b"\n", b"\r", b"\r\n\r\n", b"\n\n"])
+
+
+@st.composite
+def _sip_heads(draw: st.DrawFn) -> bytes:
+    out = draw(st.sampled_from([b"INVITE sip:a@b SIP/2.0", b"INVITE sip:a@b SIP/2.0",
+                                b"INVITE  x", b"ACK sip:a@b SIP/2.0", b"invite sip:a@b SIP/2.0",
+                                b""]))
+    for _ in range(draw(st.integers(0, 8))):
+        out += draw(_BREAKS)
+        if draw(st.booleans()):
+            out += draw(_NAMES) + draw(st.sampled_from([b":", b" :", b"", b"::"])) + draw(_VALUES)
+        else:
+            out += draw(st.binary(max_size=12))
+    return out + draw(st.sampled_from([b"", b"\r\n\r\nbody: t;tag=1", b"\n"]))
+
+
+@settings(max_examples=600, deadline=None)
+@given(_sip_heads())
+@example(b"INVITE sip:a@b SIP/2.0\r\nCSeq:\r\nCSeq: 7 INVITE\r\ncseq: 8 INVITE\r\ni:\r\n"
+         b"Call-ID: x\r\ni: y\r\nTo: <sip:b>\r\n\r\nTo: <sip:b>;tag=1")
+@example(b"INVITE sip:a@b SIP/2.0\nCall-ID: x\nt : <sip:b> ;TAG= 2\n\n")
+def test_initial_invite_reads_as_the_line_by_line_reading(message: bytes) -> None:
+    from shakenlib.analysis.capture import _initial_invite
+
+    assert _initial_invite(message) == _reference_initial_invite(message)
+
+
+def _vlan_headers(kinds: list[int], tags: list[bytes]) -> bytes:
+    out = struct.pack("!H", kinds[0])
+    for kind, tci in zip(kinds[1:], tags, strict=False):
+        out += tci + struct.pack("!H", kind)
+    return out
+
+
+@st.composite
+def _frames(draw: st.DrawFn) -> tuple[int, bytes]:
+    """Frames near the ones the fast path reads: right and wrong header fields, short
+    frames, trailing bytes."""
+    linktype = draw(st.sampled_from([1, 1, 101, 228, 113]))
+    if linktype == 1:
+        kinds = draw(st.lists(st.sampled_from([0x8100, 0x88A8, 0x9100, 0x9200, 0x0800,
+                                               0x0800, 0x86DD, 0x0806, 0x05DC]),
+                              min_size=1, max_size=4))
+        if draw(st.booleans()):
+            kinds.append(0x0800)
+        tags = [draw(st.binary(min_size=2, max_size=2)) for _ in kinds]
+        link = b"\x04" * 6 + b"\x02" * 6 + _vlan_headers(kinds, tags)
+    else:
+        link = b"\x02" * 16 if linktype == 113 else b""
+    proto = draw(st.sampled_from([6, 17, 17, 1, 41]))
+    payload = draw(st.sampled_from([b"", b"INVITE sip:a@b SIP/2.0\r\n\r\n", b"x" * 40]))
+    if proto == 6:
+        offset = draw(st.sampled_from([5, 5, 6, 0, 4, 15]))
+        transport = struct.pack("!HHIIHHHH", 5060, draw(st.integers(0, 65535)),
+                                draw(st.integers(0, 2**32 - 1)), 0,
+                                (offset << 12) | draw(st.integers(0, 0xFFF)), 65535, 0, 0)
+        transport += b"\x01" * max(0, offset * 4 - 20) + payload
+    else:
+        transport = struct.pack("!HHHH", draw(st.integers(0, 65535)), 5060,
+                                draw(st.integers(0, 65535)), 0) + payload
+    ihl = draw(st.sampled_from([5, 5, 6, 4, 0, 15]))
+    version = draw(st.sampled_from([4, 4, 6, 0]))
+    options = b"\x01" * max(0, ihl * 4 - 20)
+    exact = ihl * 4 + len(transport)
+    total = draw(st.sampled_from([exact, exact, 0, exact - 3, exact + 9, 10,
+                                  draw(st.integers(0, 65535))]))
+    fragment = draw(st.sampled_from([0, 0, 0x4000, 0x2000, 0x0001, 0x8000, 0x2010]))
+    ip = struct.pack("!BBHHHBBH4s4s", (version << 4) | ihl, 0, max(0, total) & 0xFFFF, 7,
+                     fragment, 64, proto, 0, b"\xc0\x00\x02\x0a", b"\xc6\x33\x64\x07")
+    frame = link + ip + options + transport + draw(st.sampled_from([b"", b"\0" * 6]))
+    cut = draw(st.sampled_from([None, None, draw(st.integers(0, len(frame)))]))
+    return linktype, frame if cut is None else frame[:cut]
+
+
+def _general(linktype: int, frame: bytes) -> object:
+    import dpkt
+
+    from shakenlib.analysis.capture import _Fragments, _segment
+
+    try:
+        return _segment(dpkt, linktype, frame, _Fragments())
+    except (dpkt.UnpackError, struct.error, IndexError, ValueError):
+        return "unreadable"
+
+
+@settings(max_examples=1500, deadline=None)
+@given(_frames())
+def test_fast_header_decode_reads_as_dpkt(frame: tuple[int, bytes]) -> None:
+    from shakenlib.analysis.capture import _fast_segment
+
+    linktype, data = frame
+    fast = _fast_segment(linktype, data)
+    if fast is not None:  # None: the frame goes to dpkt
+        assert fast == _general(linktype, data)
+
+
+@pytest.mark.parametrize(("link", "transport"), [
+    ("ethernet", "udp"), ("vlan", "udp"), ("raw", "udp"), ("ethernet", "tcp"), ("vlan", "tcp"),
+])
+def test_fast_header_decode_takes_the_usual_frames(tmp_path: Path, link: str,
+                                                   transport: str) -> None:
+    import dpkt
+
+    from shakenlib.analysis.capture import _fast_segment
+
+    records = [{"time": 1748736000 + i, "orig": "12155550100", "dest": "12155550111",
+                "identity": "a.b.c;info=<https://x/y>", "call_id": f"{i}@h"} for i in range(20)]
+    write_capture(tmp_path / "c.pcap", records, link=link, transport=transport,  # type: ignore[arg-type]
+                  noise=True, split=True, coalesce=True, retransmit=0.2)
+    linktype = 101 if link == "raw" else 1
+    with open(tmp_path / "c.pcap", "rb") as handle:
+        frames = [frame for _, frame in dpkt.pcap.Reader(handle)]
+    assert len(frames) > 20
+    for frame in frames:
+        fast = _fast_segment(linktype, frame)
+        assert fast is not None
+        assert fast == _general(linktype, frame)

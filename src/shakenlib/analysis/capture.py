@@ -57,6 +57,11 @@ MAX_STREAMS = 1 << 14
 _START = re.compile(rb"(?:[A-Z]+ [^ \r\n]+ SIP/2\.0|SIP/2\.0 [0-9]{3} )")
 _LENGTH = re.compile(rb"^(?:content-length|l)[ \t]*:[ \t]*([0-9]+)", re.I | re.M)
 _TAG = re.compile(rb";[ \t]*tag[ \t]*=", re.I)
+# A header line named To, Call-ID or CSeq (long or compact form; the name may have white
+# space around it, as bytes.strip() removes), after the line break before it: the name
+# and the rest of the line.
+_KEYS = re.compile(rb"\n[ \t\r\x0b\x0c]*(to|t|call-id|i|cseq)[ \t\r\x0b\x0c]*:([^\n]*)",
+                   re.I)
 
 
 @attrs.frozen
@@ -93,7 +98,7 @@ class _Guard:
 
     def read(self, size: int = -1) -> bytes:
         data = self.handle.read(size)
-        if size > 0 and len(data) < size and not (self.boundary and not data):
+        if len(data) < size and (data or not self.boundary):
             self.truncated = True
         self.boundary = False
         return data
@@ -110,6 +115,12 @@ def _addr(ip: bytes) -> str:
     if len(ip) == 4:
         return socket.inet_ntop(socket.AF_INET, ip)
     return "[" + socket.inet_ntop(socket.AF_INET6, ip) + "]"
+
+
+@functools.lru_cache(maxsize=4096)
+def _endpoint(ip: bytes, port: int) -> str:
+    """``ip:port`` (IPv6 in brackets)."""
+    return f"{_addr(ip)}:{port}"
 
 
 class SipStream:
@@ -298,6 +309,10 @@ def _content_length(head: bytes) -> int:
 def _initial_invite(message: bytes) -> tuple[bytes, bytes] | None:
     r"""(Call-ID, CSeq number) of an initial INVITE (no To tag), else ``None``.
 
+    Only the header lines named To (``t``), Call-ID (``i``) and CSeq are looked at (one
+    regular expression finds them): the first non-empty Call-ID and CSeq count, and any To
+    with a tag makes the request a re-INVITE.
+
     >>> _initial_invite(b"INVITE sip:a@b SIP/2.0\r\ni: x@y\r\nCSeq: 7 INVITE\r\nt: <sip:b>\r\n\r\n")
     (b'x@y', b'7')
     >>> _initial_invite(b"INVITE sip:a@b SIP/2.0\r\nTo: <sip:b>;tag=9\r\n\r\n") is None
@@ -308,19 +323,21 @@ def _initial_invite(message: bytes) -> tuple[bytes, bytes] | None:
     end = message.find(b"\r\n\r\n")
     if end < 0:
         end = message.find(b"\n\n")
+        if end < 0:
+            end = len(message)
+    first = message.find(b"\n", 0, end)
     call_id = cseq = b""
-    for line in message[: end if end >= 0 else len(message)].split(b"\n")[1:]:
-        colon = line.find(b":")
-        if colon <= 0:
-            continue
-        name = line[:colon].strip().lower()
-        if name == b"to" or name == b"t":
-            if _TAG.search(line, colon):
+    if first < 0:
+        return call_id, cseq  # no header lines
+    for name, value in _KEYS.findall(message, first, end):
+        if name[0] | 0x20 == 0x74:  # To or t
+            if _TAG.search(value):
                 return None  # a re-INVITE within a dialog
-        elif (name == b"call-id" or name == b"i") and not call_id:
-            call_id = line[colon + 1:].strip()
-        elif name == b"cseq" and not cseq:
-            cseq = (line[colon + 1:].split() or [b""])[0]
+        elif len(name) == 4:  # CSeq
+            if not cseq:
+                cseq = (value.split() or [b""])[0]
+        elif not call_id:  # Call-ID or i
+            call_id = value.strip()
     return call_id, cseq
 
 
@@ -355,6 +372,71 @@ class _Fragments:
         return None
 
 
+#: A transport segment: (IP protocol 17 or 6, src address, dst address, src port, dst port,
+#: payload, TCP sequence number, TCP flags); UDP has sequence number and flags 0.
+Segment = tuple[int, bytes, bytes, int, int, bytes, int, int]
+
+_ETHERTYPE_IPV4 = 0x0800
+_VLAN = frozenset({0x8100, 0x88A8, 0x9100, 0x9200})  # 802.1Q, 802.1ad, legacy QinQ
+_RAW_LINKS = frozenset({101, 12, 14, 228, 229})
+_IPV4 = struct.Struct("!BxHxxHxB2x4s4s")  # version/IHL, total length, flags/offset, proto
+_PORTS = struct.Struct("!HH")
+_TCP = struct.Struct("!HHI4xH")  # ports, sequence number, data offset/flags
+
+
+def _fast_segment(linktype: int, frame: bytes) -> Segment | None:
+    """The UDP or TCP segment of an unfragmented IPv4 packet in an Ethernet (optionally
+    VLAN-tagged) or raw IP frame, decoded with :mod:`struct`; ``None`` for anything else
+    (or anything short or odd), which :func:`_segment` then reads with dpkt.
+
+    What it returns is exactly what :func:`_segment` returns for the frame (dpkt's
+    reading: up to two VLAN tags, the IPv4 total length cuts the payload when it is not
+    0, options skipped, a UDP payload not cut by the UDP length).
+    """
+    if linktype == 1:
+        if len(frame) < 14:
+            return None
+        at = 14
+        kind = (frame[12] << 8) | frame[13]
+        if kind in _VLAN:
+            for _ in range(2):  # as dpkt: a second tag only after an 802.1Q one
+                if len(frame) < at + 4:
+                    return None
+                kind = (frame[at + 2] << 8) | frame[at + 3]
+                at += 4
+                if kind != 0x8100:
+                    break
+        if kind != _ETHERTYPE_IPV4:
+            return None
+    elif linktype in _RAW_LINKS:
+        if not frame or frame[0] >> 4 != 4:
+            return None
+        at = 0
+    else:
+        return None
+    if len(frame) < at + 20:
+        return None
+    version_ihl, total, fragment, proto, src, dst = _IPV4.unpack_from(frame, at)
+    head = (version_ihl & 15) << 2
+    if fragment & 0x3FFF or head < 20:
+        return None  # a fragment (reassembled on the general path) or a bad header
+    data = frame[at + head: at + total] if total else frame[at + head:]
+    if proto == 17:
+        if len(data) < 8:
+            return None
+        sport, dport = _PORTS.unpack_from(data)
+        return 17, src, dst, sport, dport, data[8:], 0, 0
+    if proto == 6:
+        if len(data) < 20:
+            return None
+        sport, dport, seq, offset_flags = _TCP.unpack_from(data)
+        offset = (offset_flags >> 12) << 2
+        if offset < 20:
+            return None
+        return 6, src, dst, sport, dport, data[offset:], seq, offset_flags & 0x1FF
+    return None
+
+
 def _link(dpkt: Any, linktype: int, frame: bytes) -> Any:
     """The IP (or IPv6) packet of a frame, or ``None``."""
     if linktype == 1:  # DLT_EN10MB; dpkt removes 802.1Q/802.1ad tags
@@ -365,7 +447,7 @@ def _link(dpkt: Any, linktype: int, frame: bytes) -> Any:
         packet = dpkt.sll2.SLL2(frame).data
     elif linktype in (0, 108):  # DLT_NULL, DLT_LOOP
         packet = dpkt.loopback.Loopback(frame).data
-    elif linktype in (101, 12, 14, 228, 229):  # raw IP (DLT_RAW; 12/14 on some BSDs)
+    elif linktype in _RAW_LINKS:  # raw IP (DLT_RAW; 12/14 on some BSDs)
         version = frame[0] >> 4 if frame else 0
         packet = (dpkt.ip.IP(frame) if version == 4 else
                   dpkt.ip6.IP6(frame) if version == 6 else None)
@@ -388,6 +470,24 @@ def _transport(dpkt: Any, packet: Any, fragments: _Fragments) -> tuple[Any, byte
         except (dpkt.UnpackError, struct.error):
             return None, b"", b""
     return data, packet.src, packet.dst
+
+
+def _segment(dpkt: Any, linktype: int, frame: bytes, fragments: _Fragments,
+             ) -> Segment | None:
+    """The UDP or TCP segment of any frame read here, with dpkt (the general path);
+    ``None`` when the frame carries neither or is not yet a whole IPv4 datagram. Raises
+    dpkt's errors (and ``struct.error``, ``IndexError``, ``ValueError``) for a frame dpkt
+    cannot read."""
+    packet = _link(dpkt, linktype, frame)
+    if packet is None:
+        return None
+    segment, src, dst = _transport(dpkt, packet, fragments)
+    if isinstance(segment, dpkt.udp.UDP):
+        return 17, src, dst, segment.sport, segment.dport, bytes(segment.data), 0, 0
+    if isinstance(segment, dpkt.tcp.TCP):
+        return (6, src, dst, segment.sport, segment.dport, bytes(segment.data), segment.seq,
+                segment.flags)
+    return None
 
 
 def read_capture(path: str | os.PathLike[str]) -> Iterator[RawItem]:
@@ -437,53 +537,55 @@ def _calls(dpkt: Any, reader: Any, handle: _Guard, linktype: int, name: str,
         if handle.truncated:
             yield number, _Unreadable(f"capture cut short in packet {number}")
             break
-        time = float(ts)
-        try:
-            packet = _link(dpkt, linktype, frame)
-            if packet is None:
+        decoded = _fast_segment(linktype, frame)
+        if decoded is None:
+            try:
+                decoded = _segment(dpkt, linktype, frame, fragments)
+            except (dpkt.UnpackError, struct.error, IndexError, ValueError):
+                continue  # not an IP packet we can read: not a call
+            if decoded is None:
                 continue
-            segment, src_ip, dst_ip = _transport(dpkt, packet, fragments)
-        except (dpkt.UnpackError, struct.error, IndexError, ValueError):
-            continue  # not an IP packet we can read: not a call
-        if isinstance(segment, dpkt.udp.UDP):
-            message = bytes(segment.data)
-            if not _START.match(message):
+        proto, src_ip, dst_ip, sport, dport, payload, seq, flags = decoded
+        if proto == 17:
+            # a call starts with an INVITE: everything else is dropped before any parsing
+            if payload[:7] != b"INVITE " or not _START.match(payload):
                 continue
-            key = _initial_invite(message)
+            key = _initial_invite(payload)
             if key is None or _seen(seen, key):
                 continue
-            yield number, Captured(time, message, f"{_addr(src_ip)}:{segment.sport}",
-                                   f"{_addr(dst_ip)}:{segment.dport}")
-        elif isinstance(segment, dpkt.tcp.TCP):
-            flow = (src_ip, segment.sport, dst_ip, segment.dport)
-            stream = streams.get(flow)
-            if stream is None:
-                stream = streams[flow] = SipStream()
-                if len(streams) > MAX_STREAMS:
-                    old_flow, old = streams.popitem(last=False)
-                    if old.pending:
-                        yield number, _Unreadable(_incomplete(old_flow))
-            else:
-                streams.move_to_end(flow)
-            if segment.flags & dpkt.tcp.TH_SYN:
-                stream.syn(segment.seq)
-            for when, first, message in stream.add(segment.seq, bytes(segment.data), time,
-                                                   number):
+            yield number, Captured(float(ts), payload, _endpoint(src_ip, sport),
+                                   _endpoint(dst_ip, dport))
+            continue
+        flow = (src_ip, sport, dst_ip, dport)
+        stream = streams.get(flow)
+        if stream is None:
+            stream = streams[flow] = SipStream()
+            if len(streams) > MAX_STREAMS:
+                old_flow, old = streams.popitem(last=False)
+                if old.pending:
+                    yield number, _Unreadable(_incomplete(old_flow))
+        else:
+            streams.move_to_end(flow)
+        if flags & _SYN:
+            stream.syn(seq)
+        if payload:
+            for when, first, message in stream.add(seq, payload, float(ts), number):
                 key = _initial_invite(message)
                 if key is None or _seen(seen, key):
                     continue
-                yield first, Captured(when, message, f"{_addr(src_ip)}:{segment.sport}",
-                                      f"{_addr(dst_ip)}:{segment.dport}")
-            if segment.flags & (dpkt.tcp.TH_FIN | dpkt.tcp.TH_RST) and not stream.early:
-                if stream.pending:
-                    yield number, _Unreadable(_incomplete(flow))
-                del streams[flow]
+                yield first, Captured(when, message, _endpoint(src_ip, sport),
+                                      _endpoint(dst_ip, dport))
+        if flags & _FIN_RST and not stream.early:
+            if stream.pending:
+                yield number, _Unreadable(_incomplete(flow))
+            del streams[flow]
     for flow, stream in streams.items():
         if stream.pending:
             yield number, _Unreadable(_incomplete(flow))
 
 
 _LINKS = frozenset({0, 1, 12, 14, 101, 108, 113, 228, 229, 276})
+_SYN, _FIN_RST = 0x02, 0x01 | 0x04  # TCP flags (RFC 9293 §3.1)
 
 
 def _incomplete(flow: tuple[bytes, int, bytes, int]) -> str:

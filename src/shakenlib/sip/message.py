@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import datetime
 import email.utils
+import re
 
 import attrs
 
@@ -65,6 +66,19 @@ _SPELLING: dict[str, str] = {
     "sip-if-match": "SIP-If-Match",
 }
 _NAME_CACHE: dict[str, str] = {}
+
+# A header line as most messages write it (after the line break before it): a name of
+# visible characters (no colon), maybe spaces or tabs, a colon and the value. Such a line
+# reads the same as in _header_lines.
+_HEADER_LINE = re.compile(r"\n([!-9;-~]+)[ \t]*:([^\n]*)")
+
+# RFC 7231 §7.1.1.1 IMF-fixdate with a four-digit year from 1000 (RFC 3261 §20.17 SIP-date):
+# what SipMessage.date_time reads without email.utils, with the same result.
+_MONTH_NAMES = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov",
+                "Dec")
+_MONTHS = {name: number for number, name in enumerate(_MONTH_NAMES, 1)}
+_IMF_FIXDATE = re.compile(r"(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun), ([0-9]{2}) (" + "|".join(_MONTH_NAMES)
+                          + r") ([1-9][0-9]{3}) ([0-9]{2}):([0-9]{2}):([0-9]{2}) GMT")
 
 # Header fields whose value may be a comma-separated list that we split.
 _LISTS = frozenset({"P-Asserted-Identity", "Diversion", "History-Info"})
@@ -207,6 +221,14 @@ class SipMessage:
         """
         if self.date is None:
             return None
+        fixed = _IMF_FIXDATE.fullmatch(self.date)
+        if fixed is not None:  # the usual form, read as email.utils reads it
+            day, month, year, hour, minute, second = fixed.groups()
+            try:
+                return datetime.datetime(int(year), _MONTHS[month], int(day), int(hour),
+                                         int(minute), int(second), tzinfo=datetime.UTC)
+            except ValueError:  # e.g. 31 Feb, 24:00:00: not a time
+                return None
         try:
             parsed = email.utils.parsedate_to_datetime(self.date)
         except (TypeError, ValueError, IndexError, OverflowError):
@@ -232,6 +254,29 @@ def _parse_start_line(line: str) -> tuple[str | None, str | None, int | None]:
     return parts[0], parts[1], None
 
 
+def _header_lines(lines: list[str]) -> tuple[tuple[str, str], ...]:
+    """(canonical name, unfolded value) of each header line, line by line: continuation
+    lines, names with white space around them and lines that are not header lines."""
+    names: list[str] = []
+    values: list[str] = []
+    for line in lines:
+        if not line:
+            continue  # only the last line can be empty: a message without a blank line
+        if line[:1] in (" ", "\t"):
+            # LWS = [*WSP CRLF] 1*WSP: a continuation line (RFC 3261 §7.3.1)
+            if not names:
+                raise SipMessageError("sip_malformed", "continuation line before any header")
+            values[-1] = f"{values[-1]} {line.strip()}".strip()
+            continue
+        colon = line.find(":")
+        name = line[:colon].strip() if colon > 0 else ""
+        if not name or " " in name or "\t" in name:
+            raise SipMessageError("sip_malformed", f"not a header line: {line[:80]!r}")
+        names.append(canonical_header_name(name))
+        values.append(line[colon + 1 :].strip())
+    return tuple(zip(names, values, strict=True))
+
+
 def parse_sip_message(data: str | bytes) -> SipMessage:
     """Parse a SIP request or response (headers only; the body is ignored).
 
@@ -247,7 +292,9 @@ def parse_sip_message(data: str | bytes) -> SipMessage:
     ...
     shakenlib.errors.SipMessageError: sip_malformed: bad start line: 'hello'
     """
-    if isinstance(data, bytes | bytearray):
+    if type(data) is bytes:
+        text = data.decode("utf-8", errors="replace")
+    elif isinstance(data, bytes | bytearray):
         text = bytes(data).decode("utf-8", errors="replace")
     elif isinstance(data, str):
         text = data
@@ -255,47 +302,38 @@ def parse_sip_message(data: str | bytes) -> SipMessage:
         raise SipMessageError("sip_malformed", f"expected str or bytes, not {type(data).__name__}")
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     # message-header lines end at the first empty line; the body follows (RFC 3261 §7).
-    head = text.lstrip("\n").split("\n\n", 1)[0]
-    lines = head.split("\n")
-    start_line = lines[0].strip()
+    text = text.lstrip("\n")
+    blank = text.find("\n\n")
+    head = text[:blank] if blank >= 0 else text
+    eol = head.find("\n")
+    start_line = (head[:eol] if eol >= 0 else head).strip()
     if not start_line:
         raise SipMessageError("sip_malformed", "empty message")
     method, request_uri, status_code = _parse_start_line(start_line)
-
-    names: list[str] = []
-    values: list[str] = []
-    for line in lines[1:]:
-        if not line:
-            continue  # only the last line can be empty: a message without a blank line
-        if line[:1] in (" ", "\t"):
-            # LWS = [*WSP CRLF] 1*WSP: a continuation line (RFC 3261 §7.3.1)
-            if not names:
-                raise SipMessageError("sip_malformed", "continuation line before any header")
-            values[-1] = f"{values[-1]} {line.strip()}".strip()
-            continue
-        colon = line.find(":")
-        name = line[:colon].strip() if colon > 0 else ""
-        if not name or " " in name or "\t" in name:
-            raise SipMessageError("sip_malformed", f"not a header line: {line[:80]!r}")
-        names.append(canonical_header_name(name))
-        values.append(line[colon + 1 :].strip())
-
-    headers = tuple(zip(names, values, strict=True))
-    identity: list[str] = []
+    headers: tuple[tuple[str, str], ...] = ()
+    if eol >= 0:
+        # the usual message: every line a plain "Name: value" line (no continuation
+        # lines), read with one regular expression; else line by line
+        pairs = _HEADER_LINE.findall(head, eol)
+        if len(pairs) == head.count("\n") - head.endswith("\n"):
+            cache = _NAME_CACHE
+            headers = tuple([(cache.get(name) or canonical_header_name(name), value.strip())
+                             for name, value in pairs])
+        else:
+            headers = _header_lines(head.split("\n")[1:])
+    identity = [value for name, value in headers if name == "Identity"]
     pai: list[str] = []
     diversion: list[str] = []
     history: list[str] = []
-    first: dict[str, str] = {}
     for name, value in headers:
-        if name == "Identity":
-            identity.append(value)
-        elif name in _LISTS:
+        if name in _LISTS:
             target = pai if name == "P-Asserted-Identity" else (
                 diversion if name == "Diversion" else history
             )
             target.extend(split_header_list(value))
-        else:
-            first.setdefault(name, value)
+    # the first value of each header (the dict keeps the last of the reversed pairs);
+    # only single-valued fields are read from it
+    first = dict(reversed(headers))
     return SipMessage(
         start_line=start_line,
         method=method,
