@@ -188,7 +188,9 @@ def crl_urls(certs: x509.Certificate | Iterable[x509.Certificate]) -> tuple[str,
 
 # What cryptography raises when it decodes a hostile extension list on first access
 # (UnsupportedGeneralNameType and DuplicateExtension are not ValueErrors).
-_BAD_EXTENSIONS = (ValueError, x509.UnsupportedGeneralNameType, x509.DuplicateExtension)
+_BAD_EXTENSIONS = (
+    ValueError, TypeError, x509.UnsupportedGeneralNameType, x509.DuplicateExtension
+)
 
 _CRL_SIGNER_EE_POLICY = (
     ExtensionPolicy.permit_all()

@@ -87,6 +87,14 @@ __all__ = [
 _CERT_SUFFIXES = (".pem", ".crt", ".cer")
 
 
+# What cryptography raises when it decodes a hostile extension or name on first access
+# (TypeError for an attribute of the wrong string type; UnsupportedGeneralNameType and
+# DuplicateExtension are not ValueErrors).
+_BAD_EXTENSIONS = (
+    ValueError, TypeError, x509.UnsupportedGeneralNameType, x509.DuplicateExtension
+)
+
+
 def common_name(cert: x509.Certificate) -> str:
     """The subject CN of ``cert`` (the whole RFC 4514 subject when it has no CN).
 
@@ -94,11 +102,14 @@ def common_name(cert: x509.Certificate) -> str:
     >>> common_name(StiTestPki().ca_root.certificate)
     'Test STI-CA SHAKEN ROOT'
     """
-    names = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
-    if names:
-        value = names[0].value
-        return value if isinstance(value, str) else value.decode("utf-8", "replace")
-    return cert.subject.rfc4514_string() or "<empty subject>"
+    try:  # the subject decodes lazily: a hostile one raises on first use
+        names = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+        if names:
+            value = names[0].value
+            return value if isinstance(value, str) else value.decode("utf-8", "replace")
+        return cert.subject.rfc4514_string() or "<empty subject>"
+    except (ValueError, TypeError):
+        return "<subject that does not decode>"
 
 
 def _sha256(cert: x509.Certificate) -> bytes:
@@ -656,7 +667,7 @@ class ChainValidator:
             # them all on first access and raises ValueError or UnsupportedGeneralNameType.
             try:
                 _ = cert.extensions
-            except (ValueError, x509.UnsupportedGeneralNameType, x509.DuplicateExtension) as exc:
+            except _BAD_EXTENSIONS as exc:
                 raise TrustError(
                     "cert_chain_invalid",
                     f"certificate '{common_name(cert)}' has an extension that does not "
