@@ -70,7 +70,7 @@ _NAME_CACHE: dict[str, str] = {}
 # A header line as most messages write it (after the line break before it): a name of
 # visible characters (no colon), maybe spaces or tabs, a colon and the value. Such a line
 # reads the same as in _header_lines.
-_HEADER_LINE = re.compile(r"\n([!-9;-~]+)[ \t]*:([^\n]*)")
+_HEADER_LINE = re.compile(r"\n([!-9;-~]+)[ \t]*:[ \t]*([^\n]*)")
 
 # RFC 7231 §7.1.1.1 IMF-fixdate with a four-digit year from 1000 (RFC 3261 §20.17 SIP-date):
 # what SipMessage.date_time reads without email.utils, with the same result.
