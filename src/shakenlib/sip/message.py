@@ -321,19 +321,21 @@ def parse_sip_message(data: str | bytes) -> SipMessage:
                              for name, value in pairs])
         else:
             headers = _header_lines(head.split("\n")[1:])
-    identity = [value for name, value in headers if name == "Identity"]
-    pai: list[str] = []
-    diversion: list[str] = []
-    history: list[str] = []
-    for name, value in headers:
-        if name in _LISTS:
-            target = pai if name == "P-Asserted-Identity" else (
-                diversion if name == "Diversion" else history
-            )
-            target.extend(split_header_list(value))
     # the first value of each header (the dict keeps the last of the reversed pairs);
     # only single-valued fields are read from it
     first = dict(reversed(headers))
+    identity = [value for name, value in headers if name == "Identity"] if (
+        "Identity" in first) else []
+    pai: list[str] = []
+    diversion: list[str] = []
+    history: list[str] = []
+    if not _LISTS.isdisjoint(first):
+        for name, value in headers:
+            if name in _LISTS:
+                target = pai if name == "P-Asserted-Identity" else (
+                    diversion if name == "Diversion" else history
+                )
+                target.extend(split_header_list(value))
     return SipMessage(
         start_line=start_line,
         method=method,
