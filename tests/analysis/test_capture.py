@@ -499,3 +499,33 @@ def test_fast_header_decode_takes_the_usual_frames(tmp_path: Path, link: str,
         fast = _fast_segment(linktype, frame)
         assert fast is not None
         assert fast == _general(linktype, frame)
+
+
+def test_capture_calls_keep_the_date_freshness_check(
+        day: tuple[Path, list[dict[str, Any]]], tmp_path: Path) -> None:
+    """A capture call is verified with its SIP request: a Date header far from the packet
+    time still gives the date_stale finding (RFC 8224 §6.2)."""
+    import dpkt
+
+    from shakenlib.analysis.batch import verify_record
+    from shakenlib.timeutil import parse_time
+
+    out, records = day
+    unsigned = [r for r in records if not r.get("identity")][:2]
+    assert len(unsigned) == 2
+    path = tmp_path / "dates.pcap"
+    with open(path, "wb") as handle:
+        writer = dpkt.pcap.Writer(handle, linktype=1)
+        for record, late in zip(unsigned, (0, 7200), strict=True):
+            message = invite(record)
+            udp = dpkt.udp.UDP(sport=5060, dport=5060, data=message, ulen=8 + len(message))
+            ip = dpkt.ip.IP(src=b"\xc0\x00\x02\x0a", dst=b"\xc6\x33\x64\x07", p=17, data=udp)
+            frame = dpkt.ethernet.Ethernet(src=b"\x02" * 6, dst=b"\x04" * 6, data=ip)
+            writer.writepkt(bytes(frame), ts=parse_time(record["time"]).timestamp() + late)
+    calls = [r for r in RecordSource(path=str(path)) if isinstance(r, CallRecord)]
+    assert [c.sip is not None for c in calls] == [True, True]
+    verifier = VerifierConfig(trust_files=(str(out / "trust.pem"),),
+                              mirror=str(out / "mirror")).build()
+    codes = [[f.code for f in verify_record(verifier, c).findings] for c in calls]
+    assert "date_stale" not in codes[0]
+    assert "date_stale" in codes[1]

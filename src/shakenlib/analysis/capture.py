@@ -1,7 +1,11 @@
 """SIP calls from packet captures (pcap and pcapng), with our own TCP reassembly.
 
 ``dpkt`` (the ``pcap`` extra: ``pip install "shakenlib[pcap]"``) reads the file formats
-and the link, IP, UDP and TCP headers; this module puts the SIP messages back together:
+and the link, IP, UDP and TCP headers; this module puts the SIP messages back together.
+The usual frame (Ethernet, maybe VLAN-tagged, or raw IP, carrying an unfragmented IPv4
+UDP or TCP segment) is decoded with :mod:`struct` instead, to the same values
+(:func:`_fast_segment`); a UDP datagram that does not start with ``INVITE`` is dropped
+before any parsing. What is read:
 
 * link layers: Ethernet (with 802.1Q/802.1ad VLAN tags), Linux cooked capture (SLL and
   SLL2), raw IP, BSD loopback;

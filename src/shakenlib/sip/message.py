@@ -70,7 +70,7 @@ _NAME_CACHE: dict[str, str] = {}
 # A header line as most messages write it (after the line break before it): a name of
 # visible characters (no colon), maybe spaces or tabs, a colon and the value. Such a line
 # reads the same as in _header_lines.
-_HEADER_LINE = re.compile(r"\n([!-9;-~]+)[ \t]*:([^\n]*)")
+_HEADER_LINE = re.compile(r"\n([!-9;-~]+)[ \t]*:[ \t]*([^\n]*)")
 
 # RFC 7231 §7.1.1.1 IMF-fixdate with a four-digit year from 1000 (RFC 3261 §20.17 SIP-date):
 # what SipMessage.date_time reads without email.utils, with the same result.
@@ -321,19 +321,21 @@ def parse_sip_message(data: str | bytes) -> SipMessage:
                              for name, value in pairs])
         else:
             headers = _header_lines(head.split("\n")[1:])
-    identity = [value for name, value in headers if name == "Identity"]
-    pai: list[str] = []
-    diversion: list[str] = []
-    history: list[str] = []
-    for name, value in headers:
-        if name in _LISTS:
-            target = pai if name == "P-Asserted-Identity" else (
-                diversion if name == "Diversion" else history
-            )
-            target.extend(split_header_list(value))
     # the first value of each header (the dict keeps the last of the reversed pairs);
     # only single-valued fields are read from it
     first = dict(reversed(headers))
+    identity = [value for name, value in headers if name == "Identity"] if (
+        "Identity" in first) else []
+    pai: list[str] = []
+    diversion: list[str] = []
+    history: list[str] = []
+    if not _LISTS.isdisjoint(first):
+        for name, value in headers:
+            if name in _LISTS:
+                target = pai if name == "P-Asserted-Identity" else (
+                    diversion if name == "Diversion" else history
+                )
+                target.extend(split_header_list(value))
     return SipMessage(
         start_line=start_line,
         method=method,
