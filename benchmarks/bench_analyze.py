@@ -64,10 +64,24 @@ def _setup(signed_only: bool, per_call: bool = False) -> Callable[[], object]:
 
 
 BENCHMARKS = [
-    Bench("analyze 40k signed, few origids, 2 jobs", lambda: _setup(True), target=1.3,
-          per_call=CALLS, unit="calls"),
-    Bench("analyze 40k signed, origid per call, 2 jobs", lambda: _setup(True, True),
-          target=1.3, per_call=CALLS, unit="calls"),
-    Bench("analyze 40k calls, 10 % unsigned, 2 jobs", lambda: _setup(False),
-          per_call=CALLS, unit="calls"),
+    Bench(
+        "analyze 40k signed, few origids, 2 jobs",
+        lambda: _setup(True),
+        target=1.3,
+        per_call=CALLS,
+        unit="calls",
+    ),
+    Bench(
+        "analyze 40k signed, origid per call, 2 jobs",
+        lambda: _setup(True, True),
+        target=1.3,
+        per_call=CALLS,
+        unit="calls",
+    ),
+    Bench(
+        "analyze 40k calls, 10 % unsigned, 2 jobs",
+        lambda: _setup(False),
+        per_call=CALLS,
+        unit="calls",
+    ),
 ]

@@ -48,8 +48,9 @@ def _traffic() -> tuple[RecordSource, VerifierConfig]:
         path = out / "bench.jsonl"
         path.write_text("".join(lines[:CALLS]), encoding="utf-8")
         _MADE["source"] = RecordSource(path=str(path))
-        _MADE["config"] = VerifierConfig(trust_files=(str(out / "trust.pem"),),
-                                         mirror=str(out / "mirror"))
+        _MADE["config"] = VerifierConfig(
+            trust_files=(str(out / "trust.pem"),), mirror=str(out / "mirror")
+        )
     return _MADE["source"], _MADE["config"]
 
 
@@ -57,8 +58,13 @@ def _client() -> Any:
     if "client" not in _MADE:
         import distributed
 
-        cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                           dashboard_address=None, silence_logs=50)
+        cluster = distributed.LocalCluster(
+            n_workers=2,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=None,
+            silence_logs=50,
+        )
         client = distributed.Client(cluster, set_as_default=False)
         _MADE["client"] = client
 
@@ -105,9 +111,13 @@ def _have_dask() -> bool:
 
 BENCHMARKS = [
     Bench("analyze 40k signed calls, --jobs 2", _jobs, per_call=CALLS, unit="calls"),
-] + ([
-    Bench("analyze 40k signed calls, 2-worker Dask", _cluster, per_call=CALLS, unit="calls"),
-] if _have_dask() else [])
+] + (
+    [
+        Bench("analyze 40k signed calls, 2-worker Dask", _cluster, per_call=CALLS, unit="calls"),
+    ]
+    if _have_dask()
+    else []
+)
 
 
 def main() -> None:
@@ -126,13 +136,17 @@ def main() -> None:
     task = [len(pickle.dumps((p, cluster._portable(config)))) for p in parts]
     back = [len(pickle.dumps(cluster._analyze_partition(p, config))) for p in parts]
     size = Path(source.path or "").stat().st_size
-    print(f"{CALLS} calls ({size / 1e6:.1f} MB): --jobs 2 {CALLS / best['jobs']:,.0f} calls/s, "
-          f"2-worker LocalCluster {CALLS / best['cluster']:,.0f} calls/s, "
-          f"ratio {best['jobs'] / best['cluster']:.2f}")
-    print(f"{len(parts)} partitions of {min(p.span[1] for p in parts if p.span)}-"
-          f"{max(p.span[1] for p in parts if p.span)} bytes of input; per partition "
-          f"{min(task)}-{max(task)} bytes to the worker, {min(back)}-{max(back)} bytes back "
-          f"(the partial analysis)")
+    print(
+        f"{CALLS} calls ({size / 1e6:.1f} MB): --jobs 2 {CALLS / best['jobs']:,.0f} calls/s, "
+        f"2-worker LocalCluster {CALLS / best['cluster']:,.0f} calls/s, "
+        f"ratio {best['jobs'] / best['cluster']:.2f}"
+    )
+    print(
+        f"{len(parts)} partitions of {min(p.span[1] for p in parts if p.span)}-"
+        f"{max(p.span[1] for p in parts if p.span)} bytes of input; per partition "
+        f"{min(task)}-{max(task)} bytes to the worker, {min(back)}-{max(back)} bytes back "
+        f"(the partial analysis)"
+    )
 
 
 if __name__ == "__main__":

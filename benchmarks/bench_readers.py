@@ -60,8 +60,9 @@ def _cdr() -> Callable[[], object]:
 
     path = _folder() / "calls-cdr.csv"
     write_cdr_csv(path, _records())
-    return _reader(RecordSource(path=str(path), mapping=parse_mapping(CDR_MAPPING),
-                                tz="America/New_York"))
+    return _reader(
+        RecordSource(path=str(path), mapping=parse_mapping(CDR_MAPPING), tz="America/New_York")
+    )
 
 
 def _capture(**options: Any) -> Callable[[], Callable[[], object]]:
@@ -85,12 +86,14 @@ def _parquet() -> Callable[[], object]:
 
 def _analyze(name: str) -> Callable[[], Callable[[], object]]:
     """End to end, for scale: read, verify and aggregate the day in this process."""
+
     def setup() -> Callable[[], object]:
         from shakenlib.analysis.batch import VerifierConfig, analyze_source
 
         examples = EXAMPLE.parent
-        config = VerifierConfig(trust_files=(str(examples / "trust.pem"),),
-                                mirror=str(examples / "mirror"))
+        config = VerifierConfig(
+            trust_files=(str(examples / "trust.pem"),), mirror=str(examples / "mirror")
+        )
         source = RecordSource(path=str(examples / name))
 
         def run() -> object:
@@ -104,24 +107,41 @@ def _analyze(name: str) -> Callable[[], Callable[[], object]]:
 
 
 BENCHMARKS = [
-    Bench("analyze example day, JSON Lines, 1 job", _analyze("calls.jsonl"), per_call=CALLS,
-          unit="calls"),
+    Bench(
+        "analyze example day, JSON Lines, 1 job",
+        _analyze("calls.jsonl"),
+        per_call=CALLS,
+        unit="calls",
+    ),
     Bench("reading JSON Lines (records/s)", _jsonl, per_call=CALLS, unit="records"),
     Bench("reading CSV vendor CDR, --tz, national", _cdr, per_call=CALLS, unit="records"),
 ]
 if importlib.util.find_spec("dpkt") is not None:
     BENCHMARKS += [
-        Bench("analyze example day, pcap, 1 job", _analyze("calls.pcap"), per_call=CALLS,
-              unit="calls"),
+        Bench(
+            "analyze example day, pcap, 1 job", _analyze("calls.pcap"), per_call=CALLS, unit="calls"
+        ),
         Bench("reading pcap, SIP over UDP", _capture(), per_call=CALLS, unit="records"),
-        Bench("reading pcap, SIP over TCP split+coalesced", _capture(
-            transport="tcp", split=True, coalesce=True), per_call=CALLS, unit="records"),
-        Bench("reading pcap, SIP over UDP + trunk traffic", _capture(
-            noise=True, retransmit=0.05), per_call=CALLS, unit="records"),
+        Bench(
+            "reading pcap, SIP over TCP split+coalesced",
+            _capture(transport="tcp", split=True, coalesce=True),
+            per_call=CALLS,
+            unit="records",
+        ),
+        Bench(
+            "reading pcap, SIP over UDP + trunk traffic",
+            _capture(noise=True, retransmit=0.05),
+            per_call=CALLS,
+            unit="records",
+        ),
     ]
 if importlib.util.find_spec("pyarrow") is not None:
     BENCHMARKS += [
-        Bench("analyze example day, Parquet, 1 job", _analyze("calls.parquet"),
-              per_call=CALLS, unit="calls"),
+        Bench(
+            "analyze example day, Parquet, 1 job",
+            _analyze("calls.parquet"),
+            per_call=CALLS,
+            unit="calls",
+        ),
         Bench("reading Parquet", _parquet, per_call=CALLS, unit="records"),
     ]

@@ -28,8 +28,9 @@ def _setup():  # type: ignore[no-untyped-def]
     verify = verifier.verify
 
     def hundred() -> object:
-        results = [verify(header, orig=orig, dest=dest, at=at) for header, orig, dest in
-                   next(chunks)]
+        results = [
+            verify(header, orig=orig, dest=dest, at=at) for header, orig, dest in next(chunks)
+        ]
         if not all(r.passed for r in results):  # pragma: no cover - a broken benchmark
             raise AssertionError("a benchmark call failed verification")
         return results
@@ -38,6 +39,4 @@ def _setup():  # type: ignore[no-untyped-def]
     return hundred
 
 
-BENCHMARKS = [
-    Bench("Verifier.verify (warm cache, full checks)", _setup, target=0.80, per_call=100)
-]
+BENCHMARKS = [Bench("Verifier.verify (warm cache, full checks)", _setup, target=0.80, per_call=100)]

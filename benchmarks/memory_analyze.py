@@ -38,22 +38,29 @@ from shakenlib.analysis.batch import analyze_source
 from shakenlib.analysis.records import RecordSource
 from shakenlib.verify.result import CertificateSummary, VerificationResult
 
-_CERTS = {spc: CertificateSummary(spc=spc, subject_o=f"Provider {spc}", issuer="CN=CA")
-          for spc in ("100A", "200B", "300C", "999R")}
+_CERTS = {
+    spc: CertificateSummary(spc=spc, subject_o=f"Provider {spc}", issuer="CN=CA")
+    for spc in ("100A", "200B", "300C", "999R")
+}
 
 
 class StandIn:
     """Identity value 'SPC/origid/attest' -> a passed result (no crypto)."""
 
-    def verify(self, identity: Any, *, orig: Any = None, dest: Any = None, at: Any,
-               sip: Any = None) -> VerificationResult:
+    def verify(
+        self, identity: Any, *, orig: Any = None, dest: Any = None, at: Any, sip: Any = None
+    ) -> VerificationResult:
         if not identity:
             return VerificationResult.failure("identity_missing")
         value = identity if isinstance(identity, str) else identity[0]
         spc, origid, attest = value.split("/")
-        return VerificationResult(verstat="TN-Validation-Passed", attest=attest,
-                                  origid=origid, certificate=_CERTS[spc],
-                                  x5u=f"https://cr.{spc}.test/c.pem")
+        return VerificationResult(
+            verstat="TN-Validation-Passed",
+            attest=attest,
+            origid=origid,
+            certificate=_CERTS[spc],
+            x5u=f"https://cr.{spc}.test/c.pem",
+        )
 
 
 class StandInConfig:
@@ -80,8 +87,10 @@ class Origids:
 def write(path: Path, n: int, per_call: int = 0) -> None:
     rng = random.Random(1)
     origid = Origids(per_call)
-    subscribers = [(rng.choice(["100A", "200B", "300C"]), f"1215{rng.randrange(2000000, 9999999)}")
-                   for _ in range(2000)]
+    subscribers = [
+        (rng.choice(["100A", "200B", "300C"]), f"1215{rng.randrange(2000000, 9999999)}")
+        for _ in range(2000)
+    ]
     with open(path, "w") as handle:
         for i in range(n):
             t = 1748736000 + i * 86400 // n
@@ -93,9 +102,17 @@ def write(path: Path, n: int, per_call: int = 0) -> None:
             else:
                 spc, orig = subscribers[rng.randrange(len(subscribers))]
                 ident = f"{spc}/{origid(spc, f'trunk{int(orig) % 3}')}/A"
-            handle.write(json.dumps({"time": t, "orig": orig,
-                                     "dest": f"1312{rng.randrange(2000000, 9999999)}",
-                                     "identity": ident}) + "\n")
+            handle.write(
+                json.dumps(
+                    {
+                        "time": t,
+                        "orig": orig,
+                        "dest": f"1312{rng.randrange(2000000, 9999999)}",
+                        "identity": ident,
+                    }
+                )
+                + "\n"
+            )
 
 
 def write_real(path: Path, n: int, root: Path, per_call: int = 0) -> Any:
@@ -104,16 +121,21 @@ def write_real(path: Path, n: int, root: Path, per_call: int = 0) -> Any:
     from shakenlib.testing.testbed import ShakenTestbed
 
     bed = ShakenTestbed()
-    providers = {spc: bed.add_provider(spc, organization=f"Provider {spc}",
-                                       x5u=f"https://cr.{spc.lower()}.test/c.pem")
-                 for spc in ("100A", "200B", "300C", "999R")}
+    providers = {
+        spc: bed.add_provider(
+            spc, organization=f"Provider {spc}", x5u=f"https://cr.{spc.lower()}.test/c.pem"
+        )
+        for spc in ("100A", "200B", "300C", "999R")
+    }
     bed.write_mirror(root / "mirror")
     (root / "trust.pem").write_bytes(bed.pki.trust_anchors_pem())
     base = int(bed.now.timestamp()) - 43200  # the day around the test PKI's reference time
     rng = random.Random(1)
     fresh = Origids(per_call)
-    subscribers = [(rng.choice(["100A", "200B", "300C"]), f"1215{rng.randrange(2000000, 9999999)}")
-                   for _ in range(2000)]
+    subscribers = [
+        (rng.choice(["100A", "200B", "300C"]), f"1215{rng.randrange(2000000, 9999999)}")
+        for _ in range(2000)
+    ]
     with open(path, "w") as handle:
         for i in range(n):
             t = base + i * 86400 // n
@@ -128,8 +150,9 @@ def write_real(path: Path, n: int, root: Path, per_call: int = 0) -> Any:
                 spc, orig = subscribers[rng.randrange(len(subscribers))]
                 origid = fresh(spc, f"00000000-0000-4000-8000-00000000000{int(orig) % 3}")
             ident = providers[spc].sign(orig=orig, dest=dest, origid=origid, iat=t) if spc else ""
-            handle.write(json.dumps({"time": t, "orig": orig, "dest": dest,
-                                     "identity": ident}) + "\n")
+            handle.write(
+                json.dumps({"time": t, "orig": orig, "dest": dest, "identity": ident}) + "\n"
+            )
     return VerifierConfig(trust_files=(str(root / "trust.pem"),), mirror=str(root / "mirror"))
 
 
@@ -179,10 +202,16 @@ def main() -> int:
     parser.add_argument("n", type=int, nargs="?", default=1_000_000)
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--real", action="store_true", help="sign and verify for real")
-    parser.add_argument("--per-call", action="store_true",
-                        help="all calls signed, a fresh origid on every call")
-    parser.add_argument("--calls-per-origid", type=int, default=0, metavar="K",
-                        help="all calls signed, a fresh origid every K calls of a signer")
+    parser.add_argument(
+        "--per-call", action="store_true", help="all calls signed, a fresh origid on every call"
+    )
+    parser.add_argument(
+        "--calls-per-origid",
+        type=int,
+        default=0,
+        metavar="K",
+        help="all calls signed, a fresh origid every K calls of a signer",
+    )
     args = parser.parse_args()
     per_call = args.calls_per_origid or (1 if args.per_call else 0)
     with tempfile.TemporaryDirectory() as tmp:
@@ -206,17 +235,25 @@ def main() -> int:
     main_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     child_peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     top = leads[0]
-    print(f"verifier: {'real (ECDSA, chain, CRL)' if args.real else 'stand-in'}; passed "
-          f"{analysis.passed:,}, failed {analysis.failed:,}, unsigned {analysis.unsigned:,}")
-    print(f"records {args.n:,} ({size / 2**20:,.0f} MiB of JSON Lines) in {elapsed:,.1f} s, "
-          f"{args.n / elapsed:,.0f}/s with {args.jobs} jobs")
-    print(f"leads {report['leads_total']:,}; top {top.spc}/{top.origid}: {top.calls:,} calls, "
-          f"~{top.distinct_orig:,} distinct orig (exact={top.distinct_exact}, "
-          f"origid_per_call={top.origid_per_call}); signers {len(report['signers'])}")
+    print(
+        f"verifier: {'real (ECDSA, chain, CRL)' if args.real else 'stand-in'}; passed "
+        f"{analysis.passed:,}, failed {analysis.failed:,}, unsigned {analysis.unsigned:,}"
+    )
+    print(
+        f"records {args.n:,} ({size / 2**20:,.0f} MiB of JSON Lines) in {elapsed:,.1f} s, "
+        f"{args.n / elapsed:,.0f}/s with {args.jobs} jobs"
+    )
+    print(
+        f"leads {report['leads_total']:,}; top {top.spc}/{top.origid}: {top.calls:,} calls, "
+        f"~{top.distinct_orig:,} distinct orig (exact={top.distinct_exact}, "
+        f"origid_per_call={top.origid_per_call}); signers {len(report['signers'])}"
+    )
     tree = sampler.peak_kib / 1024
-    print(f"peak RSS: whole process tree {tree:,.0f} MiB (sampled); main {main_peak:,.0f} MiB "
-          f"(before analyze {before / 1024:,.0f} MiB), largest worker {child_peak:,.0f} MiB; "
-          "limit 500 MiB")
+    print(
+        f"peak RSS: whole process tree {tree:,.0f} MiB (sampled); main {main_peak:,.0f} MiB "
+        f"(before analyze {before / 1024:,.0f} MiB), largest worker {child_peak:,.0f} MiB; "
+        "limit 500 MiB"
+    )
     bound = main_peak + args.jobs * child_peak  # every process at its peak at once
     print(f"upper bound (main peak + {args.jobs} x largest worker peak): {bound:,.0f} MiB")
     ok = max(tree, bound) < 500

@@ -9,8 +9,9 @@ other input formats. ``--derived`` writes only those, from the calls.jsonl alrea
   one packet per call, so packet numbers are the JSON Lines line numbers);
 * ``calls.parquet``: the day as a Parquet table;
 * ``calls-cdr.csv``: the day as a vendor CDR export (``Start Time`` in America/New_York
-  without an offset, 10-digit national numbers); read it with
-  ``--map "time=Start Time,orig=Calling Number,dest=Called Number,identity=Identity Header,call_id=Call ID" --tz America/New_York``.
+  without an offset, 10-digit national numbers); read it with ``--tz America/New_York``
+  and ``--map "time=Start Time,orig=Calling Number,dest=Called Number,``
+  ``identity=Identity Header,call_id=Call ID"`` (one argument).
 
 The capture and Parquet writers need the extras: ``pip install -e ".[all]"``.
 """

@@ -25,8 +25,9 @@ def main() -> None:
     import atheris
 
     argv = sys.argv[1:]
-    ours, libfuzzer = (argv[: argv.index("--")], argv[argv.index("--") + 1 :]) if (
-        "--" in argv) else (argv, [])
+    ours, libfuzzer = (
+        (argv[: argv.index("--")], argv[argv.index("--") + 1 :]) if ("--" in argv) else (argv, [])
+    )
     p = argparse.ArgumentParser()
     p.add_argument("target")
     p.add_argument("--out", default=str(ROOT / "tests" / "data" / "fuzz"))
@@ -70,8 +71,11 @@ def main() -> None:
 
     for seed in seeds:  # libFuzzer starts from the seeds only with a corpus directory
         test_one_input(seed)
-    atheris.Setup([sys.argv[0], f"-rss_limit_mb={args.rss_limit_mb}", *libfuzzer],
-                  test_one_input, custom_mutator=custom_mutator)
+    atheris.Setup(
+        [sys.argv[0], f"-rss_limit_mb={args.rss_limit_mb}", *libfuzzer],
+        test_one_input,
+        custom_mutator=custom_mutator,
+    )
     atheris.Fuzz()
 
 

@@ -167,21 +167,58 @@ def _mutate_sip(data: bytes, rng: random.Random, corpus: list[bytes]) -> bytes:
             new = _mutate_identity(value, rng, corpus)
             lines[i] = b"Identity: " + new
             return b"\n".join(lines)
-    return m.mutate_bytes(data, rng, corpus=corpus, tokens=(
-        b"Identity: ", b"Date: ", b"From: ", b"To: ", b"P-Asserted-Identity: ", b"\r\n ",
-        b"\r\n\r\n", b"INVITE ", b" SIP/2.0", b"Content-Length: 999999999\r\n"))
+    return m.mutate_bytes(
+        data,
+        rng,
+        corpus=corpus,
+        tokens=(
+            b"Identity: ",
+            b"Date: ",
+            b"From: ",
+            b"To: ",
+            b"P-Asserted-Identity: ",
+            b"\r\n ",
+            b"\r\n\r\n",
+            b"INVITE ",
+            b" SIP/2.0",
+            b"Content-Length: 999999999\r\n",
+        ),
+    )
 
 
-_URLS = ("https://cr.test/873J/0.pem", "https://a..b/x.pem", "https://x." + "a" * 64 + "/x",
-         "https://xn--/x.pem", "https://\u00e9\u0301.test/x", "https://cr.test:8443/a.pem",
-         "https://[fe80::1%25eth0]/x", "https://0x7f.1/x", "https://cr.test/" + "a" * 3000)
-_AT = ("9999-12-31T23:59:59Z", "9999-12-31T23:59:00+00:00", "253402300799", "1e11",
-       "0001-01-01T00:00:00Z", "1748779200", "2025-06-01T12:00:30Z", "-1", "1" * 30)
+_URLS = (
+    "https://cr.test/873J/0.pem",
+    "https://a..b/x.pem",
+    "https://x." + "a" * 64 + "/x",
+    "https://xn--/x.pem",
+    "https://\u00e9\u0301.test/x",
+    "https://cr.test:8443/a.pem",
+    "https://[fe80::1%25eth0]/x",
+    "https://0x7f.1/x",
+    "https://cr.test/" + "a" * 3000,
+)
+_AT = (
+    "9999-12-31T23:59:59Z",
+    "9999-12-31T23:59:00+00:00",
+    "253402300799",
+    "1e11",
+    "0001-01-01T00:00:00Z",
+    "1748779200",
+    "2025-06-01T12:00:30Z",
+    "-1",
+    "1" * 30,
+)
 _HEADERS = (
-    ("Cache-Control", "max-age=" + "9" * 5000), ("Cache-Control", "max-age=-1"),
-    ("Cache-Control", "s-maxage=99999999999999999999, no-cache"), ("Cache-Control", ""),
-    ("Expires", "Fri, 31 Dec 9999 23:59:59 GMT"), ("Expires", "Mon, 01 Jan 0001 00:00:00 GMT"),
-    ("Expires", "0"), ("Expires", "9" * 4000), ("Age", "9" * 4000), ("Date", "garbage"),
+    ("Cache-Control", "max-age=" + "9" * 5000),
+    ("Cache-Control", "max-age=-1"),
+    ("Cache-Control", "s-maxage=99999999999999999999, no-cache"),
+    ("Cache-Control", ""),
+    ("Expires", "Fri, 31 Dec 9999 23:59:59 GMT"),
+    ("Expires", "Mon, 01 Jan 0001 00:00:00 GMT"),
+    ("Expires", "0"),
+    ("Expires", "9" * 4000),
+    ("Age", "9" * 4000),
+    ("Date", "garbage"),
     ("Content-Length", "9" * 50),
 )
 
@@ -199,11 +236,22 @@ def _mutate_scenario(data: bytes, rng: random.Random, corpus: list[bytes]) -> by
     elif op == 3:
         choice = rng.randrange(4)
         if choice == 0:
-            sc.orig = rng.choice((None, "", "anonymous", "+1 (215) 555-1212", "1" * 5000,
-                                  "sip:\udcff@x", m.mutate_text(sc.orig or "1", rng)))
+            sc.orig = rng.choice(
+                (
+                    None,
+                    "",
+                    "anonymous",
+                    "+1 (215) 555-1212",
+                    "1" * 5000,
+                    "sip:\udcff@x",
+                    m.mutate_text(sc.orig or "1", rng),
+                )
+            )
         elif choice == 1:
-            sc.dest = [rng.choice(("", "12155551213", "tel:+1215", "1" * 400))
-                       for _ in range(rng.randint(0, 3))]
+            sc.dest = [
+                rng.choice(("", "12155551213", "tel:+1215", "1" * 400))
+                for _ in range(rng.randint(0, 3))
+            ]
         else:
             sc.at = rng.choice((*_AT, m.mutate_text(sc.at or "1748779200", rng)))
     elif op == 4:
@@ -223,8 +271,11 @@ def _mutate_scenario(data: bytes, rng: random.Random, corpus: list[bytes]) -> by
         from fuzz.seeds import _pem, real_cert_ders
 
         ders = real_cert_ders()
-        body = _pem(rng.choice(ders)) if ders and rng.random() < 0.7 else m.mutate_bytes(
-            sc.body or b"", rng)
+        body = (
+            _pem(rng.choice(ders))
+            if ders and rng.random() < 0.7
+            else m.mutate_bytes(sc.body or b"", rng)
+        )
         sc.serve, sc.body = rng.choice((ctx.x5u, sc.serve or ctx.x5u)), body
     elif op == 8:
         sc.serve = rng.choice((*_URLS, ctx.pki.crl_url))
@@ -241,11 +292,18 @@ def _mutate_records(data: bytes, rng: random.Random, corpus: list[bytes]) -> byt
     if data and rng.random() < 0.3:
         lines = data[1:].split(b"\n")
         i = rng.randrange(len(lines))
-        lines[i] = _mutate_identity(lines[i], rng, corpus) if b"eyJ" in lines[i] else (
-            m.mutate_bytes(lines[i], rng))
+        lines[i] = (
+            _mutate_identity(lines[i], rng, corpus)
+            if b"eyJ" in lines[i]
+            else (m.mutate_bytes(lines[i], rng))
+        )
         return data[:1] + b"\n".join(lines)
-    out = m.mutate_bytes(data[1:], rng, corpus=corpus, tokens=(
-        b'"time":', b'"identity":', b'"orig":', b"\n", b"---", b'""', b"\f", b",", b"\t"))
+    out = m.mutate_bytes(
+        data[1:],
+        rng,
+        corpus=corpus,
+        tokens=(b'"time":', b'"identity":', b'"orig":', b"\n", b"---", b'""', b"\f", b",", b"\t"),
+    )
     return (data[:1] if rng.random() < 0.95 else bytes([rng.randrange(6)])) + out
 
 
@@ -291,7 +349,9 @@ def save_violation(out: Path, target: str, violation: Violation, data: bytes) ->
     path.write_bytes(data)
     path.with_suffix(".txt").write_text(
         f"{violation.key}\n{violation.message}\n\n{violation.trace}",
-        encoding="utf-8", errors="backslashreplace")
+        encoding="utf-8",
+        errors="backslashreplace",
+    )
     return path
 
 
@@ -376,8 +436,14 @@ def fuzz_target(
     return stats
 
 
-def _record(stats: Stats, name: str, violation: Violation, data: bytes, out: Path | None,
-            report: Callable[[str], None] | None) -> None:
+def _record(
+    stats: Stats,
+    name: str,
+    violation: Violation,
+    data: bytes,
+    out: Path | None,
+    report: Callable[[str], None] | None,
+) -> None:
     key = violation.key
     seen = stats.findings.get(key)
     if seen is not None:

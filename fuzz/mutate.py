@@ -33,33 +33,139 @@ __all__ = [
 #: Byte strings spliced into inputs: separators of the formats under test, encodings of
 #: huge numbers and dates, Unicode edge cases, and values from past defects.
 TOKENS: tuple[bytes, ...] = (
-    b"\x00", b"\xff", b"\xc3", b"\xed\xa0\x80", b"\xef\xbb\xbf", b"\r\n", b"\n", b"\r",
-    b"\t", b" ", b";", b",", b".", b"=", b"<", b">", b'"', b"\\", b":", b"@", b"/", b"..",
-    b"\\ud800", b"\\udfff", b"\\u0000", b"%00", b"%ff", b"-1", b"0", b"1e400", b"-0",
-    b"9" * 40, b"9" * 4500, b"1" * 400, b"253402300799", b"253402300800", b"1e11",
-    b"9999-12-31T23:59:59Z", b"0001-01-01T00:00:00Z", b"Fri, 31 Dec 9999 23:59:59 GMT",
-    b"Mon, 01 Jan 0001 00:00:00 GMT", b"max-age=", b"max-age=" + b"9" * 3000,
-    b"Cache-Control", b"Expires", b"https://", b"sip:", b"tel:", b"+1", b";user=phone",
-    b"info=", b"alg=", b"ppt=", b"ppt=div", b"ppt=shaken", b"ES256", b"Identity: ",
-    b"https://a..b/x.pem", b"https://" + b"a" * 64 + b".com/x.pem", b"https://./x.pem",
-    b"https://[::1]/x.pem", b"https://127.0.0.1/x", b"https://x.test:99999/x.pem",
-    b"-----BEGIN CERTIFICATE-----\n", b"-----END CERTIFICATE-----\n",
-    b"-----BEGIN X509 CRL-----\n", b"\x30\x80", b"\x30\x84\xff\xff\xff\xff",
-    b"\x02\x89\x01" + b"\x00" * 9, b"\x06\x01\x80", b"\x30\x08\xa0\x06\x16\x88\xff",
-    b"\x17\x0d991231235959Z", b"\x18\x0f99991231235959Z",
-    b"\xe2\x80\xae", b"\xf0\x9f\x98\x80", b"\xcc\x81",
+    b"\x00",
+    b"\xff",
+    b"\xc3",
+    b"\xed\xa0\x80",
+    b"\xef\xbb\xbf",
+    b"\r\n",
+    b"\n",
+    b"\r",
+    b"\t",
+    b" ",
+    b";",
+    b",",
+    b".",
+    b"=",
+    b"<",
+    b">",
+    b'"',
+    b"\\",
+    b":",
+    b"@",
+    b"/",
+    b"..",
+    b"\\ud800",
+    b"\\udfff",
+    b"\\u0000",
+    b"%00",
+    b"%ff",
+    b"-1",
+    b"0",
+    b"1e400",
+    b"-0",
+    b"9" * 40,
+    b"9" * 4500,
+    b"1" * 400,
+    b"253402300799",
+    b"253402300800",
+    b"1e11",
+    b"9999-12-31T23:59:59Z",
+    b"0001-01-01T00:00:00Z",
+    b"Fri, 31 Dec 9999 23:59:59 GMT",
+    b"Mon, 01 Jan 0001 00:00:00 GMT",
+    b"max-age=",
+    b"max-age=" + b"9" * 3000,
+    b"Cache-Control",
+    b"Expires",
+    b"https://",
+    b"sip:",
+    b"tel:",
+    b"+1",
+    b";user=phone",
+    b"info=",
+    b"alg=",
+    b"ppt=",
+    b"ppt=div",
+    b"ppt=shaken",
+    b"ES256",
+    b"Identity: ",
+    b"https://a..b/x.pem",
+    b"https://" + b"a" * 64 + b".com/x.pem",
+    b"https://./x.pem",
+    b"https://[::1]/x.pem",
+    b"https://127.0.0.1/x",
+    b"https://x.test:99999/x.pem",
+    b"-----BEGIN CERTIFICATE-----\n",
+    b"-----END CERTIFICATE-----\n",
+    b"-----BEGIN X509 CRL-----\n",
+    b"\x30\x80",
+    b"\x30\x84\xff\xff\xff\xff",
+    b"\x02\x89\x01" + b"\x00" * 9,
+    b"\x06\x01\x80",
+    b"\x30\x08\xa0\x06\x16\x88\xff",
+    b"\x17\x0d991231235959Z",
+    b"\x18\x0f99991231235959Z",
+    b"\xe2\x80\xae",
+    b"\xf0\x9f\x98\x80",
+    b"\xcc\x81",
 )
 
 #: JSON values swapped into PASSporT headers and claims.
 HOSTILE_JSON: tuple[Any, ...] = (
-    None, True, False, 0, -1, 1.5, 1e308, -1e308, 10**40, -(10**40), 10**400, 253402300799,
-    253402300800, 253402300740, 2**63, "", "A", "B", "C", "D", "a", "\ud800", "\udfff",
-    "\x00", "\u202e", "12155551212", "+12155551212", "1" * 500, "x" * 5000, [], ["A"],
-    [None], [[]], {}, {"tn": "\ud800"}, {"tn": ["12155551213"]}, {"tn": 5}, {"tn": []},
-    {"uri": ["sip:a@b"]}, {"tn": "12155551212", "uri": "x"}, {"a": {"b": {"c": []}}},
-    "https://cr.test/873J/0.pem", "https://a..b/x.pem", "https://" + "a" * 64 + ".test/x.pem",
-    "https://cr.test:8443/x.pem", "http://cr.test/x.pem", "ES256", "RS256", "none",
-    "passport", "shaken", "div", "rcd",
+    None,
+    True,
+    False,
+    0,
+    -1,
+    1.5,
+    1e308,
+    -1e308,
+    10**40,
+    -(10**40),
+    10**400,
+    253402300799,
+    253402300800,
+    253402300740,
+    2**63,
+    "",
+    "A",
+    "B",
+    "C",
+    "D",
+    "a",
+    "\ud800",
+    "\udfff",
+    "\x00",
+    "\u202e",
+    "12155551212",
+    "+12155551212",
+    "1" * 500,
+    "x" * 5000,
+    [],
+    ["A"],
+    [None],
+    [[]],
+    {},
+    {"tn": "\ud800"},
+    {"tn": ["12155551213"]},
+    {"tn": 5},
+    {"tn": []},
+    {"uri": ["sip:a@b"]},
+    {"tn": "12155551212", "uri": "x"},
+    {"a": {"b": {"c": []}}},
+    "https://cr.test/873J/0.pem",
+    "https://a..b/x.pem",
+    "https://" + "a" * 64 + ".test/x.pem",
+    "https://cr.test:8443/x.pem",
+    "http://cr.test/x.pem",
+    "ES256",
+    "RS256",
+    "none",
+    "passport",
+    "shaken",
+    "div",
+    "rcd",
 )
 
 
@@ -106,8 +212,11 @@ def mutate_bytes(
             other = rng.choice(corpus)
             if other:
                 cut = rng.randrange(len(other) + 1)
-                buf = bytearray(bytes(buf[:pos]) + other[cut:]) if rng.random() < 0.5 else (
-                    bytearray(bytes(buf[:pos]) + other[:cut] + bytes(buf[pos:])))
+                buf = (
+                    bytearray(bytes(buf[:pos]) + other[cut:])
+                    if rng.random() < 0.5
+                    else (bytearray(bytes(buf[:pos]) + other[:cut] + bytes(buf[pos:])))
+                )
         elif op == 9 and n:  # truncate
             del buf[rng.randrange(n) :]
         elif op == 10 and n:  # change an ASCII digit run into a huge number
@@ -264,16 +373,46 @@ def mutate_der(data: bytes, rng: random.Random, *, corpus: list[bytes] | None = 
     node = rng.choice(nodes)
     op = rng.randrange(12)
     if op == 0:  # change the tag
-        node.tag = rng.choice((0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x0C, 0x13, 0x16, 0x17,
-                               0x18, 0x1E, 0x30, 0x31, 0x80, 0xA0, 0xA1, 0xA3, 0xFF,
-                               rng.randrange(256)))
+        node.tag = rng.choice(
+            (
+                0x01,
+                0x02,
+                0x03,
+                0x04,
+                0x05,
+                0x06,
+                0x0C,
+                0x13,
+                0x16,
+                0x17,
+                0x18,
+                0x1E,
+                0x30,
+                0x31,
+                0x80,
+                0xA0,
+                0xA1,
+                0xA3,
+                0xFF,
+                rng.randrange(256),
+            )
+        )
         if node.tag & _CONSTRUCTED and node.children is None:
             node.children = []
     elif op == 1:  # hostile length octets
-        node.length_override = rng.choice((
-            b"\x80", b"\x81\xff", b"\x84\xff\xff\xff\xff", b"\x88\xff" + b"\x00" * 7,
-            b"\x89" + b"\x01" * 9, b"\x00", b"\x7f", b"\x82\x00\x01", b"\x8f" + b"\xff" * 15,
-        ))
+        node.length_override = rng.choice(
+            (
+                b"\x80",
+                b"\x81\xff",
+                b"\x84\xff\xff\xff\xff",
+                b"\x88\xff" + b"\x00" * 7,
+                b"\x89" + b"\x01" * 9,
+                b"\x00",
+                b"\x7f",
+                b"\x82\x00\x01",
+                b"\x8f" + b"\xff" * 15,
+            )
+        )
     elif op == 2 and node.children:  # duplicate a child (duplicate extensions, RDNs ...)
         i = rng.randrange(len(node.children))
         node.children.insert(i, _copy(node.children[i]))
@@ -285,9 +424,21 @@ def mutate_der(data: bytes, rng: random.Random, *, corpus: list[bytes] | None = 
     elif op == 5 and node.children is None:  # mutate primitive content
         node.content = mutate_bytes(node.content, rng)
     elif op == 6 and node.children is None:  # hostile INTEGER / string content
-        node.content = rng.choice((b"", b"\x00", b"\xff" * 9, b"\x00" * 30, b"\x7f" + b"\xff" * 40,
-                                   b"\x01" * 200, b"\xed\xa0\x80", b"99991231235959Z",
-                                   b"991231235959Z", b"500101000000Z", b"20240229120000Z"))
+        node.content = rng.choice(
+            (
+                b"",
+                b"\x00",
+                b"\xff" * 9,
+                b"\x00" * 30,
+                b"\x7f" + b"\xff" * 40,
+                b"\x01" * 200,
+                b"\xed\xa0\x80",
+                b"99991231235959Z",
+                b"991231235959Z",
+                b"500101000000Z",
+                b"20240229120000Z",
+            )
+        )
     elif op == 7:  # wrap the node in a SEQUENCE / context tag
         inner = _copy(node)
         node.tag = rng.choice((0x30, 0xA0, 0x31))
@@ -297,8 +448,9 @@ def mutate_der(data: bytes, rng: random.Random, *, corpus: list[bytes] | None = 
     elif op == 8 and node.children is not None:  # splice a subtree from another input
         other = parse_der(rng.choice(corpus)) if corpus else None
         if other is not None:
-            node.children.insert(rng.randrange(len(node.children) + 1),
-                                 _copy(rng.choice(other.walk())))
+            node.children.insert(
+                rng.randrange(len(node.children) + 1), _copy(rng.choice(other.walk()))
+            )
     elif op == 9 and node.children:  # deep nesting
         nested = node.children[0].encode()
         for _ in range(rng.choice((10, 100, 1000))):

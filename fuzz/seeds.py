@@ -46,8 +46,13 @@ def real_cert_ders(limit: int = 400) -> tuple[bytes, ...]:
 def _pem(der: bytes, label: str = "CERTIFICATE") -> bytes:
     b64 = base64.encodebytes(der).replace(b"\n", b"")
     lines = [b64[i : i + 64] for i in range(0, len(b64), 64)]
-    return b"-----BEGIN " + label.encode() + b"-----\n" + b"\n".join(lines) + (
-        b"\n-----END " + label.encode() + b"-----\n")
+    return (
+        b"-----BEGIN "
+        + label.encode()
+        + b"-----\n"
+        + b"\n".join(lines)
+        + (b"\n-----END " + label.encode() + b"-----\n")
+    )
 
 
 def _pem_ders(data: bytes) -> list[bytes]:
@@ -70,12 +75,17 @@ def signed_identity(
     ctx = context()
     h = header or {"alg": "ES256", "ppt": "shaken", "typ": "passport", "x5u": ctx.x5u}
     c = claims or {
-        "attest": "A", "dest": {"tn": [DEST]}, "iat": int(NOW.timestamp()),
-        "orig": {"tn": ORIG}, "origid": "6f8d2c3a-1b2c-4d5e-8f90-123456789abc",
+        "attest": "A",
+        "dest": {"tn": [DEST]},
+        "iat": int(NOW.timestamp()),
+        "orig": {"tn": ORIG},
+        "origid": "6f8d2c3a-1b2c-4d5e-8f90-123456789abc",
     }
     enc = json.dumps
-    token = ctx.sign_token(enc(h, separators=(",", ":"), sort_keys=True).encode(),
-                           enc(c, separators=(",", ":"), sort_keys=True).encode())
+    token = ctx.sign_token(
+        enc(h, separators=(",", ":"), sort_keys=True).encode(),
+        enc(c, separators=(",", ":"), sort_keys=True).encode(),
+    )
     if params is None:
         params = f"info=<{h.get('x5u', ctx.x5u)}>;alg=ES256;ppt={h.get('ppt', 'shaken')}"
     return f"{token};{params}"
@@ -85,18 +95,52 @@ def _identity_seeds() -> list[str]:
     ctx = context()
     iat = int(NOW.timestamp())
     out = [signed_identity()]
-    out.append(signed_identity(
-        {"dest": {"tn": ["12155551214"]}, "div": {"tn": DEST}, "iat": iat, "orig": {"tn": ORIG}},
-        {"alg": "ES256", "ppt": "div", "typ": "passport", "x5u": ctx.x5u}))
-    out.append(signed_identity(
-        {"attest": "B", "dest": {"uri": ["sip:bob@example.com"]}, "iat": iat,
-         "orig": {"tn": ORIG}, "origid": "x"}))
+    out.append(
+        signed_identity(
+            {
+                "dest": {"tn": ["12155551214"]},
+                "div": {"tn": DEST},
+                "iat": iat,
+                "orig": {"tn": ORIG},
+            },
+            {"alg": "ES256", "ppt": "div", "typ": "passport", "x5u": ctx.x5u},
+        )
+    )
+    out.append(
+        signed_identity(
+            {
+                "attest": "B",
+                "dest": {"uri": ["sip:bob@example.com"]},
+                "iat": iat,
+                "orig": {"tn": ORIG},
+                "origid": "x",
+            }
+        )
+    )
     out.append(signed_identity(params=f"info=<{ctx.x5u}>"))
     # hostile shapes from past defects, signed so they get past the signature
-    out.append(signed_identity({"attest": ["A"], "dest": {"tn": [DEST]}, "iat": iat,
-                                "orig": {"tn": ORIG}, "origid": "x"}))
-    out.append(signed_identity({"attest": "A", "dest": {"tn": [DEST]}, "iat": 253402300799,
-                                "orig": {"tn": ORIG}, "origid": "x"}))
+    out.append(
+        signed_identity(
+            {
+                "attest": ["A"],
+                "dest": {"tn": [DEST]},
+                "iat": iat,
+                "orig": {"tn": ORIG},
+                "origid": "x",
+            }
+        )
+    )
+    out.append(
+        signed_identity(
+            {
+                "attest": "A",
+                "dest": {"tn": [DEST]},
+                "iat": 253402300799,
+                "orig": {"tn": ORIG},
+                "origid": "x",
+            }
+        )
+    )
     for f in _files("tests/data/identity/*.txt", "examples/identity-shaken.txt"):
         out.append(f.read_text(encoding="utf-8").strip())
     calls = ROOT / "examples" / "calls.jsonl"
@@ -112,7 +156,7 @@ def _sip_seeds() -> list[bytes]:
     out.append(
         "INVITE sip:+12155551213@sbc.example.net;user=phone SIP/2.0\r\n"
         "Via: SIP/2.0/UDP 192.0.2.10:5060;branch=z9hG4bK776asdhds\r\n"
-        "From: \"Alice\" <sip:+12155551212@example.com;user=phone>;tag=1\r\n"
+        'From: "Alice" <sip:+12155551212@example.com;user=phone>;tag=1\r\n'
         "To: <sip:+12155551213@example.net;user=phone>\r\n"
         "P-Asserted-Identity: <tel:+12155551212>\r\n"
         "Call-ID: fuzz@example.com\r\nCSeq: 1 INVITE\r\n"
@@ -124,8 +168,7 @@ def _sip_seeds() -> list[bytes]:
 
 def _cert_seeds() -> list[bytes]:
     ctx = context()
-    out = [ctx.leaf_der, ctx.pki.ca_intermediate.der, ctx.pki.ca_root.der,
-           ctx.pki.crl_signer.der]
+    out = [ctx.leaf_der, ctx.pki.ca_intermediate.der, ctx.pki.ca_root.der, ctx.pki.crl_signer.der]
     for f in _files("tests/data/certs/*.der"):
         out.append(f.read_bytes())
     for f in _files("tests/data/certs/*.pem", "examples/mirror/**/*.pem", "examples/trust.pem"):
@@ -156,10 +199,12 @@ def _tnauthlist_seeds() -> list[bytes]:
     )
 
     out = _ext_values(TNAUTHLIST_OID) + _ext_values(JCC_OID)
-    out.append(encode_tnauthlist(spcs=["873J"], ranges=[("12155550000", 100)],
-                                 tns=["12155551212"]))
-    out.append(encode_jwt_claim_constraints(JWTClaimConstraints(
-        must_include=("attest",), permitted={"attest": ("A", "B")})))
+    out.append(encode_tnauthlist(spcs=["873J"], ranges=[("12155550000", 100)], tns=["12155551212"]))
+    out.append(
+        encode_jwt_claim_constraints(
+            JWTClaimConstraints(must_include=("attest",), permitted={"attest": ("A", "B")})
+        )
+    )
     out.append(bytes.fromhex("3008a0061688ff00000000000000"))
     return out
 
@@ -180,17 +225,27 @@ def _scenario_seeds() -> list[bytes]:
         Scenario(identities=[ident], repo="http-open").render(),
         Scenario(identities=[ident], repo="http").render(),
         Scenario(identities=[ident], serve=ctx.x5u, body=chain).render(),
-        Scenario(identities=[ident], serve=ctx.x5u, body=chain,
-                 headers={"Cache-Control": "max-age=" + "9" * 5000}).render(),
-        Scenario(identities=[ident], serve=ctx.x5u, body=chain, repo="http-open",
-                 headers={"Expires": "Fri, 31 Dec 9999 23:59:59 GMT"}).render(),
+        Scenario(
+            identities=[ident],
+            serve=ctx.x5u,
+            body=chain,
+            headers={"Cache-Control": "max-age=" + "9" * 5000},
+        ).render(),
+        Scenario(
+            identities=[ident],
+            serve=ctx.x5u,
+            body=chain,
+            repo="http-open",
+            headers={"Expires": "Fri, 31 Dec 9999 23:59:59 GMT"},
+        ).render(),
         Scenario(identities=[ident], at="9999-12-31T23:59:00Z").render(),
         Scenario(identities=[ident, _identity_seeds()[1]], dest=["12155551214"]).render(),
     ]
     # an untrusted self-signed certificate at the x5u, token failing an early check
     for der in real_cert_ders()[:40:4]:
-        bad = signed_identity({"attest": "A", "dest": {"tn": [DEST]}, "iat": 1,
-                               "orig": {"tn": ORIG}, "origid": "x"})
+        bad = signed_identity(
+            {"attest": "A", "dest": {"tn": [DEST]}, "iat": 1, "orig": {"tn": ORIG}, "origid": "x"}
+        )
         out.append(Scenario(identities=[bad], serve=ctx.x5u, body=_pem(der)).render())
     url = "https://a..b/x.pem"
     hdr = {"alg": "ES256", "ppt": "shaken", "typ": "passport", "x5u": url}
@@ -204,7 +259,8 @@ def _records_seeds() -> list[bytes]:
     jsonl = b"".join(lines)
     csv = b"time,orig,dest,identity,call_id\n" + b"".join(
         b"2025-06-01T00:00:00Z,12155551212,12155551213," + s.encode() + b",c1\n"
-        for s in _identity_seeds()[:2])
+        for s in _identity_seeds()[:2]
+    )
     out = []
     for prefix in (b"\x00", b"\x05"):
         out.append(prefix + jsonl)
@@ -217,10 +273,22 @@ def _records_seeds() -> list[bytes]:
 
 def _text_seeds() -> list[bytes]:
     values = [
-        "+1 (215) 555-1212", "sip:+12155551212@example.com;user=phone", "tel:+1-215-555-1212",
-        "<sip:12155551212@a.b>", "\"Alice\" <tel:+12155551212;ext=1>", "1700000000",
-        "1700000000000", "2024-02-29T12:00:00Z", "2024-02-29", "2025-06-01 12:00:00 UTC",
-        "9999-12-31T23:59:59Z", "253402300799", "1e400", "-1", "nan", "inf",
+        "+1 (215) 555-1212",
+        "sip:+12155551212@example.com;user=phone",
+        "tel:+1-215-555-1212",
+        "<sip:12155551212@a.b>",
+        '"Alice" <tel:+12155551212;ext=1>',
+        "1700000000",
+        "1700000000000",
+        "2024-02-29T12:00:00Z",
+        "2024-02-29",
+        "2025-06-01 12:00:00 UTC",
+        "9999-12-31T23:59:59Z",
+        "253402300799",
+        "1e400",
+        "-1",
+        "nan",
+        "inf",
     ]
     return [v.encode() for v in values]
 
@@ -237,10 +305,14 @@ def _trust_seeds() -> list[bytes]:
     ctx = context()
     out = [ctx.pki.trust_anchors_pem(), ctx.leaf_der]
     out += [f.read_bytes() for f in _files("examples/trust.pem", "tests/data/certs/chain.pem")]
-    header = base64.urlsafe_b64encode(json.dumps({"alg": "ES256", "x5c": [
-        base64.b64encode(ctx.pki.crl_signer.der).decode()]}).encode()).rstrip(b"=")
-    payload = base64.urlsafe_b64encode(json.dumps({"trustList": [
-        ctx.pki.ca_root.pem.decode()]}).encode()).rstrip(b"=")
+    header = base64.urlsafe_b64encode(
+        json.dumps(
+            {"alg": "ES256", "x5c": [base64.b64encode(ctx.pki.crl_signer.der).decode()]}
+        ).encode()
+    ).rstrip(b"=")
+    payload = base64.urlsafe_b64encode(
+        json.dumps({"trustList": [ctx.pki.ca_root.pem.decode()]}).encode()
+    ).rstrip(b"=")
     out.append(header + b"." + payload + b"." + b"A" * 86)
     return out
 
@@ -264,8 +336,11 @@ def seeds_for(target: str) -> list[bytes]:
         return _cert_seeds()
     if target == "certs":
         certs = _cert_seeds()
-        return certs + [_pem(d) for d in certs[:50]] + [
-            b"".join(_pem(d) for d in certs[:3]), certs[0] + certs[1]]
+        return (
+            certs
+            + [_pem(d) for d in certs[:50]]
+            + [b"".join(_pem(d) for d in certs[:3]), certs[0] + certs[1]]
+        )
     if target == "tnauthlist":
         return _tnauthlist_seeds()
     if target == "crl":

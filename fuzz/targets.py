@@ -126,8 +126,12 @@ def _no_network(*args: Any, **kwargs: Any) -> Any:
 def offline() -> Iterator[None]:
     """No DNS and no connections while inside (name lookups answer 127.0.0.1, which the
     library's address guard refuses; any connect raises ``OSError``)."""
-    saved = (socket.getaddrinfo, socket.create_connection, socket.socket.connect,
-             socket.socket.connect_ex)
+    saved = (
+        socket.getaddrinfo,
+        socket.create_connection,
+        socket.socket.connect,
+        socket.socket.connect_ex,
+    )
     socket.getaddrinfo = _fake_getaddrinfo
     socket.create_connection = _no_network
     socket.socket.connect = _no_network  # type: ignore[method-assign]
@@ -135,8 +139,12 @@ def offline() -> Iterator[None]:
     try:
         yield
     finally:
-        (socket.getaddrinfo, socket.create_connection, socket.socket.connect,
-         socket.socket.connect_ex) = saved  # type: ignore[method-assign]
+        (
+            socket.getaddrinfo,
+            socket.create_connection,
+            socket.socket.connect,
+            socket.socket.connect_ex,
+        ) = saved  # type: ignore[method-assign]
 
 
 # --------------------------------------------------------------------------- context
@@ -210,8 +218,12 @@ def _deterministic_pki(pki_module: Any) -> Iterator[None]:
     holding a certificate of this PKI (a trust anchor itself, say) then replays exactly."""
     keys = iter(range(1, 100))
     serials = iter(range(1 << 71, (1 << 71) + 100))
-    saved = (pki_module.ec.generate_private_key, pki_module._serial,
-             x509.CertificateBuilder.sign, x509.CertificateRevocationListBuilder.sign)
+    saved = (
+        pki_module.ec.generate_private_key,
+        pki_module._serial,
+        x509.CertificateBuilder.sign,
+        x509.CertificateRevocationListBuilder.sign,
+    )
     cert_sign, crl_sign = saved[2], saved[3]
 
     def fixed_key(curve: Any, backend: Any = None) -> ec.EllipticCurvePrivateKey:
@@ -230,8 +242,12 @@ def _deterministic_pki(pki_module: Any) -> Iterator[None]:
     try:
         yield
     finally:
-        (pki_module.ec.generate_private_key, pki_module._serial,
-         x509.CertificateBuilder.sign, x509.CertificateRevocationListBuilder.sign) = saved
+        (
+            pki_module.ec.generate_private_key,
+            pki_module._serial,
+            x509.CertificateBuilder.sign,
+            x509.CertificateRevocationListBuilder.sign,
+        ) = saved
 
 
 @functools.cache
@@ -254,8 +270,21 @@ def context() -> Context:
     trust = TrustStore.from_pem(pki.trust_anchors_pem())
     tail = b"".join(i.pem for i in leaf.issuers if i is not pki.ca_root)
     tmp = Path(tempfile.mkdtemp(prefix="shakenlib-fuzz-"))
-    ctx = Context(pki, trust, published, leaf_key, leaf.certificate, leaf.der, tail,
-                  pki.ca_intermediate.key, pki.crl_signer.key, crl, x5u, None, tmp)
+    ctx = Context(
+        pki,
+        trust,
+        published,
+        leaf_key,
+        leaf.certificate,
+        leaf.der,
+        tail,
+        pki.ca_intermediate.key,
+        pki.crl_signer.key,
+        crl,
+        x5u,
+        None,
+        tmp,
+    )
     ctx.verifier = Verifier(trust, ctx.repository({}))
     return ctx
 
@@ -361,13 +390,19 @@ class _MemoryAdapter(requests.adapters.HTTPAdapter):
         status, body, hdrs = self.answers.get(request.url, (404, b"not found", {}))
         # as http.client delivers them: latin-1 text, no line breaks inside a field
         headers = {
-            encode(k).decode("latin-1").replace("\r", "").replace("\n", ""):
-            encode(v).decode("latin-1").replace("\r", "").replace("\n", "")
+            encode(k).decode("latin-1").replace("\r", "").replace("\n", ""): encode(v)
+            .decode("latin-1")
+            .replace("\r", "")
+            .replace("\n", "")
             for k, v in hdrs.items()
         }
         raw = urllib3.response.HTTPResponse(
-            body=io.BytesIO(body), headers=headers, status=status, preload_content=False,
-            decode_content=False, reason="OK" if status == 200 else "Nope",
+            body=io.BytesIO(body),
+            headers=headers,
+            status=status,
+            preload_content=False,
+            decode_content=False,
+            reason="OK" if status == 200 else "Nope",
         )
         return self.build_response(request, raw)
 
@@ -718,4 +753,3 @@ def cleanup() -> None:
                 os.unlink(p)
         with contextlib.suppress(OSError):
             tmp.rmdir()
-

@@ -23,8 +23,14 @@ SEED = 20250601
 @pytest.mark.parametrize("name", list(targets.TARGETS))
 def test_short_fuzz_pass(name: str) -> None:
     n_seeds = len(seeds.seeds_for(name))
-    stats = engine.fuzz_target(name, seed=SEED, max_inputs=n_seeds + MUTATIONS, out=None,
-                               hang_seconds=5.0, hard_timeout=20.0)
+    stats = engine.fuzz_target(
+        name,
+        seed=SEED,
+        max_inputs=n_seeds + MUTATIONS,
+        out=None,
+        hang_seconds=5.0,
+        hard_timeout=20.0,
+    )
     assert stats.inputs == n_seeds + MUTATIONS
     problems = [
         f"{f.violation.key} (x{f.count}): {f.violation.message[:200]}\n  input: {f.data[:300]!r}"
@@ -33,10 +39,12 @@ def test_short_fuzz_pass(name: str) -> None:
     assert not problems, "\n".join(problems)
 
 
-@pytest.mark.parametrize("name", ["identity", "passport", "sip", "tn_time", "der",
-                                  "tnauthlist", "crl", "verify_sip"])
-@settings(max_examples=60, derandomize=True, deadline=None,
-          suppress_health_check=[HealthCheck.too_slow])
+@pytest.mark.parametrize(
+    "name", ["identity", "passport", "sip", "tn_time", "der", "tnauthlist", "crl", "verify_sip"]
+)
+@settings(
+    max_examples=60, derandomize=True, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
 @given(data=st.binary(max_size=600))
 def test_random_bytes_keep_the_contract(name: str, data: bytes) -> None:
     violation = targets.check(name, data)

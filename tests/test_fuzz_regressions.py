@@ -23,8 +23,9 @@ TIME_BOUND = 10.0
 
 
 def test_regression_folders_name_known_targets() -> None:
-    folders = {p.name for p in REGRESSIONS.iterdir() if p.is_dir()} if REGRESSIONS.is_dir() \
-        else set()
+    folders = (
+        {p.name for p in REGRESSIONS.iterdir() if p.is_dir()} if REGRESSIONS.is_dir() else set()
+    )
     assert folders <= set(targets.TARGETS), folders - set(targets.TARGETS)
 
 
@@ -81,8 +82,9 @@ def test_verify_target_passes_a_well_formed_call() -> None:
     ctx = targets.context()
     scenario = targets.Scenario(identities=[seeds.signed_identity()])
     verifier = targets._scenario_verifier(scenario)
-    result = verifier.verify(scenario.identities, orig=targets.ORIG, dest=[targets.DEST],
-                             at=targets.NOW)
+    result = verifier.verify(
+        scenario.identities, orig=targets.ORIG, dest=[targets.DEST], at=targets.NOW
+    )
     assert result.passed, (result.error, result.message)
     assert result.spc == "873J"
     assert targets.Scenario.parse(scenario.render()) == scenario

@@ -24,8 +24,11 @@ def test_unknown_name_is_an_attribute_error() -> None:
 
 
 def test_importing_the_package_or_the_plugin_does_not_load_the_library() -> None:
-    code = ("import sys, shakenlib, shakenlib.pytest_plugin; "
-            "print(sorted(m for m in sys.modules if m.startswith('shakenlib')))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True).stdout
+    code = (
+        "import sys, shakenlib, shakenlib.pytest_plugin; "
+        "print(sorted(m for m in sys.modules if m.startswith('shakenlib')))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
     assert out.strip() == "['shakenlib', 'shakenlib.pytest_plugin']"

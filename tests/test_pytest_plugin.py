@@ -6,7 +6,7 @@ import pytest
 
 pytest_plugins = ["pytester"]
 
-USER_TESTS = '''
+USER_TESTS = """
 import datetime as dt
 
 from shakenlib.testing.assertions import assert_failed, assert_passed
@@ -56,7 +56,7 @@ def test_assertion_messages_speak_shaken(shaken_testbed):
         assert "438 Invalid Identity Header [orig_mismatch]" in str(exc)
     else:
         raise AssertionError("assert_passed accepted a failed result")
-'''
+"""
 
 
 def test_plugin_fixtures_in_a_user_test_file(pytester: pytest.Pytester) -> None:

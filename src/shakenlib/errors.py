@@ -85,22 +85,41 @@ CODES: Final[dict[str, CodeInfo]] = _table(
     # --- input that is not what it claims to be (no SIP status: not a verification outcome)
     ("usage", None, "the caller used the API or command line wrongly"),
     ("tn_invalid", None, "the value is not a telephone number"),
-    ("tn_national", None, "a record's number had no country code and was read as a national "
-     "number (a warning)"),
+    (
+        "tn_national",
+        None,
+        "a record's number had no country code and was read as a national number (a warning)",
+    ),
     ("sip_malformed", None, "the SIP message cannot be parsed"),
     ("record_malformed", None, "a call record cannot be read"),
-    ("internal_error", None, "verifying the record raised an unexpected exception (a "
-     "shakenlib defect: the message names the exception; please report it)"),
-    ("partition_failed", None, "a partition of a distributed (Dask) run failed: the message "
-     "names the file, the part of it and the reason; the run fails with it"),
+    (
+        "internal_error",
+        None,
+        "verifying the record raised an unexpected exception (a "
+        "shakenlib defect: the message names the exception; please report it)",
+    ),
+    (
+        "partition_failed",
+        None,
+        "a partition of a distributed (Dask) run failed: the message "
+        "names the file, the part of it and the reason; the run fails with it",
+    ),
     # --- Identity header (RFC 8224 §4)
     ("identity_missing", 428, "no Identity header with a supported ppt"),
     ("identity_malformed", 438, "the Identity header does not follow the RFC 8224 grammar"),
-    ("identity_too_many", 438, "the call carries more Identity headers than the policy "
-     "verifies (Policy.max_identity_headers)"),
+    (
+        "identity_too_many",
+        438,
+        "the call carries more Identity headers than the policy "
+        "verifies (Policy.max_identity_headers)",
+    ),
     ("identity_compact_form", 438, "compact form PASSporT; SHAKEN requires the full form"),
-    ("compact_no_request", 438, "a compact-form PASSporT cannot be verified without the SIP "
-     "request its header and claims are rebuilt from (RFC 8224 §7.1)"),
+    (
+        "compact_no_request",
+        438,
+        "a compact-form PASSporT cannot be verified without the SIP "
+        "request its header and claims are rebuilt from (RFC 8224 §7.1)",
+    ),
     ("info_missing", 436, "the Identity header has no info parameter"),
     ("info_invalid", 436, "the info parameter is not an absolute URI in angle brackets"),
     ("info_x5u_mismatch", 438, "the info parameter differs from the PASSporT x5u"),
@@ -130,22 +149,37 @@ CODES: Final[dict[str, CodeInfo]] = _table(
     ("claim_constraints", 438, "the claims violate the certificate's JWT claim constraints"),
     ("div_invalid", 438, "the div claim is missing or malformed"),
     ("rcd_invalid", 438, "the rcd or crn claim is malformed (RFC 9795)"),
-    ("rcdi_invalid", 438, "the rcdi claim is malformed: not JSON pointers to digest strings, "
-     "an unknown hash, or a pointer to nothing (RFC 9795)"),
-    ("rcdi_mismatch", 438, "Rich Call Data content does not match its rcdi digest "
-     "(RFC 9795)"),
-    ("rcdi_unchecked", None, "an rcdi digest of URL-referenced content was not checked "
-     "(no RCD content source, or the content could not be fetched)"),
+    (
+        "rcdi_invalid",
+        438,
+        "the rcdi claim is malformed: not JSON pointers to digest strings, "
+        "an unknown hash, or a pointer to nothing (RFC 9795)",
+    ),
+    ("rcdi_mismatch", 438, "Rich Call Data content does not match its rcdi digest (RFC 9795)"),
+    (
+        "rcdi_unchecked",
+        None,
+        "an rcdi digest of URL-referenced content was not checked "
+        "(no RCD content source, or the content could not be fetched)",
+    ),
     # --- checks against the SIP request (RFC 8224 §6.2, ATIS-1000074 §5.3.1)
     ("iat_stale", 403, "iat is older than the freshness window"),
     ("iat_future", 403, "iat is further in the future than the freshness window"),
-    ("date_stale", 403, "the SIP Date header is outside the freshness window (a warning "
-     "when iat is fresh: RFC 8224 §6.2 step 4)"),
+    (
+        "date_stale",
+        403,
+        "the SIP Date header is outside the freshness window (a warning "
+        "when iat is fresh: RFC 8224 §6.2 step 4)",
+    ),
     ("orig_mismatch", 438, "orig does not match P-Asserted-Identity or From"),
     ("dest_mismatch", 438, "dest does not match To or the Request-URI"),
     ("div_mismatch", 438, "a div PASSporT does not chain to the original destination"),
-    ("div_unanchored", 438, "a div PASSporT passed but no shaken PASSporT did: a call "
-     "passes only on a valid shaken PASSporT (RFC 8946 §6)"),
+    (
+        "div_unanchored",
+        438,
+        "a div PASSporT passed but no shaken PASSporT did: a call "
+        "passes only on a valid shaken PASSporT (RFC 8946 §6)",
+    ),
     ("orig_unchecked", None, "no calling number was given, so orig was not checked"),
     ("dest_unchecked", None, "no called number was given, so dest was not checked"),
     ("tn_not_authorized", 438, "the certificate's TNAuthList does not cover orig"),
@@ -153,10 +187,12 @@ CODES: Final[dict[str, CodeInfo]] = _table(
     ("x5u_invalid", 436, "x5u violates the fetch policy (scheme, port, userinfo, query, ...)"),
     ("x5u_address_forbidden", 436, "x5u resolves to a special-purpose address"),
     ("x5u_fetch_failed", 436, "the certificate could not be fetched"),
-    ("x5u_timeout", 436, "fetching the certificate timed out (or the per-call deadline "
-     "passed)"),
-    ("x5u_limit", 436, "the call names more distinct x5u URLs than the policy fetches "
-     "(Policy.max_x5u_per_call)"),
+    ("x5u_timeout", 436, "fetching the certificate timed out (or the per-call deadline passed)"),
+    (
+        "x5u_limit",
+        436,
+        "the call names more distinct x5u URLs than the policy fetches (Policy.max_x5u_per_call)",
+    ),
     ("x5u_http_status", 436, "the repository answered with a non-200 status"),
     ("x5u_redirect", 436, "the repository answered with a redirect"),
     ("x5u_too_large", 436, "the repository response exceeds the size cap"),
@@ -180,10 +216,18 @@ CODES: Final[dict[str, CodeInfo]] = _table(
     ("crl_unavailable", 437, "no CRL was available and policy requires one"),
     ("crl_invalid", 437, "the CRL cannot be parsed or its signature does not verify"),
     ("crl_expired", 437, "the CRL is outside thisUpdate/nextUpdate at the verification time"),
-    ("crl_as_of", None, "revocation was judged as of the verification time with a CRL issued "
-     "after it (Policy.revocation_time='as_of'); the finding names its thisUpdate"),
-    ("cert_revoked_later", None, "the certificate is on a CRL but was revoked (or became "
-     "invalid) after the verification time: not revoked for this call (as_of mode)"),
+    (
+        "crl_as_of",
+        None,
+        "revocation was judged as of the verification time with a CRL issued "
+        "after it (Policy.revocation_time='as_of'); the finding names its thisUpdate",
+    ),
+    (
+        "cert_revoked_later",
+        None,
+        "the certificate is on a CRL but was revoked (or became "
+        "invalid) after the verification time: not revoked for this call (as_of mode)",
+    ),
     ("trust_list_invalid", None, "the trust list cannot be loaded or its signature fails"),
     # --- lint (findings only; see lint.py for the rule codes)
     ("cert_lint", None, "a certificate conformance rule fired"),

@@ -21,18 +21,23 @@ ROOT = Path(__file__).resolve().parents[2]
 class FakeVerifier:
     """Reads 'spc/origid/attest/ok' as the Identity value: no crypto, fast."""
 
-    def verify(self, identity: Any, *, orig: Any = None, dest: Any = None, at: Any,
-               sip: Any = None) -> VerificationResult:
+    def verify(
+        self, identity: Any, *, orig: Any = None, dest: Any = None, at: Any, sip: Any = None
+    ) -> VerificationResult:
         if not identity:
             return VerificationResult.failure("identity_missing")
         value = identity if isinstance(identity, str) else identity[0]
         spc, origid, attest, ok = value.split("/")
         cert = CertificateSummary(spc=spc, subject_o=f"Org {spc}")
         if ok != "ok":
-            return VerificationResult.failure(ok, certificate=cert, origid=origid,
-                                              attest=attest)
-        return VerificationResult(verstat="TN-Validation-Passed", attest=attest,
-                                  origid=origid, certificate=cert, orig=orig)
+            return VerificationResult.failure(ok, certificate=cert, origid=origid, attest=attest)
+        return VerificationResult(
+            verstat="TN-Validation-Passed",
+            attest=attest,
+            origid=origid,
+            certificate=cert,
+            orig=orig,
+        )
 
 
 class FakeConfig:
@@ -47,11 +52,23 @@ def _fake_calls(tmp_path: Path, n: int = 400) -> Path:
             if i % 97 == 5:
                 handle.write("garbage\n")
                 continue
-            ident = "" if i % 10 == 0 else f"{'999R' if i % 3 else '111A'}/o{i % 4}/A/" + (
-                "ok" if i % 17 else "iat_stale")
-            handle.write(json.dumps({"time": 1748779200 + i * 37, "orig": f"1215{i:07d}",
-                                     "dest": f"1215{(i * 7) % 1000:07d}", "identity": ident})
-                         + "\n")
+            ident = (
+                ""
+                if i % 10 == 0
+                else f"{'999R' if i % 3 else '111A'}/o{i % 4}/A/"
+                + ("ok" if i % 17 else "iat_stale")
+            )
+            handle.write(
+                json.dumps(
+                    {
+                        "time": 1748779200 + i * 37,
+                        "orig": f"1215{i:07d}",
+                        "dest": f"1215{(i * 7) % 1000:07d}",
+                        "identity": ident,
+                    }
+                )
+                + "\n"
+            )
     return path
 
 
@@ -69,11 +86,13 @@ def test_parallel_and_serial_give_identical_leads(tmp_path: Path) -> None:
     source = RecordSource(path=str(_fake_calls(tmp_path)))
     done: list[tuple[int, int]] = []
     serial = analyze_source(source, FakeConfig(), jobs=1, chunk_size=50)
-    parallel = analyze_source(source, FakeConfig(), jobs=2, chunk_size=13,
-                              progress=lambda n, f: done.append((n, f)))
+    parallel = analyze_source(
+        source, FakeConfig(), jobs=2, chunk_size=13, progress=lambda n, f: done.append((n, f))
+    )
     assert parallel == serial
     assert [lead.to_dict() for lead in parallel.leads()] == [
-        lead.to_dict() for lead in serial.leads()]
+        lead.to_dict() for lead in serial.leads()
+    ]
     assert (serial.calls, serial.unreadable, serial.unsigned) == (395, 5, 40)
     assert serial.errors[0][:2] == (6, "not a JSON object: Expecting value")
     assert done[-1][0] == 400  # progress saw every record
@@ -106,16 +125,21 @@ def test_real_verifier_finds_planted_campaign(example: tuple[Path, dict[str, Any
     assert top.invalid_orig_calls == planted["campaign_invalid"]
     assert "likely_improper_attestation" in top.flags
     # the same numbers through worker processes
-    parallel = analyze_source(RecordSource(path=str(out / "calls.jsonl")), config, jobs=2,
-                              chunk_size=40)
+    parallel = analyze_source(
+        RecordSource(path=str(out / "calls.jsonl")), config, jobs=2, chunk_size=40
+    )
     assert parallel == analysis
 
 
-def test_sip_directory_through_real_verifier(example: tuple[Path, dict[str, Any]],
-                                              tmp_path: Path) -> None:
+def test_sip_directory_through_real_verifier(
+    example: tuple[Path, dict[str, Any]], tmp_path: Path
+) -> None:
     out, _ = example
-    records = [r for r in RecordSource(path=str(out / "calls.jsonl"))
-               if isinstance(r, CallRecord) and r.identity][:3]
+    records = [
+        r
+        for r in RecordSource(path=str(out / "calls.jsonl"))
+        if isinstance(r, CallRecord) and r.identity
+    ][:3]
     sipdir = tmp_path / "sip"
     sipdir.mkdir()
     for i, r in enumerate(records):
@@ -123,7 +147,8 @@ def test_sip_directory_through_real_verifier(example: tuple[Path, dict[str, Any]
         (sipdir / f"{i}.sip").write_text(
             f"INVITE sip:+{r.dest}@example.com SIP/2.0\r\nFrom: <sip:+{r.orig}@a.example>"
             f";tag=1\r\nTo: <sip:+{r.dest}@example.com>\r\nCall-ID: c{i}\r\nDate: {date}"
-            f"\r\nIdentity: {r.identity[0]}\r\n\r\n")
+            f"\r\nIdentity: {r.identity[0]}\r\n\r\n"
+        )
     config = VerifierConfig(trust_files=(str(out / "trust.pem"),), mirror=str(out / "mirror"))
     items = list(verify_source(RecordSource(path=str(sipdir)), config, jobs=1))
     assert len(items) == 3
@@ -156,14 +181,16 @@ def test_workers_reading_byte_ranges_give_the_serial_result(tmp_path: Path) -> N
     parallel = list(verify_source(source, FakeConfig(), jobs=2, chunk_size=40))
     assert parallel == serial
     assert analyze_source(source, FakeConfig(), jobs=2, chunk_size=40) == analyze_source(
-        source, FakeConfig(), jobs=1)
+        source, FakeConfig(), jobs=1
+    )
 
 
 def test_more_workers_than_chunks_still_hand_over_once_each(tmp_path: Path) -> None:
     # each worker hands its analysis over once, also a worker that took no chunk at all
     source = RecordSource(path=str(_fake_calls(tmp_path, 30)))
     assert analyze_source(source, FakeConfig(), jobs=3) == analyze_source(
-        source, FakeConfig(), jobs=1)
+        source, FakeConfig(), jobs=1
+    )
 
 
 class CrashingVerifier(FakeVerifier):
@@ -186,7 +213,9 @@ def test_a_dying_worker_fails_the_batch_instead_of_hanging(tmp_path: Path) -> No
 
 @pytest.mark.parametrize("method", ["spawn", "forkserver"])
 def test_start_methods_that_start_workers_on_demand_hand_over_once_each(
-    example: tuple[Path, dict[str, Any]], method: str, monkeypatch: pytest.MonkeyPatch,
+    example: tuple[Path, dict[str, Any]],
+    method: str,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # With spawn/forkserver the pool starts workers only as work queues up; a small input
     # (fewer chunks than workers) must still give one hand-over per worker, not a hang.

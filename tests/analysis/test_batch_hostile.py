@@ -24,8 +24,9 @@ ROOT = Path(__file__).resolve().parents[2]
 class BuggyVerifier:
     """Raises an untyped exception for Identity values starting with 'boom'."""
 
-    def verify(self, identity: Any, *, orig: Any = None, dest: Any = None, at: Any,
-               sip: Any = None) -> VerificationResult:
+    def verify(
+        self, identity: Any, *, orig: Any = None, dest: Any = None, at: Any, sip: Any = None
+    ) -> VerificationResult:
         value = identity if isinstance(identity, str) else (identity or [""])[0]
         if value.startswith("boom"):
             raise TypeError("unhashable type: 'list'")
@@ -44,8 +45,17 @@ def _calls(tmp_path: Path, n: int = 300) -> Path:
     with open(path, "w") as handle:
         for i in range(n):
             ident = "boom" if i % 50 == 7 else ("" if i % 10 == 0 else "fine")
-            handle.write(json.dumps({"time": 1748779200 + i, "orig": "12155551212",
-                                     "dest": "12155551213", "identity": ident}) + "\n")
+            handle.write(
+                json.dumps(
+                    {
+                        "time": 1748779200 + i,
+                        "orig": "12155551212",
+                        "dest": "12155551213",
+                        "identity": ident,
+                    }
+                )
+                + "\n"
+            )
     return path
 
 
@@ -53,8 +63,12 @@ def test_an_untyped_exception_becomes_an_internal_error_result() -> None:
     # Before: verify_record caught only ShakenError and the exception aborted the batch.
     import datetime as dt
 
-    record = CallRecord(line=12, time=dt.datetime(2025, 6, 1, tzinfo=dt.UTC),
-                        identity=("boom",), source="calls.jsonl")
+    record = CallRecord(
+        line=12,
+        time=dt.datetime(2025, 6, 1, tzinfo=dt.UTC),
+        identity=("boom",),
+        source="calls.jsonl",
+    )
     result = verify_record(BuggyVerifier(), record)
     assert result.error == "internal_error"
     assert not result.passed
@@ -82,16 +96,38 @@ def test_verify_batch_cli_writes_every_line_when_a_record_raises(tmp_path: Path)
     # A record whose time is out of range: a usage problem of that record, not of the run.
     path = tmp_path / "calls.jsonl"
     path.write_text(
-        json.dumps({"time": "9999-12-31T23:59:59Z", "orig": "1", "dest": "2",
-                    "identity": "a.b.c;info=<https://x/y>"}) + "\n"
-        + json.dumps({"time": 1748779200, "orig": "1", "dest": "2", "identity": ""}) + "\n"
+        json.dumps(
+            {
+                "time": "9999-12-31T23:59:59Z",
+                "orig": "1",
+                "dest": "2",
+                "identity": "a.b.c;info=<https://x/y>",
+            }
+        )
+        + "\n"
+        + json.dumps({"time": 1748779200, "orig": "1", "dest": "2", "identity": ""})
+        + "\n"
     )
     out = tmp_path / "out.jsonl"
     proc = subprocess.run(
-        [sys.executable, "-m", "shakenlib", "verify-batch", str(path), "--trust",
-         str(ROOT / "examples" / "trust.pem"), "--mirror", str(ROOT / "examples" / "mirror"),
-         "--jobs", "1", "--out", str(out)],
-        capture_output=True, text=True, timeout=120,
+        [
+            sys.executable,
+            "-m",
+            "shakenlib",
+            "verify-batch",
+            str(path),
+            "--trust",
+            str(ROOT / "examples" / "trust.pem"),
+            "--mirror",
+            str(ROOT / "examples" / "mirror"),
+            "--jobs",
+            "1",
+            "--out",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert "Traceback" not in proc.stderr
     lines = [json.loads(line) for line in out.read_text().splitlines()]
@@ -148,8 +184,9 @@ def test_workers_exit_when_the_parent_is_killed(tmp_path: Path) -> None:
     path = _calls(tmp_path, 2000)
     script = tmp_path / "parent.py"
     script.write_text(_PARENT)
-    parent = subprocess.Popen([sys.executable, str(script), str(path)],
-                              stdout=subprocess.PIPE, text=True)
+    parent = subprocess.Popen(
+        [sys.executable, str(script), str(path)], stdout=subprocess.PIPE, text=True
+    )
     try:
         assert parent.stdout is not None
         assert parent.stdout.readline().strip() == "started"

@@ -54,22 +54,37 @@ VARIANTS = [
     {},
     {"transport": "tcp"},
     {"transport": "tcp", "split": True},
-    {"transport": "tcp", "split": True, "coalesce": True, "retransmit": 0.2, "reorder": True,
-     "noise": True},
+    {
+        "transport": "tcp",
+        "split": True,
+        "coalesce": True,
+        "retransmit": 0.2,
+        "reorder": True,
+        "noise": True,
+    },
     {"transport": "tcp", "coalesce": True},
     {"ipv6": True, "link": "sll"},
     {"link": "vlan", "fragment": True, "retransmit": 0.3, "noise": True},
     {"link": "sll2", "pcapng": True, "transport": "tcp", "coalesce": True, "split": True},
     {"link": "raw", "nano": True, "fragment": True},
-    {"link": "raw", "ipv6": True, "transport": "tcp", "split": True, "pcapng": True,
-     "reorder": True},
+    {
+        "link": "raw",
+        "ipv6": True,
+        "transport": "tcp",
+        "split": True,
+        "pcapng": True,
+        "reorder": True,
+    },
 ]
 
 
 @pytest.mark.parametrize("variant", VARIANTS, ids=lambda v: ",".join(f"{k}" for k in v) or "udp")
-def test_capture_analysis_equals_json_lines(day: tuple[Path, list[dict[str, Any]]],
-                                            expected: dict[str, Any], tmp_path: Path,
-                                            variant: dict[str, Any]) -> None:
+def test_capture_analysis_equals_json_lines(
+    day: tuple[Path, list[dict[str, Any]]],
+    expected: dict[str, Any],
+    tmp_path: Path,
+    variant: dict[str, Any],
+) -> None:
     out, records = day
     path = tmp_path / ("calls.pcapng" if variant.get("pcapng") else "calls.pcap")
     write_capture(path, records, **variant)
@@ -77,7 +92,8 @@ def test_capture_analysis_equals_json_lines(day: tuple[Path, list[dict[str, Any]
 
 
 def test_capture_records_keep_addresses_times_and_packet_numbers(
-        day: tuple[Path, list[dict[str, Any]]], tmp_path: Path) -> None:
+    day: tuple[Path, list[dict[str, Any]]], tmp_path: Path
+) -> None:
     _, records = day
     path = tmp_path / "c.pcap"
     write_capture(path, records[:20], ipv6=True, noise=True)
@@ -104,7 +120,8 @@ def test_the_shipped_capture_is_the_example_day() -> None:
 
 @pytest.mark.parametrize("pcapng", [False, True])
 def test_truncated_capture_keeps_the_calls_before_the_cut(
-        day: tuple[Path, list[dict[str, Any]]], tmp_path: Path, pcapng: bool) -> None:
+    day: tuple[Path, list[dict[str, Any]]], tmp_path: Path, pcapng: bool
+) -> None:
     _, records = day
     path = tmp_path / "cut.pcap"
     write_capture(path, records[:30], pcapng=pcapng)
@@ -114,7 +131,7 @@ def test_truncated_capture_keeps_the_calls_before_the_cut(
     calls = [i for i in items if isinstance(i, CallRecord)]
     errors = [i for i in items if isinstance(i, UnreadableRecord)]
     assert 15 <= len(calls) < 30
-    assert [c.call_id for c in calls] == [r["call_id"] for r in records[:len(calls)]]
+    assert [c.call_id for c in calls] == [r["call_id"] for r in records[: len(calls)]]
     assert len(errors) == 1
     assert "cut short" in errors[0].reason
     assert errors[0].source == str(path)
@@ -122,14 +139,28 @@ def test_truncated_capture_keeps_the_calls_before_the_cut(
 
 
 def test_truncated_capture_in_analyze_counts_unreadable(
-        day: tuple[Path, list[dict[str, Any]]], tmp_path: Path,
-        capsys: pytest.CaptureFixture[str]) -> None:
+    day: tuple[Path, list[dict[str, Any]]], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     out, records = day
     path = tmp_path / "cut.pcap"
     write_capture(path, records[:10])
     path.write_bytes(path.read_bytes()[:-7])
-    assert main(["analyze", str(path), "--trust", str(out / "trust.pem"), "--mirror",
-                 str(out / "mirror"), "--json", "--jobs", "1"]) == 0
+    assert (
+        main(
+            [
+                "analyze",
+                str(path),
+                "--trust",
+                str(out / "trust.pem"),
+                "--mirror",
+                str(out / "mirror"),
+                "--json",
+                "--jobs",
+                "1",
+            ]
+        )
+        == 0
+    )
     data = json.loads(capsys.readouterr().out)
     assert (data["calls"], data["unreadable"]) == (9, 1)
 
@@ -141,15 +172,15 @@ def _tcp_capture(path: Path, payloads: list[bytes], *, fin: bool) -> None:
     with open(path, "wb") as handle:
         writer = dpkt.pcap.Writer(handle, linktype=101)
         for n, data in enumerate(payloads):
-            seg = dpkt.tcp.TCP(sport=40000, dport=5060, seq=seq, flags=dpkt.tcp.TH_ACK,
-                               data=data)
+            seg = dpkt.tcp.TCP(sport=40000, dport=5060, seq=seq, flags=dpkt.tcp.TH_ACK, data=data)
             seq += len(data)
             ip = dpkt.ip.IP(src=bytes([192, 0, 2, 1]), dst=bytes([192, 0, 2, 2]), p=6, data=seg)
             ip.len = 20 + len(bytes(seg))
             writer.writepkt(bytes(ip), ts=1748779200 + n)
         if fin:
-            seg = dpkt.tcp.TCP(sport=40000, dport=5060, seq=seq,
-                               flags=dpkt.tcp.TH_FIN | dpkt.tcp.TH_ACK)
+            seg = dpkt.tcp.TCP(
+                sport=40000, dport=5060, seq=seq, flags=dpkt.tcp.TH_FIN | dpkt.tcp.TH_ACK
+            )
             ip = dpkt.ip.IP(src=bytes([192, 0, 2, 1]), dst=bytes([192, 0, 2, 2]), p=6, data=seg)
             ip.len = 20 + len(bytes(seg))
             writer.writepkt(bytes(ip), ts=1748779300)
@@ -157,7 +188,8 @@ def _tcp_capture(path: Path, payloads: list[bytes], *, fin: bool) -> None:
 
 @pytest.mark.parametrize("fin", [False, True])
 def test_incomplete_tcp_message_at_the_end_is_unreadable(
-        day: tuple[Path, list[dict[str, Any]]], tmp_path: Path, fin: bool) -> None:
+    day: tuple[Path, list[dict[str, Any]]], tmp_path: Path, fin: bool
+) -> None:
     _, records = day
     path = tmp_path / "tcp.pcap"
     whole, cut = invite(records[0]), invite(records[1])
@@ -167,12 +199,13 @@ def test_incomplete_tcp_message_at_the_end_is_unreadable(
     assert isinstance(items[0], CallRecord)
     assert items[0].src == "192.0.2.1:40000"
     assert "incomplete at the end of TCP stream 192.0.2.1:40000 -> 192.0.2.2:5060" in (
-        items[1].reason)  # type: ignore[union-attr]
+        items[1].reason
+    )  # type: ignore[union-attr]
 
 
 def test_not_a_capture_is_a_usage_error_naming_the_file(
-        day: tuple[Path, list[dict[str, Any]]], tmp_path: Path,
-        capsys: pytest.CaptureFixture[str]) -> None:
+    day: tuple[Path, list[dict[str, Any]]], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     out, _ = day
     path = tmp_path / "calls.pcap"
     path.write_text('{"time": 0}\n')
@@ -182,13 +215,27 @@ def test_not_a_capture_is_a_usage_error_naming_the_file(
     assert str(path) in capsys.readouterr().err
     jsonl = tmp_path / "calls.jsonl"
     jsonl.write_text('{"time": 0}\n')
-    assert main(["analyze", str(jsonl), "--format", "pcap", "--trust", str(out / "trust.pem"),
-                 "--jobs", "1"]) == 2
+    assert (
+        main(
+            [
+                "analyze",
+                str(jsonl),
+                "--format",
+                "pcap",
+                "--trust",
+                str(out / "trust.pem"),
+                "--jobs",
+                "1",
+            ]
+        )
+        == 2
+    )
     assert "not a pcap" in capsys.readouterr().err
 
 
 def test_capture_recognised_by_magic_whatever_its_name(
-        day: tuple[Path, list[dict[str, Any]]], tmp_path: Path) -> None:
+    day: tuple[Path, list[dict[str, Any]]], tmp_path: Path
+) -> None:
     _, records = day
     for name, ng in (("capture.jsonl", False), ("capture", True), ("x.txt", False)):
         path = tmp_path / name
@@ -216,8 +263,9 @@ def test_directory_of_captures(day: tuple[Path, list[dict[str, Any]]], tmp_path:
     assert {i.source for i in items} == {str(tmp_path / "a.pcap"), str(tmp_path / "b.pcapng")}
 
 
-def test_missing_dpkt_names_the_extra(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
-                                      day: tuple[Path, list[dict[str, Any]]]) -> None:
+def test_missing_dpkt_names_the_extra(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, day: tuple[Path, list[dict[str, Any]]]
+) -> None:
     _, records = day
     path = tmp_path / "a.pcap"
     write_capture(path, records[:1])
@@ -229,23 +277,29 @@ def test_missing_dpkt_names_the_extra(monkeypatch: pytest.MonkeyPatch, tmp_path:
 # --- the TCP stream: any cut, any retransmission, the same messages --------------------------
 def _message(n: int, body: int) -> bytes:
     payload = b"x" * body
-    return (f"INVITE sip:+1215555{n:04d}@h SIP/2.0\r\nCall-ID: {n}\r\nCSeq: 1 INVITE\r\n"
-            f"Content-Length: {body}\r\n\r\n").encode() + payload
+    return (
+        f"INVITE sip:+1215555{n:04d}@h SIP/2.0\r\nCall-ID: {n}\r\nCSeq: 1 INVITE\r\n"
+        f"Content-Length: {body}\r\n\r\n"
+    ).encode() + payload
 
 
-@given(bodies=st.lists(st.integers(0, 300), min_size=1, max_size=8),
-       cuts=st.lists(st.integers(1, 4000), max_size=20),
-       repeats=st.lists(st.integers(0, 40), max_size=6),
-       keepalive=st.booleans(), start=st.integers(0, 2**32 - 1))
+@given(
+    bodies=st.lists(st.integers(0, 300), min_size=1, max_size=8),
+    cuts=st.lists(st.integers(1, 4000), max_size=20),
+    repeats=st.lists(st.integers(0, 40), max_size=6),
+    keepalive=st.booleans(),
+    start=st.integers(0, 2**32 - 1),
+)
 @settings(max_examples=200, deadline=None)
-def test_sip_stream_reassembles_any_segmentation(bodies: list[int], cuts: list[int],
-                                                 repeats: list[int], keepalive: bool,
-                                                 start: int) -> None:
+def test_sip_stream_reassembles_any_segmentation(
+    bodies: list[int], cuts: list[int], repeats: list[int], keepalive: bool, start: int
+) -> None:
     messages = [_message(n, body) for n, body in enumerate(bodies)]
     data = (b"\r\n\r\n" if keepalive else b"").join(messages)
     points = sorted({c for c in cuts if c < len(data)})
-    segments = [(start + a, data[a:b]) for a, b in zip([0, *points], [*points, len(data)],
-                                                       strict=True)]
+    segments = [
+        (start + a, data[a:b]) for a, b in zip([0, *points], [*points, len(data)], strict=True)
+    ]
     sent = list(segments)
     for r in repeats:  # retransmissions of earlier segments, anywhere later
         if segments:
@@ -267,13 +321,15 @@ def test_sip_stream_resynchronises_after_garbage() -> None:
     assert stream.lost > 0
 
 
-@given(frames=st.lists(st.binary(max_size=120), max_size=12),
-       linktype=st.sampled_from([1, 113, 276, 101, 0]),
-       cut=st.integers(0, 64))
+@given(
+    frames=st.lists(st.binary(max_size=120), max_size=12),
+    linktype=st.sampled_from([1, 113, 276, 101, 0]),
+    cut=st.integers(0, 64),
+)
 @settings(max_examples=300, deadline=None)
-def test_garbage_frames_never_crash_the_reader(tmp_path_factory: pytest.TempPathFactory,
-                                               frames: list[bytes], linktype: int,
-                                               cut: int) -> None:
+def test_garbage_frames_never_crash_the_reader(
+    tmp_path_factory: pytest.TempPathFactory, frames: list[bytes], linktype: int, cut: int
+) -> None:
     import dpkt
 
     path = tmp_path_factory.mktemp("fuzz") / "g.pcap"
@@ -287,9 +343,16 @@ def test_garbage_frames_never_crash_the_reader(tmp_path_factory: pytest.TempPath
         assert isinstance(item, CallRecord | UnreadableRecord)
 
 
-@given(tail=st.binary(min_size=1, max_size=400), header=st.sampled_from([
-    b"INVITE sip:+12155550100@h SIP/2.0\r\nCall-ID: 1\r\nContent-Length: ",
-    b"INVITE sip:x SIP/2.0\r\n", b"SIP/2.0 200 OK\r\nl: 5\r\n\r\n"]))
+@given(
+    tail=st.binary(min_size=1, max_size=400),
+    header=st.sampled_from(
+        [
+            b"INVITE sip:+12155550100@h SIP/2.0\r\nCall-ID: 1\r\nContent-Length: ",
+            b"INVITE sip:x SIP/2.0\r\n",
+            b"SIP/2.0 200 OK\r\nl: 5\r\n\r\n",
+        ]
+    ),
+)
 @settings(max_examples=300, deadline=None)
 def test_sip_stream_never_raises_on_hostile_bytes(tail: bytes, header: bytes) -> None:
     stream = SipStream()
@@ -299,8 +362,8 @@ def test_sip_stream_never_raises_on_hostile_bytes(tail: bytes, header: bytes) ->
 
 
 def test_a_stream_without_sip_is_given_up_and_streams_are_bounded(
-        day: tuple[Path, list[dict[str, Any]]], tmp_path: Path,
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    day: tuple[Path, list[dict[str, Any]]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     stream = SipStream()
     for n in range(40):  # 80 KiB of TLS-looking bytes: not followed further
         stream.add(n * 2048, b"\x17\x03\x03" + b"z" * 2045, 0.0, n)
@@ -320,8 +383,13 @@ def test_a_stream_without_sip_is_given_up_and_streams_are_bounded(
     with open(path, "wb") as handle:
         writer = dpkt.pcap.Writer(handle, linktype=101)
         for n, (port, data) in enumerate([(1, first[:200]), (2, second), (1, first[200:])]):
-            seg = dpkt.tcp.TCP(sport=port, dport=5060, seq=1000 + (200 if n == 2 else 0),
-                               flags=dpkt.tcp.TH_ACK, data=data)
+            seg = dpkt.tcp.TCP(
+                sport=port,
+                dport=5060,
+                seq=1000 + (200 if n == 2 else 0),
+                flags=dpkt.tcp.TH_ACK,
+                data=data,
+            )
             ip = dpkt.ip.IP(src=bytes([192, 0, 2, 1]), dst=bytes([192, 0, 2, 2]), p=6, data=seg)
             ip.len = 20 + len(bytes(seg))
             writer.writepkt(bytes(ip), ts=1748779200 + n)
@@ -330,25 +398,29 @@ def test_a_stream_without_sip_is_given_up_and_streams_are_bounded(
 
 
 def test_directory_of_mixed_formats_through_worker_processes(
-        day: tuple[Path, list[dict[str, Any]]], expected: dict[str, Any],
-        tmp_path: Path) -> None:
+    day: tuple[Path, list[dict[str, Any]]], expected: dict[str, Any], tmp_path: Path
+) -> None:
     # the day cut in three: a UDP capture, a TCP pcapng and JSON Lines, in one directory;
     # the worker processes parse what the reader split
     out, records = day
     write_capture(tmp_path / "1.pcap", records[:50])
-    write_capture(tmp_path / "2.pcapng", records[50:100], pcapng=True, transport="tcp",
-                  split=True)
+    write_capture(tmp_path / "2.pcapng", records[50:100], pcapng=True, transport="tcp", split=True)
     (tmp_path / "3.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records[100:]))
     config = VerifierConfig(trust_files=(str(out / "trust.pem"),), mirror=str(out / "mirror"))
     parallel = analyze_source(RecordSource(path=str(tmp_path)), config, jobs=2, chunk_size=16)
     assert parallel.calls == len(records)
     assert (parallel.passed, parallel.failed, parallel.unsigned) == (
-        expected["passed"], expected["failed"], expected["unsigned"])
+        expected["passed"],
+        expected["failed"],
+        expected["unsigned"],
+    )
     assert {(lead.spc, lead.origid, lead.calls) for lead in parallel.leads()} == {
-        (lead["spc"], lead["origid"], lead["calls"]) for lead in expected["leads"]}
+        (lead["spc"], lead["origid"], lead["calls"]) for lead in expected["leads"]
+    }
 
 
 # --- the fast paths read exactly what the general ones read ---------------------------
+
 
 def _reference_initial_invite(message: bytes) -> tuple[bytes, bytes] | None:
     """The line-by-line reading of To/Call-ID/CSeq that capture._initial_invite replaces."""
@@ -369,26 +441,73 @@ def _reference_initial_invite(message: bytes) -> tuple[bytes, bytes] | None:
             if re.compile(rb";[ \t]*tag[ \t]*=", re.I).search(line, colon):
                 return None
         elif (name == b"call-id" or name == b"i") and not call_id:
-            call_id = line[colon + 1:].strip()
+            call_id = line[colon + 1 :].strip()
         elif name == b"cseq" and not cseq:
-            cseq = (line[colon + 1:].split() or [b""])[0]
+            cseq = (line[colon + 1 :].split() or [b""])[0]
     return call_id, cseq
 
 
-_NAMES = st.sampled_from([b"To", b"to", b"TO", b"t", b"T", b" To ", b"to\t", b"\x0ct",
-                          b"Call-ID", b"call-id", b"i", b"I", b" i", b"CSeq", b"cseq ",
-                          b"CSEQ", b"From", b"f", b"Tox", b"xto", b"Call-IDs", b"", b"C Seq"])
-_VALUES = st.sampled_from([b"<sip:b@h>", b"<sip:b@h>;tag=1", b"<sip:b@h> ; TAG = 2",
-                           b"x@y", b"  x@y  ", b"", b" ", b"7 INVITE", b"  8  INVITE",
-                           b"tag=3", b";tag=", b"a:b", b"\xff\xfe"])
+_NAMES = st.sampled_from(
+    [
+        b"To",
+        b"to",
+        b"TO",
+        b"t",
+        b"T",
+        b" To ",
+        b"to\t",
+        b"\x0ct",
+        b"Call-ID",
+        b"call-id",
+        b"i",
+        b"I",
+        b" i",
+        b"CSeq",
+        b"cseq ",
+        b"CSEQ",
+        b"From",
+        b"f",
+        b"Tox",
+        b"xto",
+        b"Call-IDs",
+        b"",
+        b"C Seq",
+    ]
+)
+_VALUES = st.sampled_from(
+    [
+        b"<sip:b@h>",
+        b"<sip:b@h>;tag=1",
+        b"<sip:b@h> ; TAG = 2",
+        b"x@y",
+        b"  x@y  ",
+        b"",
+        b" ",
+        b"7 INVITE",
+        b"  8  INVITE",
+        b"tag=3",
+        b";tag=",
+        b"a:b",
+        b"\xff\xfe",
+    ]
+)
 _BREAKS = st.sampled_from([b"\r\n", b"\n", b"\r", b"\r\n\r\n", b"\n\n"])
 
 
 @st.composite
 def _sip_heads(draw: st.DrawFn) -> bytes:
-    out = draw(st.sampled_from([b"INVITE sip:a@b SIP/2.0", b"INVITE sip:a@b SIP/2.0",
-                                b"INVITE  x", b"ACK sip:a@b SIP/2.0", b"invite sip:a@b SIP/2.0",
-                                b""]))
+    out = draw(
+        st.sampled_from(
+            [
+                b"INVITE sip:a@b SIP/2.0",
+                b"INVITE sip:a@b SIP/2.0",
+                b"INVITE  x",
+                b"ACK sip:a@b SIP/2.0",
+                b"invite sip:a@b SIP/2.0",
+                b"",
+            ]
+        )
+    )
     for _ in range(draw(st.integers(0, 8))):
         out += draw(_BREAKS)
         if draw(st.booleans()):
@@ -400,8 +519,10 @@ def _sip_heads(draw: st.DrawFn) -> bytes:
 
 @settings(max_examples=600, deadline=None)
 @given(_sip_heads())
-@example(b"INVITE sip:a@b SIP/2.0\r\nCSeq:\r\nCSeq: 7 INVITE\r\ncseq: 8 INVITE\r\ni:\r\n"
-         b"Call-ID: x\r\ni: y\r\nTo: <sip:b>\r\n\r\nTo: <sip:b>;tag=1")
+@example(
+    b"INVITE sip:a@b SIP/2.0\r\nCSeq:\r\nCSeq: 7 INVITE\r\ncseq: 8 INVITE\r\ni:\r\n"
+    b"Call-ID: x\r\ni: y\r\nTo: <sip:b>\r\n\r\nTo: <sip:b>;tag=1"
+)
 @example(b"INVITE sip:a@b SIP/2.0\nCall-ID: x\nt : <sip:b> ;TAG= 2\n\n")
 def test_initial_invite_reads_as_the_line_by_line_reading(message: bytes) -> None:
     from shakenlib.analysis.capture import _initial_invite
@@ -422,9 +543,15 @@ def _frames(draw: st.DrawFn) -> tuple[int, bytes]:
     frames, trailing bytes."""
     linktype = draw(st.sampled_from([1, 1, 101, 228, 113]))
     if linktype == 1:
-        kinds = draw(st.lists(st.sampled_from([0x8100, 0x88A8, 0x9100, 0x9200, 0x0800,
-                                               0x0800, 0x86DD, 0x0806, 0x05DC]),
-                              min_size=1, max_size=4))
+        kinds = draw(
+            st.lists(
+                st.sampled_from(
+                    [0x8100, 0x88A8, 0x9100, 0x9200, 0x0800, 0x0800, 0x86DD, 0x0806, 0x05DC]
+                ),
+                min_size=1,
+                max_size=4,
+            )
+        )
         if draw(st.booleans()):
             kinds.append(0x0800)
         tags = [draw(st.binary(min_size=2, max_size=2)) for _ in kinds]
@@ -435,22 +562,44 @@ def _frames(draw: st.DrawFn) -> tuple[int, bytes]:
     payload = draw(st.sampled_from([b"", b"INVITE sip:a@b SIP/2.0\r\n\r\n", b"x" * 40]))
     if proto == 6:
         offset = draw(st.sampled_from([5, 5, 6, 0, 4, 15]))
-        transport = struct.pack("!HHIIHHHH", 5060, draw(st.integers(0, 65535)),
-                                draw(st.integers(0, 2**32 - 1)), 0,
-                                (offset << 12) | draw(st.integers(0, 0xFFF)), 65535, 0, 0)
+        transport = struct.pack(
+            "!HHIIHHHH",
+            5060,
+            draw(st.integers(0, 65535)),
+            draw(st.integers(0, 2**32 - 1)),
+            0,
+            (offset << 12) | draw(st.integers(0, 0xFFF)),
+            65535,
+            0,
+            0,
+        )
         transport += b"\x01" * max(0, offset * 4 - 20) + payload
     else:
-        transport = struct.pack("!HHHH", draw(st.integers(0, 65535)), 5060,
-                                draw(st.integers(0, 65535)), 0) + payload
+        transport = (
+            struct.pack("!HHHH", draw(st.integers(0, 65535)), 5060, draw(st.integers(0, 65535)), 0)
+            + payload
+        )
     ihl = draw(st.sampled_from([5, 5, 6, 4, 0, 15]))
     version = draw(st.sampled_from([4, 4, 6, 0]))
     options = b"\x01" * max(0, ihl * 4 - 20)
     exact = ihl * 4 + len(transport)
-    total = draw(st.sampled_from([exact, exact, 0, exact - 3, exact + 9, 10,
-                                  draw(st.integers(0, 65535))]))
+    total = draw(
+        st.sampled_from([exact, exact, 0, exact - 3, exact + 9, 10, draw(st.integers(0, 65535))])
+    )
     fragment = draw(st.sampled_from([0, 0, 0x4000, 0x2000, 0x0001, 0x8000, 0x2010]))
-    ip = struct.pack("!BBHHHBBH4s4s", (version << 4) | ihl, 0, max(0, total) & 0xFFFF, 7,
-                     fragment, 64, proto, 0, b"\xc0\x00\x02\x0a", b"\xc6\x33\x64\x07")
+    ip = struct.pack(
+        "!BBHHHBBH4s4s",
+        (version << 4) | ihl,
+        0,
+        max(0, total) & 0xFFFF,
+        7,
+        fragment,
+        64,
+        proto,
+        0,
+        b"\xc0\x00\x02\x0a",
+        b"\xc6\x33\x64\x07",
+    )
     frame = link + ip + options + transport + draw(st.sampled_from([b"", b"\0" * 6]))
     cut = draw(st.sampled_from([None, None, draw(st.integers(0, len(frame)))]))
     return linktype, frame if cut is None else frame[:cut]
@@ -478,19 +627,43 @@ def test_fast_header_decode_reads_as_dpkt(frame: tuple[int, bytes]) -> None:
         assert fast == _general(linktype, data)
 
 
-@pytest.mark.parametrize(("link", "transport"), [
-    ("ethernet", "udp"), ("vlan", "udp"), ("raw", "udp"), ("ethernet", "tcp"), ("vlan", "tcp"),
-])
-def test_fast_header_decode_takes_the_usual_frames(tmp_path: Path, link: str,
-                                                   transport: str) -> None:
+@pytest.mark.parametrize(
+    ("link", "transport"),
+    [
+        ("ethernet", "udp"),
+        ("vlan", "udp"),
+        ("raw", "udp"),
+        ("ethernet", "tcp"),
+        ("vlan", "tcp"),
+    ],
+)
+def test_fast_header_decode_takes_the_usual_frames(
+    tmp_path: Path, link: str, transport: str
+) -> None:
     import dpkt
 
     from shakenlib.analysis.capture import _fast_segment
 
-    records = [{"time": 1748736000 + i, "orig": "12155550100", "dest": "12155550111",
-                "identity": "a.b.c;info=<https://x/y>", "call_id": f"{i}@h"} for i in range(20)]
-    write_capture(tmp_path / "c.pcap", records, link=link, transport=transport,  # type: ignore[arg-type]
-                  noise=True, split=True, coalesce=True, retransmit=0.2)
+    records = [
+        {
+            "time": 1748736000 + i,
+            "orig": "12155550100",
+            "dest": "12155550111",
+            "identity": "a.b.c;info=<https://x/y>",
+            "call_id": f"{i}@h",
+        }
+        for i in range(20)
+    ]
+    write_capture(
+        tmp_path / "c.pcap",
+        records,
+        link=link,
+        transport=transport,  # type: ignore[arg-type]
+        noise=True,
+        split=True,
+        coalesce=True,
+        retransmit=0.2,
+    )
     linktype = 101 if link == "raw" else 1
     with open(tmp_path / "c.pcap", "rb") as handle:
         frames = [frame for _, frame in dpkt.pcap.Reader(handle)]
@@ -502,7 +675,8 @@ def test_fast_header_decode_takes_the_usual_frames(tmp_path: Path, link: str,
 
 
 def test_capture_calls_keep_the_date_freshness_check(
-        day: tuple[Path, list[dict[str, Any]]], tmp_path: Path) -> None:
+    day: tuple[Path, list[dict[str, Any]]], tmp_path: Path
+) -> None:
     """A capture call is verified with its SIP request: a Date header far from the packet
     time still gives the date_stale finding (RFC 8224 §6.2)."""
     import dpkt
@@ -524,8 +698,9 @@ def test_capture_calls_keep_the_date_freshness_check(
             writer.writepkt(bytes(frame), ts=parse_time(record["time"]).timestamp() + late)
     calls = [r for r in RecordSource(path=str(path)) if isinstance(r, CallRecord)]
     assert [c.sip is not None for c in calls] == [True, True]
-    verifier = VerifierConfig(trust_files=(str(out / "trust.pem"),),
-                              mirror=str(out / "mirror")).build()
+    verifier = VerifierConfig(
+        trust_files=(str(out / "trust.pem"),), mirror=str(out / "mirror")
+    ).build()
     codes = [[f.code for f in verify_record(verifier, c).findings] for c in calls]
     assert "date_stale" not in codes[0]
     assert "date_stale" in codes[1]

@@ -25,9 +25,13 @@ EVIL = "$\\frac{1}{0}$ <b>\x1b[2J & ^_{"
 
 @pytest.fixture(scope="module")
 def example() -> Analysis:
-    return shakenlib.analyze(str(EX / "calls.jsonl"), trust=str(EX / "trust.pem"),
-                             mirror=str(EX / "mirror"), providers=str(EX / "providers.csv"),
-                             progress=False)
+    return shakenlib.analyze(
+        str(EX / "calls.jsonl"),
+        trust=str(EX / "trust.pem"),
+        mirror=str(EX / "mirror"),
+        providers=str(EX / "providers.csv"),
+        progress=False,
+    )
 
 
 def _labelled(figure: charts.Figure) -> None:
@@ -66,8 +70,9 @@ def test_leads_chart_colours_by_flag(example: Analysis) -> None:
     assert scores == [lead.score for lead in example.leads()]
     first = matplotlib.colors.to_hex(ax.patches[0].get_facecolor())
     assert first == charts.FLAG_COLOURS["likely_improper_attestation"].lower()
-    assert all(c.upper() in charts.OKABE_ITO or c == "#999999"
-               for c in charts.FLAG_COLOURS.values())
+    assert all(
+        c.upper() in charts.OKABE_ITO or c == "#999999" for c in charts.FLAG_COLOURS.values()
+    )
 
 
 def test_neighbour_chart_puts_neighbour_calls_on_the_diagonal(example: Analysis) -> None:
@@ -99,15 +104,21 @@ def test_hostile_labels_are_plain_text() -> None:
     cert = CertificateSummary(spc=EVIL, subject_o=EVIL)
     t0 = dt.datetime(2025, 6, 1, tzinfo=dt.UTC)
     for i in range(3):
-        analysis.add(CallRecord(line=i, time=t0, orig="12155550123", dest="12155550199",
-                                identity=("x",)),
-                     VerificationResult(verstat="TN-Validation-Passed", attest=EVIL,
-                                        origid=EVIL, certificate=cert))
+        analysis.add(
+            CallRecord(line=i, time=t0, orig="12155550123", dest="12155550199", identity=("x",)),
+            VerificationResult(
+                verstat="TN-Validation-Passed", attest=EVIL, origid=EVIL, certificate=cert
+            ),
+        )
     lead = analysis.leads()[0]
-    for index, figure in enumerate((charts.lead_hours_chart(analysis, lead),
-                                    charts.leads_chart(analysis),
-                                    charts.attestation_chart(analysis),
-                                    charts.neighbour_chart([], lead))):
+    for index, figure in enumerate(
+        (
+            charts.lead_hours_chart(analysis, lead),
+            charts.leads_chart(analysis),
+            charts.attestation_chart(analysis),
+            charts.neighbour_chart([], lead),
+        )
+    ):
         svg = charts.to_svg(figure, f"t{index}")  # draws: mathtext would raise here
         assert svg.startswith("<svg")
         assert "<b>" not in svg
@@ -124,8 +135,10 @@ def test_to_svg_is_deterministic_and_salted(example: Analysis) -> None:
 
 def test_no_pyplot_figures_are_left_open(example: Analysis) -> None:
     charts.leads_chart(example)
-    assert "matplotlib.pyplot" not in sys.modules or not __import__(
-        "matplotlib.pyplot").pyplot.get_fignums()
+    assert (
+        "matplotlib.pyplot" not in sys.modules
+        or not __import__("matplotlib.pyplot").pyplot.get_fignums()
+    )
 
 
 def test_missing_matplotlib_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:

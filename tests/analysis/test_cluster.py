@@ -39,10 +39,11 @@ from shakenlib.analysis.cluster import (  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
-CONFIG = VerifierConfig(trust_files=(str(EXAMPLES / "trust.pem"),),
-                        mirror=str(EXAMPLES / "mirror"))
-CDR_MAPPING = ("time=Start Time,orig=Calling Number,dest=Called Number,"
-               "identity=Identity Header,call_id=Call ID")
+CONFIG = VerifierConfig(trust_files=(str(EXAMPLES / "trust.pem"),), mirror=str(EXAMPLES / "mirror"))
+CDR_MAPPING = (
+    "time=Start Time,orig=Calling Number,dest=Called Number,"
+    "identity=Identity Header,call_id=Call ID"
+)
 #: Small partitions: the example day (1.1 MB) in about 17 tasks, so partials merge in a tree.
 SMALL = 64 * 1024
 
@@ -56,10 +57,17 @@ def client() -> Iterator[Any]:
     import dask
 
     # a task whose worker dies twice fails the run (KilledWorker) instead of 4 restarts
-    with dask.config.set({"distributed.scheduler.allowed-failures": 1}), \
-            distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                     dashboard_address=None, silence_logs=50) as local, \
-            distributed.Client(local, set_as_default=False) as client:
+    with (
+        dask.config.set({"distributed.scheduler.allowed-failures": 1}),
+        distributed.LocalCluster(
+            n_workers=2,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=None,
+            silence_logs=50,
+        ) as local,
+        distributed.Client(local, set_as_default=False) as client,
+    ):
         yield client
 
 
@@ -86,8 +94,11 @@ def _sources(tmp: Path) -> dict[str, RecordSource]:
     (folder / "c.jsonl.gz").write_bytes(b"\x1f\x8b\x08\x00junk")  # unreadable: one record
     return {
         "jsonl": RecordSource(path=str(EXAMPLES / "calls.jsonl")),
-        "csv": RecordSource(path=str(EXAMPLES / "calls-cdr.csv"),
-                            mapping=parse_mapping(CDR_MAPPING), tz="America/New_York"),
+        "csv": RecordSource(
+            path=str(EXAMPLES / "calls-cdr.csv"),
+            mapping=parse_mapping(CDR_MAPPING),
+            tz="America/New_York",
+        ),
         "parquet": RecordSource(path=str(tmp / "groups.parquet")),
         "pcap": RecordSource(path=str(EXAMPLES / "calls.pcap")),
         "dir": RecordSource(path=str(folder)),
@@ -101,8 +112,8 @@ def sources(tmp_path_factory: pytest.TempPathFactory) -> dict[str, RecordSource]
 
 @pytest.mark.parametrize("fmt", ["jsonl", "csv", "parquet", "pcap", "dir"])
 def test_cluster_equals_single_process_in_every_format(
-        client: Any, sources: dict[str, RecordSource], jsonl_result: dict[str, Any],
-        fmt: str) -> None:
+    client: Any, sources: dict[str, RecordSource], jsonl_result: dict[str, Any], fmt: str
+) -> None:
     if fmt == "pcap":
         pytest.importorskip("dpkt")
     source = sources[fmt]
@@ -128,8 +139,9 @@ def test_partitions_cover_each_file_once(sources: dict[str, RecordSource]) -> No
         assert records == list(sources[fmt])  # same records, same order, same names
 
 
-def test_a_relative_path_keeps_its_name(client: Any, monkeypatch: pytest.MonkeyPatch,
-                                        tmp_path: Path) -> None:
+def test_a_relative_path_keeps_its_name(
+    client: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     lines = (EXAMPLES / "calls.jsonl").read_text().splitlines(keepends=True)
     (tmp_path / "calls.jsonl").write_text("".join(lines[:300]) + "{}\n")
     monkeypatch.chdir(tmp_path)  # the workers started elsewhere: they get absolute paths
@@ -140,34 +152,57 @@ def test_a_relative_path_keeps_its_name(client: Any, monkeypatch: pytest.MonkeyP
 
 
 def test_verify_on_cluster_yields_the_items_in_input_order(
-        client: Any, sources: dict[str, RecordSource]) -> None:
+    client: Any, sources: dict[str, RecordSource]
+) -> None:
     source = sources["csv"]
     items = list(verify_on_cluster(source, CONFIG, client, partition_bytes=SMALL, window=3))
     assert items == list(verify_source(source, CONFIG, jobs=1))
 
 
 def test_a_dask_dataframe_is_analysed_partition_by_partition(
-        client: Any, jsonl_result: dict[str, Any]) -> None:
+    client: Any, jsonl_result: dict[str, Any]
+) -> None:
     dd = pytest.importorskip("dask.dataframe")
     frame = dd.read_parquet(str(EXAMPLES / "calls.parquet")).repartition(npartitions=4)
     analysis = analyze_on_cluster(frame, CONFIG, client)
     data = analysis.to_dict()
     # lines count rows within a partition: compare all but where a sample call came from
-    for key in ("calls", "passed", "failed", "unsigned", "unreadable", "failed_by_error",
-                "failed_without_certificate", "unsigned_calls"):
+    for key in (
+        "calls",
+        "passed",
+        "failed",
+        "unsigned",
+        "unreadable",
+        "failed_by_error",
+        "failed_without_certificate",
+        "unsigned_calls",
+    ):
         assert data[key] == jsonl_result[key], key
     assert [_lead_facts(lead) for lead in data["leads"]] == [
-        _lead_facts(lead) for lead in jsonl_result["leads"]]
+        _lead_facts(lead) for lead in jsonl_result["leads"]
+    ]
     items = list(verify_on_cluster(frame, CONFIG, client))
     assert len(items) == 2000
-    assert {item[1].verstat for item in items if not isinstance(item, Exception)
-            if isinstance(item, tuple)} >= {"TN-Validation-Passed", "No-TN-Validation"}
+    assert {
+        item[1].verstat
+        for item in items
+        if not isinstance(item, Exception)
+        if isinstance(item, tuple)
+    } >= {"TN-Validation-Passed", "No-TN-Validation"}
 
 
 def _lead_facts(lead: dict[str, Any]) -> tuple[Any, ...]:
-    return (lead["spc"], lead["origid"], lead["calls"], lead["distinct_orig"],
-            lead["distinct_dest"], lead["attest"], lead["first_seen"], lead["last_seen"],
-            lead["score"])
+    return (
+        lead["spc"],
+        lead["origid"],
+        lead["calls"],
+        lead["distinct_orig"],
+        lead["distinct_dest"],
+        lead["attest"],
+        lead["first_seen"],
+        lead["last_seen"],
+        lead["score"],
+    )
 
 
 # --- failures -------------------------------------------------------------------------------
@@ -209,33 +244,42 @@ class _Broken:
         raise RuntimeError("no trust anchors on this worker")
 
 
-def test_a_worker_killed_mid_run_loses_no_calls(client: Any, tmp_path: Path,
-                                                jsonl_result: dict[str, Any]) -> None:
+def test_a_worker_killed_mid_run_loses_no_calls(
+    client: Any, tmp_path: Path, jsonl_result: dict[str, Any]
+) -> None:
     marker = tmp_path / "killed"
     source = RecordSource(path=str(EXAMPLES / "calls.jsonl"))
-    analysis = analyze_on_cluster(source, _Dying(str(marker)), client,
-                                  partition_bytes=256 * 1024)
+    analysis = analyze_on_cluster(source, _Dying(str(marker)), client, partition_bytes=256 * 1024)
     assert marker.exists()  # a worker did die
     assert analysis.to_dict() == jsonl_result
     client.wait_for_workers(2, timeout=60)
 
 
-def test_a_partition_that_kills_every_worker_fails_the_run(client: Any,
-                                                          tmp_path: Path) -> None:
+def test_a_partition_that_kills_every_worker_fails_the_run(client: Any, tmp_path: Path) -> None:
     source = RecordSource(path=str(EXAMPLES / "calls.jsonl"))
     with pytest.raises(PartitionFailed) as failed:
-        analyze_on_cluster(source, _Dying(str(tmp_path / "m"), always=True), client,
-                           partition_bytes=2 * 1024 * 1024)
+        analyze_on_cluster(
+            source,
+            _Dying(str(tmp_path / "m"), always=True),
+            client,
+            partition_bytes=2 * 1024 * 1024,
+        )
     assert failed.value.code == "partition_failed"
-    assert re.search(r"calls\.jsonl bytes \d+-\d+ \(from line \d+\): the worker running it "
-                     "died 2 times", str(failed.value))
+    assert re.search(
+        r"calls\.jsonl bytes \d+-\d+ \(from line \d+\): the worker running it "
+        "died 2 times",
+        str(failed.value),
+    )
     client.wait_for_workers(2, timeout=60)
 
 
 def test_a_failed_partition_fails_the_run_naming_it(client: Any) -> None:
     source = RecordSource(path=str(EXAMPLES / "calls.jsonl"))
-    with pytest.raises(PartitionFailed, match=r"calls\.jsonl bytes \d+-\d+ \(from line \d+\): "
-                                              "RuntimeError: no trust anchors on this worker"):
+    with pytest.raises(
+        PartitionFailed,
+        match=r"calls\.jsonl bytes \d+-\d+ \(from line \d+\): "
+        "RuntimeError: no trust anchors on this worker",
+    ):
         analyze_on_cluster(source, _Broken(), client, partition_bytes=SMALL)
     with pytest.raises(PartitionFailed, match="RuntimeError"):
         list(verify_on_cluster(source, _Broken(), client, partition_bytes=SMALL))
@@ -257,15 +301,19 @@ def test_empty_input_is_an_empty_analysis(client: Any, tmp_path: Path) -> None:
 
 def test_missing_extra_names_the_install(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "distributed", None)
-    with pytest.raises(UsageError, match=r'pip install "shakenlib\[dask\]"'), \
-            cluster.connect("tcp://127.0.0.1:1"):
+    with (
+        pytest.raises(UsageError, match=r'pip install "shakenlib\[dask\]"'),
+        cluster.connect("tcp://127.0.0.1:1"),
+    ):
         pass
 
 
 def test_an_unreachable_scheduler_is_a_usage_error() -> None:
     unreachable = r"cannot reach the Dask scheduler at tcp://127\.0\.0\.1:9"
-    with pytest.raises(UsageError, match=unreachable), \
-            cluster.connect("tcp://127.0.0.1:9", timeout=1):
+    with (
+        pytest.raises(UsageError, match=unreachable),
+        cluster.connect("tcp://127.0.0.1:9", timeout=1),
+    ):
         pass
 
 
@@ -274,11 +322,14 @@ _cell = st.text(alphabet=st.sampled_from(list('ab ,"\n\r')), max_size=6)
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(rows=st.lists(st.lists(_cell, min_size=3, max_size=3), max_size=12),
-       size=st.integers(1, 80), crlf=st.booleans())
-def test_csv_byte_ranges_give_the_rows_of_the_file(tmp_path_factory: pytest.TempPathFactory,
-                                                   rows: list[list[str]], size: int,
-                                                   crlf: bool) -> None:
+@given(
+    rows=st.lists(st.lists(_cell, min_size=3, max_size=3), max_size=12),
+    size=st.integers(1, 80),
+    crlf=st.booleans(),
+)
+def test_csv_byte_ranges_give_the_rows_of_the_file(
+    tmp_path_factory: pytest.TempPathFactory, rows: list[list[str]], size: int, crlf: bool
+) -> None:
     path = tmp_path_factory.mktemp("csv") / "calls.csv"
     out = io.StringIO(newline="")
     writer = csv_writer(out, crlf)
@@ -288,8 +339,7 @@ def test_csv_byte_ranges_give_the_rows_of_the_file(tmp_path_factory: pytest.Temp
     source = RecordSource(path=str(path))
     parts = plan(source, partition_bytes=size)
     assert [r for p in parts for r in cluster._records(p)] == list(source)
-    assert [r for p in parts for r in cluster._items(p)] == list(
-        source.with_csv_header().raw())
+    assert [r for p in parts for r in cluster._items(p)] == list(source.with_csv_header().raw())
 
 
 def csv_writer(out: io.StringIO, crlf: bool) -> Any:
@@ -306,13 +356,13 @@ def _run(*argv: str) -> tuple[int, str]:
     return status, buffer.getvalue()
 
 
-def test_cli_scheduler_prints_the_same_json(client: Any, monkeypatch: pytest.MonkeyPatch,
-                                            tmp_path: Path) -> None:
+def test_cli_scheduler_prints_the_same_json(
+    client: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     address = client.scheduler.address
     shutil.copytree(EXAMPLES, tmp_path / "examples", ignore=shutil.ignore_patterns("*.ipynb"))
     monkeypatch.chdir(tmp_path)  # relative paths, as a user types them
-    base = ["examples/calls.jsonl", "--trust", "examples/trust.pem", "--mirror",
-            "examples/mirror"]
+    base = ["examples/calls.jsonl", "--trust", "examples/trust.pem", "--mirror", "examples/mirror"]
     here = _run("analyze", *base, "--json")
     there = _run("analyze", *base, "--json", "--scheduler", address)
     assert there == here
@@ -323,12 +373,21 @@ def test_cli_scheduler_prints_the_same_json(client: Any, monkeypatch: pytest.Mon
     assert len(remote[1].splitlines()) == 2000
 
 
-def test_cli_unreachable_scheduler(capsys: pytest.CaptureFixture[str],
-                                   monkeypatch: pytest.MonkeyPatch) -> None:
+def test_cli_unreachable_scheduler(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     real = cluster.connect
     monkeypatch.setattr(cluster, "connect", lambda address: real(address, timeout=1))
-    status = main(["analyze", str(EXAMPLES / "calls.jsonl"), "--trust",
-                   str(EXAMPLES / "trust.pem"), "--scheduler", "tcp://127.0.0.1:9"])
+    status = main(
+        [
+            "analyze",
+            str(EXAMPLES / "calls.jsonl"),
+            "--trust",
+            str(EXAMPLES / "trust.pem"),
+            "--scheduler",
+            "tcp://127.0.0.1:9",
+        ]
+    )
     assert status == 2
     assert "cannot reach the Dask scheduler at tcp://127.0.0.1:9" in capsys.readouterr().err
 

@@ -25,22 +25,43 @@ from shakenlib.verify.result import CertificateSummary, VerificationResult
 T0 = dt.datetime(2025, 6, 1, tzinfo=dt.UTC)
 
 
-def call(line: int, orig: str, dest: str, *, spc: str | None = "111A", origid: str = "o",
-         attest: str = "B", error: str | None = None, signed: bool = True,
-         minutes: int = 0) -> tuple[CallRecord, VerificationResult]:
-    record = CallRecord(line=line, time=T0 + dt.timedelta(minutes=minutes), orig=orig,
-                        dest=dest, identity=("hdr",) if signed else (),
-                        call_id=f"c{line}")
+def call(
+    line: int,
+    orig: str,
+    dest: str,
+    *,
+    spc: str | None = "111A",
+    origid: str = "o",
+    attest: str = "B",
+    error: str | None = None,
+    signed: bool = True,
+    minutes: int = 0,
+) -> tuple[CallRecord, VerificationResult]:
+    record = CallRecord(
+        line=line,
+        time=T0 + dt.timedelta(minutes=minutes),
+        orig=orig,
+        dest=dest,
+        identity=("hdr",) if signed else (),
+        call_id=f"c{line}",
+    )
     if not signed:
         return record, VerificationResult.failure("identity_missing")
-    cert = CertificateSummary(spc=spc, subject_o=f"Org {spc}", subject_cn=f"SHAKEN {spc}",
-                              issuer="CN=Test CA") if spc else None
+    cert = (
+        CertificateSummary(
+            spc=spc, subject_o=f"Org {spc}", subject_cn=f"SHAKEN {spc}", issuer="CN=Test CA"
+        )
+        if spc
+        else None
+    )
     x5u = f"https://cr.{(spc or 'none').lower()}.test/c.pem"
     if error:
-        return record, VerificationResult.failure(error, attest=attest, origid=origid,
-                                                  certificate=cert, x5u=x5u)
-    return record, VerificationResult(verstat="TN-Validation-Passed", attest=attest,
-                                      origid=origid, certificate=cert, x5u=x5u)
+        return record, VerificationResult.failure(
+            error, attest=attest, origid=origid, certificate=cert, x5u=x5u
+        )
+    return record, VerificationResult(
+        verstat="TN-Validation-Passed", attest=attest, origid=origid, certificate=cert, x5u=x5u
+    )
 
 
 def traffic(seed: int = 1) -> list[tuple[CallRecord, VerificationResult]]:
@@ -51,18 +72,45 @@ def traffic(seed: int = 1) -> list[tuple[CallRecord, VerificationResult]]:
     pool = [f"1215555{n:04d}" for n in range(2000, 2040)]  # 40 subscribers, one block
     for _ in range(200):
         line += 1
-        calls.append(call(line, rng.choice(pool), f"1{rng.randrange(201, 989)}2345678",
-                          spc="111A", origid="trunk-1", attest="A", minutes=rng.randrange(1440)))
+        calls.append(
+            call(
+                line,
+                rng.choice(pool),
+                f"1{rng.randrange(201, 989)}2345678",
+                spc="111A",
+                origid="trunk-1",
+                attest="A",
+                minutes=rng.randrange(1440),
+            )
+        )
     for _ in range(100):
         line += 1
-        calls.append(call(line, f"44{rng.randrange(10**9, 10**10)}", "12125550100",
-                          spc="222B", origid="gw", attest="C", minutes=rng.randrange(1440)))
+        calls.append(
+            call(
+                line,
+                f"44{rng.randrange(10**9, 10**10)}",
+                "12125550100",
+                spc="222B",
+                origid="gw",
+                attest="C",
+                minutes=rng.randrange(1440),
+            )
+        )
     # campaign: 300 calls, 300 distinct spoofed numbers, each in the called number's NPA-NXX
     for i in range(300):
         line += 1
         npa = 201 + i  # 300 different NPA-NXX blocks
-        calls.append(call(line, f"1{npa}555{2000 + i:04d}", f"1{npa}5559999", spc="999R",
-                          origid="camp", attest="A", minutes=600 + i % 120))
+        calls.append(
+            call(
+                line,
+                f"1{npa}555{2000 + i:04d}",
+                f"1{npa}5559999",
+                spc="999R",
+                origid="camp",
+                attest="A",
+                minutes=600 + i % 120,
+            )
+        )
     for i in range(50):
         line += 1
         calls.append(call(line, f"1610555{i:04d}", "16105550000", signed=False))
@@ -71,8 +119,17 @@ def traffic(seed: int = 1) -> list[tuple[CallRecord, VerificationResult]]:
         calls.append(call(line, "12155552000", "12155550001", spc=None, error="x5u_fetch_failed"))
     for _ in range(4):
         line += 1
-        calls.append(call(line, "12155552000", "12155550001", spc="111A", origid="trunk-1",
-                          attest="A", error="iat_stale"))
+        calls.append(
+            call(
+                line,
+                "12155552000",
+                "12155550001",
+                spc="111A",
+                origid="trunk-1",
+                attest="A",
+                error="iat_stale",
+            )
+        )
     rng.shuffle(calls)
     return calls
 
@@ -82,11 +139,20 @@ def test_planted_campaign_ranks_first_with_exact_counts() -> None:
     for record, result in traffic():
         analysis.add(record, result)
     assert (analysis.calls, analysis.passed, analysis.failed, analysis.unsigned) == (
-        661, 600, 11, 50)
+        661,
+        600,
+        11,
+        50,
+    )
     leads = analysis.leads()
     top = leads[0]
     assert (top.spc, top.origid, top.calls, top.distinct_orig, top.distinct_dest) == (
-        "999R", "camp", 300, 300, 300)
+        "999R",
+        "camp",
+        300,
+        300,
+        300,
+    )
     assert top.attest == {"A": 300}
     assert top.neighbour_calls == 300
     assert top.orig_blocks == 300
@@ -142,8 +208,19 @@ def test_provider_from_directory_or_certificate() -> None:
     assert data["leads"][0]["provider"] == "Verizon Wireless"
     assert set(data) >= {"calls", "passed", "failed", "unsigned", "unreadable", "leads"}
     lead = data["leads"][0]
-    assert set(lead) >= {"spc", "provider", "origid", "calls", "distinct_orig",
-                         "distinct_dest", "attest", "first_seen", "last_seen", "score", "why"}
+    assert set(lead) >= {
+        "spc",
+        "provider",
+        "origid",
+        "calls",
+        "distinct_orig",
+        "distinct_dest",
+        "attest",
+        "first_seen",
+        "last_seen",
+        "score",
+        "why",
+    }
 
 
 def test_unreadable_records_are_counted_with_line_and_reason() -> None:
@@ -153,7 +230,10 @@ def test_unreadable_records_are_counted_with_line_and_reason() -> None:
     assert analysis.unreadable == 2
     assert analysis.errors == [(3, "not a JSON object", "x.jsonl"), (7, "missing time", "x.jsonl")]
     assert analysis.to_dict()["unreadable_records"][0] == {
-        "line": 3, "reason": "not a JSON object", "source": "x.jsonl"}
+        "line": 3,
+        "reason": "not a JSON object",
+        "source": "x.jsonl",
+    }
 
 
 @settings(max_examples=60, deadline=None)
@@ -165,8 +245,7 @@ def test_merge_of_halves_equals_whole(cut: int, seed: int) -> None:
     right = Analysis().add_all(calls[cut:])
     merged = left.merge(right)
     assert merged == whole
-    assert [lead.to_dict() for lead in merged.leads()] == [
-        lead.to_dict() for lead in whole.leads()]
+    assert [lead.to_dict() for lead in merged.leads()] == [lead.to_dict() for lead in whole.leads()]
     assert Analysis().add_all(calls[cut:]) == right  # merge left its inputs unchanged
     taken = Analysis()
     for part in (calls[:cut], calls[cut:]):  # parts handed over (as batch merges workers')
@@ -175,10 +254,14 @@ def test_merge_of_halves_equals_whole(cut: int, seed: int) -> None:
 
 
 @settings(max_examples=40, deadline=None)
-@given(values=st.lists(st.integers(0, 3000), max_size=400), cut=st.integers(0, 400),
-       cap=st.integers(1, 200))
-def test_distinct_counter_merges_exactly_across_the_cap(values: list[int], cut: int,
-                                                        cap: int) -> None:
+@given(
+    values=st.lists(st.integers(0, 3000), max_size=400),
+    cut=st.integers(0, 400),
+    cap=st.integers(1, 200),
+)
+def test_distinct_counter_merges_exactly_across_the_cap(
+    values: list[int], cut: int, cap: int
+) -> None:
     whole, left, right = DistinctCounter(cap), DistinctCounter(cap), DistinctCounter(cap)
     for v in values:
         whole.add(str(v))
@@ -210,24 +293,27 @@ def test_hyperloglog_accuracy_and_bounded_memory() -> None:
     assert abs(h1.estimate() - 5000) < 5000 * 0.05
 
 
-@pytest.mark.parametrize(("tn", "problem"), [
-    ("12155551234", None),
-    ("2155551234", None),
-    ("10155551234", "NPA starts with 0 or 1"),
-    ("11155551234", "NPA starts with 0 or 1"),
-    ("14115551234", "NPA 411 is an N11 service code"),
-    ("12955551234", "NPA 295 (N9X) is reserved for expansion"),
-    ("12150551234", "NXX starts with 0 or 1"),
-    ("12151551234", "NXX starts with 0 or 1"),
-    ("12159111234", "NXX 911 is an N11 service code"),
-    ("12155550100", "555-01XX is reserved for fictional use"),
-    ("12155550199", "555-01XX is reserved for fictional use"),
-    ("12155550200", None),
-    ("121555512", "country code 1 but not 10 digits after it"),
-    ("1215555123", "NPA starts with 0 or 1"),  # 10 digits: read as a national number
-    ("442079460000", None),
-    ("", None),
-])
+@pytest.mark.parametrize(
+    ("tn", "problem"),
+    [
+        ("12155551234", None),
+        ("2155551234", None),
+        ("10155551234", "NPA starts with 0 or 1"),
+        ("11155551234", "NPA starts with 0 or 1"),
+        ("14115551234", "NPA 411 is an N11 service code"),
+        ("12955551234", "NPA 295 (N9X) is reserved for expansion"),
+        ("12150551234", "NXX starts with 0 or 1"),
+        ("12151551234", "NXX starts with 0 or 1"),
+        ("12159111234", "NXX 911 is an N11 service code"),
+        ("12155550100", "555-01XX is reserved for fictional use"),
+        ("12155550199", "555-01XX is reserved for fictional use"),
+        ("12155550200", None),
+        ("121555512", "country code 1 but not 10 digits after it"),
+        ("1215555123", "NPA starts with 0 or 1"),  # 10 digits: read as a national number
+        ("442079460000", None),
+        ("", None),
+    ],
+)
 def test_nanp_rules(tn: str, problem: str | None) -> None:
     assert nanp_problem(tn) == problem
 
@@ -244,24 +330,27 @@ def test_neighbour() -> None:
 def test_merge_is_independent_of_order_when_counts_tie() -> None:
     # "every part of the state is a function of the set of calls": a tie between two
     # attestations (or two certificate subjects) must not be broken by which part came first
-    a_part = [call(i, f"1215555{i:04d}", "12155559999", spc="777Q", origid="x", attest="A")
-              for i in range(1, 4)]
-    c_part = [call(i, f"1215555{i:04d}", "12155559999", spc="777Q", origid="x", attest="C")
-              for i in range(4, 7)]
+    a_part = [
+        call(i, f"1215555{i:04d}", "12155559999", spc="777Q", origid="x", attest="A")
+        for i in range(1, 4)
+    ]
+    c_part = [
+        call(i, f"1215555{i:04d}", "12155559999", spc="777Q", origid="x", attest="C")
+        for i in range(4, 7)
+    ]
     first = Analysis().add_all(a_part).merge(Analysis().add_all(c_part))
     second = Analysis().add_all(c_part).merge(Analysis().add_all(a_part))
-    assert [lead.to_dict() for lead in first.leads()] == [
-        lead.to_dict() for lead in second.leads()]
+    assert [lead.to_dict() for lead in first.leads()] == [lead.to_dict() for lead in second.leads()]
     assert first.leads()[0].traceback.attest == "A"  # ties go to the first in sort order
 
 
 def test_merge_of_parts_from_different_files_with_equal_sample_keys() -> None:
     # two files each have a line 1 at the same second; one record has no numbers at all
     rec1 = CallRecord(line=1, time=T0, orig=None, dest=None, identity=("h",), call_id=None)
-    rec2 = CallRecord(line=1, time=T0, orig="12155551212", dest=None, identity=("h",),
-                      call_id="abc")
-    rec3 = CallRecord(line=1, time=T0, orig="12155551212", dest=None, identity=("h",),
-                      call_id=None)
+    rec2 = CallRecord(
+        line=1, time=T0, orig="12155551212", dest=None, identity=("h",), call_id="abc"
+    )
+    rec3 = CallRecord(line=1, time=T0, orig="12155551212", dest=None, identity=("h",), call_id=None)
     result = call(1, "1", "1", spc="555S")[1]
     parts = [Analysis().add_all([(rec, result)]) for rec in (rec1, rec2, rec3)]
     merged = parts[0].merge(parts[1]).merge(parts[2])
@@ -269,7 +358,10 @@ def test_merge_of_parts_from_different_files_with_equal_sample_keys() -> None:
     (lead,) = merged.leads()
     assert lead.calls == 3
     assert [(s.orig, s.call_id) for s in lead.samples] == [
-        (None, None), ("12155551212", None), ("12155551212", "abc")]
+        (None, None),
+        ("12155551212", None),
+        ("12155551212", "abc"),
+    ]
     assert [lead.to_dict() for lead in back.leads()] == [lead.to_dict()]
 
 
@@ -283,14 +375,19 @@ def test_sketch_accepts_any_claimed_number() -> None:
     assert counter.count() == 3
 
 
-numbers = st.one_of(st.none(), st.just(""), st.text("0123456789", min_size=1, max_size=12),
-                    st.from_regex(r"1?[2-9][0-9]{2}[2-9][0-9]{6}", fullmatch=True))
+numbers = st.one_of(
+    st.none(),
+    st.just(""),
+    st.text("0123456789", min_size=1, max_size=12),
+    st.from_regex(r"1?[2-9][0-9]{2}[2-9][0-9]{6}", fullmatch=True),
+)
 
 
 @given(orig=numbers, dest=numbers)
 @settings(max_examples=300, deadline=None)
-def test_number_stats_counts_agree_with_the_public_rules(orig: str | None,
-                                                         dest: str | None) -> None:
+def test_number_stats_counts_agree_with_the_public_rules(
+    orig: str | None, dest: str | None
+) -> None:
     # NumberStats.add computes the national part once; its counts must be what
     # neighbour() and nanp_problem() say of the same numbers
     stats = NumberStats()
@@ -314,25 +411,57 @@ def per_call_traffic(seed: int = 1) -> list[tuple[CallRecord, VerificationResult
     for i in range(300):  # the campaign: a fresh origid, a spoofed neighbour number each
         line += 1
         npa = 201 + i
-        calls.append(call(line, f"1{npa}555{2000 + i:04d}", f"1{npa}5559999", spc="888P",
-                          origid=f"888-{rng.getrandbits(64):016x}", attest="A",
-                          minutes=600 + i % 120))
+        calls.append(
+            call(
+                line,
+                f"1{npa}555{2000 + i:04d}",
+                f"1{npa}5559999",
+                spc="888P",
+                origid=f"888-{rng.getrandbits(64):016x}",
+                attest="A",
+                minutes=600 + i % 120,
+            )
+        )
     for _ in range(50):  # the same signer's ordinary customers, also a fresh origid each
         line += 1
-        calls.append(call(line, rng.choice(pool), f"1{rng.randrange(201, 989)}2345678",
-                          spc="888P", origid=f"888-{rng.getrandbits(64):016x}", attest="A",
-                          minutes=rng.randrange(1440)))
+        calls.append(
+            call(
+                line,
+                rng.choice(pool),
+                f"1{rng.randrange(201, 989)}2345678",
+                spc="888P",
+                origid=f"888-{rng.getrandbits(64):016x}",
+                attest="A",
+                minutes=rng.randrange(1440),
+            )
+        )
     for _ in range(200):  # and its customers behind one trunk origid
         line += 1
-        calls.append(call(line, rng.choice(pool), f"1{rng.randrange(201, 989)}2345678",
-                          spc="888P", origid="888-trunk", attest="A",
-                          minutes=rng.randrange(1440)))
+        calls.append(
+            call(
+                line,
+                rng.choice(pool),
+                f"1{rng.randrange(201, 989)}2345678",
+                spc="888P",
+                origid="888-trunk",
+                attest="A",
+                minutes=rng.randrange(1440),
+            )
+        )
     other = [f"1614222{n:04d}" for n in range(3000, 3060)]
     for _ in range(400):  # another per-call signer, ordinary subscribers
         line += 1
-        calls.append(call(line, rng.choice(other), f"1{rng.randrange(201, 989)}2345678",
-                          spc="777Q", origid=f"777-{rng.getrandbits(64):016x}", attest="A",
-                          minutes=rng.randrange(1440)))
+        calls.append(
+            call(
+                line,
+                rng.choice(other),
+                f"1{rng.randrange(201, 989)}2345678",
+                spc="777Q",
+                origid=f"777-{rng.getrandbits(64):016x}",
+                attest="A",
+                minutes=rng.randrange(1440),
+            )
+        )
     rng.shuffle(calls)
     return calls
 
@@ -348,8 +477,9 @@ def test_campaign_through_a_per_call_origid_signer_ranks_first() -> None:
     assert top.calls == 350  # the campaign and the customers with a fresh origid
     assert top.distinct_origids == 351  # ... and the trunk origid
     assert top.neighbour_calls == 300
-    assert top.why[0].startswith("origid per call: the signer put 351 distinct origids on "
-                                 "550 calls")
+    assert top.why[0].startswith(
+        "origid per call: the signer put 351 distinct origids on 550 calls"
+    )
     assert top.traceback.origid is None
     assert all(s.origid is not None and s.origid.startswith("888-") for s in top.samples)
     assert "each sample call's origid" in top.traceback.ask
@@ -382,17 +512,24 @@ def test_per_call_campaign_scores_as_the_same_campaign_under_one_origid() -> Non
     assert not one.origid_per_call
     assert each.score == one.score
     assert (each.calls, each.distinct_orig, each.neighbour_calls, each.attest) == (
-        one.calls, one.distinct_orig, one.neighbour_calls, one.attest)
+        one.calls,
+        one.distinct_orig,
+        one.neighbour_calls,
+        one.attest,
+    )
     assert set(each.flags) - set(one.flags) == {"origid_per_call"}
 
 
-@pytest.mark.parametrize(("small", "each", "full", "per_call"), [
-    (9, 1, 0, False),   # too few to tell
-    (10, 1, 0, True),   # a fresh origid on every call
-    (10, 3, 0, True),   # ... or every few calls
-    (10, 1, 9, True),   # most origids are small: the others stay leads of their own
-    (10, 1, 10, False),  # half: not most
-])
+@pytest.mark.parametrize(
+    ("small", "each", "full", "per_call"),
+    [
+        (9, 1, 0, False),  # too few to tell
+        (10, 1, 0, True),  # a fresh origid on every call
+        (10, 3, 0, True),  # ... or every few calls
+        (10, 1, 9, True),  # most origids are small: the others stay leads of their own
+        (10, 1, 10, False),  # half: not most
+    ],
+)
 def test_origid_per_call_rule(small: int, each: int, full: int, per_call: bool) -> None:
     analysis = Analysis()
     line = 0
@@ -410,7 +547,8 @@ def test_origid_per_call_rule(small: int, each: int, full: int, per_call: bool) 
     assert sum(lead.calls for lead in leads) == line
     assert sum(lead.origid_per_call for lead in leads) == per_call
     assert {lead.origid for lead in leads if not lead.origid_per_call} >= {
-        f"r{i}" for i in range(full)}
+        f"r{i}" for i in range(full)
+    }
 
 
 def test_signers_table() -> None:
@@ -420,7 +558,12 @@ def test_signers_table() -> None:
     assert list(rows) == ["888P", "777Q", "111A", "222B"]  # most calls first
     p = rows["888P"]
     assert (p.calls, p.passed, p.failed, p.distinct_origids, p.distinct_origids_exact) == (
-        550, 550, 0, 351, True)
+        550,
+        550,
+        0,
+        351,
+        True,
+    )
     assert p.origid_per_call
     assert p.origids_per_call == pytest.approx(351 / 550)
     assert p.attest == {"A": 550}
@@ -447,17 +590,16 @@ def test_top_builds_the_same_leads_as_the_full_ranking() -> None:
 
 @settings(max_examples=40, deadline=None)
 @given(cut=st.integers(0, 1300), seed=st.integers(0, 2), third=st.integers(0, 1300))
-def test_merge_of_parts_equals_whole_with_per_call_signers(cut: int, seed: int,
-                                                          third: int) -> None:
+def test_merge_of_parts_equals_whole_with_per_call_signers(cut: int, seed: int, third: int) -> None:
     calls = per_call_traffic(seed)
     cut, third = sorted((cut, third))
     whole = Analysis().add_all(calls)
-    parts = [Analysis().add_all(calls[a:b])
-             for a, b in ((0, cut), (cut, third), (third, len(calls)))]
+    parts = [
+        Analysis().add_all(calls[a:b]) for a, b in ((0, cut), (cut, third), (third, len(calls)))
+    ]
     merged = parts[0].merge(parts[1]).merge(parts[2])
     assert merged == whole
-    assert [lead.to_dict() for lead in merged.leads()] == [
-        lead.to_dict() for lead in whole.leads()]
+    assert [lead.to_dict() for lead in merged.leads()] == [lead.to_dict() for lead in whole.leads()]
     assert merged.signers_table() == whole.signers_table()
     taken = Analysis()
     for part in reversed(parts):
@@ -473,10 +615,17 @@ def test_bounded_small_groups_count_every_call_once(cut: int, cap: int) -> None:
     rng = random.Random(cap)
     calls = []
     for i in range(3000):
-        origid = ("trunk" if i % 10 == 0 else "late" if i > 2000 and i % 5 == 1
-                  else f"fresh-{i}")
-        calls.append(call(i + 1, f"1215{rng.randrange(2000000, 9999999)}", "12125550000",
-                          spc="888P", origid=origid, minutes=i))
+        origid = "trunk" if i % 10 == 0 else "late" if i > 2000 and i % 5 == 1 else f"fresh-{i}"
+        calls.append(
+            call(
+                i + 1,
+                f"1215{rng.randrange(2000000, 9999999)}",
+                "12125550000",
+                spc="888P",
+                origid=origid,
+                minutes=i,
+            )
+        )
     rng.shuffle(calls)
     whole = Analysis(small_cap=cap).add_all(calls)
     merged = Analysis(small_cap=cap).add_all(calls[:cut])
@@ -491,22 +640,26 @@ def test_bounded_small_groups_count_every_call_once(cut: int, cap: int) -> None:
         assert analysis.leads_total() == len(leads)
         assert leads[0].origid_per_call
         # exact totals whatever the split
-        assert (signer.calls, signer.passed, signer.origids.count()) == (3000, 3000,
-                                                                         whole.signers[
-                                                                             "888P"].origids
-                                                                         .count())
+        assert (signer.calls, signer.passed, signer.origids.count()) == (
+            3000,
+            3000,
+            whole.signers["888P"].origids.count(),
+        )
         assert analysis.signers_table() == whole.signers_table()
         for lead in leads:  # a repeating origid's lead says when it may miss calls
-            if not lead.origid_per_call and lead.calls < {"trunk": 300, "late": 200}[
-                    lead.origid or ""]:
+            if (
+                not lead.origid_per_call
+                and lead.calls < {"trunk": 300, "late": 200}[lead.origid or ""]
+            ):
                 assert "origid_partial" in lead.flags
 
 
 def test_small_groups_memory_does_not_grow_with_origids() -> None:
     analysis = Analysis(small_cap=256)
     for i in range(20_000):
-        analysis.add(*call(i + 1, f"1215{2000000 + i:07d}", "12125550000", spc="888P",
-                           origid=f"fresh-{i}"))
+        analysis.add(
+            *call(i + 1, f"1215{2000000 + i:07d}", "12125550000", spc="888P", origid=f"fresh-{i}")
+        )
     signer = analysis.signers["888P"]
     assert len(signer.small) <= 256
     assert not analysis.leads_by_key

@@ -30,8 +30,9 @@ CAMPAIGN = "7c1d3a52-0b8e-4f0e-9d55-6a0f1e2c9b10"
 
 @pytest.fixture(scope="module")
 def example() -> Analysis:
-    return shakenlib.analyze(CALLS, trust=TRUST, mirror=MIRROR,
-                             providers=str(EX / "providers.csv"), progress=False)
+    return shakenlib.analyze(
+        CALLS, trust=TRUST, mirror=MIRROR, providers=str(EX / "providers.csv"), progress=False
+    )
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +44,11 @@ def test_analyze_example_first_lead_is_the_campaign(example: Analysis) -> None:
     frame = example.leads_frame()
     first = frame.iloc[0]
     assert (first["rank"], first["spc"], first["provider"], first["origid"]) == (
-        1, "999R", "Bluefin VoIP LLC", CAMPAIGN)
+        1,
+        "999R",
+        "Bluefin VoIP LLC",
+        CAMPAIGN,
+    )
     assert (first["calls"], first["attest_A"], first["distinct_orig"]) == (600, 600, 600)
     assert "likely_improper_attestation" in first["flags"].split(";")
     assert len(frame) == example.leads_total() == 8
@@ -61,7 +66,8 @@ def test_signers_frame(example: Analysis) -> None:
     frame = example.signers_frame()
     assert list(frame["spc"]) == [row.spc for row in example.signers_table()]
     assert frame["calls"].sum() == example.passed + example.failed - sum(
-        example.unattributed.values())
+        example.unattributed.values()
+    )
     assert frame.loc[frame["spc"] == "730G", "attest_C"].item() == 273
     assert frame.loc[0, "provider"] == "Bluefin VoIP LLC"  # the directory of analyze()
 
@@ -77,14 +83,25 @@ def test_calls_frame_rereads_the_lead(example: Analysis) -> None:
 
 
 def test_dataframe_and_dicts_give_the_same_analysis_as_the_file(
-        example: Analysis, rows: list[dict[str, Any]]) -> None:
+    example: Analysis, rows: list[dict[str, Any]]
+) -> None:
     from_file = example.leads_frame()
     frame = pd.read_json(CALLS, lines=True, dtype=False)
     for source, jobs in ((frame, 1), (rows, 1), (frame, 2)):
-        analysis = shakenlib.analyze(source, trust=[TRUST], mirror=MIRROR, jobs=jobs,
-                                     providers=str(EX / "providers.csv"), progress=False)
+        analysis = shakenlib.analyze(
+            source,
+            trust=[TRUST],
+            mirror=MIRROR,
+            jobs=jobs,
+            providers=str(EX / "providers.csv"),
+            progress=False,
+        )
         assert (analysis.calls, analysis.passed, analysis.failed, analysis.unsigned) == (
-            2000, 1764, 36, 200)
+            2000,
+            1764,
+            36,
+            200,
+        )
         pd.testing.assert_frame_equal(analysis.leads_frame(), from_file)
 
 
@@ -93,8 +110,14 @@ def test_several_paths_and_workers(tmp_path: Path, example: Analysis) -> None:
     a, b = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
     a.write_text("".join(lines[:700]))
     b.write_text("".join(lines[700:]))
-    analysis = shakenlib.analyze([a, b], trust=TRUST, mirror=MIRROR, jobs=2, progress=False,
-                                 providers=str(EX / "providers.csv"))
+    analysis = shakenlib.analyze(
+        [a, b],
+        trust=TRUST,
+        mirror=MIRROR,
+        jobs=2,
+        progress=False,
+        providers=str(EX / "providers.csv"),
+    )
     assert analysis.calls == 2000
     pd.testing.assert_frame_equal(analysis.leads_frame(), example.leads_frame())
 
@@ -109,19 +132,24 @@ def test_a_generator_is_read_once_so_calls_frame_says_so(rows: list[dict[str, An
         built.calls_frame(analysis.leads()[0])
 
 
-def test_client_without_cluster_engine_is_a_usage_error(monkeypatch: pytest.MonkeyPatch,
-                                                        ) -> None:
+def test_client_without_cluster_engine_is_a_usage_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     import importlib.util
 
     real = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name.endswith(
-        ".cluster") else real(name, *a))
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *a: None if name.endswith(".cluster") else real(name, *a),
+    )
     with pytest.raises(UsageError, match="cluster engine not installed"):
         shakenlib.analyze(CALLS, trust=TRUST, mirror=MIRROR, client=object())
 
 
-def test_client_calls_the_cluster_engine_when_present(monkeypatch: pytest.MonkeyPatch,
-                                                      ) -> None:
+def test_client_calls_the_cluster_engine_when_present(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     import importlib.util
     import types
 
@@ -135,8 +163,11 @@ def test_client_calls_the_cluster_engine_when_present(monkeypatch: pytest.Monkey
     module.analyze_on_cluster = analyze_on_cluster  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "shakenlib.analysis.cluster", module)
     real = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: object() if name.endswith(
-        ".cluster") else real(name, *a))
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *a: object() if name.endswith(".cluster") else real(name, *a),
+    )
     client = object()
     assert shakenlib.analyze(CALLS, trust=TRUST, mirror=MIRROR, client=client).calls == 7
     assert seen[0][2] is client
@@ -162,13 +193,13 @@ def test_trust_store_and_repository_objects() -> None:
     from shakenlib import MirrorRepository, TrustStore
 
     store = TrustStore.from_pem_files([TRUST])
-    analysis = shakenlib.analyze(CALLS, trust=store, repository=MirrorRepository(MIRROR),
-                                 progress=False)
+    analysis = shakenlib.analyze(
+        CALLS, trust=store, repository=MirrorRepository(MIRROR), progress=False
+    )
     assert (analysis.calls, analysis.passed) == (2000, 1764)
 
 
-def test_missing_pandas_names_the_extra(monkeypatch: pytest.MonkeyPatch,
-                                        example: Analysis) -> None:
+def test_missing_pandas_names_the_extra(monkeypatch: pytest.MonkeyPatch, example: Analysis) -> None:
     monkeypatch.setitem(sys.modules, "pandas", None)
     with pytest.raises(UsageError, match=r'pip install "shakenlib\[notebook\]"'):
         example.leads_frame()
@@ -197,30 +228,53 @@ def test_verify_frame(rows: list[dict[str, Any]]) -> None:
 
 
 def test_verify_frame_reads_naive_times_in_tz() -> None:
-    frame = pd.DataFrame([{"time": pd.Timestamp("2025-06-01 08:00"), "orig": "2155550123",
-                           "dest": "2125550100", "identity": float("nan")}])
+    frame = pd.DataFrame(
+        [
+            {
+                "time": pd.Timestamp("2025-06-01 08:00"),
+                "orig": "2155550123",
+                "dest": "2125550100",
+                "identity": float("nan"),
+            }
+        ]
+    )
     out = shakenlib.verify_frame(frame, trust=TRUST, tz="America/New_York")
     assert out.loc[0, "time"] == pd.Timestamp("2025-06-01T12:00:00Z")
     assert out.loc[0, "orig"] == "12155550123"
     assert out.loc[0, "error"] == "identity_missing"
 
 
-_value = st.one_of(st.none(), st.text(max_size=12), st.integers(-10**12, 10**12),
-                   st.floats(allow_nan=True), st.lists(st.text(max_size=6), max_size=3))
+_value = st.one_of(
+    st.none(),
+    st.text(max_size=12),
+    st.integers(-(10**12), 10**12),
+    st.floats(allow_nan=True),
+    st.lists(st.text(max_size=6), max_size=3),
+)
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.lists(st.dictionaries(st.sampled_from(
-    ["time", "orig", "dest", "identity", "call_id", "other"]), _value, max_size=6),
-    max_size=5))
+@given(
+    st.lists(
+        st.dictionaries(
+            st.sampled_from(["time", "orig", "dest", "identity", "call_id", "other"]),
+            _value,
+            max_size=6,
+        ),
+        max_size=5,
+    )
+)
 def test_rows_in_memory_are_read_as_the_same_jsonl_rows(rows: list[dict[str, Any]]) -> None:
     """No second parser: a dict row gives exactly what its JSON line in a file gives."""
+
     def clean(value: Any) -> Any:
         return None if isinstance(value, float) and value != value else value
 
     text = "".join(json.dumps({k: clean(v) for k, v in row.items()}) + "\n" for row in rows)
-    from_text = [(r.line, r) if not hasattr(r, "reason") else (r.line, r.reason)
-                 for r in RecordSource.from_text(text)]
+    from_text = [
+        (r.line, r) if not hasattr(r, "reason") else (r.line, r.reason)
+        for r in RecordSource.from_text(text)
+    ]
     from_rows = []
     for r in RowSource(rows=rows):
         if hasattr(r, "reason"):
@@ -232,8 +286,12 @@ def test_rows_in_memory_are_read_as_the_same_jsonl_rows(rows: list[dict[str, Any
 
 def test_progress_callback_and_bar(rows: list[dict[str, Any]]) -> None:
     seen: list[tuple[int, int]] = []
-    shakenlib.analyze(rows[:300], trust=TRUST, mirror=MIRROR,
-                      progress=lambda done, failed: seen.append((done, failed)))
+    shakenlib.analyze(
+        rows[:300],
+        trust=TRUST,
+        mirror=MIRROR,
+        progress=lambda done, failed: seen.append((done, failed)),
+    )
     assert seen[-1][0] == 300
     out = io.StringIO()
     ticks: Iterator[float] = iter([0.0, 1.0, 1.2, 3.0])
@@ -265,9 +323,12 @@ def test_cli_progress_only_on_a_terminal(monkeypatch: pytest.MonkeyPatch) -> Non
 
 
 def test_analysis_repr_is_short(example: Analysis) -> None:
-    assert repr(example) == ("<Analysis calls=2000 passed=1764 failed=36 unsigned=200 "
-                             "unreadable=0 leads=8>")
+    assert repr(example) == (
+        "<Analysis calls=2000 passed=1764 failed=36 unsigned=200 unreadable=0 leads=8>"
+    )
     lead = example.leads()[0]
     assert repr(lead) == f"<Lead spc='999R' origid='{CAMPAIGN}' calls=600 score={lead.score}>"
-    assert lead.per_hour[0] == (int(dt.datetime(2025, 6, 1, 16, tzinfo=dt.UTC).timestamp()
-                                    // 3600), 190)
+    assert lead.per_hour[0] == (
+        int(dt.datetime(2025, 6, 1, 16, tzinfo=dt.UTC).timestamp() // 3600),
+        190,
+    )

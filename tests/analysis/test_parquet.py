@@ -33,8 +33,9 @@ def _analysis(out: Path, source: RecordSource) -> dict[str, Any]:
     return analyze_source(source, config, jobs=1).to_dict()
 
 
-def test_parquet_analysis_equals_json_lines(day: tuple[Path, list[dict[str, Any]]],
-                                            tmp_path: Path) -> None:
+def test_parquet_analysis_equals_json_lines(
+    day: tuple[Path, list[dict[str, Any]]], tmp_path: Path
+) -> None:
     out, records = day
     path = tmp_path / "calls.parquet"
     write_parquet(path, records, row_group_size=25)  # several row groups
@@ -44,8 +45,9 @@ def test_parquet_analysis_equals_json_lines(day: tuple[Path, list[dict[str, Any]
     assert _analysis(out, RecordSource(path=str(tmp_path))) == expected  # a directory of it
 
 
-def test_homer_sip_table_is_read_as_sip(day: tuple[Path, list[dict[str, Any]]],
-                                        tmp_path: Path) -> None:
+def test_homer_sip_table_is_read_as_sip(
+    day: tuple[Path, list[dict[str, Any]]], tmp_path: Path
+) -> None:
     out, records = day
     path = tmp_path / "hep_1-0.parquet"
     write_homer_parquet(path, records)
@@ -54,7 +56,10 @@ def test_homer_sip_table_is_read_as_sip(day: tuple[Path, list[dict[str, Any]]],
     first = items[0]
     assert isinstance(first, CallRecord)
     assert (first.call_id, first.orig, first.dest) == (
-        records[0]["call_id"], records[0]["orig"], records[0]["dest"])
+        records[0]["call_id"],
+        records[0]["orig"],
+        records[0]["dest"],
+    )
     assert (first.src, first.dst) == ("192.0.2.10:5060", "198.51.100.7:5060")  # rcinfo
     jsonl = _analysis(out, RecordSource(path=str(out / "calls.jsonl")))
     assert _analysis(out, RecordSource(path=str(path))) == jsonl
@@ -62,18 +67,28 @@ def test_homer_sip_table_is_read_as_sip(day: tuple[Path, list[dict[str, Any]]],
 
 def test_nested_columns_and_mapping(tmp_path: Path) -> None:
     path = tmp_path / "nested.parquet"
-    table = pa.Table.from_pylist([
-        {"Start Time": "2025-06-01 08:00:00", "sip": {"headers": {"identity": "h1",
-                                                                  "pai": "tel:+12155550100"}},
-         "IdentityB": "h2", "Verstat": "TN-Validation-Passed"},
-    ])
+    table = pa.Table.from_pylist(
+        [
+            {
+                "Start Time": "2025-06-01 08:00:00",
+                "sip": {"headers": {"identity": "h1", "pai": "tel:+12155550100"}},
+                "IdentityB": "h2",
+                "Verstat": "TN-Validation-Passed",
+            },
+        ]
+    )
     pq.write_table(table, path)
-    mapping = parse_mapping("time=Start Time,identity=sip.headers.identity+IdentityB,"
-                            "pai=sip.headers.pai,verstat=Verstat")
+    mapping = parse_mapping(
+        "time=Start Time,identity=sip.headers.identity+IdentityB,"
+        "pai=sip.headers.pai,verstat=Verstat"
+    )
     (record,) = list(RecordSource(path=str(path), mapping=mapping, tz="America/New_York"))
     assert isinstance(record, CallRecord)
     assert (record.identity, record.orig, record.upstream_verstat) == (
-        ("h1", "h2"), "12155550100", "TN-Validation-Passed")
+        ("h1", "h2"),
+        "12155550100",
+        "TN-Validation-Passed",
+    )
     assert record.time.isoformat() == "2025-06-01T12:00:00+00:00"
 
 
@@ -83,8 +98,7 @@ def test_parquet_without_the_mapped_columns_is_a_usage_error(tmp_path: Path) -> 
     with pytest.raises(UsageError, match=r"x.parquet: no column 'time'"):
         list(RecordSource(path=str(path)))
     with pytest.raises(UsageError, match=r"no column 'Calling Number'"):
-        list(RecordSource(path=str(path), mapping={"time": "when",
-                                                   "orig": "Calling Number"}))
+        list(RecordSource(path=str(path), mapping={"time": "when", "orig": "Calling Number"}))
     notparquet = tmp_path / "y.parquet"
     notparquet.write_text("hello")
     with pytest.raises(UsageError, match=r"y\.parquet: not a Parquet file"):
@@ -92,8 +106,9 @@ def test_parquet_without_the_mapped_columns_is_a_usage_error(tmp_path: Path) -> 
 
 
 def test_parquet_in_a_directory_with_a_bad_file_names_it(tmp_path: Path) -> None:
-    pq.write_table(pa.Table.from_pylist([{"time": 0, "orig": "12155550100"}]),
-                   tmp_path / "a.parquet")
+    pq.write_table(
+        pa.Table.from_pylist([{"time": 0, "orig": "12155550100"}]), tmp_path / "a.parquet"
+    )
     pq.write_table(pa.Table.from_pylist([{"when": 0}]), tmp_path / "b.parquet")
     items = list(RecordSource(path=str(tmp_path)))
     assert isinstance(items[0], CallRecord)

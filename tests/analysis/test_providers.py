@@ -15,8 +15,10 @@ from shakenlib.analysis.providers import (
 )
 from shakenlib.errors import UsageError
 
-CORPUS = Path(os.environ.get("SHAKENLIB_CORPUS_DIR") or
-              Path(__file__).resolve().parents[3] / "shared/data/real-sti-certs")
+CORPUS = Path(
+    os.environ.get("SHAKENLIB_CORPUS_DIR")
+    or Path(__file__).resolve().parents[3] / "shared/data/real-sti-certs"
+)
 
 
 def test_itg_list_ships_with_source() -> None:
@@ -28,27 +30,30 @@ def test_itg_list_ships_with_source() -> None:
     assert members.as_of
 
 
-@pytest.mark.parametrize(("name", "member"), [
-    ("AT&T", "AT&T"),
-    ("AT&T Corp.", "AT&T"),
-    ("AT & T Services, Inc.", "AT&T"),
-    ("at&t enterprises llc", "AT&T"),
-    ("T-Mobile USA, Inc.", "T-Mobile"),
-    ("Bandwidth.com CLEC, LLC", "Bandwidth"),
-    ("Cox Communications Inc", "Cox Communications"),
-    ("Cox", "Cox Communications"),
-    ("Verizon Data Services LLC", "Verizon"),
-    ("YMAX Communications Corp.", "YMax"),
-    ("O1 Communications, Inc.", "O1 Communications"),
-    ("IDT Telecom, Inc.", "IDT Telecom"),
-    ("AT Telecom", None),           # "AT&T" is not "AT"
-    ("ATX Networks", None),
-    ("Consolidated Telcom ND", None),  # only "Consolidated Communications" is a member
-    ("Westside Networks", None),
-    ("Bell", None),                 # member is "Bell Canada"
-    ("", None),
-    (None, None),
-])
+@pytest.mark.parametrize(
+    ("name", "member"),
+    [
+        ("AT&T", "AT&T"),
+        ("AT&T Corp.", "AT&T"),
+        ("AT & T Services, Inc.", "AT&T"),
+        ("at&t enterprises llc", "AT&T"),
+        ("T-Mobile USA, Inc.", "T-Mobile"),
+        ("Bandwidth.com CLEC, LLC", "Bandwidth"),
+        ("Cox Communications Inc", "Cox Communications"),
+        ("Cox", "Cox Communications"),
+        ("Verizon Data Services LLC", "Verizon"),
+        ("YMAX Communications Corp.", "YMax"),
+        ("O1 Communications, Inc.", "O1 Communications"),
+        ("IDT Telecom, Inc.", "IDT Telecom"),
+        ("AT Telecom", None),  # "AT&T" is not "AT"
+        ("ATX Networks", None),
+        ("Consolidated Telcom ND", None),  # only "Consolidated Communications" is a member
+        ("Westside Networks", None),
+        ("Bell", None),  # member is "Bell Canada"
+        ("", None),
+        (None, None),
+    ],
+)
 def test_itg_matching(name: str | None, member: str | None) -> None:
     assert itg_member_for(name) == member
 
@@ -69,13 +74,18 @@ def test_simple_csv(tmp_path: Path) -> None:
     assert d.provider_for("999R").itg_name == "Comcast"
     fallback = d.provider_for("000X", "T-Mobile USA, Inc.")
     assert (fallback.name, fallback.source, fallback.itg_name) == (
-        "T-Mobile USA, Inc.", "certificate subject O", "T-Mobile")
+        "T-Mobile USA, Inc.",
+        "certificate subject O",
+        "T-Mobile",
+    )
 
 
 def test_ocn_table_rows_merge(tmp_path: Path) -> None:
     path = tmp_path / "ocn.csv"
-    path.write_text('OCN,Org Name,CN,Cert\n"006L","VoyageNetworks","a","https://x/1.pem"\n'
-                    '"006L","VoyageNetworks","b","https://y/2.pem"\n')
+    path.write_text(
+        'OCN,Org Name,CN,Cert\n"006L","VoyageNetworks","a","https://x/1.pem"\n'
+        '"006L","VoyageNetworks","b","https://y/2.pem"\n'
+    )
     d = ProviderDirectory.from_csv(path)
     p = d.get("006L")
     assert p is not None
@@ -99,13 +109,15 @@ def test_real_ocn_table() -> None:
     members = {p.itg_name for p in (d.get(s) for s in _spcs(table)) if p and p.itg_member}
     # the big ITG members are in the ecosystem table under their legal names
     assert {"AT&T", "T-Mobile", "Verizon", "Comcast", "Bandwidth"} <= members
-    consolidated = [p for p in (d.get(s) for s in _spcs(table))
-                    if p and p.name == "Consolidated Telcom ND"]
+    consolidated = [
+        p for p in (d.get(s) for s in _spcs(table)) if p and p.name == "Consolidated Telcom ND"
+    ]
     assert all(not p.itg_member for p in consolidated)
 
 
 def _spcs(table: Path) -> set[str]:
     import csv
+
     with open(table, encoding="utf-8") as handle:
         return {row["OCN"] for row in csv.DictReader(handle)}
 
@@ -115,7 +127,10 @@ def test_provider_look_ups_are_cached_and_still_right() -> None:
     first = directory.provider_for("111A", "Cox Communications Inc")
     assert first is directory.provider_for("111A", "Cox Communications Inc")
     assert (first.name, first.itg_name, first.source) == (
-        "Cox Communications Inc", "Cox Communications", "certificate subject O")
+        "Cox Communications Inc",
+        "Cox Communications",
+        "certificate subject O",
+    )
     other = directory.provider_for("111A", "Westside Networks")  # same SPC, another name
     assert (other.name, other.itg_name) == ("Westside Networks", None)
     assert directory.provider_for("873j").name == "AT&T Services, Inc."

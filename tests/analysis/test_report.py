@@ -84,15 +84,33 @@ def hostile_analysis() -> tuple[Analysis, ProviderDirectory]:
     analysis = Analysis()
     cert = CertificateSummary(spc=EVIL[:12], subject_o=EVIL, subject_cn=EVIL, issuer=EVIL)
     for i in range(40):
-        record = CallRecord(line=i + 1, time=t0 + dt.timedelta(minutes=7 * i), orig=None,
-                            dest=f"1215555{i:04d}", identity=("x",), call_id=EVIL)
-        analysis.add(record, VerificationResult(
-            verstat="TN-Validation-Passed", attest="A", origid=EVIL, orig=EVIL,
-            certificate=cert, x5u="https://cr.example/" + EVIL))
-        analysis.add(record, VerificationResult.failure(
-            "x5u_fetch_failed", EVIL, x5u="https://evil.example/x"))
-    analysis.add(CallRecord(line=99, time=t0, orig="12155550123", dest="12155550199"),
-                 VerificationResult.failure("identity_missing"))
+        record = CallRecord(
+            line=i + 1,
+            time=t0 + dt.timedelta(minutes=7 * i),
+            orig=None,
+            dest=f"1215555{i:04d}",
+            identity=("x",),
+            call_id=EVIL,
+        )
+        analysis.add(
+            record,
+            VerificationResult(
+                verstat="TN-Validation-Passed",
+                attest="A",
+                origid=EVIL,
+                orig=EVIL,
+                certificate=cert,
+                x5u="https://cr.example/" + EVIL,
+            ),
+        )
+        analysis.add(
+            record,
+            VerificationResult.failure("x5u_fetch_failed", EVIL, x5u="https://evil.example/x"),
+        )
+    analysis.add(
+        CallRecord(line=99, time=t0, orig="12155550123", dest="12155550199"),
+        VerificationResult.failure("identity_missing"),
+    )
     analysis.add_error(UnreadableRecord(7, EVIL, EVIL))
     directory = ProviderDirectory([Provider(spc=EVIL[:12], name=EVIL, source="directory")])
     return analysis, directory
@@ -118,8 +136,10 @@ def test_report_is_self_contained() -> None:
     hrefs = [v for name, v in parsed.attrs if name in ("href", "xlink:href")]
     assert all(v and v.startswith("#") for v in hrefs)
     # namespaces name the SVG vocabulary; nothing else says http
-    assert not re.search(r"https?://(?!www\.w3\.org/)", page.replace(
-        "https://cr.example/", "").replace("https://evil.example/", ""))
+    assert not re.search(
+        r"https?://(?!www\.w3\.org/)",
+        page.replace("https://cr.example/", "").replace("https://evil.example/", ""),
+    )
     assert "@import" not in page
     assert not re.search(r"url\((?!#)", page)  # only references inside the page
     assert "<svg" in page  # the charts are inline
@@ -134,8 +154,7 @@ def test_report_without_charts_says_why(monkeypatch: pytest.MonkeyPatch) -> None
     page = render_html(analysis, None)
     check(page)
     assert "<svg xmlns" not in page
-    assert 'No charts: charts needs matplotlib: pip install &quot;shakenlib[notebook]&quot;' \
-        in page
+    assert "No charts: charts needs matplotlib: pip install &quot;shakenlib[notebook]&quot;" in page
 
 
 def test_repr_html_of_analysis_and_lead() -> None:
@@ -162,22 +181,39 @@ def _token(header: dict[str, Any], claims: dict[str, Any]) -> str:
 
 
 def test_repr_html_of_decoded_identity_and_result() -> None:
-    header = {"alg": "ES256", "ppt": "shaken", "typ": "passport",
-              "x5u": "https://cr.example/" + EVIL}
-    claims = {"attest": "A", "origid": EVIL, "orig": {"tn": EVIL}, "dest": {"tn": [EVIL]},
-              "iat": 1748779200, "rcd": {"nam": EVIL}}
+    header = {
+        "alg": "ES256",
+        "ppt": "shaken",
+        "typ": "passport",
+        "x5u": "https://cr.example/" + EVIL,
+    }
+    claims = {
+        "attest": "A",
+        "origid": EVIL,
+        "orig": {"tn": EVIL},
+        "dest": {"tn": [EVIL]},
+        "iat": 1748779200,
+        "rcd": {"nam": EVIL},
+    }
     decoded = shakenlib.decode_identity(
-        _token(header, claims) + ";info=<https://cr.example/a.pem>;alg=ES256;ppt=shaken")
+        _token(header, claims) + ";info=<https://cr.example/a.pem>;alg=ES256;ppt=shaken"
+    )
     parsed = check(decoded._repr_html_())
     text = "".join(parsed.text)
     assert json.dumps(EVIL) in text  # claim values shown as JSON text
     result = VerificationResult(
-        verstat="TN-Validation-Failed", error="signature_invalid", message=EVIL,
-        attest=EVIL, origid=EVIL, x5u=EVIL, orig=EVIL, dest=(EVIL,),
-        certificate=CertificateSummary(spc=EVIL, subject_o=EVIL, subject_cn=EVIL,
-                                       issuer=EVIL),
+        verstat="TN-Validation-Failed",
+        error="signature_invalid",
+        message=EVIL,
+        attest=EVIL,
+        origid=EVIL,
+        x5u=EVIL,
+        orig=EVIL,
+        dest=(EVIL,),
+        certificate=CertificateSummary(spc=EVIL, subject_o=EVIL, subject_cn=EVIL, issuer=EVIL),
         identities=(IdentityResult(0, False, error="signature_invalid", ppt=EVIL),),
-        findings=(Finding(EVIL, "error", EVIL),))
+        findings=(Finding(EVIL, "error", EVIL),),
+    )
     parsed = check(result._repr_html_())
     text = "".join(parsed.text)
     assert text.count(EVIL) >= 8
@@ -187,18 +223,30 @@ def test_repr_html_of_decoded_identity_and_result() -> None:
 
 # --- in a real browser -------------------------------------------------------------------
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--no-first-run")
+FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+)
 needs_chromium = pytest.mark.skipif(
-    CHROMIUM is None, reason="chromium is not installed (apt-get install chromium; .ci/run "
-                             "installs it)")
+    CHROMIUM is None,
+    reason="chromium is not installed (apt-get install chromium; .ci/run installs it)",
+)
 
 
 @pytest.fixture(scope="module")
 def example_report(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    analysis = shakenlib.analyze(str(EX / "calls.jsonl"), trust=str(EX / "trust.pem"),
-                                 mirror=str(EX / "mirror"), providers=str(EX / "providers.csv"),
-                                 progress=False)
+    analysis = shakenlib.analyze(
+        str(EX / "calls.jsonl"),
+        trust=str(EX / "trust.pem"),
+        mirror=str(EX / "mirror"),
+        providers=str(EX / "providers.csv"),
+        progress=False,
+    )
     path = tmp_path_factory.mktemp("report") / "report.html"
     path.write_text(analysis.to_html(), encoding="utf-8")
     return path
@@ -206,13 +254,18 @@ def example_report(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def _chromium(profile: Path, *args: str) -> subprocess.CompletedProcess[str]:
     assert CHROMIUM is not None
-    return subprocess.run([CHROMIUM, *FLAGS, f"--user-data-dir={profile}", *args],
-                          capture_output=True, text=True, timeout=120, check=False)
+    return subprocess.run(
+        [CHROMIUM, *FLAGS, f"--user-data-dir={profile}", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
 
 
 def _rows(dom: str) -> list[dict[str, Any]]:
-    table = dom[dom.index('id="leads"'):]
-    table = table[:table.index("</table>")]
+    table = dom[dom.index('id="leads"') :]
+    table = table[: table.index("</table>")]
     rows = []
     for row in re.findall(r'<tr data-rank="(\d+)">(.*?)</tr>', table, re.S):
         values = re.findall(r'data-v="([^"]*)"', row[1])
@@ -221,11 +274,11 @@ def _rows(dom: str) -> list[dict[str, Any]]:
 
 
 @needs_chromium
-def test_report_in_chromium_renders_charts_and_sorts(example_report: Path,
-                                                     tmp_path: Path) -> None:
+def test_report_in_chromium_renders_charts_and_sorts(example_report: Path, tmp_path: Path) -> None:
     url = example_report.as_uri()
-    done = _chromium(tmp_path / "p1", "--virtual-time-budget=2000", "--dump-dom",
-                     url + "#sort=calls-asc")
+    done = _chromium(
+        tmp_path / "p1", "--virtual-time-budget=2000", "--dump-dom", url + "#sort=calls-asc"
+    )
     dom = done.stdout
     assert "</html>" in dom, done.stderr[-2000:]
     check(dom)
@@ -237,8 +290,9 @@ def test_report_in_chromium_renders_charts_and_sorts(example_report: Path,
     calls = [r["calls"] for r in rows]
     assert calls == sorted(calls)
     assert rows[-1]["rank"] == 1  # the campaign, 600 calls, last
-    done = _chromium(tmp_path / "p2", "--virtual-time-budget=2000", "--dump-dom",
-                     url + "#sort=calls")
+    done = _chromium(
+        tmp_path / "p2", "--virtual-time-budget=2000", "--dump-dom", url + "#sort=calls"
+    )
     rows = _rows(done.stdout)
     assert [r["calls"] for r in rows] == sorted(calls, reverse=True)
     assert 'data-sorted="calls"' in done.stdout
@@ -251,8 +305,13 @@ def test_report_in_chromium_renders_charts_and_sorts(example_report: Path,
 @needs_chromium
 def test_report_screenshot(example_report: Path, tmp_path: Path) -> None:
     shot = tmp_path / "report.png"
-    done = _chromium(tmp_path / "p", "--virtual-time-budget=2000", f"--screenshot={shot}",
-                     "--window-size=1280,2000", example_report.as_uri())
+    done = _chromium(
+        tmp_path / "p",
+        "--virtual-time-budget=2000",
+        f"--screenshot={shot}",
+        "--window-size=1280,2000",
+        example_report.as_uri(),
+    )
     assert shot.exists(), done.stderr[-2000:]
     data = shot.read_bytes()
     assert data.startswith(b"\x89PNG")

@@ -25,13 +25,22 @@ def example(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, A
 
 
 def _args(out: Path) -> list[str]:
-    return [str(out / "calls.jsonl"), "--trust", str(out / "trust.pem"),
-            "--mirror", str(out / "mirror"), "--providers", str(out / "providers.csv"),
-            "--jobs", "1"]
+    return [
+        str(out / "calls.jsonl"),
+        "--trust",
+        str(out / "trust.pem"),
+        "--mirror",
+        str(out / "mirror"),
+        "--providers",
+        str(out / "providers.csv"),
+        "--jobs",
+        "1",
+    ]
 
 
-def test_analyze_json(example: tuple[Path, dict[str, Any]],
-                      capsys: pytest.CaptureFixture[str]) -> None:
+def test_analyze_json(
+    example: tuple[Path, dict[str, Any]], capsys: pytest.CaptureFixture[str]
+) -> None:
     out, planted = example
     assert main(["analyze", *_args(out), "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
@@ -40,8 +49,7 @@ def test_analyze_json(example: tuple[Path, dict[str, Any]],
     assert data["unreadable"] == 0
     assert data["passed"] + data["failed"] + data["unsigned"] == 200
     lead = data["leads"][0]
-    assert (lead["spc"], lead["provider"], lead["origid"]) == ("999R", "Bluefin VoIP LLC",
-                                                               CAMPAIGN)
+    assert (lead["spc"], lead["provider"], lead["origid"]) == ("999R", "Bluefin VoIP LLC", CAMPAIGN)
     assert lead["calls"] == planted["campaign_calls"] == 60
     assert lead["distinct_orig"] == planted["campaign_distinct_orig"]
     assert lead["attest"] == {"A": 60}
@@ -51,8 +59,9 @@ def test_analyze_json(example: tuple[Path, dict[str, Any]],
     assert lead["traceback"]["role"].startswith("signer")
 
 
-def test_analyze_table_csv_html(example: tuple[Path, dict[str, Any]], tmp_path: Path,
-                                capsys: pytest.CaptureFixture[str]) -> None:
+def test_analyze_table_csv_html(
+    example: tuple[Path, dict[str, Any]], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     out, _ = example
     assert main(["analyze", *_args(out), "--top", "2"]) == 0
     table = capsys.readouterr().out
@@ -86,9 +95,10 @@ def test_html_escapes(tmp_path: Path) -> None:
     t0 = dt.datetime(2025, 6, 1, tzinfo=dt.UTC)
     analysis = Analysis()
     cert = CertificateSummary(spc="<b>", subject_o="<script>alert(1)</script>")
-    analysis.add(CallRecord(line=1, time=t0, orig="1", dest="2", identity=("x",)),
-                 VerificationResult(verstat="TN-Validation-Passed", origid='"><img>',
-                                    certificate=cert))
+    analysis.add(
+        CallRecord(line=1, time=t0, orig="1", dest="2", identity=("x",)),
+        VerificationResult(verstat="TN-Validation-Passed", origid='"><img>', certificate=cert),
+    )
     page = render_html(analysis, None)
     assert "<script>alert" not in page
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
@@ -106,10 +116,14 @@ def test_csv_cells_cannot_become_spreadsheet_formulas() -> None:
 
     analysis = Analysis()
     cert = CertificateSummary(spc="873J", subject_o="@SUM(A1:A9)")
-    analysis.add(CallRecord(line=1, time=dt.datetime(2025, 6, 1, tzinfo=dt.UTC), orig="1",
-                            dest="2", identity=("x",)),
-                 VerificationResult(verstat="TN-Validation-Passed",
-                                    origid='=HYPERLINK("http://evil","x")', certificate=cert))
+    analysis.add(
+        CallRecord(
+            line=1, time=dt.datetime(2025, 6, 1, tzinfo=dt.UTC), orig="1", dest="2", identity=("x",)
+        ),
+        VerificationResult(
+            verstat="TN-Validation-Passed", origid='=HYPERLINK("http://evil","x")', certificate=cert
+        ),
+    )
     out = io.StringIO()
     write_csv(analysis.leads(), out)
     row = next(r for r in csv.DictReader(io.StringIO(out.getvalue())))
@@ -118,15 +132,31 @@ def test_csv_cells_cannot_become_spreadsheet_formulas() -> None:
     assert not any(v.startswith(("=", "+", "@")) for v in row.values())
 
 
-def test_verify_batch_streams_one_line_per_record(example: tuple[Path, dict[str, Any]],
-                                                  tmp_path: Path) -> None:
+def test_verify_batch_streams_one_line_per_record(
+    example: tuple[Path, dict[str, Any]], tmp_path: Path
+) -> None:
     out, _ = example
     calls = tmp_path / "calls.jsonl"
     lines = (out / "calls.jsonl").read_text().splitlines()
     calls.write_text("\n".join([*lines[:20], "{broken", *lines[20:40]]) + "\n")
     results = tmp_path / "results.jsonl"
-    assert main(["verify-batch", str(calls), "--trust", str(out / "trust.pem"),
-                 "--mirror", str(out / "mirror"), "--out", str(results), "--jobs", "2"]) == 0
+    assert (
+        main(
+            [
+                "verify-batch",
+                str(calls),
+                "--trust",
+                str(out / "trust.pem"),
+                "--mirror",
+                str(out / "mirror"),
+                "--out",
+                str(results),
+                "--jobs",
+                "2",
+            ]
+        )
+        == 0
+    )
     rows = [json.loads(line) for line in results.read_text().splitlines()]
     assert len(rows) == 41
     assert [r["line"] for r in rows] == list(range(1, 42))
@@ -135,12 +165,22 @@ def test_verify_batch_streams_one_line_per_record(example: tuple[Path, dict[str,
     signed = [r for r in rows if r.get("verstat") == "TN-Validation-Passed"]
     assert signed
     assert all(r["spc"] for r in signed)
-    assert {"verstat", "sip_code", "error", "attest", "origid", "spc", "x5u",
-            "call_id", "time"} <= set(signed[0])
+    assert {
+        "verstat",
+        "sip_code",
+        "error",
+        "attest",
+        "origid",
+        "spc",
+        "x5u",
+        "call_id",
+        "time",
+    } <= set(signed[0])
 
 
-def test_usage_errors(example: tuple[Path, dict[str, Any]], tmp_path: Path,
-                      capsys: pytest.CaptureFixture[str]) -> None:
+def test_usage_errors(
+    example: tuple[Path, dict[str, Any]], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     out, _ = example
     assert main(["analyze", str(out / "calls.jsonl")]) == 2
     assert "--trust" in capsys.readouterr().err
@@ -150,8 +190,9 @@ def test_usage_errors(example: tuple[Path, dict[str, Any]], tmp_path: Path,
     assert "unknown record field" in capsys.readouterr().err
 
 
-def test_column_mapping_on_csv(example: tuple[Path, dict[str, Any]], tmp_path: Path,
-                               capsys: pytest.CaptureFixture[str]) -> None:
+def test_column_mapping_on_csv(
+    example: tuple[Path, dict[str, Any]], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     out, planted = example
     cdr = tmp_path / "cdr.csv"
     with cdr.open("w", newline="") as handle:
@@ -160,9 +201,18 @@ def test_column_mapping_on_csv(example: tuple[Path, dict[str, Any]], tmp_path: P
         for line in (out / "calls.jsonl").read_text().splitlines():
             r = json.loads(line)
             writer.writerow([r["time"], r["orig"], r["dest"], r["identity"], "t1"])
-    args = [str(cdr), "--trust", str(out / "trust.pem"), "--mirror", str(out / "mirror"),
-            "--map", "time=start,orig=calling_number,dest=called_number", "--json",
-            "--jobs", "1"]
+    args = [
+        str(cdr),
+        "--trust",
+        str(out / "trust.pem"),
+        "--mirror",
+        str(out / "mirror"),
+        "--map",
+        "time=start,orig=calling_number,dest=called_number",
+        "--json",
+        "--jobs",
+        "1",
+    ]
     assert main(["analyze", *args]) == 0
     data = json.loads(capsys.readouterr().out)
     assert data["calls"] == 200
@@ -181,10 +231,15 @@ def _hostile_analysis() -> Any:
     t0 = dt.datetime(2025, 6, 1, tzinfo=dt.UTC)
     analysis = Analysis()
     cert = CertificateSummary(spc="666E", subject_o="Evil\x1b[2J Corp")
-    analysis.add(CallRecord(line=1, time=t0, orig=None, dest="2", identity=("x",)),
-                 VerificationResult(verstat="TN-Validation-Passed",
-                                    origid="o\n#1  score 99.9  signer SPC 873J  AT&T\ud800",
-                                    orig="\ud800", certificate=cert))
+    analysis.add(
+        CallRecord(line=1, time=t0, orig=None, dest="2", identity=("x",)),
+        VerificationResult(
+            verstat="TN-Validation-Passed",
+            origid="o\n#1  score 99.9  signer SPC 873J  AT&T\ud800",
+            orig="\ud800",
+            certificate=cert,
+        ),
+    )
     return analysis
 
 
@@ -199,7 +254,8 @@ def test_table_escapes_control_characters_in_signer_values() -> None:
 
 
 def test_html_and_csv_with_a_lone_surrogate_are_written(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from shakenlib.cli import analyze
 
     page = analyze.render_html(_hostile_analysis(), None)
@@ -221,14 +277,15 @@ def test_html_and_csv_with_a_lone_surrogate_are_written(
 @pytest.fixture(scope="module")
 def per_call_example(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
     out = tmp_path_factory.mktemp("cli-per-call")
-    planted = generate(out, calls=400, seed=11, origid_per_call=("999R", "561C"),
-                       signer_customers=0.05)
+    planted = generate(
+        out, calls=400, seed=11, origid_per_call=("999R", "561C"), signer_customers=0.05
+    )
     return out, planted
 
 
 def test_analyze_json_with_per_call_origid_signers(
-        per_call_example: tuple[Path, dict[str, Any]],
-        capsys: pytest.CaptureFixture[str]) -> None:
+    per_call_example: tuple[Path, dict[str, Any]], capsys: pytest.CaptureFixture[str]
+) -> None:
     out, planted = per_call_example
     assert planted["origid_per_call"] == ["561C", "999R"]
     assert main(["analyze", *_args(out), "--json"]) == 0
@@ -250,19 +307,27 @@ def test_analyze_json_with_per_call_origid_signers(
     signers = {row["spc"]: row for row in data["signers"]}
     assert set(signers) == {"873J", "412B", "561C", "730G", "999R"}
     row = signers["999R"]
-    assert (row["calls"], row["distinct_origids"], row["origids_per_call"],
-            row["origid_per_call"]) == (140, 140, 1.0, True)
+    assert (
+        row["calls"],
+        row["distinct_origids"],
+        row["origids_per_call"],
+        row["origid_per_call"],
+    ) == (140, 140, 1.0, True)
     assert row["share"] == round(140 / 400, 4)
     assert row["attest"] == {"A": planted["campaign_calls"], "B": planted["signer_customers"]}
     assert not signers["873J"]["origid_per_call"]
     assert sum(r["calls"] for r in signers.values()) == (
-        data["passed"] + data["failed"] - data["failed_without_certificate"]["by_error"].get(
-            "x5u_http_status", 0))
+        data["passed"]
+        + data["failed"]
+        - data["failed_without_certificate"]["by_error"].get("x5u_http_status", 0)
+    )
 
 
-def test_top_applies_to_every_format(per_call_example: tuple[Path, dict[str, Any]],
-                                     tmp_path: Path,
-                                     capsys: pytest.CaptureFixture[str]) -> None:
+def test_top_applies_to_every_format(
+    per_call_example: tuple[Path, dict[str, Any]],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     out, _ = per_call_example
     assert main(["analyze", *_args(out), "--json", "--top", "2"]) == 0
     data = json.loads(capsys.readouterr().out)
@@ -283,8 +348,7 @@ def test_top_applies_to_every_format(per_call_example: tuple[Path, dict[str, Any
     report = tmp_path / "leads.csv"
     assert main(["analyze", *_args(out), "--csv", str(report), "--top", "1"]) == 0
     rows = list(csv.DictReader(report.open()))
-    assert [(r["spc"], r["origid"], r["origid_per_call"]) for r in rows] == [
-        ("999R", "", "True")]
+    assert [(r["spc"], r["origid"], r["origid_per_call"]) for r in rows] == [("999R", "", "True")]
     signers = list(csv.DictReader((tmp_path / "leads-signers.csv").open()))
     assert signers[0]["spc"] == "999R"
     assert signers[0]["distinct_origids"] == "140"
@@ -297,8 +361,9 @@ def test_top_applies_to_every_format(per_call_example: tuple[Path, dict[str, Any
     assert "<h2>Signers</h2>" in html
 
 
-def test_top_must_be_a_positive_number_or_all(per_call_example: tuple[Path, dict[str, Any]],
-                                              capsys: pytest.CaptureFixture[str]) -> None:
+def test_top_must_be_a_positive_number_or_all(
+    per_call_example: tuple[Path, dict[str, Any]], capsys: pytest.CaptureFixture[str]
+) -> None:
     out, _ = per_call_example
     for bad in ("0", "x", "-3"):
         assert main(["analyze", *_args(out), "--top", bad]) == 2
@@ -306,8 +371,8 @@ def test_top_must_be_a_positive_number_or_all(per_call_example: tuple[Path, dict
 
 
 def test_per_call_analysis_does_not_depend_on_jobs(
-        per_call_example: tuple[Path, dict[str, Any]],
-        capsys: pytest.CaptureFixture[str]) -> None:
+    per_call_example: tuple[Path, dict[str, Any]], capsys: pytest.CaptureFixture[str]
+) -> None:
     # the workers' parts (small groups, signer totals) merge into the same analysis
     out, _ = per_call_example
     reports = []

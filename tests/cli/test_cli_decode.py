@@ -70,8 +70,9 @@ def test_decode_sip_json(capsys: pytest.CaptureFixture[str]) -> None:
     assert out["identities"][1]["claims"]["div"] == {"tn": "12155551213"}
 
 
-def test_decode_sip_stdin(capsys: pytest.CaptureFixture[str],
-                          monkeypatch: pytest.MonkeyPatch) -> None:
+def test_decode_sip_stdin(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     data = (ROOT / "examples" / "invite.sip").read_bytes()
     monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(data)))
     assert main(["decode", "--sip", "-"]) == 0

@@ -24,8 +24,10 @@ pytestmark = pytest.mark.network
 
 
 @pytest.fixture(scope="module")
-def dataset(https_server: HttpsRepositoryServer, tmp_path_factory: pytest.TempPathFactory,
-            ) -> dict[str, Any]:
+def dataset(
+    https_server: HttpsRepositoryServer,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> dict[str, Any]:
     """Calls signed by two providers whose certificates the local server holds (and one
     whose certificate is not there), with the STI-PA CRL the certificates name."""
     server = https_server
@@ -44,20 +46,23 @@ def dataset(https_server: HttpsRepositoryServer, tmp_path_factory: pytest.TempPa
             server.add(f"/{spc}/cert.pem", leaf.chain_pem())
         for i in range(3):
             orig, dest = f"1215555{n}{i:03d}", "12155550199"
-            identity = Signer(leaf.key, url).sign_shaken(orig=orig, dest=dest, attest="A",
-                                                          iat=iat, origid=f"o-{spc}")
-            lines.append(json.dumps({"time": iat, "orig": orig, "dest": dest,
-                                     "identity": identity}))
+            identity = Signer(leaf.key, url).sign_shaken(
+                orig=orig, dest=dest, attest="A", iat=iat, origid=f"o-{spc}"
+            )
+            lines.append(
+                json.dumps({"time": iat, "orig": orig, "dest": dest, "identity": identity})
+            )
     lines.append(json.dumps({"time": iat, "orig": "12155550100", "dest": "12155550199"}))
     (out / "calls.jsonl").write_text("\n".join(lines) + "\n")
-    return {"dir": out, "urls": sorted(urls), "crl": server.url("/sti-pa/crl"),
-            "server": server}
+    return {"dir": out, "urls": sorted(urls), "crl": server.url("/sti-pa/crl"), "server": server}
 
 
 def _repository(tls_files: TlsFiles) -> HttpRepository:
-    return HttpRepository(loopback_policy(
-        tls_files.ca_file, base=FetchPolicy(connect_timeout=1, read_timeout=1,
-                                            total_timeout=2)))
+    return HttpRepository(
+        loopback_policy(
+            tls_files.ca_file, base=FetchPolicy(connect_timeout=1, read_timeout=1, total_timeout=2)
+        )
+    )
 
 
 def test_the_urls_of_a_dataset(dataset: dict[str, Any]) -> None:
@@ -65,11 +70,13 @@ def test_the_urls_of_a_dataset(dataset: dict[str, Any]) -> None:
     assert x5u_urls([source]) == dataset["urls"]
 
 
-def test_mirror_then_verify_offline(dataset: dict[str, Any], tls_files: TlsFiles,
-                                    tmp_path: Path) -> None:
+def test_mirror_then_verify_offline(
+    dataset: dict[str, Any], tls_files: TlsFiles, tmp_path: Path
+) -> None:
     source = RecordSource(path=str(dataset["dir"] / "calls.jsonl"))
-    report = fill_mirror(x5u_urls([source]), tmp_path / "mirror", _repository(tls_files),
-                         at=StiTestPki().now)
+    report = fill_mirror(
+        x5u_urls([source]), tmp_path / "mirror", _repository(tls_files), at=StiTestPki().now
+    )
     missing = dataset["server"].url("/999R/cert.pem")
     assert report.certificates == tuple(u for u in dataset["urls"] if u != missing)
     assert report.crls == (dataset["crl"],)
@@ -79,16 +86,21 @@ def test_mirror_then_verify_offline(dataset: dict[str, Any], tls_files: TlsFiles
     assert (tmp_path / "mirror" / f"127.0.0.1:{port}" / "873J" / "cert.pem").is_file()
     assert (tmp_path / "mirror" / f"127.0.0.1:{port}" / "sti-pa" / "crl").is_file()
     # the mirror is all a run needs: no fetch policy, no server
-    config = VerifierConfig(trust_files=(str(dataset["dir"] / "trust.pem"),),
-                            mirror=str(tmp_path / "mirror"))
+    config = VerifierConfig(
+        trust_files=(str(dataset["dir"] / "trust.pem"),), mirror=str(tmp_path / "mirror")
+    )
     analysis = analyze_source(source, config, jobs=1)
     assert (analysis.calls, analysis.passed, analysis.unsigned) == (10, 6, 1)
     assert dict(analysis.failed_by_error) == {"x5u_http_status": 3}  # 999R: not mirrored
 
 
-def test_cli_mirror(dataset: dict[str, Any], tls_files: TlsFiles, tmp_path: Path,
-                    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
-                    ) -> None:
+def test_cli_mirror(
+    dataset: dict[str, Any],
+    tls_files: TlsFiles,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     monkeypatch.setattr(mirror, "make_repository", lambda: _repository(tls_files))
     calls = str(dataset["dir"] / "calls.jsonl")
     out = tmp_path / "m"

@@ -15,8 +15,15 @@ from shakenlib.testing.exports import CDR_MAPPING
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
-BASE = ["--trust", str(EXAMPLES / "trust.pem"), "--mirror", str(EXAMPLES / "mirror"),
-        "--json", "--jobs", "1"]
+BASE = [
+    "--trust",
+    str(EXAMPLES / "trust.pem"),
+    "--mirror",
+    str(EXAMPLES / "mirror"),
+    "--json",
+    "--jobs",
+    "1",
+]
 
 
 def _analyze(capsys: pytest.CaptureFixture[str], *args: str) -> dict[str, Any]:
@@ -45,15 +52,17 @@ def jsonl_analysis() -> dict[str, Any]:
 
 
 @pytest.mark.parametrize("name", ["calls.pcap", "calls.parquet"])
-def test_example_day_as_capture_and_parquet(jsonl_analysis: dict[str, Any], name: str,
-                                            capsys: pytest.CaptureFixture[str]) -> None:
+def test_example_day_as_capture_and_parquet(
+    jsonl_analysis: dict[str, Any], name: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     pytest.importorskip("dpkt" if name.endswith("pcap") else "pyarrow")
     # one INVITE per packet and one row per call: packet and row numbers are line numbers
     assert _analyze(capsys, str(EXAMPLES / name)) == jsonl_analysis
 
 
-def test_example_day_as_vendor_cdr(jsonl_analysis: dict[str, Any],
-                                   capsys: pytest.CaptureFixture[str]) -> None:
+def test_example_day_as_vendor_cdr(
+    jsonl_analysis: dict[str, Any], capsys: pytest.CaptureFixture[str]
+) -> None:
     cdr = str(EXAMPLES / "calls-cdr.csv")
     data = _analyze(capsys, cdr, "--map", CDR_MAPPING, "--tz", "America/New_York")
     assert data.pop("national_numbers") == data["calls"] == 2000
@@ -64,8 +73,9 @@ def test_example_day_as_vendor_cdr(jsonl_analysis: dict[str, Any],
     assert wrong["passed"] == 0
     assert wrong["failed_by_error"]["iat_future"] > 1700
     # without the country code the 10-digit numbers do not match the PASSporTs
-    raw = _analyze(capsys, cdr, "--map", CDR_MAPPING, "--tz", "America/New_York",
-                   "--country-code", "none")
+    raw = _analyze(
+        capsys, cdr, "--map", CDR_MAPPING, "--tz", "America/New_York", "--country-code", "none"
+    )
     assert raw["passed"] == 0
     assert raw["failed_by_error"]["orig_mismatch"] > 1700
 
@@ -79,13 +89,26 @@ def test_bad_tz_and_country_code_are_usage_errors(capsys: pytest.CaptureFixture[
 
 
 def _batch(out: Path, *extra: str) -> int:
-    return main(["verify-batch", str(EXAMPLES / "calls.jsonl"), "--trust",
-                 str(EXAMPLES / "trust.pem"), "--mirror", str(EXAMPLES / "mirror"),
-                 "--jobs", "1", "--out", str(out), *extra])
+    return main(
+        [
+            "verify-batch",
+            str(EXAMPLES / "calls.jsonl"),
+            "--trust",
+            str(EXAMPLES / "trust.pem"),
+            "--mirror",
+            str(EXAMPLES / "mirror"),
+            "--jobs",
+            "1",
+            "--out",
+            str(out),
+            *extra,
+        ]
+    )
 
 
 def test_verify_batch_failure_leaves_no_complete_looking_file(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # review item 14: a run that fails half way must not leave a file that looks complete
     import shakenlib.cli.verify_batch as vb
 
@@ -132,15 +155,19 @@ def test_verify_batch_parquet_output(tmp_path: Path) -> None:
     assert table.num_rows == 2000
     rows = table.slice(0, 3).to_pylist()
     assert rows[0]["line"] == 1
-    assert rows[0]["verstat"] in ("TN-Validation-Passed", "TN-Validation-Failed",
-                                  "No-TN-Validation")
+    assert rows[0]["verstat"] in (
+        "TN-Validation-Passed",
+        "TN-Validation-Failed",
+        "No-TN-Validation",
+    )
     assert json.loads(rows[0]["result"])["line"] == 1
     passed = table.filter(table.column("passed")).num_rows
     assert passed == 1764
 
 
 def test_verify_batch_out_in_a_missing_directory_names_it(
-        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     out = tmp_path / "nope" / "results.jsonl"
     assert _batch(out) == 2
     assert str(out) in capsys.readouterr().err
@@ -162,4 +189,5 @@ def test_make_example_derived_files_are_up_to_date(tmp_path: Path) -> None:
     for name in ("calls.pcap", "calls-cdr.csv"):
         assert (tmp_path / name).read_bytes() == (EXAMPLES / name).read_bytes(), name
     assert pq.read_table(tmp_path / "calls.parquet").equals(
-        pq.read_table(EXAMPLES / "calls.parquet"))
+        pq.read_table(EXAMPLES / "calls.parquet")
+    )

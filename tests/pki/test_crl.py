@@ -50,8 +50,13 @@ def test_not_revoked(pki: StiTestPki, good: Issued, bad: Issued) -> None:
     crl = pki.make_crl([bad])
     status = _checker(pki).check(good.certificate, [crl], at=NOW)
     assert status == RevocationStatus(
-        revoked=False, checked=True, reason=None,
-        crl_this_update=NOW - DAY, crl_next_update=NOW + DAY, findings=())
+        revoked=False,
+        checked=True,
+        reason=None,
+        crl_this_update=NOW - DAY,
+        crl_next_update=NOW + DAY,
+        findings=(),
+    )
 
 
 def test_revoked_with_certificate_issuer(pki: StiTestPki, bad: Issued) -> None:
@@ -93,22 +98,29 @@ def test_same_serial_other_ca_not_revoked(pki: StiTestPki, bad: Issued) -> None:
     _revoked(_checker(pki).check, bad.certificate, [crl], at=NOW)
 
 
-def _hand_made_crl(pki: StiTestPki, entries: list[tuple[int, x509.Name | None,
-                                                          x509.ReasonFlags | None]]) -> bytes:
-    builder = (x509.CertificateRevocationListBuilder()
-               .issuer_name(pki.crl_signer.certificate.subject)
-               .last_update(NOW - DAY).next_update(NOW + DAY))
+def _hand_made_crl(
+    pki: StiTestPki, entries: list[tuple[int, x509.Name | None, x509.ReasonFlags | None]]
+) -> bytes:
+    builder = (
+        x509.CertificateRevocationListBuilder()
+        .issuer_name(pki.crl_signer.certificate.subject)
+        .last_update(NOW - DAY)
+        .next_update(NOW + DAY)
+    )
     for serial, issuer, reason in entries:
-        entry = (x509.RevokedCertificateBuilder().serial_number(serial)
-                 .revocation_date(NOW - 2 * DAY))
+        entry = (
+            x509.RevokedCertificateBuilder().serial_number(serial).revocation_date(NOW - 2 * DAY)
+        )
         if issuer is not None:
             entry = entry.add_extension(
-                x509.CertificateIssuer([x509.DirectoryName(issuer)]), critical=True)
+                x509.CertificateIssuer([x509.DirectoryName(issuer)]), critical=True
+            )
         if reason is not None:
             entry = entry.add_extension(x509.CRLReason(reason), critical=False)
         builder = builder.add_revoked_certificate(entry.build())
     return builder.sign(pki.crl_signer.key, hashes.SHA256()).public_bytes(
-        serialization.Encoding.PEM)
+        serialization.Encoding.PEM
+    )
 
 
 def test_certificate_issuer_applies_to_following_entries(pki: StiTestPki) -> None:
@@ -117,11 +129,17 @@ def test_certificate_issuer_applies_to_following_entries(pki: StiTestPki) -> Non
     ours = pki.issue_sp_certificate("1111")
     theirs = other.issue_sp_certificate("2222", serial=ours.certificate.serial_number + 1)
     mine_same_serial = pki.issue_sp_certificate("3333", serial=theirs.certificate.serial_number)
-    crl = _hand_made_crl(pki, [
-        (ours.certificate.serial_number, other.ca_intermediate.certificate.subject,
-         x509.ReasonFlags.key_compromise),
-        (theirs.certificate.serial_number, None, x509.ReasonFlags.cessation_of_operation),
-    ])
+    crl = _hand_made_crl(
+        pki,
+        [
+            (
+                ours.certificate.serial_number,
+                other.ca_intermediate.certificate.subject,
+                x509.ReasonFlags.key_compromise,
+            ),
+            (theirs.certificate.serial_number, None, x509.ReasonFlags.cessation_of_operation),
+        ],
+    )
     checker = _checker(pki)
     err = _revoked(checker.check, theirs.certificate, [crl], at=NOW)  # inherited issuer
     assert "reason: cessationOfOperation" in err.message
@@ -135,11 +153,14 @@ def test_certificate_issuer_applies_to_following_entries(pki: StiTestPki) -> Non
 
 @pytest.mark.parametrize(
     ("kwargs", "needle"),
-    [({"this_update": NOW - 3 * DAY, "next_update": NOW - DAY}, "out of date"),
-     ({"this_update": NOW + DAY, "next_update": NOW + 3 * DAY}, "not yet valid")],
+    [
+        ({"this_update": NOW - 3 * DAY, "next_update": NOW - DAY}, "out of date"),
+        ({"this_update": NOW + DAY, "next_update": NOW + 3 * DAY}, "not yet valid"),
+    ],
 )
-def test_crl_outside_its_window(pki: StiTestPki, good: Issued,
-                                kwargs: dict[str, dt.datetime], needle: str) -> None:
+def test_crl_outside_its_window(
+    pki: StiTestPki, good: Issued, kwargs: dict[str, dt.datetime], needle: str
+) -> None:
     crl = pki.make_crl([], **kwargs)  # type: ignore[arg-type]
     with pytest.raises(RevocationError) as info:
         _checker(pki).check(good.certificate, [crl], at=NOW)
@@ -199,8 +220,9 @@ def test_policies(pki: StiTestPki, good: Issued, bad: Issued) -> None:
 
 def test_one_usable_crl_is_enough(pki: StiTestPki, good: Issued, bad: Issued) -> None:
     stale = pki.make_crl([], this_update=NOW - 3 * DAY, next_update=NOW - DAY)
-    status = _checker(pki, "require").check(good.certificate, [b"junk", stale,
-                                                               pki.make_crl([bad])], at=NOW)
+    status = _checker(pki, "require").check(
+        good.certificate, [b"junk", stale, pki.make_crl([bad])], at=NOW
+    )
     assert status.checked
     assert [f.code for f in status.findings] == ["crl_invalid", "crl_expired"]
     _revoked(_checker(pki).check, bad.certificate, [stale, pki.make_crl([bad])], at=NOW)
@@ -232,18 +254,19 @@ def test_parse_cache_is_bounded(pki: StiTestPki) -> None:
 
 def test_extra_signer_validated_against_trust_store(pki: StiTestPki, bad: Issued) -> None:
     trust = TrustStore([pki.ca_root.certificate, pki.sti_pa_root.certificate])
-    checker = RevocationChecker(trust, policy="require",
-                                extra_signers=[pki.crl_signer.certificate])
+    checker = RevocationChecker(trust, policy="require", extra_signers=[pki.crl_signer.certificate])
     _revoked(checker.check, bad.certificate, [pki.make_crl([bad])], at=NOW)
     # Without the extra signer the STI-PA root alone cannot vouch for the CRL.
     with pytest.raises(RevocationError) as info:
         RevocationChecker(trust, policy="require").check(
-            bad.certificate, [pki.make_crl([bad])], at=NOW)
+            bad.certificate, [pki.make_crl([bad])], at=NOW
+        )
     assert info.value.code == "crl_invalid"
     # An extra signer that does not chain to the store is ignored.
     foreign = StiTestPki()
-    untrusted = RevocationChecker(trust, policy="require",
-                                  extra_signers=[foreign.crl_signer.certificate])
+    untrusted = RevocationChecker(
+        trust, policy="require", extra_signers=[foreign.crl_signer.certificate]
+    )
     with pytest.raises(RevocationError):
         untrusted.check(bad.certificate, [foreign.make_crl([bad])], at=NOW)
     with pytest.raises(UsageError):
@@ -254,21 +277,28 @@ def test_crl_signer_inside_the_trust_store_signs_directly(pki: StiTestPki, bad: 
     # A trust bundle that carries the "STI-PA CRL" certificate itself (only certificates
     # with cRLSign count as signers; the CA roots do not).
     trust = TrustStore([pki.ca_root.certificate, pki.crl_signer.certificate])
-    _revoked(RevocationChecker(trust, policy="require").check, bad.certificate,
-             [pki.make_crl([bad])], at=NOW)
+    _revoked(
+        RevocationChecker(trust, policy="require").check,
+        bad.certificate,
+        [pki.make_crl([bad])],
+        at=NOW,
+    )
     with pytest.raises(RevocationError) as info:
         RevocationChecker(trust, policy="require").check(
-            bad.certificate, [pki.make_crl([bad], signer=pki.ca_root)], at=NOW)
+            bad.certificate, [pki.make_crl([bad], signer=pki.ca_root)], at=NOW
+        )
     assert "not a trusted CRL signer" in info.value.message
 
 
 def test_validate_crl_signer(pki: StiTestPki) -> None:
     trust = TrustStore([pki.ca_root.certificate, pki.sti_pa_root.certificate])
     assert validate_crl_signer(pki.crl_signer.certificate, trust, at=NOW) is (
-        pki.crl_signer.certificate)
+        pki.crl_signer.certificate
+    )
     with pytest.raises(RevocationError) as info:
-        validate_crl_signer(pki.crl_signer.certificate, TrustStore([pki.ca_root.certificate]),
-                            at=NOW)
+        validate_crl_signer(
+            pki.crl_signer.certificate, TrustStore([pki.ca_root.certificate]), at=NOW
+        )
     assert info.value.code == "crl_invalid"
     assert "does not chain" in info.value.message
     with pytest.raises(RevocationError) as info:
@@ -279,8 +309,7 @@ def test_validate_crl_signer(pki: StiTestPki) -> None:
 def test_check_chain(pki: StiTestPki, good: Issued) -> None:
     chain = [good.certificate, pki.ca_intermediate.certificate, pki.ca_root.certificate]
     assert _checker(pki).check_chain(chain, [pki.make_crl([])], at=NOW).checked
-    err = _revoked(_checker(pki).check_chain, chain, [pki.make_crl([pki.ca_intermediate])],
-                   at=NOW)
+    err = _revoked(_checker(pki).check_chain, chain, [pki.make_crl([pki.ca_intermediate])], at=NOW)
     assert "SHAKEN Intermediate" in err.message
 
 
@@ -290,7 +319,9 @@ def test_crl_urls(pki: StiTestPki, good: Issued) -> None:
     assert crl_urls([pki.ca_root.certificate]) == ()
     two = StiTestPki(crl_url="http://crl.example.test/x.crl")
     assert crl_urls([good.certificate, two.issue_sp_certificate().certificate]) == (
-        pki.crl_url, "http://crl.example.test/x.crl")
+        pki.crl_url,
+        "http://crl.example.test/x.crl",
+    )
 
 
 def test_naive_time_rejected(pki: StiTestPki, good: Issued) -> None:
@@ -307,11 +338,9 @@ _PROP_CHECKER = RevocationChecker([_PROP.crl_signer.certificate], policy="requir
 
 
 @settings(max_examples=40, deadline=None)
-@given(revoked=st.sets(st.integers(min_value=0, max_value=5)),
-       with_issuer=st.booleans())
+@given(revoked=st.sets(st.integers(min_value=0, max_value=5)), with_issuer=st.booleans())
 def test_revoked_exactly_when_listed(revoked: set[int], with_issuer: bool) -> None:
-    crl = _PROP.make_crl([_PROP_CERTS[i] for i in sorted(revoked)],
-                         certificate_issuer=with_issuer)
+    crl = _PROP.make_crl([_PROP_CERTS[i] for i in sorted(revoked)], certificate_issuer=with_issuer)
     for i, cert in enumerate(_PROP_CERTS):
         if i in revoked:
             with pytest.raises(CertificateRevoked):
@@ -344,20 +373,27 @@ _HOSTILE_CRL = _PROP.make_crl(_PROP_CERTS[:2])
 
 
 def _crl_with_idp_value(value: bytes) -> bytes:
-    builder = (x509.CertificateRevocationListBuilder()
-               .issuer_name(_PROP.crl_signer.certificate.subject)
-               .last_update(NOW - DAY).next_update(NOW + DAY)
-               .add_extension(x509.UnrecognizedExtension(
-                   x509.oid.ExtensionOID.ISSUING_DISTRIBUTION_POINT, value), critical=True))
+    builder = (
+        x509.CertificateRevocationListBuilder()
+        .issuer_name(_PROP.crl_signer.certificate.subject)
+        .last_update(NOW - DAY)
+        .next_update(NOW + DAY)
+        .add_extension(
+            x509.UnrecognizedExtension(x509.oid.ExtensionOID.ISSUING_DISTRIBUTION_POINT, value),
+            critical=True,
+        )
+    )
     return builder.sign(_PROP.crl_signer.key, hashes.SHA256()).public_bytes(
-        serialization.Encoding.DER)
+        serialization.Encoding.DER
+    )
 
 
 @pytest.mark.parametrize("policy", ["require", "prefer"])
 def test_malformed_crl_parts_are_crl_invalid(policy: str) -> None:
     version_at = _HOSTILE_CRL.find(bytes.fromhex("020101"))
-    bad_version = (_HOSTILE_CRL[:version_at] + bytes.fromhex("020105")
-                   + _HOSTILE_CRL[version_at + 3:])
+    bad_version = (
+        _HOSTILE_CRL[:version_at] + bytes.fromhex("020105") + _HOSTILE_CRL[version_at + 3 :]
+    )
     checker = RevocationChecker([_PROP.crl_signer.certificate], policy=policy)  # type: ignore[arg-type]
     for crl in (_crl_with_idp_value(b"\x30\x03\xdf\x01\x00"), bad_version):
         if policy == "require":
@@ -371,10 +407,15 @@ def test_malformed_crl_parts_are_crl_invalid(policy: str) -> None:
 
 
 @settings(max_examples=200, deadline=None)
-@given(edits=st.lists(st.tuples(st.integers(0, len(_HOSTILE_CRL) - 1), st.integers(0, 255)),
-                      min_size=1, max_size=3))
+@given(
+    edits=st.lists(
+        st.tuples(st.integers(0, len(_HOSTILE_CRL) - 1), st.integers(0, 255)),
+        min_size=1,
+        max_size=3,
+    )
+)
 def test_mutated_crl_never_raises_anything_but_revocation_errors(
-    edits: list[tuple[int, int]]
+    edits: list[tuple[int, int]],
 ) -> None:
     data = bytearray(_HOSTILE_CRL)
     for pos, byte in edits:
@@ -391,14 +432,27 @@ def test_mutated_crl_never_raises_anything_but_revocation_errors(
 def test_certificate_issuer_with_x400_address_is_crl_invalid() -> None:
     # certificateIssuer GeneralNames holding an x400Address [3]: cryptography raises
     # UnsupportedGeneralNameType (not a ValueError) when the entry is read.
-    entry = (x509.RevokedCertificateBuilder().serial_number(5).revocation_date(NOW - DAY)
-             .add_extension(x509.UnrecognizedExtension(
-                 x509.oid.CRLEntryExtensionOID.CERTIFICATE_ISSUER, bytes.fromhex("3002a300")),
-                 critical=True).build())
-    crl = (x509.CertificateRevocationListBuilder()
-           .issuer_name(_PROP.crl_signer.certificate.subject)
-           .last_update(NOW - DAY).next_update(NOW + DAY).add_revoked_certificate(entry)
-           .sign(_PROP.crl_signer.key, hashes.SHA256()).public_bytes(serialization.Encoding.DER))
+    entry = (
+        x509.RevokedCertificateBuilder()
+        .serial_number(5)
+        .revocation_date(NOW - DAY)
+        .add_extension(
+            x509.UnrecognizedExtension(
+                x509.oid.CRLEntryExtensionOID.CERTIFICATE_ISSUER, bytes.fromhex("3002a300")
+            ),
+            critical=True,
+        )
+        .build()
+    )
+    crl = (
+        x509.CertificateRevocationListBuilder()
+        .issuer_name(_PROP.crl_signer.certificate.subject)
+        .last_update(NOW - DAY)
+        .next_update(NOW + DAY)
+        .add_revoked_certificate(entry)
+        .sign(_PROP.crl_signer.key, hashes.SHA256())
+        .public_bytes(serialization.Encoding.DER)
+    )
     with pytest.raises(RevocationError) as info:
         _PROP_CHECKER.check(_PROP_CERTS[4].certificate, [crl], at=NOW)
     assert info.value.code == "crl_invalid"
@@ -406,18 +460,27 @@ def test_certificate_issuer_with_x400_address_is_crl_invalid() -> None:
 
 def test_crl_urls_of_a_certificate_with_an_x400_name() -> None:
     # UnsupportedGeneralNameType is not a ValueError: crl_urls raised it.
-    ext = x509.UnrecognizedExtension(x509.oid.ExtensionOID.SUBJECT_ALTERNATIVE_NAME,
-                                     bytes.fromhex("3002a300"))
+    ext = x509.UnrecognizedExtension(
+        x509.oid.ExtensionOID.SUBJECT_ALTERNATIVE_NAME, bytes.fromhex("3002a300")
+    )
     cert = _PROP.issue_sp_certificate("873J", extra_extensions=[(ext, False)]).certificate
     assert crl_urls([cert, _PROP.ca_intermediate.certificate]) == (_PROP.crl_url,)
 
 
 def test_crl_signer_with_x400_san_is_crl_invalid() -> None:
-    ext = x509.UnrecognizedExtension(x509.oid.ExtensionOID.SUBJECT_ALTERNATIVE_NAME,
-                                     bytes.fromhex("3002a300"))
-    signer = _PROP._sign(subject=_PROP.crl_issuer_name, key=ec.generate_private_key(
-        ec.SECP256R1()), issuer=_PROP.sti_pa_root, ca=False, key_usage="crl",
-        extensions=[(ext, False)], policies=False, crldp=False)
+    ext = x509.UnrecognizedExtension(
+        x509.oid.ExtensionOID.SUBJECT_ALTERNATIVE_NAME, bytes.fromhex("3002a300")
+    )
+    signer = _PROP._sign(
+        subject=_PROP.crl_issuer_name,
+        key=ec.generate_private_key(ec.SECP256R1()),
+        issuer=_PROP.sti_pa_root,
+        ca=False,
+        key_usage="crl",
+        extensions=[(ext, False)],
+        policies=False,
+        crldp=False,
+    )
     trust = TrustStore([_PROP.sti_pa_root.certificate])
     with pytest.raises(RevocationError) as info:
         validate_crl_signer(signer.certificate, trust, at=NOW)
@@ -428,32 +491,47 @@ def test_crl_signer_with_x400_san_is_crl_invalid() -> None:
 
 
 def _scoped_crl(
-    pki: StiTestPki, revoked: list[Issued], *, idp: dict[str, object] | None = None,
+    pki: StiTestPki,
+    revoked: list[Issued],
+    *,
+    idp: dict[str, object] | None = None,
     extensions: list[tuple[x509.ExtensionType, bool]] = (),  # type: ignore[assignment]
     entry_extensions: list[tuple[x509.ExtensionType, bool]] = (),  # type: ignore[assignment]
 ) -> bytes:
     fields: dict[str, object] = dict(
-        full_name=[x509.UniformResourceIdentifier(pki.crl_url)], relative_name=None,
-        only_contains_user_certs=False, only_contains_ca_certs=False,
-        only_some_reasons=None, indirect_crl=True, only_contains_attribute_certs=False)
+        full_name=[x509.UniformResourceIdentifier(pki.crl_url)],
+        relative_name=None,
+        only_contains_user_certs=False,
+        only_contains_ca_certs=False,
+        only_some_reasons=None,
+        indirect_crl=True,
+        only_contains_attribute_certs=False,
+    )
     fields.update(idp or {})
-    builder = (x509.CertificateRevocationListBuilder()
-               .issuer_name(pki.crl_signer.certificate.subject)
-               .last_update(NOW - DAY).next_update(NOW + DAY)
-               .add_extension(x509.IssuingDistributionPoint(**fields), critical=True))  # type: ignore[arg-type]
+    builder = (
+        x509.CertificateRevocationListBuilder()
+        .issuer_name(pki.crl_signer.certificate.subject)
+        .last_update(NOW - DAY)
+        .next_update(NOW + DAY)
+        .add_extension(x509.IssuingDistributionPoint(**fields), critical=True)
+    )  # type: ignore[arg-type]
     for ext, critical in extensions:
         builder = builder.add_extension(ext, critical=critical)
     for item in revoked:
-        entry = (x509.RevokedCertificateBuilder()
-                 .serial_number(item.certificate.serial_number)
-                 .revocation_date(NOW - DAY)
-                 .add_extension(x509.CertificateIssuer(
-                     [x509.DirectoryName(item.certificate.issuer)]), critical=True))
+        entry = (
+            x509.RevokedCertificateBuilder()
+            .serial_number(item.certificate.serial_number)
+            .revocation_date(NOW - DAY)
+            .add_extension(
+                x509.CertificateIssuer([x509.DirectoryName(item.certificate.issuer)]), critical=True
+            )
+        )
         for ext, critical in entry_extensions:
             entry = entry.add_extension(ext, critical=critical)
         builder = builder.add_revoked_certificate(entry.build())
     return builder.sign(pki.crl_signer.key, hashes.SHA256()).public_bytes(
-        serialization.Encoding.DER)
+        serialization.Encoding.DER
+    )
 
 
 def _unusable(pki: StiTestPki, cert: x509.Certificate, crls: list[bytes], needle: str) -> None:
@@ -488,8 +566,9 @@ def test_crl_for_some_reasons_revokes_but_is_not_a_complete_check(
     pki: StiTestPki, good: Issued, bad: Issued
 ) -> None:
     # §5.2.5 onlySomeReasons / §6.3.3 (d): such a CRL lists only some revocations.
-    some = _scoped_crl(pki, [bad], idp={
-        "only_some_reasons": frozenset([x509.ReasonFlags.key_compromise])})
+    some = _scoped_crl(
+        pki, [bad], idp={"only_some_reasons": frozenset([x509.ReasonFlags.key_compromise])}
+    )
     _revoked(_checker(pki).check, bad.certificate, [some], at=NOW)
     _revoked(_checker(pki, "prefer").check, bad.certificate, [some], at=NOW)
     _unusable(pki, good.certificate, [some], "only some reasons")
@@ -510,9 +589,19 @@ def test_delta_crl_and_unknown_critical_extensions_make_a_crl_unusable(
     crit_entry = _scoped_crl(pki, [bad], entry_extensions=[(unknown, True)])
     _unusable(pki, good.certificate, [crit_entry], "1.3.6.1.4.1.99999.1")
     # non-critical unknown extensions are ignored
-    assert _checker(pki).check(
-        good.certificate, [_scoped_crl(pki, [bad], extensions=[(unknown, False)],
-                                       entry_extensions=[(unknown, False)])], at=NOW).checked
+    assert (
+        _checker(pki)
+        .check(
+            good.certificate,
+            [
+                _scoped_crl(
+                    pki, [bad], extensions=[(unknown, False)], entry_extensions=[(unknown, False)]
+                )
+            ],
+            at=NOW,
+        )
+        .checked
+    )
 
 
 def test_an_expired_directly_trusted_crl_signer_is_not_honoured() -> None:
@@ -533,9 +622,17 @@ def test_an_expired_directly_trusted_crl_signer_is_not_honoured() -> None:
 # --- signer caching ---------------------------------------------------------------------
 def _short_lived_crl_signer(pki: StiTestPki, *, not_after: dt.datetime) -> Issued:
     """A second "STI-PA CRL" certificate under the STI-PA root, valid until ``not_after``."""
-    return pki._sign(subject=pki.crl_issuer_name, key=pki.crl_signer.key,
-                     issuer=pki.sti_pa_root, ca=False, key_usage="crl", extensions=(),
-                     policies=False, crldp=False, not_after=not_after)
+    return pki._sign(
+        subject=pki.crl_issuer_name,
+        key=pki.crl_signer.key,
+        issuer=pki.sti_pa_root,
+        ca=False,
+        key_usage="crl",
+        extensions=(),
+        policies=False,
+        crldp=False,
+        not_after=not_after,
+    )
 
 
 def test_extra_signer_validation_is_cached_within_its_validity_window(
@@ -559,8 +656,9 @@ def test_extra_signer_validation_is_cached_within_its_validity_window(
     first = checker.check(good.certificate, [crl], at=NOW)
     assert calls == [NOW]
     # Inside the window (and at its inclusive end): the cached validation answers.
-    again = [checker.check(good.certificate, [crl], at=NOW + dt.timedelta(seconds=i))
-             for i in range(5)]
+    again = [
+        checker.check(good.certificate, [crl], at=NOW + dt.timedelta(seconds=i)) for i in range(5)
+    ]
     assert all(status == first for status in again)
     assert first.checked
     assert first.crl_next_update == NOW + DAY
@@ -591,12 +689,27 @@ def test_extra_signer_validation_is_cached_within_its_validity_window(
 def test_extra_signer_window_is_narrowed_by_the_anchor(pki: StiTestPki, good: Issued) -> None:
     """The cached window is the intersection of the whole validated chain's validity: a
     trust anchor that expires before the signer bounds it."""
-    root = pki._sign(subject=x509.Name.from_rfc4514_string("CN=Short STI-PA Root,O=STI-PA"),
-                     key=ec.generate_private_key(ec.SECP256R1()), issuer=None, ca=True,
-                     key_usage="ca", extensions=(), policies=False, crldp=False,
-                     not_after=NOW + 5 * DAY)
-    signer = pki._sign(subject=pki.crl_issuer_name, key=pki.crl_signer.key, issuer=root,
-                       ca=False, key_usage="crl", extensions=(), policies=False, crldp=False)
+    root = pki._sign(
+        subject=x509.Name.from_rfc4514_string("CN=Short STI-PA Root,O=STI-PA"),
+        key=ec.generate_private_key(ec.SECP256R1()),
+        issuer=None,
+        ca=True,
+        key_usage="ca",
+        extensions=(),
+        policies=False,
+        crldp=False,
+        not_after=NOW + 5 * DAY,
+    )
+    signer = pki._sign(
+        subject=pki.crl_issuer_name,
+        key=pki.crl_signer.key,
+        issuer=root,
+        ca=False,
+        key_usage="crl",
+        extensions=(),
+        policies=False,
+        crldp=False,
+    )
     trust = TrustStore([pki.ca_root.certificate, root.certificate])
     checker = RevocationChecker(trust, policy="require", extra_signers=[signer.certificate])
     assert checker.check(good.certificate, [pki.make_crl()], at=NOW).checked

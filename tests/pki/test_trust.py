@@ -35,7 +35,11 @@ def leaf(pki: StiTestPki) -> Issued:
 
 
 def _validate(
-    trust: TrustStore, pki: StiTestPki, cert: Issued, *, at: dt.datetime = NOW,
+    trust: TrustStore,
+    pki: StiTestPki,
+    cert: Issued,
+    *,
+    at: dt.datetime = NOW,
     intermediates: list[x509.Certificate] | None = None,
 ) -> ValidatedChain:
     inter = [pki.ca_intermediate.certificate] if intermediates is None else intermediates
@@ -60,7 +64,9 @@ def test_from_pem_dedupes_and_contains(pki: StiTestPki) -> None:
     assert pki.ca_intermediate.certificate not in store
     assert "not a cert" not in store
     assert [c.subject for c in store] == [
-        pki.ca_root.certificate.subject, pki.sti_pa_root.certificate.subject]
+        pki.ca_root.certificate.subject,
+        pki.sti_pa_root.certificate.subject,
+    ]
 
 
 def test_from_pem_rejects_garbage() -> None:
@@ -95,17 +101,21 @@ def _b64url(data: bytes) -> str:
 
 
 def _trust_list(
-    payload: object, signer: Issued, *, alg: str = "ES256", x5c: list[Issued] | None = None,
+    payload: object,
+    signer: Issued,
+    *,
+    alg: str = "ES256",
+    x5c: list[Issued] | None = None,
     key: ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey | None = None,
 ) -> str:
     chain = x5c if x5c is not None else [signer]
-    header = {"alg": alg, "typ": "JWT",
-              "x5c": [base64.b64encode(i.der).decode() for i in chain]}
+    header = {"alg": alg, "typ": "JWT", "x5c": [base64.b64encode(i.der).decode() for i in chain]}
     head, body = _b64url(json.dumps(header).encode()), _b64url(json.dumps(payload).encode())
     signing_input = f"{head}.{body}"
     key = key or signer.key
     if isinstance(key, rsa.RSAPrivateKey):
         from cryptography.hazmat.primitives.asymmetric import padding
+
         sig = key.sign(signing_input.encode(), padding.PKCS1v15(), hashes.SHA256())
     else:
         r, s = decode_dss_signature(key.sign(signing_input.encode(), ec.ECDSA(hashes.SHA256())))
@@ -123,13 +133,15 @@ def test_trust_list_valid_object_and_array(pki: StiTestPki, list_signer: Issued)
     other = StiTestPki(ca_name="Second CA")
     roots = [pki.sti_pa_root.certificate]
     body = {"trustList": [pki.ca_root.pem.decode(), other.ca_root.pem.decode()]}
-    store = TrustStore.from_sti_pa_trust_list(_trust_list(body, list_signer),
-                                              signer_roots=roots, at=NOW)
+    store = TrustStore.from_sti_pa_trust_list(
+        _trust_list(body, list_signer), signer_roots=roots, at=NOW
+    )
     assert set(store) == {pki.ca_root.certificate, other.ca_root.certificate}
     # plain array, bare base64 DER entry, bytes input, signer roots as a TrustStore
     arr = [base64.b64encode(pki.ca_root.der).decode()]
     store2 = TrustStore.from_sti_pa_trust_list(
-        _trust_list(arr, list_signer).encode(), signer_roots=TrustStore(roots), at=NOW)
+        _trust_list(arr, list_signer).encode(), signer_roots=TrustStore(roots), at=NOW
+    )
     assert list(store2) == [pki.ca_root.certificate]
 
 
@@ -137,11 +149,17 @@ def _rsa_list_signer(key_size: int) -> tuple[rsa.RSAPrivateKey, x509.Certificate
     """A self-signed RSA CA certificate, valid a day either side of NOW, and its key."""
     key = rsa.generate_private_key(public_exponent=65537, key_size=key_size)
     name = x509.Name([x509.NameAttribute(x509.NameOID.COMMON_NAME, "STI-PA List Signer")])
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
-            .public_key(key.public_key()).serial_number(x509.random_serial_number())
-            .not_valid_before(NOW - DAY).not_valid_after(NOW + DAY)
-            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-            .sign(key, hashes.SHA256()))
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(NOW - DAY)
+        .not_valid_after(NOW + DAY)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
     return key, cert
 
 
@@ -159,25 +177,34 @@ def test_trust_list_rs256_signed_by_root_itself(pki: StiTestPki) -> None:
 
 
 def test_trust_list_bad_signature(pki: StiTestPki, list_signer: Issued) -> None:
-    jws = _trust_list({"trustList": [pki.ca_root.pem.decode()]}, list_signer,
-                      key=ec.generate_private_key(ec.SECP256R1()))
-    err = _error(TrustStore.from_sti_pa_trust_list, jws,
-                 signer_roots=[pki.sti_pa_root.certificate], at=NOW)
+    jws = _trust_list(
+        {"trustList": [pki.ca_root.pem.decode()]},
+        list_signer,
+        key=ec.generate_private_key(ec.SECP256R1()),
+    )
+    err = _error(
+        TrustStore.from_sti_pa_trust_list, jws, signer_roots=[pki.sti_pa_root.certificate], at=NOW
+    )
     assert err.code == "trust_list_invalid"
     assert "signature does not verify" in err.message
     # tampered payload with the original signature
     good = _trust_list({"trustList": [pki.ca_root.pem.decode()]}, list_signer)
     h, _, s = good.split(".")
     forged = f"{h}.{_b64url(json.dumps([StiTestPki().ca_root.pem.decode()]).encode())}.{s}"
-    err = _error(TrustStore.from_sti_pa_trust_list, forged,
-                 signer_roots=[pki.sti_pa_root.certificate], at=NOW)
+    err = _error(
+        TrustStore.from_sti_pa_trust_list,
+        forged,
+        signer_roots=[pki.sti_pa_root.certificate],
+        at=NOW,
+    )
     assert "signature does not verify" in err.message
 
 
 def test_trust_list_signer_not_chained(pki: StiTestPki, list_signer: Issued) -> None:
     jws = _trust_list({"trustList": [pki.ca_root.pem.decode()]}, list_signer)
-    err = _error(TrustStore.from_sti_pa_trust_list, jws,
-                 signer_roots=[pki.ca_root.certificate], at=NOW)
+    err = _error(
+        TrustStore.from_sti_pa_trust_list, jws, signer_roots=[pki.ca_root.certificate], at=NOW
+    )
     assert err.code == "trust_list_invalid"
     assert "does not chain" in err.message
     assert "SHAKEN STIPA" in err.message
@@ -193,27 +220,38 @@ def test_trust_list_signer_not_chained(pki: StiTestPki, list_signer: Issued) -> 
         (f"{_b64url(b'{}')}.e30.AA", "alg None"),
         (f"{_b64url(json.dumps({'alg': 'none'}).encode())}.e30.AA", "alg 'none'"),
         (f"{_b64url(json.dumps({'alg': 'ES256'}).encode())}.e30.AA", "x5c"),
-        (f"{_b64url(json.dumps({'alg': 'ES256', 'x5c': ['AAAA']}).encode())}.e30.AA",
-         "not a certificate"),
+        (
+            f"{_b64url(json.dumps({'alg': 'ES256', 'x5c': ['AAAA']}).encode())}.e30.AA",
+            "not a certificate",
+        ),
     ],
 )
 def test_trust_list_garbage(pki: StiTestPki, jws: str, needle: str) -> None:
-    err = _error(TrustStore.from_sti_pa_trust_list, jws,
-                 signer_roots=[pki.sti_pa_root.certificate], at=NOW)
+    err = _error(
+        TrustStore.from_sti_pa_trust_list, jws, signer_roots=[pki.sti_pa_root.certificate], at=NOW
+    )
     assert err.code == "trust_list_invalid"
     assert needle in err.message
 
 
 @pytest.mark.parametrize(
     ("payload", "needle"),
-    [({"other": []}, "neither"), ([], "neither"), ([1], "not a string"),
-     (["-----BEGIN CERTIFICATE-----\nxx\n-----END CERTIFICATE-----"], "not a certificate")],
+    [
+        ({"other": []}, "neither"),
+        ([], "neither"),
+        ([1], "not a string"),
+        (["-----BEGIN CERTIFICATE-----\nxx\n-----END CERTIFICATE-----"], "not a certificate"),
+    ],
 )
 def test_trust_list_bad_payload(
     pki: StiTestPki, list_signer: Issued, payload: object, needle: str
 ) -> None:
-    err = _error(TrustStore.from_sti_pa_trust_list, _trust_list(payload, list_signer),
-                 signer_roots=[pki.sti_pa_root.certificate], at=NOW)
+    err = _error(
+        TrustStore.from_sti_pa_trust_list,
+        _trust_list(payload, list_signer),
+        signer_roots=[pki.sti_pa_root.certificate],
+        at=NOW,
+    )
     assert err.code == "trust_list_invalid"
     assert needle in err.message
 
@@ -224,8 +262,11 @@ def test_trust_list_bad_payload(
 def test_valid_chain(pki: StiTestPki, trust: TrustStore, leaf: Issued) -> None:
     result = _validate(trust, pki, leaf)
     assert result.leaf == leaf.certificate
-    assert result.chain == (leaf.certificate, pki.ca_intermediate.certificate,
-                            pki.ca_root.certificate)
+    assert result.chain == (
+        leaf.certificate,
+        pki.ca_intermediate.certificate,
+        pki.ca_root.certificate,
+    )
     assert result.spc == "873J"
     assert result.tnauthlist.spcs == ("873J",)
     assert result.findings == ()
@@ -239,17 +280,21 @@ def test_intermediates_in_any_order_with_extras(
 ) -> None:
     other = StiTestPki(ca_name="Unrelated")
     junk = [other.ca_intermediate.certificate, other.ca_root.certificate]
-    for inter in ([*junk, pki.ca_intermediate.certificate],
-                  [pki.ca_intermediate.certificate, *junk],
-                  [pki.ca_root.certificate, pki.ca_intermediate.certificate]):
+    for inter in (
+        [*junk, pki.ca_intermediate.certificate],
+        [pki.ca_intermediate.certificate, *junk],
+        [pki.ca_root.certificate, pki.ca_intermediate.certificate],
+    ):
         assert _validate(trust, pki, leaf, intermediates=inter).spc == "873J"
 
 
 def test_delegate_chain_any_order(pki: StiTestPki, trust: TrustStore) -> None:
     dca = pki.issue_delegate_ca(spc="873J", ranges=[TNRange("12125551000", 1000)])
     d = pki.issue_delegate_certificate(dca, tns=["12125551234"])
-    for inter in ([dca.certificate, pki.ca_intermediate.certificate],
-                  [pki.ca_intermediate.certificate, dca.certificate]):
+    for inter in (
+        [dca.certificate, pki.ca_intermediate.certificate],
+        [pki.ca_intermediate.certificate, dca.certificate],
+    ):
         result = _validate(trust, pki, d, intermediates=inter)
         assert len(result.chain) == 4
         assert result.delegated
@@ -262,21 +307,34 @@ def test_delegate_chain_any_order(pki: StiTestPki, trust: TrustStore) -> None:
 def test_delegate_out_of_scope(pki: StiTestPki, trust: TrustStore) -> None:
     dca = pki.issue_delegate_ca(ranges=[TNRange("12125551000", 1000)])
     d = pki.issue_delegate_certificate(dca, tns=["12125559999"])
-    err = _error(_validate, trust, pki, d,
-                 intermediates=[dca.certificate, pki.ca_intermediate.certificate])
+    err = _error(
+        _validate, trust, pki, d, intermediates=[dca.certificate, pki.ca_intermediate.certificate]
+    )
     assert err.code == "delegate_scope"
     assert "SHAKEN Delegate Example Enterprise" in err.message
     assert "SHAKEN Delegation CA" in err.message
     wide = pki.issue_delegate_certificate(dca, ranges=[("12125551900", 200)])
-    assert _error(_validate, trust, pki, wide,
-                  intermediates=[dca.certificate, pki.ca_intermediate.certificate]
-                  ).code == "delegate_scope"
+    assert (
+        _error(
+            _validate,
+            trust,
+            pki,
+            wide,
+            intermediates=[dca.certificate, pki.ca_intermediate.certificate],
+        ).code
+        == "delegate_scope"
+    )
 
 
 def test_untrusted_root(pki: StiTestPki, leaf: Issued) -> None:
     other = StiTestPki(ca_name="Rogue CA")
-    err = _error(_validate, TrustStore([other.ca_root.certificate]), pki, leaf,
-                 intermediates=[pki.ca_intermediate.certificate, pki.ca_root.certificate])
+    err = _error(
+        _validate,
+        TrustStore([other.ca_root.certificate]),
+        pki,
+        leaf,
+        intermediates=[pki.ca_intermediate.certificate, pki.ca_root.certificate],
+    )
     assert err.code == "cert_untrusted"
     assert "Test STI-CA SHAKEN ROOT" in err.message
     assert "not a trust anchor" in err.message
@@ -296,20 +354,32 @@ def test_missing_intermediate(pki: StiTestPki, trust: TrustStore, leaf: Issued) 
 def test_self_signed_leaf(pki: StiTestPki, trust: TrustStore) -> None:
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(x509.NameOID.COMMON_NAME, "SHAKEN 999X")])
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
-            .public_key(key.public_key()).serial_number(99)
-            .not_valid_before(NOW - DAY).not_valid_after(NOW + DAY)
-            .sign(key, hashes.SHA256()))
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(99)
+        .not_valid_before(NOW - DAY)
+        .not_valid_after(NOW + DAY)
+        .sign(key, hashes.SHA256())
+    )
     err = _error(ChainValidator(trust).validate, cert, [], at=NOW)
     assert err.code == "cert_untrusted"
     assert "'SHAKEN 999X' is self-signed" in err.message
 
 
-def test_leaf_issued_by_leaf_is_chain_invalid(pki: StiTestPki, trust: TrustStore,
-                                              leaf: Issued) -> None:
+def test_leaf_issued_by_leaf_is_chain_invalid(
+    pki: StiTestPki, trust: TrustStore, leaf: Issued
+) -> None:
     child = pki.issue_sp_certificate("1234", issuer=leaf)
-    err = _error(_validate, trust, pki, child,
-                 intermediates=[leaf.certificate, pki.ca_intermediate.certificate])
+    err = _error(
+        _validate,
+        trust,
+        pki,
+        child,
+        intermediates=[leaf.certificate, pki.ca_intermediate.certificate],
+    )
     assert err.code == "cert_chain_invalid"
     assert "SHAKEN 1234" in err.message
     assert "cA" in err.message
@@ -319,8 +389,9 @@ def test_leaf_issued_by_leaf_is_chain_invalid(pki: StiTestPki, trust: TrustStore
     ("when", "code"),
     [(NOW + 400 * DAY, "cert_expired"), (NOW - 31 * DAY, "cert_not_yet_valid")],
 )
-def test_leaf_validity(pki: StiTestPki, trust: TrustStore, leaf: Issued,
-                       when: dt.datetime, code: str) -> None:
+def test_leaf_validity(
+    pki: StiTestPki, trust: TrustStore, leaf: Issued, when: dt.datetime, code: str
+) -> None:
     err = _error(_validate, trust, pki, leaf, at=when)
     assert err.code == code
     assert "certificate 'SHAKEN 873J'" in err.message
@@ -350,17 +421,29 @@ def test_naive_time_is_usage_error(pki: StiTestPki, trust: TrustStore, leaf: Iss
         ({"tnauthlist": b"\x30\x03\x01\x02"}, "tnauthlist_invalid", "does not decode"),
         ({"tnauthlist": b"garbage"}, "tnauthlist_invalid", "TNAuthList"),
         ({"spcs": ["873J", "818H"]}, "cert_profile", "2 SPCs (873J, 818H)"),
-        ({"key": ec.generate_private_key(ec.SECP384R1())}, "cert_key_unsupported",
-         "EC secp384r1"),
-        ({"key_usage": x509.KeyUsage(
-            digital_signature=False, content_commitment=True, key_encipherment=False,
-            data_encipherment=False, key_agreement=False, key_cert_sign=False,
-            crl_sign=False, encipher_only=False, decipher_only=False)},
-         "cert_profile", "lacks digitalSignature"),
+        ({"key": ec.generate_private_key(ec.SECP384R1())}, "cert_key_unsupported", "EC secp384r1"),
+        (
+            {
+                "key_usage": x509.KeyUsage(
+                    digital_signature=False,
+                    content_commitment=True,
+                    key_encipherment=False,
+                    data_encipherment=False,
+                    key_agreement=False,
+                    key_cert_sign=False,
+                    crl_sign=False,
+                    encipher_only=False,
+                    decipher_only=False,
+                )
+            },
+            "cert_profile",
+            "lacks digitalSignature",
+        ),
     ],
 )
-def test_sti_checks(pki: StiTestPki, trust: TrustStore, kwargs: dict[str, object],
-                    code: str, needle: str) -> None:
+def test_sti_checks(
+    pki: StiTestPki, trust: TrustStore, kwargs: dict[str, object], code: str, needle: str
+) -> None:
     cert = pki.issue_sp_certificate("873J", **kwargs)  # type: ignore[arg-type]
     err = _error(_validate, trust, pki, cert)
     assert err.code == code
@@ -371,7 +454,8 @@ def test_sti_checks(pki: StiTestPki, trust: TrustStore, kwargs: dict[str, object
 def test_p384_allowed_when_not_required(pki: StiTestPki, trust: TrustStore) -> None:
     cert = pki.issue_sp_certificate("873J", key=ec.generate_private_key(ec.SECP384R1()))
     result = ChainValidator(trust, require_p256=False).validate(
-        cert.certificate, [pki.ca_intermediate.certificate], at=NOW)
+        cert.certificate, [pki.ca_intermediate.certificate], at=NOW
+    )
     assert [f.code for f in result.findings] == ["cert_key_unsupported"]
 
 
@@ -379,9 +463,9 @@ def test_critical_tnauthlist_and_policies_are_accounted_for(
     pki: StiTestPki, trust: TrustStore
 ) -> None:
     from shakenlib.pki.tnauthlist import TNAUTHLIST_OID, encode_tnauthlist
+
     ext = x509.UnrecognizedExtension(TNAUTHLIST_OID, encode_tnauthlist(spcs=["873J"]))
-    cert = pki.issue_sp_certificate("873J", omit_tnauthlist=True,
-                                    extra_extensions=[(ext, True)])
+    cert = pki.issue_sp_certificate("873J", omit_tnauthlist=True, extra_extensions=[(ext, True)])
     assert _validate(trust, pki, cert).spc == "873J"
 
 
@@ -398,19 +482,23 @@ def test_max_chain_depth(pki: StiTestPki, trust: TrustStore) -> None:
     d = pki.issue_delegate_certificate(dca, tns=["12125551234"])
     with pytest.raises(TrustError) as info:
         ChainValidator(trust, max_chain_depth=1).validate(
-            d.certificate, [dca.certificate, pki.ca_intermediate.certificate], at=NOW)
+            d.certificate, [dca.certificate, pki.ca_intermediate.certificate], at=NOW
+        )
     assert info.value.code in ("cert_chain_invalid", "cert_untrusted")
 
 
 def test_sp_numbers_and_spc_warns(pki: StiTestPki, trust: TrustStore) -> None:
     from shakenlib.pki.tnauthlist import encode_tnauthlist
-    cert = pki.issue_sp_certificate("873J", tnauthlist=encode_tnauthlist(
-        spcs=["873J"], tns=["12125551234"]))
+
+    cert = pki.issue_sp_certificate(
+        "873J", tnauthlist=encode_tnauthlist(spcs=["873J"], tns=["12125551234"])
+    )
     result = _validate(trust, pki, cert)
     assert result.spc == "873J"
     assert [(f.code, f.severity) for f in result.findings] == [("cert_profile", "warn")]
     numbers_only = pki.issue_sp_certificate(
-        "873J", tnauthlist=encode_tnauthlist(tns=["12125551234"]))
+        "873J", tnauthlist=encode_tnauthlist(tns=["12125551234"])
+    )
     result = _validate(trust, pki, numbers_only)
     assert result.spc is None
     assert "no SPC" in result.findings[0].message
@@ -420,19 +508,25 @@ def test_sp_numbers_and_spc_warns(pki: StiTestPki, trust: TrustStore) -> None:
 
 
 @settings(max_examples=60, deadline=None)
-@given(offset=st.integers(min_value=-3 * 86400, max_value=3 * 86400),
-       edge=st.sampled_from(["before", "after"]))
+@given(
+    offset=st.integers(min_value=-3 * 86400, max_value=3 * 86400),
+    edge=st.sampled_from(["before", "after"]),
+)
 def test_validity_edges(offset: int, edge: str) -> None:
     pki, trust, leaf = _EDGE
-    base = (leaf.certificate.not_valid_before_utc if edge == "before"
-            else leaf.certificate.not_valid_after_utc)
+    base = (
+        leaf.certificate.not_valid_before_utc
+        if edge == "before"
+        else leaf.certificate.not_valid_after_utc
+    )
     at = base + dt.timedelta(seconds=offset)
-    inside = (leaf.certificate.not_valid_before_utc <= at
-              <= leaf.certificate.not_valid_after_utc)
+    inside = leaf.certificate.not_valid_before_utc <= at <= leaf.certificate.not_valid_after_utc
     validator = ChainValidator(trust, cache_size=0)
     if inside:
-        assert validator.validate(
-            leaf.certificate, [pki.ca_intermediate.certificate], at=at).spc == "873J"
+        assert (
+            validator.validate(leaf.certificate, [pki.ca_intermediate.certificate], at=at).spc
+            == "873J"
+        )
     else:
         with pytest.raises(TrustError) as info:
             validator.validate(leaf.certificate, [pki.ca_intermediate.certificate], at=at)
@@ -531,6 +625,7 @@ def test_pem_roundtrip_of_chain(pki: StiTestPki, trust: TrustStore, leaf: Issued
 
 def _corpus_dir() -> Path:
     import os
+
     default = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "real-sti-certs"
     return Path(os.environ.get("SHAKENLIB_CORPUS_DIR", default))
 
@@ -544,8 +639,9 @@ def test_real_chains_pass_the_sti_policy() -> None:
     certs = []
     for line in path.read_text().splitlines():
         try:
-            certs.append(x509.load_der_x509_certificate(
-                base64.b64decode(json.loads(line)["der_b64"])))
+            certs.append(
+                x509.load_der_x509_certificate(base64.b64decode(json.loads(line)["der_b64"]))
+            )
         except ValueError:
             continue  # one certificate in the corpus does not parse at all
 
@@ -587,14 +683,16 @@ def test_invalid_certificate_version_is_trust_list_invalid(
     der = pki.ca_root.der
     i = der.find(bytes.fromhex("a003020102"))
     bad = der[:i] + bytes.fromhex("a003020106") + der[i + 5 :]
-    pem = (b"-----BEGIN CERTIFICATE-----\n" + base64.encodebytes(bad)
-           + b"-----END CERTIFICATE-----\n")
+    pem = (
+        b"-----BEGIN CERTIFICATE-----\n" + base64.encodebytes(bad) + b"-----END CERTIFICATE-----\n"
+    )
     for data in (bad, pem):
         assert _error(TrustStore.from_pem, data).code == "trust_list_invalid"
     header = {"alg": "ES256", "x5c": [base64.b64encode(bad).decode()]}
     jws = f"{_b64url(json.dumps(header).encode())}.e30.AA"
-    err = _error(TrustStore.from_sti_pa_trust_list, jws,
-                 signer_roots=[pki.sti_pa_root.certificate], at=NOW)
+    err = _error(
+        TrustStore.from_sti_pa_trust_list, jws, signer_roots=[pki.sti_pa_root.certificate], at=NOW
+    )
     assert err.code == "trust_list_invalid"
     assert "x5c[0]" in err.message
 
@@ -605,17 +703,20 @@ def test_delegate_with_absurd_range_count_is_tnauthlist_invalid(
     # Before: the encompassing check printed a 5000-digit count and raised ValueError.
     dca = pki.issue_delegate_ca(ranges=[TNRange("12125551000", 1000)])
     d = pki.issue_delegate_certificate(dca, ranges=[("12125551000", 10**5000)])
-    err = _error(_validate, trust, pki, d,
-                 intermediates=[dca.certificate, pki.ca_intermediate.certificate])
+    err = _error(
+        _validate, trust, pki, d, intermediates=[dca.certificate, pki.ca_intermediate.certificate]
+    )
     assert err.code == "tnauthlist_invalid"
 
 
-def _signed_jws(header: dict[str, object], payload: object, key: ec.EllipticCurvePrivateKey
-                | rsa.RSAPrivateKey) -> str:
+def _signed_jws(
+    header: dict[str, object], payload: object, key: ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
+) -> str:
     head, body = _b64url(json.dumps(header).encode()), _b64url(json.dumps(payload).encode())
     signing_input = f"{head}.{body}".encode()
     if isinstance(key, rsa.RSAPrivateKey):
         from cryptography.hazmat.primitives.asymmetric import padding
+
         sig = key.sign(signing_input, padding.PKCS1v15(), hashes.SHA256())
     else:
         r, s = decode_dss_signature(key.sign(signing_input, ec.ECDSA(hashes.SHA256())))
@@ -632,21 +733,32 @@ def test_trust_list_with_critical_header_parameters_is_rejected(
     payload = {"trustList": [pki.ca_root.pem.decode()]}
     for crit in (["exp"], [], "exp"):
         header = {"alg": "ES256", "x5c": x5c, "crit": crit, "exp": 1}
-        err = _error(TrustStore.from_sti_pa_trust_list,
-                     _signed_jws(header, payload, list_signer.key),
-                     signer_roots=[pki.sti_pa_root.certificate], at=NOW)
+        err = _error(
+            TrustStore.from_sti_pa_trust_list,
+            _signed_jws(header, payload, list_signer.key),
+            signer_roots=[pki.sti_pa_root.certificate],
+            at=NOW,
+        )
         assert err.code == "trust_list_invalid"
         assert "crit" in err.message
     plain = _signed_jws({"alg": "ES256", "x5c": x5c}, payload, list_signer.key)
-    assert len(TrustStore.from_sti_pa_trust_list(
-        plain, signer_roots=[pki.sti_pa_root.certificate], at=NOW)) == 1
+    assert (
+        len(
+            TrustStore.from_sti_pa_trust_list(
+                plain, signer_roots=[pki.sti_pa_root.certificate], at=NOW
+            )
+        )
+        == 1
+    )
 
 
 def test_trust_list_rs256_needs_a_2048_bit_key(pki: StiTestPki) -> None:
     # RFC 7518 §3.3: "A key of size 2048 bits or larger MUST be used with these algorithms."
     key, cert = _rsa_list_signer(1024)
-    header = {"alg": "RS256", "x5c": [base64.b64encode(
-        cert.public_bytes(serialization.Encoding.DER)).decode()]}
+    header = {
+        "alg": "RS256",
+        "x5c": [base64.b64encode(cert.public_bytes(serialization.Encoding.DER)).decode()],
+    }
     jws = _signed_jws(header, [pki.ca_root.pem.decode()], key)
     err = _error(TrustStore.from_sti_pa_trust_list, jws, signer_roots=[cert], at=NOW)
     assert err.code == "trust_list_invalid"
@@ -672,10 +784,16 @@ def test_undecodable_extension_in_a_validly_signed_chain_is_chain_invalid(
     assert err.code == "cert_chain_invalid"
     assert "SHAKEN 873J" in err.message
     # the same in an intermediate
-    inter = pki._sign(subject=x509.Name.from_rfc4514_string("CN=Odd CA,O=Test STI-CA,C=US"),
-                      key=ec.generate_private_key(ec.SECP256R1()), issuer=pki.ca_root,
-                      ca=True, key_usage="ca", extensions=[(ext, False)], policies=True,
-                      crldp=True)
+    inter = pki._sign(
+        subject=x509.Name.from_rfc4514_string("CN=Odd CA,O=Test STI-CA,C=US"),
+        key=ec.generate_private_key(ec.SECP256R1()),
+        issuer=pki.ca_root,
+        ca=True,
+        key_usage="ca",
+        extensions=[(ext, False)],
+        policies=True,
+        crldp=True,
+    )
     below = pki.issue_sp_certificate("873J", issuer=inter)
     err = _error(_validate, trust, pki, below, intermediates=[inter.certificate])
     assert err.code == "cert_chain_invalid"
@@ -683,11 +801,14 @@ def test_undecodable_extension_in_a_validly_signed_chain_is_chain_invalid(
 
 
 def test_trust_list_signer_with_x400_san_is_trust_list_invalid(pki: StiTestPki) -> None:
-    ext = x509.UnrecognizedExtension(x509.oid.ExtensionOID.SUBJECT_ALTERNATIVE_NAME,
-                                     bytes.fromhex("3002a300"))
-    signer = pki.issue_sp_certificate("STIPA", issuer=pki.sti_pa_root, organization="STI-PA",
-                                      extra_extensions=[(ext, False)])
+    ext = x509.UnrecognizedExtension(
+        x509.oid.ExtensionOID.SUBJECT_ALTERNATIVE_NAME, bytes.fromhex("3002a300")
+    )
+    signer = pki.issue_sp_certificate(
+        "STIPA", issuer=pki.sti_pa_root, organization="STI-PA", extra_extensions=[(ext, False)]
+    )
     jws = _trust_list({"trustList": [pki.ca_root.pem.decode()]}, signer)
-    err = _error(TrustStore.from_sti_pa_trust_list, jws,
-                 signer_roots=[pki.sti_pa_root.certificate], at=NOW)
+    err = _error(
+        TrustStore.from_sti_pa_trust_list, jws, signer_roots=[pki.sti_pa_root.certificate], at=NOW
+    )
     assert err.code == "trust_list_invalid"

@@ -126,8 +126,11 @@ def test_arbitrary_text_raises_only_identity_errors(value: str) -> None:
 
 @pytest.mark.parametrize(
     "value",
-    ["a.b.c;info=<https://x.example/c.pem>junk", 'a.b.c;info=https://x.example/c.pem">',
-     "a.b.c;info=<urn:x<y>"],
+    [
+        "a.b.c;info=<https://x.example/c.pem>junk",
+        'a.b.c;info=https://x.example/c.pem">',
+        "a.b.c;info=<urn:x<y>",
+    ],
 )
 def test_info_with_angle_or_quote_characters_is_not_an_absolute_uri(value: str) -> None:
     # RFC 8224 §4: ident-info-uri = LAQUOT absoluteURI RAQUOT; "<", ">" and '"' are not URI

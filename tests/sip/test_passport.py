@@ -87,11 +87,20 @@ def test_decode_clean_shaken() -> None:
     p = decode_passport(t)
     assert p.token == t
     assert p.ppt == "shaken"
-    assert (p.header.alg, p.header.typ, p.header.x5u, p.header.extra) == ("ES256", "passport",
-                                                                         X5U, {})
+    assert (p.header.alg, p.header.typ, p.header.x5u, p.header.extra) == (
+        "ES256",
+        "passport",
+        X5U,
+        {},
+    )
     c = p.claims
     assert (c.iat, c.orig_tn, c.orig_uri, c.dest_tn, c.dest_uri) == (
-        1700000000, "12155551212", None, ("12155551213",), ())
+        1700000000,
+        "12155551212",
+        None,
+        ("12155551213",),
+        (),
+    )
     assert (c.attest, c.origid, c.extra) == ("A", ORIGID, {})
     assert p.header_json == HEADER
     assert p.claims_json == CLAIMS
@@ -108,9 +117,11 @@ def test_signing_input_is_the_received_text_not_a_reserialisation() -> None:
     assert p.signing_input == t.rsplit(".", 1)[0].encode()
     assert fcodes(p) == [("passport_noncanonical", "notice")]
     unsorted = b'{"origid":"%s","attest":"A","dest":{"tn":["1"]},"iat":1,"orig":{"tn":"2"}}' % (
-        ORIGID.encode())
+        ORIGID.encode()
+    )
     assert fcodes(decode_passport(raw_token(canonical_json(HEADER), unsorted))) == [
-        ("passport_noncanonical", "notice")]
+        ("passport_noncanonical", "notice")
+    ]
 
 
 def test_fixture_shaken_header_verifies_with_test_key() -> None:
@@ -206,8 +217,9 @@ def test_header_findings(change: dict[str, Any], expected: list[tuple[str, str]]
 
 
 def test_header_ppt_non_string_is_dropped() -> None:
-    p = decode_passport(token(header={**HEADER, "ppt": 1}, claims={k: CLAIMS[k] for k in (
-        "iat", "orig", "dest")}))
+    p = decode_passport(
+        token(header={**HEADER, "ppt": 1}, claims={k: CLAIMS[k] for k in ("iat", "orig", "dest")})
+    )
     assert p.header.ppt is None
     assert fcodes(p) == [("header_invalid", "error")]
 
@@ -281,13 +293,24 @@ def test_orig_shapes_are_recovered() -> None:
 
 def test_optional_and_extension_claims() -> None:
     claims = with_claims(
-        mky=[{"alg": "sha-256", "dig": "ab"}], rcd={"nam": "Alice"}, rcdi={"/nam": "x"},
-        crn="Rental", rph={"auth": ["ets.0"]}, opt="h.c.s", div={"uri": "sip:x@y"}, zzz=[1],
+        mky=[{"alg": "sha-256", "dig": "ab"}],
+        rcd={"nam": "Alice"},
+        rcdi={"/nam": "x"},
+        crn="Rental",
+        rph={"auth": ["ets.0"]},
+        opt="h.c.s",
+        div={"uri": "sip:x@y"},
+        zzz=[1],
     )
     c = decode_passport(token(claims=claims)).claims
     assert c.mky == ({"alg": "sha-256", "dig": "ab"},)
     assert (c.rcd, c.rcdi, c.crn, c.rph, c.opt) == (
-        {"nam": "Alice"}, {"/nam": "x"}, "Rental", {"auth": ["ets.0"]}, "h.c.s")
+        {"nam": "Alice"},
+        {"/nam": "x"},
+        "Rental",
+        {"auth": ["ets.0"]},
+        "h.c.s",
+    )
     assert c.div_uri == ("sip:x@y",)
     assert c.extra == {"zzz": [1]}
 
@@ -339,7 +362,8 @@ def test_signature_length(length: int) -> None:
 
 def test_canonical_json() -> None:
     assert canonical_json({"b": 1, "a": {"d": [1, {"f": 2, "e": 3}], "c": "é"}}) == (
-        '{"a":{"c":"é","d":[1,{"e":3,"f":2}]},"b":1}'.encode())
+        '{"a":{"c":"é","d":[1,{"e":3,"f":2}]},"b":1}'.encode()
+    )
     with pytest.raises(ShakenError):
         canonical_json({"x": float("nan")})
     with pytest.raises(ShakenError):
@@ -358,8 +382,10 @@ claims_strategy = st.fixed_dictionaries(
     optional={
         "rcd": st.fixed_dictionaries({"nam": st.text(max_size=20)}),
         "crn": st.text(max_size=20),
-        "mky": st.lists(st.fixed_dictionaries({"alg": st.just("sha-256"),
-                                               "dig": st.text("0123456789abcdef")}), max_size=2),
+        "mky": st.lists(
+            st.fixed_dictionaries({"alg": st.just("sha-256"), "dig": st.text("0123456789abcdef")}),
+            max_size=2,
+        ),
     },
 )
 
@@ -424,8 +450,11 @@ def test_rebuild_compact_without_sip_identities() -> None:
 def test_decode_identity_cross_checks() -> None:
     t = token()
     d = decode_identity(f"{t};info=<https://other/c.pem>;alg=ES384;ppt=div")
-    assert fcodes(d) == [("info_x5u_mismatch", "error"), ("alg_mismatch", "error"),
-                         ("ppt_mismatch", "error")]
+    assert fcodes(d) == [
+        ("info_x5u_mismatch", "error"),
+        ("alg_mismatch", "error"),
+        ("ppt_mismatch", "error"),
+    ]
     d = decode_identity(f"{t};info=<{X5U}>")
     assert fcodes(d) == [("ppt_mismatch", "warn")]
 
@@ -435,8 +464,9 @@ def test_decode_identity_compact_and_errors() -> None:
     assert d.passport is None
     assert d.error is None
     assert fcodes(d) == [("identity_compact_form", "error")]
-    assert fcodes(decode_identity("..c2ln;info=<https://x/c>")) == [("identity_compact_form",
-                                                                       "info")]
+    assert fcodes(decode_identity("..c2ln;info=<https://x/c>")) == [
+        ("identity_compact_form", "info")
+    ]
     d = decode_identity(";info=<https://x/c>")
     assert d.error is not None
     assert d.error.code == "identity_malformed"
@@ -492,16 +522,26 @@ def test_arbitrary_segments_raise_only_passport_errors(h: bytes, c: bytes, s: by
 
 
 @settings(max_examples=200)
-@given(st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=5),
-                    lambda inner: st.lists(inner, max_size=3)
-                    | st.dictionaries(st.text(max_size=6), inner, max_size=4), max_leaves=12),
-       st.dictionaries(st.sampled_from(["alg", "typ", "ppt", "x5u", "kid"]),
-                       st.none() | st.text(max_size=8) | st.integers(), max_size=5))
+@given(
+    st.recursive(
+        st.none() | st.booleans() | st.integers() | st.text(max_size=5),
+        lambda inner: (
+            st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=4)
+        ),
+        max_leaves=12,
+    ),
+    st.dictionaries(
+        st.sampled_from(["alg", "typ", "ppt", "x5u", "kid"]),
+        st.none() | st.text(max_size=8) | st.integers(),
+        max_size=5,
+    ),
+)
 def test_arbitrary_json_claims_only_findings(claims_value: Any, header: dict[str, Any]) -> None:
-    claims = claims_value if isinstance(claims_value, dict) else {"orig": claims_value,
-                                                                   "dest": claims_value,
-                                                                   "div": claims_value,
-                                                                   "iat": claims_value}
+    claims = (
+        claims_value
+        if isinstance(claims_value, dict)
+        else {"orig": claims_value, "dest": claims_value, "div": claims_value, "iat": claims_value}
+    )
     p = decode_passport(raw_token(json.dumps(header).encode(), json.dumps(claims).encode()))
     for f in p.findings:
         assert f.code in CODES
@@ -531,8 +571,11 @@ def test_orig_member_null_is_invalid(orig: dict[str, Any]) -> None:
 
 @pytest.mark.parametrize(
     "div",
-    [{"tn": ["12155551213", "12155551214"]}, {"tn": ["12155551213"]},
-     {"tn": "12155551213", "uri": "sip:a@b"}],
+    [
+        {"tn": ["12155551213", "12155551214"]},
+        {"tn": ["12155551213"]},
+        {"tn": "12155551213", "uri": "sip:a@b"},
+    ],
 )
 def test_div_holds_exactly_one_identifier(div: dict[str, Any]) -> None:
     # RFC 8946 §3: the retargeting entity "MUST select only one identifier" for div;
@@ -621,28 +664,41 @@ def test_fast_path_agrees_on_non_ascii_whitespace_in_info() -> None:
     assert ("info_x5u_mismatch", "error") in fcodes(d)
 
 
-near_tn = st.one_of(st.from_regex(r"[0-9]{1,15}", fullmatch=True), st.just("１２３"),
-                    st.just("+12155551212"), st.just(""), st.integers(0, 10**11))
+near_tn = st.one_of(
+    st.from_regex(r"[0-9]{1,15}", fullmatch=True),
+    st.just("１２３"),
+    st.just("+12155551212"),
+    st.just(""),
+    st.integers(0, 10**11),
+)
 near_claims = st.fixed_dictionaries(
     {
         "attest": st.sampled_from(["A", "B", "C", "D", "a", 1]),
         "dest": st.one_of(
             st.fixed_dictionaries({"tn": st.lists(near_tn, max_size=3)}),
-            st.fixed_dictionaries({"tn": near_tn})),
+            st.fixed_dictionaries({"tn": near_tn}),
+        ),
         "iat": st.one_of(st.integers(-5, 10**16), st.floats(0, 2e9), st.just("1")),
         "orig": st.fixed_dictionaries({"tn": near_tn}),
-        "origid": st.one_of(st.uuids().map(str), st.uuids().map(lambda u: str(u).upper()),
-                            st.just("trunk-7"), st.uuids().map(lambda u: f"{{{u}}}")),
+        "origid": st.one_of(
+            st.uuids().map(str),
+            st.uuids().map(lambda u: str(u).upper()),
+            st.just("trunk-7"),
+            st.uuids().map(lambda u: f"{{{u}}}"),
+        ),
     },
     optional={"opt": st.just("x")},
 )
 
 
 @settings(max_examples=300, deadline=None)
-@given(claims=st.one_of(claims_strategy, near_claims),
-       layout=st.sampled_from(["canonical", "spaced", "escaped", "unsorted", "zero-iat"]))
-def test_plain_claims_pattern_agrees_with_the_json_checks(claims: dict[str, Any],
-                                                          layout: str) -> None:
+@given(
+    claims=st.one_of(claims_strategy, near_claims),
+    layout=st.sampled_from(["canonical", "spaced", "escaped", "unsorted", "zero-iat"]),
+)
+def test_plain_claims_pattern_agrees_with_the_json_checks(
+    claims: dict[str, Any], layout: str
+) -> None:
     # decode_plain_shaken reads the claims with one pattern; it must take exactly the
     # canonical texts whose JSON the plain checks accept, and then agree with the
     # general path.
@@ -665,7 +721,8 @@ def test_plain_claims_pattern_agrees_with_the_json_checks(claims: dict[str, Any]
     except ValueError:
         parsed = None
     expected = (
-        isinstance(parsed, dict) and passport_mod._plain_claims_ok(parsed)
+        isinstance(parsed, dict)
+        and passport_mod._plain_claims_ok(parsed)
         and canonical_json(parsed) == cb
     )
     assert (plain is not None) == expected
@@ -678,15 +735,37 @@ def test_plain_claims_pattern_agrees_with_the_json_checks(claims: dict[str, Any]
 @settings(max_examples=300, deadline=None)
 @given(
     params=st.lists(
-        st.sampled_from([f"info=<{X5U}>", "info=<https://other.example/c.pem>", "alg=ES256",
-                         "alg=ES384", "ppt=shaken", "ppt=div", "ppt=\"shaken\"", "x=1",
-                         f"info=<{X5U} >", f"info= <{X5U}>", "", "alg"]),
-        max_size=5),
-    x5u=st.sampled_from([X5U, "https://cr.example.org/a;b.pem", "http://cr.example.org/c.pem",
-                         "https://cr.example.org/é.pem", "https://cr.example.org/a b.pem"]),
+        st.sampled_from(
+            [
+                f"info=<{X5U}>",
+                "info=<https://other.example/c.pem>",
+                "alg=ES256",
+                "alg=ES384",
+                "ppt=shaken",
+                "ppt=div",
+                'ppt="shaken"',
+                "x=1",
+                f"info=<{X5U} >",
+                f"info= <{X5U}>",
+                "",
+                "alg",
+            ]
+        ),
+        max_size=5,
+    ),
+    x5u=st.sampled_from(
+        [
+            X5U,
+            "https://cr.example.org/a;b.pem",
+            "http://cr.example.org/c.pem",
+            "https://cr.example.org/é.pem",
+            "https://cr.example.org/a b.pem",
+        ]
+    ),
 )
-def test_fast_path_reads_any_parameter_list_as_the_general_path(params: list[str],
-                                                                x5u: str) -> None:
+def test_fast_path_reads_any_parameter_list_as_the_general_path(
+    params: list[str], x5u: str
+) -> None:
     # decode_plain_shaken checks the usual "info=<x5u>;alg=ES256;ppt=shaken" with one
     # comparison and other parameter lists in a loop: both must agree with the general
     # path, including x5u values that cannot stand in info=<...> unchanged.
@@ -696,14 +775,17 @@ def test_fast_path_reads_any_parameter_list_as_the_general_path(params: list[str
         assert decode_identity(value).findings == ()
 
 
-@pytest.mark.parametrize(("params", "fast"), [
-    (f"info=<{X5U}>;alg=ES256;ppt=shaken", True),
-    (f"ppt=shaken;info=<{X5U}>", True),
-    (f"alg=ES256;ppt=shaken;info=<{X5U}>", True),
-    (f"info=<{X5U}>;alg=ES256", False),  # no ppt parameter: a finding (ppt_mismatch)
-    (f"info=<{X5U}>;alg=ES256;ppt=shaken;ppt=shaken", False),
-    (f"info=<{X5U}>;alg=ES256;ppt=shaken ", False),
-])
+@pytest.mark.parametrize(
+    ("params", "fast"),
+    [
+        (f"info=<{X5U}>;alg=ES256;ppt=shaken", True),
+        (f"ppt=shaken;info=<{X5U}>", True),
+        (f"alg=ES256;ppt=shaken;info=<{X5U}>", True),
+        (f"info=<{X5U}>;alg=ES256", False),  # no ppt parameter: a finding (ppt_mismatch)
+        (f"info=<{X5U}>;alg=ES256;ppt=shaken;ppt=shaken", False),
+        (f"info=<{X5U}>;alg=ES256;ppt=shaken ", False),
+    ],
+)
 def test_which_parameter_lists_take_the_fast_path(params: str, fast: bool) -> None:
     value = f"{token()};{params}"
     assert (passport_mod.decode_plain_shaken(value) is not None) == fast

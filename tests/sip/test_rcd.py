@@ -38,8 +38,12 @@ JBOND_JCARD: list[Any] = [
         ["version", {}, "text", "4.0"],
         ["fn", {}, "text", "James Bond"],
         ["n", {}, "text", ["Bond", "James", "", "", "Mr."]],
-        ["adr", {"type": "work"}, "text",
-         ["", "", "3100 Massachusetts Avenue NW", "Washington", "DC", "20008", "USA"]],
+        [
+            "adr",
+            {"type": "work"},
+            "text",
+            ["", "", "3100 Massachusetts Avenue NW", "Washington", "DC", "20008", "USA"],
+        ],
         ["email", {}, "text", "007@mi6-hq.com"],
         ["tel", {"type": ["voice", "text", "cell"], "pref": "1"}, "uri", "tel:+1-202-555-1000"],
         ["tel", {"type": ["fax"]}, "uri", "tel:+1-202-555-1001"],
@@ -62,14 +66,22 @@ def rfc_examples(iat: int = 1443208345) -> dict[str, dict[str, Any]]:
     return {
         "nam": {**base(iat), "rcd": {"nam": "James Bond"}},
         "jcd": {**base(iat), "rcd": {"jcd": JBOND_JCARD, "nam": "James Bond"}},
-        "jcl": {**base(iat), "rcd": {"jcl": JCL, "nam": "Q Branch Spy Gadgets"},
-                "rcdi": {"/jcl": digest_string(Q_JCARD)}},
-        "crn": {**base(iat), "crn": "Rendezvous for Little Nellie",
-                "rcd": {"nam": "James Bond"}},
-        "icn": {**base(iat), "crn": "Rendezvous for Little Nellie",
-                "rcd": {"icn": ICN, "jcd": JBOND_JCARD, "nam": "James Bond"},
-                "rcdi": {"/icn": digest_string(ICON), "/jcd": digest_string(jcs(JBOND_JCARD)),
-                         "/jcd/1/8/3": digest_string(LOGO)}},
+        "jcl": {
+            **base(iat),
+            "rcd": {"jcl": JCL, "nam": "Q Branch Spy Gadgets"},
+            "rcdi": {"/jcl": digest_string(Q_JCARD)},
+        },
+        "crn": {**base(iat), "crn": "Rendezvous for Little Nellie", "rcd": {"nam": "James Bond"}},
+        "icn": {
+            **base(iat),
+            "crn": "Rendezvous for Little Nellie",
+            "rcd": {"icn": ICN, "jcd": JBOND_JCARD, "nam": "James Bond"},
+            "rcdi": {
+                "/icn": digest_string(ICON),
+                "/jcd": digest_string(jcs(JBOND_JCARD)),
+                "/jcd/1/8/3": digest_string(LOGO),
+            },
+        },
     }
 
 
@@ -80,7 +92,12 @@ CONTENT = MemoryContent({JCL: Q_JCARD, ICN: ICON, JBOND_JCARD[1][8][3]: LOGO})
 @pytest.mark.parametrize("name", list(rfc_examples()))
 def test_the_rfc_9795_examples_decode_as_rcd_passports(name: str) -> None:
     claims = rfc_examples()[name]
-    header = {"alg": "ES256", "ppt": "rcd", "typ": "passport", "x5u": "https://cert.example.org/passport.cer"}
+    header = {
+        "alg": "ES256",
+        "ppt": "rcd",
+        "typ": "passport",
+        "x5u": "https://cert.example.org/passport.cer",
+    }
     token = f"{b64url_encode(canonical_json(header))}.{b64url_encode(canonical_json(claims))}."
     token += b64url_encode(bytes(64))
     p = decode_passport(token)
@@ -101,7 +118,9 @@ def test_decoded_members_and_jcard_name() -> None:
     # no nam: the inline jCard's fn is the name
     assert decode_rcd({"rcd": {"jcd": JBOND_JCARD}}).display_name == "James Bond"  # type: ignore[union-attr]
     assert decode_rcd({"rcd": {"apn": "12025551000"}}).to_dict() == {  # type: ignore[union-attr]
-        "apn": "12025551000", "display_name": None}
+        "apn": "12025551000",
+        "display_name": None,
+    }
 
 
 @pytest.mark.parametrize(
@@ -245,8 +264,9 @@ def test_a_tampered_rcdi_fails_with_a_stable_code(bed: ShakenTestbed, acme: Test
     bad = copy.deepcopy(good)
     bad["rcd"]["jcd"][1][4][3] = "blofeld@spectre.example"  # signed, but not what rcdi says
     v = verifier(bed)
-    assert v.verify(signed(acme, "shaken", shaken_claims(bed, good)), orig=ORIG, dest=DEST,
-                    at=bed.now).passed
+    assert v.verify(
+        signed(acme, "shaken", shaken_claims(bed, good)), orig=ORIG, dest=DEST, at=bed.now
+    ).passed
     r = v.verify(signed(acme, "shaken", shaken_claims(bed, bad)), orig=ORIG, dest=DEST, at=bed.now)
     assert (r.passed, r.error, r.sip_code) == (False, "rcdi_mismatch", 438)
     assert r.display_name is None  # not verified: not shown
@@ -257,13 +277,15 @@ def test_jcl_content_swapped_at_the_server_fails(bed: ShakenTestbed, acme: TestP
     claims = rfc_examples(int(bed.now.timestamp()))["jcl"]
     header = signed(acme, "rcd", claims)
     ok = verifier(bed, rcd_content=CONTENT).verify(
-        [acme.sign(orig=ORIG, dest=DEST), header], orig=ORIG, dest=DEST, at=bed.now)
+        [acme.sign(orig=ORIG, dest=DEST), header], orig=ORIG, dest=DEST, at=bed.now
+    )
     assert ok.passed
     assert ok.ppt == "shaken"
     assert ok.display_name == "Q Branch Spy Gadgets"  # from the passing rcd PASSporT
     swapped = MemoryContent({JCL: Q_JCARD.replace(b"Q Branch", b"SPECTRE")})
     r = verifier(bed, rcd_content=swapped).verify(
-        [acme.sign(orig=ORIG, dest=DEST), header], orig=ORIG, dest=DEST, at=bed.now)
+        [acme.sign(orig=ORIG, dest=DEST), header], orig=ORIG, dest=DEST, at=bed.now
+    )
     assert r.passed  # the shaken PASSporT still passes ...
     assert [i.error for i in r.identities] == [None, "rcdi_mismatch"]
     assert r.display_name is None  # ... but no verified name
@@ -278,8 +300,10 @@ def test_a_plain_shaken_call_has_no_rcd(bed: ShakenTestbed, acme: TestProvider) 
 
 def test_hostile_rcdi_is_bounded() -> None:
     urls = [f"https://example.com/{i}.png" for i in range(20)]
-    claims = {"rcd": {"jcd": ["vcard", [["logo", {}, "uri", u] for u in urls]]},
-              "rcdi": {f"/jcd/1/{i}/3": digest_string(b"x") for i in range(20)}}
+    claims = {
+        "rcd": {"jcd": ["vcard", [["logo", {}, "uri", u] for u in urls]]},
+        "rcdi": {f"/jcd/1/{i}/3": digest_string(b"x") for i in range(20)},
+    }
     asked: list[str] = []
 
     def content(url: str) -> bytes:

@@ -45,7 +45,7 @@ def reference_parse(data: str | bytes) -> SipMessage:
         if not name or " " in name or "\t" in name:
             raise SipMessageError("sip_malformed", f"not a header line: {line[:80]!r}")
         names.append(canonical_header_name(name))
-        values.append(line[colon + 1:].strip())
+        values.append(line[colon + 1 :].strip())
     headers = tuple(zip(names, values, strict=True))
     identity: list[str] = []
     pai: list[str] = []
@@ -56,16 +56,29 @@ def reference_parse(data: str | bytes) -> SipMessage:
         if name == "Identity":
             identity.append(value)
         elif name in _LISTS:
-            target = pai if name == "P-Asserted-Identity" else (
-                diversion if name == "Diversion" else history)
+            target = (
+                pai
+                if name == "P-Asserted-Identity"
+                else (diversion if name == "Diversion" else history)
+            )
             target.extend(split_header_list(value))
         else:
             first.setdefault(name, value)
-    return SipMessage(start_line=start_line, method=method, request_uri=request_uri,
-                      status_code=status_code, headers=headers, identity=tuple(identity),
-                      from_=first.get("From"), to=first.get("To"), pai=tuple(pai),
-                      date=first.get("Date"), call_id=first.get("Call-ID"),
-                      diversion=tuple(diversion), history_info=tuple(history))
+    return SipMessage(
+        start_line=start_line,
+        method=method,
+        request_uri=request_uri,
+        status_code=status_code,
+        headers=headers,
+        identity=tuple(identity),
+        from_=first.get("From"),
+        to=first.get("To"),
+        pai=tuple(pai),
+        date=first.get("Date"),
+        call_id=first.get("Call-ID"),
+        diversion=tuple(diversion),
+        history_info=tuple(history),
+    )
 
 
 def outcome(parse: object, data: str | bytes) -> object:
@@ -75,20 +88,66 @@ def outcome(parse: object, data: str | bytes) -> object:
         return ("error", exc.code, exc.message)
 
 
-_NAMES = st.sampled_from(["From", "f", "To", "t", "Call-ID", "i", "Date", "Identity", "y",
-                          "P-Asserted-Identity", "Diversion", "History-Info", "CSeq", "X-A",
-                          "to ", " From", "\x0cFrom", "Fr om", "Fr\tom", "Fröm", "", "a:b",
-                          "Date\t", "\u00a0Date"])
-_VALUES = st.sampled_from(["<sip:+12155551212@h>;tag=1", " <tel:+1215>, <tel:+1216> ", "",
-                           " x ", "Sun, 06 Nov 1994 08:49:37 GMT", "a.b.c;info=<https://x>",
-                           "v\x0c", "\u2028y", '"D, J" <sip:1@h>', "é"])
+_NAMES = st.sampled_from(
+    [
+        "From",
+        "f",
+        "To",
+        "t",
+        "Call-ID",
+        "i",
+        "Date",
+        "Identity",
+        "y",
+        "P-Asserted-Identity",
+        "Diversion",
+        "History-Info",
+        "CSeq",
+        "X-A",
+        "to ",
+        " From",
+        "\x0cFrom",
+        "Fr om",
+        "Fr\tom",
+        "Fröm",
+        "",
+        "a:b",
+        "Date\t",
+        "\u00a0Date",
+    ]
+)
+_VALUES = st.sampled_from(
+    [
+        "<sip:+12155551212@h>;tag=1",
+        " <tel:+1215>, <tel:+1216> ",
+        "",
+        " x ",
+        "Sun, 06 Nov 1994 08:49:37 GMT",
+        "a.b.c;info=<https://x>",
+        "v\x0c",
+        "\u2028y",
+        '"D, J" <sip:1@h>',
+        "é",
+    ]
+)
 _BREAKS = st.sampled_from(["\r\n", "\n", "\r", "\r\n\r\n", "\n\n", "\n ", "\r\n\t", "\n\n\n"])
 
 
 @st.composite
 def messages(draw: st.DrawFn) -> str:
-    out = draw(st.sampled_from(["INVITE sip:a@b SIP/2.0", "SIP/2.0 200 OK", "\n\nACK x SIP/2.0",
-                                "  INVITE sip:a@b SIP/2.0 ", "hello", "", "SIP/2.0 2x OK"]))
+    out = draw(
+        st.sampled_from(
+            [
+                "INVITE sip:a@b SIP/2.0",
+                "SIP/2.0 200 OK",
+                "\n\nACK x SIP/2.0",
+                "  INVITE sip:a@b SIP/2.0 ",
+                "hello",
+                "",
+                "SIP/2.0 2x OK",
+            ]
+        )
+    )
     for _ in range(draw(st.integers(0, 8))):
         out += draw(_BREAKS)
         if draw(st.integers(0, 4)):
@@ -101,9 +160,11 @@ def messages(draw: st.DrawFn) -> str:
 
 @settings(max_examples=1500, deadline=None)
 @given(messages())
-@example("INVITE sip:a@b SIP/2.0\r\nFrom: <sip:1@h>\r\nf: <sip:2@h>\r\nDate: x\r\nDate: y\r\n"
-         "y: a\r\nIdentity: b\r\nP-Asserted-Identity: <tel:+1>, <tel:+2>\r\n"
-         "Diversion: <tel:+3>\r\nHistory-Info: <sip:4@h>;index=1\r\n\r\n")
+@example(
+    "INVITE sip:a@b SIP/2.0\r\nFrom: <sip:1@h>\r\nf: <sip:2@h>\r\nDate: x\r\nDate: y\r\n"
+    "y: a\r\nIdentity: b\r\nP-Asserted-Identity: <tel:+1>, <tel:+2>\r\n"
+    "Diversion: <tel:+3>\r\nHistory-Info: <sip:4@h>;index=1\r\n\r\n"
+)
 @example("INVITE sip:a@b SIP/2.0\nX:\n")
 def test_parse_reads_as_the_line_by_line_reading(text: str) -> None:
     assert outcome(parse_sip_message, text) == outcome(reference_parse, text)
@@ -111,8 +172,13 @@ def test_parse_reads_as_the_line_by_line_reading(text: str) -> None:
     assert outcome(parse_sip_message, data) == outcome(reference_parse, data)
 
 
-@pytest.mark.parametrize("data", [b"INVITE sip:a@b SIP/2.0\r\nFrom: \xff<sip:1@h>\r\n\r\n\xfe",
-                                  b"\r\n\r\nINVITE sip:a@b SIP/2.0\r\nTo: <sip:2@h>\r\n"])
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"INVITE sip:a@b SIP/2.0\r\nFrom: \xff<sip:1@h>\r\n\r\n\xfe",
+        b"\r\n\r\nINVITE sip:a@b SIP/2.0\r\nTo: <sip:2@h>\r\n",
+    ],
+)
 def test_parse_bytes_reads_as_the_line_by_line_reading(data: bytes) -> None:
     assert parse_sip_message(data) == reference_parse(data)
 
@@ -134,18 +200,27 @@ def reference_date_time(date: str) -> datetime.datetime | None:
 @st.composite
 def dates(draw: st.DrawFn) -> str:
     """IMF-fixdate and near misses: every field right or wrong."""
+
     def two(low: int, high: int) -> str:
-        return draw(st.one_of(st.integers(low, high).map(lambda n: f"{n:02d}"),
-                              st.sampled_from(["0", "1", "001", "99", "-1", "٠١", " 1"])))
+        return draw(
+            st.one_of(
+                st.integers(low, high).map(lambda n: f"{n:02d}"),
+                st.sampled_from(["0", "1", "001", "99", "-1", "٠١", " 1"]),
+            )
+        )
 
     day = draw(st.sampled_from(["Sun", "Mon", "Sat", "Xyz", "sun", "", "Sunday"]))
     sep = draw(st.sampled_from([", ", ",", " ", ",  "]))
     month = draw(st.sampled_from(["Jan", "Feb", "Nov", "Dec", "nov", "NOV", "Foo", "11"]))
-    year = draw(st.one_of(st.integers(1, 9999).map(str), st.integers(0, 99).map(
-        lambda n: f"{n:04d}"), st.sampled_from(["94", "10000", "1994,"])))
+    year = draw(
+        st.one_of(
+            st.integers(1, 9999).map(str),
+            st.integers(0, 99).map(lambda n: f"{n:04d}"),
+            st.sampled_from(["94", "10000", "1994,"]),
+        )
+    )
     zone = draw(st.sampled_from(["GMT", "UTC", "gmt", "+0000", "-0000", "EST", "", "GMT "]))
-    return (f"{day}{sep}{two(0, 32)} {month} {year} {two(0, 25)}:{two(0, 61)}:{two(0, 61)} "
-            f"{zone}")
+    return f"{day}{sep}{two(0, 32)} {month} {year} {two(0, 25)}:{two(0, 61)}:{two(0, 61)} {zone}"
 
 
 @settings(max_examples=2000, deadline=None)

@@ -43,8 +43,7 @@ def batch(path: str, trust: str, mirror: str) -> Analysis:
 
 
 def notebook(path: str, trust: str, mirror: str) -> tuple[int, str]:
-    analysis: Analysis = shakenlib.analyze(path, trust=trust, mirror=mirror, jobs=1,
-                                           progress=False)
+    analysis: Analysis = shakenlib.analyze(path, trust=trust, mirror=mirror, jobs=1, progress=False)
     html: str = analysis.to_html(top=10)
     return analysis.calls, html
 

@@ -729,7 +729,8 @@ def test_plain_fast_path_leaves_refused_credentials_to_the_general_path() -> Non
     assert v._verify_plain(revoked, (ORIG,), bed.now) is None  # the general path says why
     assert_failed(v.verify(revoked, orig=ORIG, dest=DEST, at=bed.now), "cert_revoked")
     unreachable = Signer(good.issued.key, "https://cr.example.net/missing.pem").sign_shaken(
-        orig=ORIG, dest=DEST, attest="A", iat=int(bed.now.timestamp()))
+        orig=ORIG, dest=DEST, attest="A", iat=int(bed.now.timestamp())
+    )
     assert v._verify_plain(unreachable, (ORIG,), bed.now) is None
     assert v.verify(unreachable, orig=ORIG, dest=DEST, at=bed.now).sip_code == 436
 
@@ -772,8 +773,11 @@ def test_a_remembered_revocation_ends_at_the_crls_next_update() -> None:
     victim = bed.add_provider("999A")
     bed.revoke(victim)
     soon = bed.now + dt.timedelta(minutes=10)  # the CRL is out of date after this
-    bed.repository.add(bed.pki.crl_url, bed.pki.make_crl([victim.issued], next_update=soon),
-                       content_type="application/pkix-crl")
+    bed.repository.add(
+        bed.pki.crl_url,
+        bed.pki.make_crl([victim.issued], next_update=soon),
+        content_type="application/pkix-crl",
+    )
     v: Verifier = bed.verifier()
     header = victim.sign(orig=ORIG, dest=DEST)
     assert_failed(v.verify(header, orig=ORIG, dest=DEST, at=bed.now), "cert_revoked")
@@ -786,8 +790,9 @@ def test_a_remembered_revocation_ends_at_the_crls_next_update() -> None:
     assert "crl_expired" in {f.code for i in r.identities for f in i.findings}
 
 
-def test_the_hourly_recheck_reuses_the_validated_chain(bed: ShakenTestbed,
-                                                        acme: TestProvider) -> None:
+def test_the_hourly_recheck_reuses_the_validated_chain(
+    bed: ShakenTestbed, acme: TestProvider
+) -> None:
     # Once an hour the revocation answer is checked again; the chain (and the claim
     # constraints) of the same credential are not validated again while `at` is inside
     # the chain's validity window.

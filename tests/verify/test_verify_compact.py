@@ -48,30 +48,35 @@ def compact_invite(
     exactly what the request says (or over ``signed`` claims when given)."""
     header = {"alg": "ES256", "ppt": ppt, "typ": "passport", "x5u": acme.x5u}
     claims: dict[str, object] = signed or {
-        "attest": attest, "dest": {"tn": [dest]}, "iat": int(when.timestamp()),
-        "orig": {"tn": orig}, "origid": ORIGID,
+        "attest": attest,
+        "dest": {"tn": [dest]},
+        "iat": int(when.timestamp()),
+        "orig": {"tn": orig},
+        "origid": ORIGID,
     }
     signing_input = (
         f"{b64url_encode(canonical_json(header))}.{b64url_encode(canonical_json(claims))}"
     )
     sig = b64url_encode(sign_es256(acme.issued.key, signing_input.encode()))
-    return "\r\n".join([
-        f"INVITE sip:+{dest}@sbc.example.net;user=phone SIP/2.0",
-        "Via: SIP/2.0/UDP 192.0.2.10:5060;branch=z9hG4bK776asdhds",
-        f'From: "Alice" <sip:+{orig}@example.com;user=phone>;tag=1928301774',
-        f"To: <sip:+{dest}@example.net;user=phone>",
-        f"P-Asserted-Identity: <tel:+{orig}>",
-        "Call-ID: a84b4c76e66710@pc33.example.com",
-        "CSeq: 314159 INVITE",
-        f"Date: {email.utils.format_datetime(when, usegmt=True)}",
-        f"Attestation-Info: {attest}",
-        f"Origination-Id: {ORIGID}",
-        f"Identity: ..{sig};info=<{acme.x5u}>;alg=ES256;ppt={ppt}",
-        *([extra] if extra else []),
-        "Content-Length: 0",
-        "",
-        "",
-    ])
+    return "\r\n".join(
+        [
+            f"INVITE sip:+{dest}@sbc.example.net;user=phone SIP/2.0",
+            "Via: SIP/2.0/UDP 192.0.2.10:5060;branch=z9hG4bK776asdhds",
+            f'From: "Alice" <sip:+{orig}@example.com;user=phone>;tag=1928301774',
+            f"To: <sip:+{dest}@example.net;user=phone>",
+            f"P-Asserted-Identity: <tel:+{orig}>",
+            "Call-ID: a84b4c76e66710@pc33.example.com",
+            "CSeq: 314159 INVITE",
+            f"Date: {email.utils.format_datetime(when, usegmt=True)}",
+            f"Attestation-Info: {attest}",
+            f"Origination-Id: {ORIGID}",
+            f"Identity: ..{sig};info=<{acme.x5u}>;alg=ES256;ppt={ppt}",
+            *([extra] if extra else []),
+            "Content-Length: 0",
+            "",
+            "",
+        ]
+    )
 
 
 def allowing(bed: ShakenTestbed):  # type: ignore[no-untyped-def]
@@ -151,8 +156,12 @@ def test_missing_shaken_claims_in_the_request(bed: ShakenTestbed, acme: TestProv
 
 
 def test_div_must_stay_full_form(bed: ShakenTestbed, acme: TestProvider) -> None:
-    signed = {"dest": {"tn": [DEST]}, "div": {"tn": "12155559999"},
-              "iat": int(bed.now.timestamp()), "orig": {"tn": ORIG}}
+    signed = {
+        "dest": {"tn": [DEST]},
+        "div": {"tn": "12155559999"},
+        "iat": int(bed.now.timestamp()),
+        "orig": {"tn": ORIG},
+    }
     text = compact_invite(acme, bed.now, ppt="div", signed=signed)
     r = allowing(bed).verify_sip(text)
     assert r.error == "identity_compact_form"
@@ -174,8 +183,13 @@ def test_the_rebuilt_text_is_the_signed_text(
     sip = parse_sip_message(compact_invite(acme, when, orig=orig, dest=dest, attest=attest))
     ident = parse_identity(sip.identity[0])
     data, _ = rebuild_compact(ident, sip)
-    claims = {"attest": attest, "dest": {"tn": [dest]}, "iat": int(when.timestamp()),
-              "orig": {"tn": orig}, "origid": ORIGID}
+    claims = {
+        "attest": attest,
+        "dest": {"tn": [dest]},
+        "iat": int(when.timestamp()),
+        "orig": {"tn": orig},
+        "origid": ORIGID,
+    }
     assert data.split(b".")[1] == b64url_encode(canonical_json(claims)).encode()
     decoded = decode_compact(ident, sip)
     assert decoded.passport is not None
@@ -191,8 +205,16 @@ def test_cli_allow_compact_form(
     trust.write_bytes(bed.pki.trust_anchors_pem())
     invite = tmp_path / "invite.sip"
     invite.write_text(compact_invite(acme, bed.now))
-    argv = ["verify", "--sip", str(invite), "--trust", str(trust), "--mirror", str(tmp_path),
-            "--json"]
+    argv = [
+        "verify",
+        "--sip",
+        str(invite),
+        "--trust",
+        str(trust),
+        "--mirror",
+        str(tmp_path),
+        "--json",
+    ]
     assert main(argv) == 1
     assert json.loads(capsys.readouterr().out)["error"] == "identity_compact_form"
     assert main([*argv, "--allow-compact-form"]) == 0

@@ -85,8 +85,9 @@ def test_revoked_after_the_call_passes_as_of_the_call_and_fails_after(
     publish(bed, crl(bed.pki, [(acme.issued, revoked_at, None)], this_update=today))
     verifier = bed.verifier(Policy(revocation_time="as_of", revocation="require"))
 
-    before = verifier.verify(acme.sign(orig=ORIG, dest=DEST, iat=call), orig=ORIG, dest=DEST,
-                             at=call)
+    before = verifier.verify(
+        acme.sign(orig=ORIG, dest=DEST, iat=call), orig=ORIG, dest=DEST, at=call
+    )
     assert before.passed, before.message
     found = {f.code: f for f in before.identities[0].findings}
     assert found["crl_as_of"].severity == "notice"
@@ -97,13 +98,15 @@ def test_revoked_after_the_call_passes_as_of_the_call_and_fails_after(
     # The same verifier (its caches, which hold answers up to an hour) for a call made
     # ten minutes after the revocation: revoked.
     later = call + dt.timedelta(minutes=40)
-    after = verifier.verify(acme.sign(orig=ORIG, dest=DEST, iat=later), orig=ORIG, dest=DEST,
-                            at=later)
+    after = verifier.verify(
+        acme.sign(orig=ORIG, dest=DEST, iat=later), orig=ORIG, dest=DEST, at=later
+    )
     assert (after.passed, after.error, after.sip_code) == (False, "cert_revoked", 437)
     assert "CRL thisUpdate" in (after.message or "")
     # ... and the earlier call still passes (the later answer does not leak backwards).
-    again = verifier.verify(acme.sign(orig=ORIG, dest=DEST, iat=call), orig=ORIG, dest=DEST,
-                            at=call)
+    again = verifier.verify(
+        acme.sign(orig=ORIG, dest=DEST, iat=call), orig=ORIG, dest=DEST, at=call
+    )
     assert again.passed, again.message
 
 
@@ -156,8 +159,10 @@ def test_revocation_and_invalidity_dates_both_count(
     bed: ShakenTestbed, acme: TestProvider, revoked: int, invalid: int | None, expect: str | None
 ) -> None:
     inv = bed.now + invalid * DAY if invalid is not None else None
-    publish(bed, crl(bed.pki, [(acme.issued, bed.now + revoked * DAY, inv)],
-                     this_update=bed.now + 3 * DAY))
+    publish(
+        bed,
+        crl(bed.pki, [(acme.issued, bed.now + revoked * DAY, inv)], this_update=bed.now + 3 * DAY),
+    )
     r = bed.verifier(revocation_time="as_of").verify(
         acme.sign(orig=ORIG, dest=DEST), orig=ORIG, dest=DEST, at=bed.now
     )
@@ -237,8 +242,23 @@ def test_cli_revocation_as_of(
     trust = root / "trust.pem"
     trust.write_bytes(bed.pki.trust_anchors_pem())
     header = acme.sign(orig=ORIG, dest=DEST)
-    argv = ["verify", header, "--orig", ORIG, "--dest", DEST, "--at", bed.now.isoformat(),
-            "--trust", str(trust), "--mirror", str(root), "--revocation", "require", "--json"]
+    argv = [
+        "verify",
+        header,
+        "--orig",
+        ORIG,
+        "--dest",
+        DEST,
+        "--at",
+        bed.now.isoformat(),
+        "--trust",
+        str(trust),
+        "--mirror",
+        str(root),
+        "--revocation",
+        "require",
+        "--json",
+    ]
     assert main(argv) == 1  # the CRL is not current at the call
     assert json.loads(capsys.readouterr().out)["error"] == "crl_expired"
     assert main([*argv, "--revocation-as-of"]) == 0

@@ -78,9 +78,15 @@ T = TypeVar("T")
 class VerifierLike(Protocol):
     """What a batch needs of a verifier (:class:`shakenlib.verify.Verifier` has it)."""
 
-    def verify(self, identity: str | Sequence[str] | None, *, orig: str | None = ...,
-               dest: str | None = ..., at: Any, sip: SipMessage | None = ...,
-               ) -> VerificationResult: ...
+    def verify(
+        self,
+        identity: str | Sequence[str] | None,
+        *,
+        orig: str | None = ...,
+        dest: str | None = ...,
+        at: Any,
+        sip: SipMessage | None = ...,
+    ) -> VerificationResult: ...
 
 
 class VerifierFactory(Protocol):
@@ -129,9 +135,13 @@ def verify_record(verifier: VerifierLike, record: CallRecord) -> VerificationRes
     would be a defect, gives ``internal_error`` with the exception named in the message."""
     identity = record.identity
     try:
-        result = verifier.verify(identity[0] if len(identity) == 1 else list(identity),
-                                 orig=record.orig, dest=record.dest, at=record.time,
-                                 sip=record.sip)
+        result = verifier.verify(
+            identity[0] if len(identity) == 1 else list(identity),
+            orig=record.orig,
+            dest=record.dest,
+            at=record.time,
+            sip=record.sip,
+        )
     except ShakenError as exc:  # e.g. a usage problem with this record's values
         result = VerificationResult.failure(exc.code, exc.message)
     except Exception as exc:
@@ -144,8 +154,10 @@ def verify_record(verifier: VerifierLike, record: CallRecord) -> VerificationRes
     return result
 
 
-def verify_records(records: Iterable[CallRecord | UnreadableRecord], verifier: VerifierLike,
-                   ) -> Iterator[BatchItem]:
+def verify_records(
+    records: Iterable[CallRecord | UnreadableRecord],
+    verifier: VerifierLike,
+) -> Iterator[BatchItem]:
     """Verify records one by one in this process (errors are passed through)."""
     for record in records:
         if isinstance(record, UnreadableRecord):
@@ -158,8 +170,9 @@ def verify_records(records: Iterable[CallRecord | UnreadableRecord], verifier: V
 _WORKER: dict[str, Any] = {}
 
 
-def _init_worker(config: VerifierFactory, source: RecordSource,
-                 barrier: threading.Barrier | None = None) -> None:
+def _init_worker(
+    config: VerifierFactory, source: RecordSource, barrier: threading.Barrier | None = None
+) -> None:
     _exit_with_parent()
     # Objects inherited from the parent (a forked worker has its whole heap) go to the
     # permanent generation: the worker's collections then scan only its own objects.
@@ -188,13 +201,17 @@ def _exit_with_parent() -> None:
     threading.Thread(target=watch, name="shakenlib-parent-watch", daemon=True).start()
 
 
-def _verify_chunk(verifier: VerifierLike, source: RecordSource, chunk: list[RawItem],
-                  ) -> list[BatchItem]:
+def _verify_chunk(
+    verifier: VerifierLike,
+    source: RecordSource,
+    chunk: list[RawItem],
+) -> list[BatchItem]:
     return list(verify_records((source.parse(item) for item in chunk), verifier))
 
 
-def _analyze_into(analysis: Analysis, verifier: VerifierLike, source: RecordSource,
-                  chunk: list[RawItem]) -> tuple[int, int]:
+def _analyze_into(
+    analysis: Analysis, verifier: VerifierLike, source: RecordSource, chunk: list[RawItem]
+) -> tuple[int, int]:
     """Add a chunk's records to ``analysis``; returns (records, failed or unreadable)."""
     before = analysis.calls + analysis.unreadable, analysis.failed + analysis.unreadable
     for item in chunk:  # one loop: no intermediate list of (record, result) pairs
@@ -203,12 +220,17 @@ def _analyze_into(analysis: Analysis, verifier: VerifierLike, source: RecordSour
             analysis.add_error(record)
         else:
             analysis.add(record, verify_record(verifier, record))
-    return (analysis.calls + analysis.unreadable - before[0],
-            analysis.failed + analysis.unreadable - before[1])
+    return (
+        analysis.calls + analysis.unreadable - before[0],
+        analysis.failed + analysis.unreadable - before[1],
+    )
 
 
-def _analyze_chunk(verifier: VerifierLike, source: RecordSource, chunk: list[RawItem],
-                   ) -> tuple[int, int]:
+def _analyze_chunk(
+    verifier: VerifierLike,
+    source: RecordSource,
+    chunk: list[RawItem],
+) -> tuple[int, int]:
     # in a worker: into the worker's own analysis (handed over by _hand_over)
     return _analyze_into(_WORKER["analysis"], verifier, source, chunk)
 
@@ -258,9 +280,14 @@ def _parse_source(source: RecordSource) -> RecordSource:
     return attrs.evolve(source.with_csv_header(), text=None, fmt=source.format)
 
 
-def _run(source: RecordSource, config: VerifierFactory, fn: _ChunkFn[T],
-         jobs: int, chunk_size: int, pool: concurrent.futures.ProcessPoolExecutor | None,
-         ) -> Iterator[T]:
+def _run(
+    source: RecordSource,
+    config: VerifierFactory,
+    fn: _ChunkFn[T],
+    jobs: int,
+    chunk_size: int,
+    pool: concurrent.futures.ProcessPoolExecutor | None,
+) -> Iterator[T]:
     """Apply ``fn`` to chunks of raw items, in order: in this process without a ``pool``,
     else in the pool's ``jobs`` workers (started by :func:`_start_pool`)."""
     prepared = source.with_csv_header()
@@ -274,7 +301,9 @@ def _run(source: RecordSource, config: VerifierFactory, fn: _ChunkFn[T],
     # crosses to them (a list of lines would go through a 64 KiB pipe in many wake-ups).
     work: Iterable[list[RawItem] | Span] = (
         prepared.spans(chunk_size * _BYTES_PER_RECORD, parts=2 * jobs)
-        if prepared.splittable else _chunks(prepared.raw(), chunk_size))
+        if prepared.splittable
+        else _chunks(prepared.raw(), chunk_size)
+    )
     for part in work:
         pending.append(pool.submit(_in_worker, fn, part))
         while len(pending) >= 3 * jobs:  # bounded: memory does not grow with input
@@ -284,17 +313,23 @@ def _run(source: RecordSource, config: VerifierFactory, fn: _ChunkFn[T],
 
 
 @contextlib.contextmanager
-def _start_pool(source: RecordSource, config: VerifierFactory, jobs: int,
-                barrier: threading.Barrier | None = None,
-                ) -> Iterator[concurrent.futures.ProcessPoolExecutor]:
+def _start_pool(
+    source: RecordSource,
+    config: VerifierFactory,
+    jobs: int,
+    barrier: threading.Barrier | None = None,
+) -> Iterator[concurrent.futures.ProcessPoolExecutor]:
     """``jobs`` worker processes, each with its verifier (stopped on leaving)."""
     # Built once here too: a bad configuration fails before any worker starts, and the
     # verification modules are imported before the workers fork (on Linux each worker would
     # otherwise spend ~0.1 s importing them).
     config.build()
     pool = concurrent.futures.ProcessPoolExecutor(
-        max_workers=jobs, mp_context=_CONTEXT, initializer=_init_worker,
-        initargs=(config, _parse_source(source.with_csv_header()), barrier))
+        max_workers=jobs,
+        mp_context=_CONTEXT,
+        initializer=_init_worker,
+        initargs=(config, _parse_source(source.with_csv_header()), barrier),
+    )
     try:
         # Start every worker now (they set up while the input is opened). With a barrier,
         # each of the `jobs` workers meets the others first: start methods that spawn
@@ -311,9 +346,14 @@ def _start_pool(source: RecordSource, config: VerifierFactory, jobs: int,
         pool.shutdown(wait=True, cancel_futures=True)
 
 
-def verify_source(source: RecordSource, config: VerifierFactory, *, jobs: int | None = None,
-                  chunk_size: int = 256, progress: Progress | None = None,
-                  ) -> Iterator[BatchItem]:
+def verify_source(
+    source: RecordSource,
+    config: VerifierFactory,
+    *,
+    jobs: int | None = None,
+    chunk_size: int = 256,
+    progress: Progress | None = None,
+) -> Iterator[BatchItem]:
     """Verify every record of ``source``; yields items in input order.
 
     ``jobs``: worker processes (default: the number of cores; 1 runs in this process).
@@ -336,8 +376,14 @@ def verify_source(source: RecordSource, config: VerifierFactory, *, jobs: int | 
                 progress(done, failures)
 
 
-def analyze_source(source: RecordSource, config: VerifierFactory, *, jobs: int | None = None,
-                   chunk_size: int = 2048, progress: Progress | None = None) -> Analysis:
+def analyze_source(
+    source: RecordSource,
+    config: VerifierFactory,
+    *,
+    jobs: int | None = None,
+    chunk_size: int = 2048,
+    progress: Progress | None = None,
+) -> Analysis:
     """Verify and aggregate every record of ``source`` into one :class:`Analysis`.
 
     ``jobs``, ``chunk_size`` and ``progress`` as for :func:`verify_source`. The result
@@ -354,8 +400,10 @@ def analyze_source(source: RecordSource, config: VerifierFactory, *, jobs: int |
             progress(done, failures)
 
     if jobs <= 1:
-        def into_total(verifier: VerifierLike, parser: RecordSource,
-                       chunk: list[RawItem]) -> tuple[int, int]:
+
+        def into_total(
+            verifier: VerifierLike, parser: RecordSource, chunk: list[RawItem]
+        ) -> tuple[int, int]:
             return _analyze_into(total, verifier, parser, chunk)
 
         for counts in _run(source, config, into_total, 1, chunk_size, None):

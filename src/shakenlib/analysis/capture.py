@@ -64,8 +64,7 @@ _TAG = re.compile(rb";[ \t]*tag[ \t]*=", re.I)
 # A header line named To, Call-ID or CSeq (long or compact form; the name may have white
 # space around it, as bytes.strip() removes), after the line break before it: the name
 # and the rest of the line.
-_KEYS = re.compile(rb"\n[ \t\r\x0b\x0c]*(to|t|call-id|i|cseq)[ \t\r\x0b\x0c]*:([^\n]*)",
-                   re.I)
+_KEYS = re.compile(rb"\n[ \t\r\x0b\x0c]*(to|t|call-id|i|cseq)[ \t\r\x0b\x0c]*:([^\n]*)", re.I)
 
 
 @attrs.frozen
@@ -166,8 +165,13 @@ class SipStream:
         if self.next_seq is None:
             self.next_seq = (seq + 1) & 0xFFFFFFFF
 
-    def add(self, seq: int, data: bytes, time: float, packet: int,
-            ) -> list[tuple[float, int, bytes]]:
+    def add(
+        self,
+        seq: int,
+        data: bytes,
+        time: float,
+        packet: int,
+    ) -> list[tuple[float, int, bytes]]:
         """Add a segment; return the ``(time, packet, message)`` it completes."""
         if not data or self.ignored:
             return []
@@ -242,7 +246,7 @@ class SipStream:
                     return out
                 # a start line begins the stream or follows a line break
                 start = found.start()
-                if start and self.buf[start - 1:start] != b"\n":
+                if start and self.buf[start - 1 : start] != b"\n":
                     self.lost += start + 1
                     self._drop(start + 1)
                     continue
@@ -303,7 +307,7 @@ def _content_length(head: bytes) -> int:
     """The Content-Length of a message head (0 when absent)."""
     at = head.find(b"\nContent-Length:")
     if at >= 0:
-        value = head[at + 16: head.find(b"\n", at + 16)].strip()
+        value = head[at + 16 : head.find(b"\n", at + 16)].strip()
         if value.isdigit():
             return int(value)
     length = _LENGTH.search(head)  # any spelling: content-length, compact l
@@ -349,9 +353,9 @@ class _Fragments:
     """IPv4 reassembly (RFC 791): fragments by (src, dst, id, protocol)."""
 
     def __init__(self) -> None:
-        self.pending: collections.OrderedDict[tuple[bytes, bytes, int, int],
-                                              dict[int, tuple[bytes, bool]]] = (
-            collections.OrderedDict())
+        self.pending: collections.OrderedDict[
+            tuple[bytes, bytes, int, int], dict[int, tuple[bytes, bool]]
+        ] = collections.OrderedDict()
 
     def add(self, ip: Any, payload: bytes) -> bytes | None:
         key = (ip.src, ip.dst, ip.id, ip.p)
@@ -368,7 +372,7 @@ class _Fragments:
             if offset > at:
                 return None
             piece, more = parts[offset]
-            data[offset:offset + len(piece)] = piece
+            data[offset : offset + len(piece)] = piece
             at = max(at, offset + len(piece))
             if not more:
                 del self.pending[key]
@@ -424,7 +428,7 @@ def _fast_segment(linktype: int, frame: bytes) -> Segment | None:
     head = (version_ihl & 15) << 2
     if fragment & 0x3FFF or head < 20:
         return None  # a fragment (reassembled on the general path) or a bad header
-    data = frame[at + head: at + total] if total else frame[at + head:]
+    data = frame[at + head : at + total] if total else frame[at + head :]
     if proto == 17:
         if len(data) < 8:
             return None
@@ -453,8 +457,9 @@ def _link(dpkt: Any, linktype: int, frame: bytes) -> Any:
         packet = dpkt.loopback.Loopback(frame).data
     elif linktype in _RAW_LINKS:  # raw IP (DLT_RAW; 12/14 on some BSDs)
         version = frame[0] >> 4 if frame else 0
-        packet = (dpkt.ip.IP(frame) if version == 4 else
-                  dpkt.ip6.IP6(frame) if version == 6 else None)
+        packet = (
+            dpkt.ip.IP(frame) if version == 4 else dpkt.ip6.IP6(frame) if version == 6 else None
+        )
     else:  # pragma: no cover - read_capture refuses other link types
         return None
     return packet if isinstance(packet, dpkt.ip.IP | dpkt.ip6.IP6) else None
@@ -469,15 +474,24 @@ def _transport(dpkt: Any, packet: Any, fragments: _Fragments) -> tuple[Any, byte
         if whole is None:
             return None, b"", b""
         try:
-            data = (dpkt.udp.UDP(whole) if packet.p == 17 else
-                    dpkt.tcp.TCP(whole) if packet.p == 6 else None)
+            data = (
+                dpkt.udp.UDP(whole)
+                if packet.p == 17
+                else dpkt.tcp.TCP(whole)
+                if packet.p == 6
+                else None
+            )
         except (dpkt.UnpackError, struct.error):
             return None, b"", b""
     return data, packet.src, packet.dst
 
 
-def _segment(dpkt: Any, linktype: int, frame: bytes, fragments: _Fragments,
-             ) -> Segment | None:
+def _segment(
+    dpkt: Any,
+    linktype: int,
+    frame: bytes,
+    fragments: _Fragments,
+) -> Segment | None:
     """The UDP or TCP segment of any frame read here, with dpkt (the general path);
     ``None`` when the frame carries neither or is not yet a whole IPv4 datagram. Raises
     dpkt's errors (and ``struct.error``, ``IndexError``, ``ValueError``) for a frame dpkt
@@ -489,8 +503,16 @@ def _segment(dpkt: Any, linktype: int, frame: bytes, fragments: _Fragments,
     if isinstance(segment, dpkt.udp.UDP):
         return 17, src, dst, segment.sport, segment.dport, bytes(segment.data), 0, 0
     if isinstance(segment, dpkt.tcp.TCP):
-        return (6, src, dst, segment.sport, segment.dport, bytes(segment.data), segment.seq,
-                segment.flags)
+        return (
+            6,
+            src,
+            dst,
+            segment.sport,
+            segment.dport,
+            bytes(segment.data),
+            segment.seq,
+            segment.flags,
+        )
     return None
 
 
@@ -512,15 +534,24 @@ def read_capture(path: str | os.PathLike[str]) -> Iterator[RawItem]:
             raise UsageError("usage", f"{name}: not a pcap or pcapng capture ({exc})") from None
         linktype = reader.datalink()
         if linktype not in _LINKS:
-            raise UsageError("usage", f"{name}: link type {linktype} is not read (Ethernet, "
-                                      "Linux cooked capture, raw IP and loopback are)")
+            raise UsageError(
+                "usage",
+                f"{name}: link type {linktype} is not read (Ethernet, "
+                "Linux cooked capture, raw IP and loopback are)",
+            )
         yield from _calls(dpkt, reader, handle, linktype, name)
 
 
-def _calls(dpkt: Any, reader: Any, handle: _Guard, linktype: int, name: str,
-           ) -> Iterator[RawItem]:
+def _calls(
+    dpkt: Any,
+    reader: Any,
+    handle: _Guard,
+    linktype: int,
+    name: str,
+) -> Iterator[RawItem]:
     streams: collections.OrderedDict[tuple[bytes, int, bytes, int], SipStream] = (
-        collections.OrderedDict())
+        collections.OrderedDict()
+    )
     seen: collections.OrderedDict[tuple[bytes, bytes], None] = collections.OrderedDict()
     fragments = _Fragments()
     number = 0
@@ -534,8 +565,10 @@ def _calls(dpkt: Any, reader: Any, handle: _Guard, linktype: int, name: str,
                 yield number, _Unreadable(f"capture cut short after packet {number}")
             break
         except (dpkt.UnpackError, ValueError, struct.error) as exc:
-            yield number, _Unreadable(f"capture cut short or corrupt after packet {number}: "
-                                      f"{exc}"[:200])
+            yield (
+                number,
+                _Unreadable(f"capture cut short or corrupt after packet {number}: {exc}"[:200]),
+            )
             break
         number += 1
         if handle.truncated:
@@ -557,8 +590,10 @@ def _calls(dpkt: Any, reader: Any, handle: _Guard, linktype: int, name: str,
             key = _initial_invite(payload)
             if key is None or _seen(seen, key):
                 continue
-            yield number, Captured(float(ts), payload, _endpoint(src_ip, sport),
-                                   _endpoint(dst_ip, dport))
+            yield (
+                number,
+                Captured(float(ts), payload, _endpoint(src_ip, sport), _endpoint(dst_ip, dport)),
+            )
             continue
         flow = (src_ip, sport, dst_ip, dport)
         stream = streams.get(flow)
@@ -577,8 +612,10 @@ def _calls(dpkt: Any, reader: Any, handle: _Guard, linktype: int, name: str,
                 key = _initial_invite(message)
                 if key is None or _seen(seen, key):
                     continue
-                yield first, Captured(when, message, _endpoint(src_ip, sport),
-                                      _endpoint(dst_ip, dport))
+                yield (
+                    first,
+                    Captured(when, message, _endpoint(src_ip, sport), _endpoint(dst_ip, dport)),
+                )
         if flags & _FIN_RST and not stream.early:
             if stream.pending:
                 yield number, _Unreadable(_incomplete(flow))
@@ -594,12 +631,15 @@ _SYN, _FIN_RST = 0x02, 0x01 | 0x04  # TCP flags (RFC 9293 §3.1)
 
 def _incomplete(flow: tuple[bytes, int, bytes, int]) -> str:
     src, sport, dst, dport = flow
-    return (f"SIP message incomplete at the end of TCP stream {_addr(src)}:{sport} -> "
-            f"{_addr(dst)}:{dport}")
+    return (
+        f"SIP message incomplete at the end of TCP stream {_addr(src)}:{sport} -> "
+        f"{_addr(dst)}:{dport}"
+    )
 
 
-def _seen(seen: collections.OrderedDict[tuple[bytes, bytes], None],
-          key: tuple[bytes, bytes]) -> bool:
+def _seen(
+    seen: collections.OrderedDict[tuple[bytes, bytes], None], key: tuple[bytes, bytes]
+) -> bool:
     """Whether ``key`` was seen before (remembers it; bounded)."""
     if key in seen:
         return True

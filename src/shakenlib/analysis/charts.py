@@ -48,8 +48,16 @@ __all__ = [
 ]
 
 #: Okabe & Ito (2008): distinguishable with every common colour-vision deficiency.
-OKABE_ITO: tuple[str, ...] = ("#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2",
-                              "#D55E00", "#CC79A7", "#000000")
+OKABE_ITO: tuple[str, ...] = (
+    "#E69F00",
+    "#56B4E9",
+    "#009E73",
+    "#F0E442",
+    "#0072B2",
+    "#D55E00",
+    "#CC79A7",
+    "#000000",
+)
 #: The colour of a lead's main (first) flag; grey for none.
 FLAG_COLOURS: dict[str, str] = {
     "likely_improper_attestation": "#D55E00",
@@ -114,7 +122,7 @@ def text(value: str | None, limit: int = 40) -> str:
         return "-"
     shown = "".join(ch if ch.isprintable() else "?" for ch in value)
     if len(shown) > limit:
-        shown = shown[:limit - 1] + "…"
+        shown = shown[: limit - 1] + "…"
     return shown.replace("$", r"\$")
 
 
@@ -138,14 +146,20 @@ def lead_hours_chart(analysis: Analysis, lead: Lead) -> Figure:
     own = [mine.get(h, 0) for h in hours]
     other = [max(total.get(h, 0) - mine.get(h, 0), 0) for h in hours]
     width = 50 / 1440
-    ax.bar(starts, other, width=width, align="edge", color=OKABE_ITO[1],
-           label=f"signer {text(lead.spc, 8)}: other calls")
-    ax.bar(starts, own, width=width, align="edge", bottom=other, color=OKABE_ITO[5],
-           label="this lead")
+    ax.bar(
+        starts,
+        other,
+        width=width,
+        align="edge",
+        color=OKABE_ITO[1],
+        label=f"signer {text(lead.spc, 8)}: other calls",
+    )
+    ax.bar(
+        starts, own, width=width, align="edge", bottom=other, color=OKABE_ITO[5], label="this lead"
+    )
     ax.set_xlabel("hour (UTC)")
     ax.set_ylabel("calls per hour")
-    ax.set_title(f"Calls per hour of lead {lead_label(lead)} against the signer's other "
-                 "traffic")
+    ax.set_title(f"Calls per hour of lead {lead_label(lead)} against the signer's other traffic")
     if hours:
         mdates: Any = importlib.import_module("matplotlib.dates")
         locator = mdates.AutoDateLocator(maxticks=8)
@@ -166,15 +180,13 @@ def leads_chart(leads: Sequence[Lead] | Analysis, top: int = 15) -> Figure:
     figure = _figure(7.0, max(2.2, 0.34 * len(shown) + 1.2))
     ax = figure.add_subplot()
     labels = [f"#{rank} {lead_label(lead)}" for rank, lead in enumerate(shown, 1)]
-    colours = [FLAG_COLOURS.get(lead.flags[0] if lead.flags else "", "#999999")
-               for lead in shown]
+    colours = [FLAG_COLOURS.get(lead.flags[0] if lead.flags else "", "#999999") for lead in shown]
     positions = list(range(len(shown)))[::-1]
     ax.barh(positions, [lead.score for lead in shown], color=colours)
     ax.set_yticks(positions, labels)
     for position, lead in zip(positions, shown, strict=True):
         flags = " ".join(FLAG_CODES.get(flag, "?") for flag in lead.flags)
-        ax.text(lead.score, position, f" {lead.calls} calls {flags}", va="center",
-                fontsize=7)
+        ax.text(lead.score, position, f" {lead.calls} calls {flags}", va="center", fontsize=7)
     ax.set_xlabel("score (docs/investigating.md)")
     ax.set_ylabel("lead (signer SPC, origid)")
     ax.set_title("Traceback leads by score, coloured by their main flag")
@@ -183,10 +195,19 @@ def leads_chart(leads: Sequence[Lead] | Analysis, top: int = 15) -> Figure:
     from matplotlib.patches import Patch
 
     used = dict.fromkeys(flag for lead in shown for flag in lead.flags or ("",))
-    figure.legend(handles=[Patch(color=FLAG_COLOURS.get(f, "#999999"),
-                                 label=f"{FLAG_CODES.get(f, '?')} {f}" if f else "no flag")
-                           for f in used], loc="outside lower center", fontsize=7,
-                  frameon=False, ncols=2)
+    figure.legend(
+        handles=[
+            Patch(
+                color=FLAG_COLOURS.get(f, "#999999"),
+                label=f"{FLAG_CODES.get(f, '?')} {f}" if f else "no flag",
+            )
+            for f in used
+        ],
+        loc="outside lower center",
+        fontsize=7,
+        frameon=False,
+        ncols=2,
+    )
     return figure
 
 
@@ -208,7 +229,8 @@ def neighbour_chart(calls: Any, lead: Lead | None = None) -> Figure:
     ``orig_npa_nxx``/``dest_npa_nxx``.
     """
     rows: Iterable[Mapping[str, Any]] = (
-        calls.to_dict("records") if hasattr(calls, "to_dict") else calls)
+        calls.to_dict("records") if hasattr(calls, "to_dict") else calls
+    )
     near_x, near_y, far_x, far_y = [], [], [], []
     for row in rows:
         a, b = _block(row.get("orig_npa_nxx")), _block(row.get("dest_npa_nxx"))
@@ -222,12 +244,25 @@ def neighbour_chart(calls: Any, lead: Lead | None = None) -> Figure:
             far_y.append(a)
     figure = _figure(5.0, 4.2)
     ax = figure.add_subplot()
-    ax.plot([200000, 999999], [200000, 999999], color="#999999", linewidth=0.8,
-            linestyle="--", label="same NPA-NXX")
-    ax.scatter(far_x, far_y, s=10, color=OKABE_ITO[4], marker="o",
-               label=f"other calls ({len(far_x)})")
-    ax.scatter(near_x, near_y, s=14, color=OKABE_ITO[5], marker="x",
-               label=f"neighbour pattern ({len(near_x)})")
+    ax.plot(
+        [200000, 999999],
+        [200000, 999999],
+        color="#999999",
+        linewidth=0.8,
+        linestyle="--",
+        label="same NPA-NXX",
+    )
+    ax.scatter(
+        far_x, far_y, s=10, color=OKABE_ITO[4], marker="o", label=f"other calls ({len(far_x)})"
+    )
+    ax.scatter(
+        near_x,
+        near_y,
+        s=14,
+        color=OKABE_ITO[5],
+        marker="x",
+        label=f"neighbour pattern ({len(near_x)})",
+    )
     ax.set_xlim(200000, 1000000)
     ax.set_ylim(200000, 1000000)
     ax.set_xlabel("called number NPA-NXX")
@@ -239,8 +274,10 @@ def neighbour_chart(calls: Any, lead: Lead | None = None) -> Figure:
         axis.set_major_formatter(FuncFormatter(lambda v, _: f"{int(v) // 1000}-xxx"))
     about = f"lead {lead_label(lead)}: " if lead is not None else ""
     total = len(near_x) + len(far_x)
-    ax.set_title(f"Calling vs called NPA-NXX\n{about}{len(near_x)} of {total} calls "
-                 "on the diagonal", fontsize=9)
+    ax.set_title(
+        f"Calling vs called NPA-NXX\n{about}{len(near_x)} of {total} calls on the diagonal",
+        fontsize=9,
+    )
     ax.legend(loc="lower right", fontsize=7, frameon=False)
     return figure
 
@@ -257,11 +294,15 @@ def attestation_chart(analysis: Analysis) -> Figure:
     levels = sorted({level for row in rows for level in row.attest})
     for level in levels:
         counts = [row.attest.get(level, 0) for row in rows]
-        ax.barh(positions, counts, left=left, color=_ATTEST_COLOURS.get(level, "#CC79A7"),
-                label=f"attestation {text(level, 3)}")
+        ax.barh(
+            positions,
+            counts,
+            left=left,
+            color=_ATTEST_COLOURS.get(level, "#CC79A7"),
+            label=f"attestation {text(level, 3)}",
+        )
         left = [a + b for a, b in zip(left, counts, strict=True)]
-    ax.set_yticks(positions, [f"{text(row.spc, 8)} {text(row.provider.name, 24)}"
-                              for row in rows])
+    ax.set_yticks(positions, [f"{text(row.spc, 8)} {text(row.provider.name, 24)}" for row in rows])
     ax.set_xlabel("signed calls")
     ax.set_ylabel("signer (SPC, provider)")
     ax.set_title("Attestation mix per signer" + ("" if rows else " (no signed calls)"))
@@ -279,6 +320,6 @@ def to_svg(figure: Figure, salt: str = "shakenlib") -> str:
     with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": salt}):
         figure.savefig(out, format="svg", metadata={"Date": None, "Creator": None})
     svg = out.getvalue()
-    svg = svg[svg.index("<svg"):]
+    svg = svg[svg.index("<svg") :]
     # the RDF metadata block names vocabularies by URL and says nothing about the chart
     return re.sub(r"\s*<metadata>.*?</metadata>", "", svg, count=1, flags=re.S)

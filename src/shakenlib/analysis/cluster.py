@@ -153,8 +153,11 @@ class Partition:
             return f"{self.name} bytes {offset}-{offset + length - 1} (from line {line})"
         if self.kind == "rows":
             groups = self.row_groups
-            which = (f"row group {groups[0]}" if len(groups) == 1 else
-                     f"row groups {groups[0]}-{groups[-1]}")
+            which = (
+                f"row group {groups[0]}"
+                if len(groups) == 1
+                else f"row groups {groups[0]}-{groups[-1]}"
+            )
             return f"{self.name} {which} (from row {self.first_row + 1})"
         return f"{self.name} (whole file)"
 
@@ -163,8 +166,9 @@ def _absolute(source: RecordSource, path: str) -> RecordSource:
     return attrs.evolve(source, path=os.path.abspath(path), text=None)
 
 
-def plan(source: RecordSource, *, partition_bytes: int = DEFAULT_PARTITION_BYTES,
-         parts: int = 1) -> list[Partition]:
+def plan(
+    source: RecordSource, *, partition_bytes: int = DEFAULT_PARTITION_BYTES, parts: int = 1
+) -> list[Partition]:
     """Cut ``source`` (a file or a directory) into partitions of about
     ``partition_bytes`` bytes. ``parts``: the number of workers; the last byte ranges of
     a file shrink so that they finish together (as :meth:`RecordSource.spans` does).
@@ -177,8 +181,7 @@ def plan(source: RecordSource, *, partition_bytes: int = DEFAULT_PARTITION_BYTES
     if partition_bytes < 1:
         raise UsageError("usage", "partition_bytes must be positive")
     if not source.is_dir:
-        return _plan_file(source, source.path, source.format, partition_bytes, parts,
-                          in_dir=False)
+        return _plan_file(source, source.path, source.format, partition_bytes, parts, in_dir=False)
     out: list[Partition] = []
     from pathlib import Path
 
@@ -202,17 +205,26 @@ def plan(source: RecordSource, *, partition_bytes: int = DEFAULT_PARTITION_BYTES
 
 def _error(source: RecordSource, name: str, reason: str) -> Partition:
     """A file of a directory that cannot be read: one unreadable record saying why."""
-    return Partition(attrs.evolve(_absolute(source, name), fmt="jsonl"), name, "error",
-                     reason=reason, in_dir=True)
+    return Partition(
+        attrs.evolve(_absolute(source, name), fmt="jsonl"),
+        name,
+        "error",
+        reason=reason,
+        in_dir=True,
+    )
 
 
-def _plan_file(source: RecordSource, name: str, fmt: Any, partition_bytes: int, parts: int,
-               *, in_dir: bool) -> list[Partition]:
+def _plan_file(
+    source: RecordSource, name: str, fmt: Any, partition_bytes: int, parts: int, *, in_dir: bool
+) -> list[Partition]:
     one = attrs.evolve(_absolute(source, name), fmt=fmt, csv_header=None)
     if fmt == "jsonl":
-        return [Partition(one, name, "span", span=span, in_dir=in_dir)
-                for span in one.spans(partition_bytes, parts=parts,
-                                      min_bytes=min(32768, partition_bytes))]
+        return [
+            Partition(one, name, "span", span=span, in_dir=in_dir)
+            for span in one.spans(
+                partition_bytes, parts=parts, min_bytes=min(32768, partition_bytes)
+            )
+        ]
     if fmt == "csv":
         one = one.with_csv_header()
         spans = _csv_spans(one, partition_bytes)
@@ -236,6 +248,7 @@ def _csv_spans(source: RecordSource, max_bytes: int) -> list[Span] | None:
     spans: list[Span] = []
     pos = lines = 0
     with open(source.path, "rb") as handle:
+
         def feed() -> Iterator[str]:
             nonlocal pos, lines
             for data in handle:
@@ -260,8 +273,9 @@ def _csv_spans(source: RecordSource, max_bytes: int) -> list[Span] | None:
     return spans
 
 
-def _plan_parquet(source: RecordSource, name: str, partition_bytes: int, *,
-                  in_dir: bool) -> list[Partition]:
+def _plan_parquet(
+    source: RecordSource, name: str, partition_bytes: int, *, in_dir: bool
+) -> list[Partition]:
     from shakenlib.analysis.parquet import _pyarrow, read_rows
 
     _, pq = _pyarrow()
@@ -278,12 +292,18 @@ def _plan_parquet(source: RecordSource, name: str, partition_bytes: int, *,
         groups.append(group)
         count += meta.row_group(group).num_rows
         if count >= want:
-            out.append(Partition(source, name, "rows", row_groups=tuple(groups),
-                                 first_row=first, in_dir=in_dir))
+            out.append(
+                Partition(
+                    source, name, "rows", row_groups=tuple(groups), first_row=first, in_dir=in_dir
+                )
+            )
             first, groups, count = first + count, [], 0
     if groups:
-        out.append(Partition(source, name, "rows", row_groups=tuple(groups), first_row=first,
-                             in_dir=in_dir))
+        out.append(
+            Partition(
+                source, name, "rows", row_groups=tuple(groups), first_row=first, in_dir=in_dir
+            )
+        )
     return out
 
 
@@ -344,8 +364,9 @@ def _parquet_items(partition: Partition) -> Iterator[RawItem]:
     row = partition.first_row
     handle = pq.ParquetFile(partition.source.path)
     try:
-        for batch in handle.iter_batches(batch_size=BATCH_ROWS,
-                                         row_groups=list(partition.row_groups)):
+        for batch in handle.iter_batches(
+            batch_size=BATCH_ROWS, row_groups=list(partition.row_groups)
+        ):
             for values in batch.to_pylist():
                 row += 1
                 yield row, values
@@ -410,8 +431,9 @@ def _guarded(where: str, work: Callable[[], T]) -> T:
         raise _failure(where, exc) from None
 
 
-def _analyze_records(records: Iterable[CallRecord | UnreadableRecord],
-                     config: VerifierFactory) -> Analysis:
+def _analyze_records(
+    records: Iterable[CallRecord | UnreadableRecord], config: VerifierFactory
+) -> Analysis:
     verifier = worker_verifier(config)
     analysis = Analysis()
     for record in records:
@@ -422,23 +444,26 @@ def _analyze_records(records: Iterable[CallRecord | UnreadableRecord],
     return analysis
 
 
-def _verify_records(records: Iterable[CallRecord | UnreadableRecord],
-                    config: VerifierFactory) -> list[BatchItem]:
+def _verify_records(
+    records: Iterable[CallRecord | UnreadableRecord], config: VerifierFactory
+) -> list[BatchItem]:
     verifier = worker_verifier(config)
-    return [record if isinstance(record, UnreadableRecord) else
-            (record, verify_record(verifier, record)) for record in records]
+    return [
+        record
+        if isinstance(record, UnreadableRecord)
+        else (record, verify_record(verifier, record))
+        for record in records
+    ]
 
 
 def _analyze_partition(partition: Partition, config: VerifierFactory) -> Analysis:
     """A task: the partial analysis of one partition."""
-    return _guarded(partition.describe(),
-                    lambda: _analyze_records(_records(partition), config))
+    return _guarded(partition.describe(), lambda: _analyze_records(_records(partition), config))
 
 
 def _verify_partition(partition: Partition, config: VerifierFactory) -> list[BatchItem]:
     """A task: the ``(record, result)`` pairs and errors of one partition, in order."""
-    return _guarded(partition.describe(),
-                    lambda: _verify_records(_records(partition), config))
+    return _guarded(partition.describe(), lambda: _verify_records(_records(partition), config))
 
 
 @attrs.frozen
@@ -462,27 +487,39 @@ def _missing(value: Any) -> bool:
     return type(value).__name__ in ("NaTType", "NAType")
 
 
-def _frame_records(frame: Any, index: int, options: _FrameOptions,
-                   ) -> Iterator[CallRecord | UnreadableRecord]:
+def _frame_records(
+    frame: Any,
+    index: int,
+    options: _FrameOptions,
+) -> Iterator[CallRecord | UnreadableRecord]:
     """The records of one pandas DataFrame partition (line = row within the partition)."""
     name = _frame_name(index)
-    source = RecordSource(path=name, fmt="parquet", mapping=options.mapping, tz=options.tz,
-                          country_code=options.country_code)
+    source = RecordSource(
+        path=name,
+        fmt="parquet",
+        mapping=options.mapping,
+        tz=options.tz,
+        country_code=options.country_code,
+    )
     for line, row in enumerate(frame.to_dict("records"), 1):
         values = {str(k): (None if _missing(v) else v) for k, v in row.items()}
         yield source.parse((line, values))
 
 
-def _analyze_frame(frame: Any, index: int, options: _FrameOptions,
-                   config: VerifierFactory) -> Analysis:
-    return _guarded(_frame_name(index),
-                    lambda: _analyze_records(_frame_records(frame, index, options), config))
+def _analyze_frame(
+    frame: Any, index: int, options: _FrameOptions, config: VerifierFactory
+) -> Analysis:
+    return _guarded(
+        _frame_name(index), lambda: _analyze_records(_frame_records(frame, index, options), config)
+    )
 
 
-def _verify_frame(frame: Any, index: int, options: _FrameOptions,
-                  config: VerifierFactory) -> list[BatchItem]:
-    return _guarded(_frame_name(index),
-                    lambda: _verify_records(_frame_records(frame, index, options), config))
+def _verify_frame(
+    frame: Any, index: int, options: _FrameOptions, config: VerifierFactory
+) -> list[BatchItem]:
+    return _guarded(
+        _frame_name(index), lambda: _verify_records(_frame_records(frame, index, options), config)
+    )
 
 
 def _merge(*parts: Analysis) -> Analysis:
@@ -507,8 +544,11 @@ def _portable(config: VerifierFactory) -> VerifierFactory:
     """A :class:`VerifierConfig` with absolute paths (workers may start elsewhere)."""
     if not isinstance(config, VerifierConfig):
         return config
-    return attrs.evolve(config, trust_files=tuple(os.path.abspath(p) for p in config.trust_files),
-                        mirror=os.path.abspath(config.mirror) if config.mirror else None)
+    return attrs.evolve(
+        config,
+        trust_files=tuple(os.path.abspath(p) for p in config.trust_files),
+        mirror=os.path.abspath(config.mirror) if config.mirror else None,
+    )
 
 
 def _as_sources(inputs: Any, options: _FrameOptions) -> list[Any]:
@@ -517,11 +557,18 @@ def _as_sources(inputs: Any, options: _FrameOptions) -> list[Any]:
     out = []
     for item in inputs:
         if isinstance(item, str | os.PathLike):
-            item = RecordSource(path=os.fspath(item), mapping=options.mapping, tz=options.tz,
-                                country_code=options.country_code)
+            item = RecordSource(
+                path=os.fspath(item),
+                mapping=options.mapping,
+                tz=options.tz,
+                country_code=options.country_code,
+            )
         elif not (isinstance(item, RecordSource) or _is_frame(item)):
-            raise UsageError("usage", f"cannot read {type(item).__name__} on a cluster: give "
-                                      "paths, RecordSources or a dask DataFrame")
+            raise UsageError(
+                "usage",
+                f"cannot read {type(item).__name__} on a cluster: give "
+                "paths, RecordSources or a dask DataFrame",
+            )
         out.append(item)
     return out
 
@@ -537,8 +584,11 @@ def _preflight(client: Any, config: VerifierFactory, sources: list[Any]) -> None
         client.wait_for_workers(1, timeout=60)
     except Exception:
         raise UsageError("usage", "the Dask cluster has no workers (waited 60 s)") from None
-    paths = [os.path.abspath(s.path) for s in sources
-             if isinstance(s, RecordSource) and s.path is not None]
+    paths = [
+        os.path.abspath(s.path)
+        for s in sources
+        if isinstance(s, RecordSource) and s.path is not None
+    ]
     if isinstance(config, VerifierConfig):
         paths += [*config.trust_files, *([config.mirror] if config.mirror else [])]
     distributed = _distributed()
@@ -547,24 +597,40 @@ def _preflight(client: Any, config: VerifierFactory, sources: list[Any]) -> None
         if isinstance(answer, distributed.comm.CommClosedError | OSError):
             continue  # a worker going away (being replaced): Dask reschedules its tasks
         if isinstance(answer, BaseException):
-            raise UsageError("usage", f"worker {worker} cannot run shakenlib "
-                                      f"({type(answer).__name__}: {answer}): install shakenlib "
-                                      f"{shakenlib.__version__} on every worker"[:500])
+            raise UsageError(
+                "usage",
+                f"worker {worker} cannot run shakenlib "
+                f"({type(answer).__name__}: {answer}): install shakenlib "
+                f"{shakenlib.__version__} on every worker"[:500],
+            )
         version, missing = answer
         if version != shakenlib.__version__:
-            raise UsageError("usage", f"worker {worker} runs shakenlib {version}, this client "
-                                      f"{shakenlib.__version__}: install the same version")
+            raise UsageError(
+                "usage",
+                f"worker {worker} runs shakenlib {version}, this client "
+                f"{shakenlib.__version__}: install the same version",
+            )
         if missing:
-            raise UsageError("usage", f"worker {worker} cannot see {missing[0]}: put inputs, trust "
-                                      "files and the mirror where every worker reaches them at "
-                                      "the same path (docs/scaling.md)")
+            raise UsageError(
+                "usage",
+                f"worker {worker} cannot see {missing[0]}: put inputs, trust "
+                "files and the mirror where every worker reaches them at "
+                "the same path (docs/scaling.md)",
+            )
 
 
 class _Run:
     """The tasks of one distributed run (keys name the run and the partition)."""
 
-    def __init__(self, client: Any, config: VerifierFactory, sources: list[Any],
-                 options: _FrameOptions, partition_bytes: int, what: str) -> None:
+    def __init__(
+        self,
+        client: Any,
+        config: VerifierFactory,
+        sources: list[Any],
+        options: _FrameOptions,
+        partition_bytes: int,
+        what: str,
+    ) -> None:
         self.client = client
         self.config = config
         self.what = what
@@ -594,8 +660,9 @@ class _Run:
         delayed, number = unit
         self.where[key] = _frame_name(number)
         fn = _analyze_frame if self.what == "analyze" else _verify_frame
-        task = make_delayed(fn, pure=False)(delayed, number, self.options, self.config,
-                                            dask_key_name=key)
+        task = make_delayed(fn, pure=False)(
+            delayed, number, self.options, self.config, dask_key_name=key
+        )
         return self.client.compute(task)
 
     def result(self, future: Any) -> Any:
@@ -608,16 +675,23 @@ class _Run:
         except distributed.scheduler.KilledWorker as exc:
             task = str(getattr(exc, "task", "") or "")
             where = self.where.get(task, task)
-            raise PartitionFailed("partition_failed", (
-                f"{where}: the worker running it died {exc.allowed_failures + 1} times "
-                "(out of memory? killed?); nothing was merged")) from None
+            raise PartitionFailed(
+                "partition_failed",
+                (
+                    f"{where}: the worker running it died {exc.allowed_failures + 1} times "
+                    "(out of memory? killed?); nothing was merged"
+                ),
+            ) from None
         except Exception as exc:
-            raise PartitionFailed("partition_failed", (
-                f"the distributed run failed ({type(exc).__name__}: {exc})")[:1000]) from None
+            raise PartitionFailed(
+                "partition_failed",
+                (f"the distributed run failed ({type(exc).__name__}: {exc})")[:1000],
+            ) from None
 
 
-def _options(mapping: dict[str, str] | None, tz: str | None,
-             country_code: str | None) -> _FrameOptions:
+def _options(
+    mapping: dict[str, str] | None, tz: str | None, country_code: str | None
+) -> _FrameOptions:
     return _FrameOptions(mapping=dict(mapping or {}), tz=tz, country_code=country_code)
 
 
@@ -658,9 +732,15 @@ def analyze_on_cluster(
     try:
         while len(level) > 1:
             depth += 1
-            level = [client.submit(_merge, *level[i:i + split_every], pure=False,
-                                   key=f"shakenlib-merge-{run.token}-{depth}-{i}")
-                     for i in range(0, len(level), split_every)]
+            level = [
+                client.submit(
+                    _merge,
+                    *level[i : i + split_every],
+                    pure=False,
+                    key=f"shakenlib-merge-{run.token}-{depth}-{i}",
+                )
+                for i in range(0, len(level), split_every)
+            ]
             merges.extend(level)
         # The first failed leaf fails the run at once (its dependents err with it).
         distributed = _distributed()
@@ -725,16 +805,21 @@ def connect(address: str, *, timeout: float = 30) -> Iterator[Any]:
     try:
         client = distributed.Client(address, timeout=math.ceil(timeout), set_as_default=False)
     except (OSError, TimeoutError, ValueError) as exc:
-        raise UsageError("usage", f"cannot reach the Dask scheduler at {address}: "
-                                  f"{exc}"[:500]) from None
+        raise UsageError(
+            "usage", f"cannot reach the Dask scheduler at {address}: {exc}"[:500]
+        ) from None
     try:
         yield client
     finally:
         client.close()
 
 
-def verify_at(address: str, source: Any, config: VerifierFactory, **options: Any,
-              ) -> Iterator[BatchItem]:
+def verify_at(
+    address: str,
+    source: Any,
+    config: VerifierFactory,
+    **options: Any,
+) -> Iterator[BatchItem]:
     """:func:`verify_on_cluster` on the cluster of the scheduler at ``address``, connected
     while the items are read (``shakenlib verify-batch --scheduler``)."""
     with connect(address) as client:
@@ -781,12 +866,16 @@ class MirrorReport:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict."""
-        return {"certificates": list(self.certificates), "crls": list(self.crls),
-                "failed": [{"url": url, "reason": reason} for url, reason in self.failed]}
+        return {
+            "certificates": list(self.certificates),
+            "crls": list(self.crls),
+            "failed": [{"url": url, "reason": reason} for url, reason in self.failed],
+        }
 
 
-def fill_mirror(urls: Iterable[str], out: str | os.PathLike[str], repository: Any, *,
-                at: Any) -> MirrorReport:
+def fill_mirror(
+    urls: Iterable[str], out: str | os.PathLike[str], repository: Any, *, at: Any
+) -> MirrorReport:
     """Fetch each certificate URL, and the CRLs its certificates name, with
     ``repository`` (an :class:`~shakenlib.fetch.HttpRepository`: its fetch policy holds)
     as of ``at``, and write each response where

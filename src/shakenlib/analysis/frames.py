@@ -117,22 +117,90 @@ def _directory(analysis: Analysis) -> ProviderDirectory | None:
 
 
 LEAD_COLUMNS: tuple[str, ...] = (
-    "rank", "score", "spc", "provider", "itg_member", "origid", "origid_per_call",
-    "distinct_origids", "calls", "passed", "failed", "attest_A", "attest_B", "attest_C",
-    "distinct_orig", "distinct_dest", "distinct_exact", "orig_blocks", "neighbour_calls",
-    "neighbour_share", "invalid_orig_calls", "first_seen", "last_seen", "peak_per_hour",
-    "peak_hour", "flags", "failed_by_error", "why", "traceback_ask")
+    "rank",
+    "score",
+    "spc",
+    "provider",
+    "itg_member",
+    "origid",
+    "origid_per_call",
+    "distinct_origids",
+    "calls",
+    "passed",
+    "failed",
+    "attest_A",
+    "attest_B",
+    "attest_C",
+    "distinct_orig",
+    "distinct_dest",
+    "distinct_exact",
+    "orig_blocks",
+    "neighbour_calls",
+    "neighbour_share",
+    "invalid_orig_calls",
+    "first_seen",
+    "last_seen",
+    "peak_per_hour",
+    "peak_hour",
+    "flags",
+    "failed_by_error",
+    "why",
+    "traceback_ask",
+)
 SIGNER_COLUMNS: tuple[str, ...] = (
-    "spc", "provider", "itg_member", "calls", "share", "passed", "failed", "distinct_origids",
-    "distinct_origids_exact", "origids_per_call", "origid_per_call", "attest_A", "attest_B",
-    "attest_C")
+    "spc",
+    "provider",
+    "itg_member",
+    "calls",
+    "share",
+    "passed",
+    "failed",
+    "distinct_origids",
+    "distinct_origids_exact",
+    "origids_per_call",
+    "origid_per_call",
+    "attest_A",
+    "attest_B",
+    "attest_C",
+)
 CALL_COLUMNS: tuple[str, ...] = (
-    "line", "source", "time", "orig", "dest", "call_id", "verstat", "error", "attest",
-    "origid", "orig_npa_nxx", "dest_npa_nxx", "neighbour")
+    "line",
+    "source",
+    "time",
+    "orig",
+    "dest",
+    "call_id",
+    "verstat",
+    "error",
+    "attest",
+    "origid",
+    "orig_npa_nxx",
+    "dest_npa_nxx",
+    "neighbour",
+)
 
-_TEXT = ("spc", "provider", "origid", "flags", "failed_by_error", "why", "traceback_ask",
-         "source", "orig", "dest", "call_id", "verstat", "error", "attest", "orig_npa_nxx",
-         "dest_npa_nxx", "reason", "message", "x5u", "findings")
+_TEXT = (
+    "spc",
+    "provider",
+    "origid",
+    "flags",
+    "failed_by_error",
+    "why",
+    "traceback_ask",
+    "source",
+    "orig",
+    "dest",
+    "call_id",
+    "verstat",
+    "error",
+    "attest",
+    "orig_npa_nxx",
+    "dest_npa_nxx",
+    "reason",
+    "message",
+    "x5u",
+    "findings",
+)
 _TIMES = ("first_seen", "last_seen", "peak_hour", "time")
 
 
@@ -163,49 +231,70 @@ def _string_dtype(pd: Any) -> Any:
 
 def _lead_row(rank: int, lead: Lead) -> dict[str, Any]:
     return {
-        "rank": rank, "score": float(lead.score), "spc": lead.spc,
-        "provider": lead.provider.name, "itg_member": bool(lead.provider.itg_member),
-        "origid": lead.origid, "origid_per_call": lead.origid_per_call,
-        "distinct_origids": lead.distinct_origids, "calls": lead.calls,
-        "passed": lead.passed, "failed": sum(lead.failed.values()),
-        "attest_A": lead.attest.get("A", 0), "attest_B": lead.attest.get("B", 0),
-        "attest_C": lead.attest.get("C", 0), "distinct_orig": lead.distinct_orig,
-        "distinct_dest": lead.distinct_dest, "distinct_exact": lead.distinct_exact,
-        "orig_blocks": lead.orig_blocks, "neighbour_calls": lead.neighbour_calls,
+        "rank": rank,
+        "score": float(lead.score),
+        "spc": lead.spc,
+        "provider": lead.provider.name,
+        "itg_member": bool(lead.provider.itg_member),
+        "origid": lead.origid,
+        "origid_per_call": lead.origid_per_call,
+        "distinct_origids": lead.distinct_origids,
+        "calls": lead.calls,
+        "passed": lead.passed,
+        "failed": sum(lead.failed.values()),
+        "attest_A": lead.attest.get("A", 0),
+        "attest_B": lead.attest.get("B", 0),
+        "attest_C": lead.attest.get("C", 0),
+        "distinct_orig": lead.distinct_orig,
+        "distinct_dest": lead.distinct_dest,
+        "distinct_exact": lead.distinct_exact,
+        "orig_blocks": lead.orig_blocks,
+        "neighbour_calls": lead.neighbour_calls,
         "neighbour_share": float(lead.neighbour_share),
-        "invalid_orig_calls": lead.invalid_orig_calls, "first_seen": lead.first_seen,
-        "last_seen": lead.last_seen, "peak_per_hour": lead.peak_per_hour,
-        "peak_hour": lead.peak_hour, "flags": ";".join(lead.flags),
+        "invalid_orig_calls": lead.invalid_orig_calls,
+        "first_seen": lead.first_seen,
+        "last_seen": lead.last_seen,
+        "peak_per_hour": lead.peak_per_hour,
+        "peak_hour": lead.peak_hour,
+        "flags": ";".join(lead.flags),
         "failed_by_error": ";".join(f"{k}:{v}" for k, v in lead.failed.items()),
-        "why": " | ".join(lead.why), "traceback_ask": lead.traceback.ask,
+        "why": " | ".join(lead.why),
+        "traceback_ask": lead.traceback.ask,
     }
 
 
-def leads_frame(analysis: Analysis, *, top: int | None = None,
-                directory: ProviderDirectory | None = None) -> pd.DataFrame:
+def leads_frame(
+    analysis: Analysis, *, top: int | None = None, directory: ProviderDirectory | None = None
+) -> pd.DataFrame:
     """The ``top`` leads (default all) as a flat DataFrame (columns: :data:`LEAD_COLUMNS`,
     documented above), most suspicious first. ``directory`` defaults to the one the
     analysis was made with."""
     leads = analysis.leads(directory or _directory(analysis), top=top)
-    return typed([_lead_row(rank, lead) for rank, lead in enumerate(leads, 1)],
-                  LEAD_COLUMNS)
+    return typed([_lead_row(rank, lead) for rank, lead in enumerate(leads, 1)], LEAD_COLUMNS)
 
 
 def _signer_row(row: SignerSummary) -> dict[str, Any]:
     return {
-        "spc": row.spc, "provider": row.provider.name,
-        "itg_member": bool(row.provider.itg_member), "calls": row.calls,
-        "share": float(row.share), "passed": row.passed, "failed": row.failed,
+        "spc": row.spc,
+        "provider": row.provider.name,
+        "itg_member": bool(row.provider.itg_member),
+        "calls": row.calls,
+        "share": float(row.share),
+        "passed": row.passed,
+        "failed": row.failed,
         "distinct_origids": row.distinct_origids,
         "distinct_origids_exact": row.distinct_origids_exact,
         "origids_per_call": float(row.origids_per_call),
-        "origid_per_call": row.origid_per_call, "attest_A": row.attest.get("A", 0),
-        "attest_B": row.attest.get("B", 0), "attest_C": row.attest.get("C", 0),
+        "origid_per_call": row.origid_per_call,
+        "attest_A": row.attest.get("A", 0),
+        "attest_B": row.attest.get("B", 0),
+        "attest_C": row.attest.get("C", 0),
     }
 
 
-def signers_frame(analysis: Analysis, *,
-                  directory: ProviderDirectory | None = None) -> pd.DataFrame:
+def signers_frame(
+    analysis: Analysis, *, directory: ProviderDirectory | None = None
+) -> pd.DataFrame:
     """One row per signing SPC, most calls first (columns: :data:`SIGNER_COLUMNS`)."""
     rows = analysis.signers_table(directory or _directory(analysis))
     return typed([_signer_row(row) for row in rows], SIGNER_COLUMNS)
@@ -219,8 +308,12 @@ def _block(tn: str | None) -> str | None:
     return national[:6] if national is not None and national.isdigit() else None
 
 
-def lead_calls(analysis: Analysis, leads: Sequence[Lead], *, limit: int | None = None,
-               ) -> list[list[dict[str, Any]]]:
+def lead_calls(
+    analysis: Analysis,
+    leads: Sequence[Lead],
+    *,
+    limit: int | None = None,
+) -> list[list[dict[str, Any]]]:
     """The calls of each of ``leads``, read again from :attr:`Analysis.origin` in one
     pass (at most ``limit`` per lead): one dict per call with :data:`CALL_COLUMNS`.
 
@@ -230,11 +323,17 @@ def lead_calls(analysis: Analysis, leads: Sequence[Lead], *, limit: int | None =
     """
     origin = analysis.origin
     if not isinstance(origin, Origin):
-        raise UsageError("usage", "this analysis does not know its input: make it with "
-                                  "shakenlib.analyze(...) to drill into a lead's calls")
+        raise UsageError(
+            "usage",
+            "this analysis does not know its input: make it with "
+            "shakenlib.analyze(...) to drill into a lead's calls",
+        )
     if origin.sources is None:
-        raise UsageError("usage", "the input was an iterator, read once: pass a path, a "
-                                  "DataFrame or a list to shakenlib.analyze to drill into calls")
+        raise UsageError(
+            "usage",
+            "the input was an iterator, read once: pass a path, a "
+            "DataFrame or a list to shakenlib.analyze to drill into calls",
+        )
     wanted: dict[tuple[str | None, str | None], int] = {}
     per_signer: dict[str | None, int] = {}
     for position, lead in enumerate(leads):
@@ -250,21 +349,30 @@ def lead_calls(analysis: Analysis, leads: Sequence[Lead], *, limit: int | None =
             record, result = item
             spc, origid = result.spc, result.origid
             index: int | None = wanted.get((spc, origid))
-            if (index is None and spc in per_signer
-                    and (spc, origid) not in analysis.leads_by_key):
+            if index is None and spc in per_signer and (spc, origid) not in analysis.leads_by_key:
                 index = per_signer[spc]
             if index is None or (limit is not None and len(out[index]) >= limit):
                 continue
             orig = record.orig or result.orig
             dest = record.dest or (result.dest[0] if result.dest else None)
             a, b = _block(orig), _block(dest)
-            out[index].append({
-                "line": record.line, "source": record.source, "time": record.time,
-                "orig": orig, "dest": dest, "call_id": record.call_id,
-                "verstat": result.verstat, "error": result.error, "attest": result.attest,
-                "origid": origid, "orig_npa_nxx": a, "dest_npa_nxx": b,
-                "neighbour": a is not None and a == b,
-            })
+            out[index].append(
+                {
+                    "line": record.line,
+                    "source": record.source,
+                    "time": record.time,
+                    "orig": orig,
+                    "dest": dest,
+                    "call_id": record.call_id,
+                    "verstat": result.verstat,
+                    "error": result.error,
+                    "attest": result.attest,
+                    "origid": origid,
+                    "orig_npa_nxx": a,
+                    "dest_npa_nxx": b,
+                    "neighbour": a is not None and a == b,
+                }
+            )
     return out
 
 

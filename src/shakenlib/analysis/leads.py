@@ -114,8 +114,17 @@ SMALL = 16
 #: clock, or tokens made ahead and used later) is a signal too.
 IAT_OFFSET_EDGES = (-60, -10, 0, 2, 5, 10, 30, 60)
 #: The buckets' labels, in order.
-IAT_OFFSET_BUCKETS = ("<-60s", "-60..-10s", "-10..0s", "0..2s", "2..5s", "5..10s",
-                      "10..30s", "30..60s", ">=60s")
+IAT_OFFSET_BUCKETS = (
+    "<-60s",
+    "-60..-10s",
+    "-10..0s",
+    "0..2s",
+    "2..5s",
+    "5..10s",
+    "10..30s",
+    "30..60s",
+    ">=60s",
+)
 #: Two calls carrying the same PASSporT (same signature) are one call seen twice unless
 #: their Call-IDs or called numbers differ or they are more than this many seconds apart
 #: (the freshness window): then the token was replayed.
@@ -171,8 +180,9 @@ class HyperLogLog:
         mask, blake2b, from_bytes = (1 << bits) - 1, hashlib.blake2b, int.from_bytes
         for value in values:
             # surrogatepass: claimed numbers are taken as received; JSON allows "\ud800"
-            h = from_bytes(blake2b(value.encode("utf-8", "surrogatepass"), digest_size=8)
-                           .digest(), "big")
+            h = from_bytes(
+                blake2b(value.encode("utf-8", "surrogatepass"), digest_size=8).digest(), "big"
+            )
             rank = bits - (h & mask).bit_length() + 1
             index = h >> bits
             if rank > registers[index]:
@@ -182,7 +192,7 @@ class HyperLogLog:
         """The estimated number of distinct values added."""
         m = len(self.registers)
         alpha = 0.7213 / (1 + 1.079 / m)
-        total = sum(2.0 ** -r for r in self.registers)
+        total = sum(2.0**-r for r in self.registers)
         raw = alpha * m * m / total
         zeros = self.registers.count(0)
         if raw <= 2.5 * m and zeros:
@@ -414,9 +424,13 @@ class SampleCall:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict."""
-        out = {"time": self.time.astimezone(dt.UTC).isoformat().replace("+00:00", "Z"),
-               "orig": self.orig, "dest": self.dest, "call_id": self.call_id,
-               "line": self.line}
+        out = {
+            "time": self.time.astimezone(dt.UTC).isoformat().replace("+00:00", "Z"),
+            "orig": self.orig,
+            "dest": self.dest,
+            "call_id": self.call_id,
+            "line": self.line,
+        }
         if self.origid is not None:
             out["origid"] = self.origid
         return out
@@ -442,8 +456,7 @@ def _keep_smallest(items: list[Any], new: Any, k: int) -> None:
         items.sort()
     except TypeError:  # None against a value: the same order, with None first
         if not appended:
-            if new in items or (len(items) >= k
-                                and _none_first(new) >= _none_first(items[-1])):
+            if new in items or (len(items) >= k and _none_first(new) >= _none_first(items[-1])):
                 return
             items.append(new)
         items.sort(key=_none_first)
@@ -453,9 +466,10 @@ def _keep_smallest(items: list[Any], new: Any, k: int) -> None:
 def _ranked(counter: Counter[Any]) -> list[tuple[Any, int]]:
     """``counter.most_common()`` with ties in key order, not in insertion order (so the
     result depends only on the counts: merged parts rank as the whole does)."""
-    return sorted(counter.items(),
-                  key=lambda kv: (-kv[1], _none_first(kv[0] if isinstance(kv[0], tuple)
-                                                      else (kv[0],))))
+    return sorted(
+        counter.items(),
+        key=lambda kv: (-kv[1], _none_first(kv[0] if isinstance(kv[0], tuple) else (kv[0],))),
+    )
 
 
 def _calls(count: int) -> str:
@@ -502,8 +516,9 @@ def iat_bucket(when: dt.datetime, iat: int | float | None) -> int | None:
     return bisect.bisect_right(IAT_OFFSET_EDGES, when.timestamp() - iat)
 
 
-def call_of(record: CallRecord, result: VerificationResult,
-            profiles: dict[Profile, Profile] | None = None) -> Call:
+def call_of(
+    record: CallRecord, result: VerificationResult, profiles: dict[Profile, Profile] | None = None
+) -> Call:
     """What one verified call contributes to its group (``profiles`` shares equal profiles).
 
     The numbers are those the call record saw; the PASSporT's claims when it has none.
@@ -518,8 +533,14 @@ def call_of(record: CallRecord, result: VerificationResult,
     )
     if profiles is not None:
         profile = profiles.setdefault(profile, profile)
-    return (record.time, record.line, record.orig or result.orig,
-            record.dest or (result.dest[0] if result.dest else None), record.call_id, profile)
+    return (
+        record.time,
+        record.line,
+        record.orig or result.orig,
+        record.dest or (result.dest[0] if result.dest else None),
+        record.call_id,
+        profile,
+    )
 
 
 def _call_key(call: Call) -> tuple[Any, ...]:
@@ -579,8 +600,9 @@ class NumberStats:
             "orig_npa_nxx_blocks": self.orig_blocks.count(),
             "neighbour_calls": self.neighbour_calls,
             "invalid_orig_calls": self.invalid_orig_calls,
-            "invalid_orig_examples": [{"orig": o, "problem": p}
-                                      for o, p in self.invalid_orig_examples],
+            "invalid_orig_examples": [
+                {"orig": o, "problem": p} for o, p in self.invalid_orig_examples
+            ],
         }
 
 
@@ -595,15 +617,15 @@ class LeadStats:
     first_seen: dt.datetime | None = None
     last_seen: dt.datetime | None = None
     per_hour: Counter[int] = attrs.field(factory=Counter)
-    certificates: Counter[tuple[str | None, str | None, str | None]] = attrs.field(
-        factory=Counter)
+    certificates: Counter[tuple[str | None, str | None, str | None]] = attrs.field(factory=Counter)
     x5u_hosts: Counter[str] = attrs.field(factory=Counter)
     #: calls per :data:`IAT_OFFSET_BUCKETS` index
     iat_offsets: Counter[int] = attrs.field(factory=Counter)
     #: (time, line, orig, dest, call_id, origid) of the earliest calls (origid only in a
     #: signer-level lead).
     samples: list[tuple[dt.datetime, int, str | None, str | None, str | None, str | None]] = (
-        attrs.field(factory=list))
+        attrs.field(factory=list)
+    )
 
     def add(self, record: CallRecord, result: VerificationResult) -> None:
         """Count one call."""
@@ -760,9 +782,15 @@ class TracebackShortcut:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict."""
-        return {"role": self.role, "spc": self.spc, "provider": self.provider,
-                "origid": self.origid, "attest": self.attest, "ask": self.ask,
-                "calls": [c.to_dict() for c in self.calls]}
+        return {
+            "role": self.role,
+            "spc": self.spc,
+            "provider": self.provider,
+            "origid": self.origid,
+            "attest": self.attest,
+            "ask": self.ask,
+            "calls": [c.to_dict() for c in self.calls],
+        }
 
 
 @attrs.frozen
@@ -809,8 +837,9 @@ class Lead:
     per_hour: tuple[tuple[int, int], ...] = attrs.field(default=(), repr=False)
 
     def __repr__(self) -> str:
-        return (f"<Lead spc={self.spc!r} origid={self.origid!r} calls={self.calls} "
-                f"score={self.score}>")
+        return (
+            f"<Lead spc={self.spc!r} origid={self.origid!r} calls={self.calls} score={self.score}>"
+        )
 
     def _repr_html_(self) -> str:
         """A card for notebooks: facts, reasons, the traceback ask and calls per hour."""
@@ -844,8 +873,9 @@ class Lead:
             "neighbour_calls": self.neighbour_calls,
             "neighbour_share": round(self.neighbour_share, 4),
             "invalid_orig_calls": self.invalid_orig_calls,
-            "invalid_orig_examples": [{"orig": o, "problem": p}
-                                      for o, p in self.invalid_orig_examples],
+            "invalid_orig_examples": [
+                {"orig": o, "problem": p} for o, p in self.invalid_orig_examples
+            ],
             "first_seen": _iso(self.first_seen),
             "last_seen": _iso(self.last_seen),
             "peak_per_hour": self.peak_per_hour,
@@ -871,16 +901,17 @@ def _iso(value: dt.datetime | None) -> str | None:
 
 _ASK = {
     "A": "A (full): the signer claims it knows the customer and the customer's right to "
-         "the calling number; ask it to identify the customer behind this origid",
+    "the calling number; ask it to identify the customer behind this origid",
     "B": "B (partial): the signer claims it knows the customer; ask it to identify the "
-         "customer behind this origid",
+    "customer behind this origid",
     "C": "C (gateway): the signer only claims to be the entry point; ask it for the "
-         "upstream provider it received these calls from",
+    "upstream provider it received these calls from",
 }
 
 
-def _score(stats: LeadStats, signer: SignerStats | None = None,
-           replays: tuple[int, int] = (0, 0)) -> tuple[float, list[str], list[str]]:
+def _score(
+    stats: LeadStats, signer: SignerStats | None = None, replays: tuple[int, int] = (0, 0)
+) -> tuple[float, list[str], list[str]]:
     """The documented score (see docs/investigating.md): points with their reasons.
 
     ``signer``: the lead is that signer's small origids taken together (the same
@@ -901,17 +932,21 @@ def _score(stats: LeadStats, signer: SignerStats | None = None,
         origids = signer.origids.count()
         flags.append("origid_per_call")
         under = "one signer's per-call origids"
-        why.append(f"origid per call: the signer put {'' if signer.origids.exact else '~'}"
-                   f"{origids} distinct origids on {signer.calls} calls "
-                   f"({origids / signer.calls:.2f} per call), so its origids of at most "
-                   f"{SMALL} calls are analysed together as one signer-level lead "
-                   "(origid null)")
+        why.append(
+            f"origid per call: the signer put {'' if signer.origids.exact else '~'}"
+            f"{origids} distinct origids on {signer.calls} calls "
+            f"({origids / signer.calls:.2f} per call), so its origids of at most "
+            f"{SMALL} calls are analysed together as one signer-level lead "
+            "(origid null)"
+        )
     explained = len(why)
     points = 30 * diversity * volume
     if points >= 0.05:
         score += points
-        why.append(f"{calls} calls from {approx}{distinct} distinct calling numbers under "
-                   f"{under} (+{points:.1f})")
+        why.append(
+            f"{calls} calls from {approx}{distinct} distinct calling numbers under "
+            f"{under} (+{points:.1f})"
+        )
     a_calls = stats.attest.get("A", 0)
     a_share = a_calls / calls if calls else 0.0
     blocks = n.orig_blocks.count()
@@ -919,35 +954,43 @@ def _score(stats: LeadStats, signer: SignerStats | None = None,
         points = 25 * a_share
         score += points
         flags.append("likely_improper_attestation")
-        why.append(f"A-attested: {a_calls} of {calls} calls from {approx}{distinct} calling "
-                   f"numbers in {blocks} NPA-NXX blocks; a customer's own numbers sit in a "
-                   f"few blocks, so full attestation of these suggests improper attestation "
-                   f"(+{points:.1f})")
+        why.append(
+            f"A-attested: {a_calls} of {calls} calls from {approx}{distinct} calling "
+            f"numbers in {blocks} NPA-NXX blocks; a customer's own numbers sit in a "
+            f"few blocks, so full attestation of these suggests improper attestation "
+            f"(+{points:.1f})"
+        )
     if n.neighbour_calls:
         share = n.neighbour_calls / calls
         points = 20 * share * volume
         if share >= 0.2:
             flags.append("neighbour_spoofing")
         score += points
-        why.append(f"{_calls(n.neighbour_calls)} ({share:.0%}) from a number in the called "
-                   f"number's own NPA-NXX (neighbour spoofing pattern) (+{points:.1f})")
+        why.append(
+            f"{_calls(n.neighbour_calls)} ({share:.0%}) from a number in the called "
+            f"number's own NPA-NXX (neighbour spoofing pattern) (+{points:.1f})"
+        )
     if n.invalid_orig_calls:
         share = n.invalid_orig_calls / calls
         points = 15 * share * max(volume, 0.3)
         flags.append("invalid_calling_numbers")
         score += points
         example = n.invalid_orig_examples[0]
-        why.append(f"{_calls(n.invalid_orig_calls)} from calling numbers that cannot be valid "
-                   f"NANP numbers, e.g. {example[0]} ({example[1]}) (+{points:.1f})")
+        why.append(
+            f"{_calls(n.invalid_orig_calls)} from calling numbers that cannot be valid "
+            f"NANP numbers, e.g. {example[0]} ({example[1]}) (+{points:.1f})"
+        )
     tokens, replay_calls = replays
     if tokens:
         share = min(1.0, replay_calls / calls) if calls else 0.0
         points = 20 * share
         flags.append("replayed_passport")
         score += points
-        why.append(f"{tokens} PASSporT{'s' if tokens != 1 else ''} of this lead replayed: the "
-                   f"same signature on {replay_calls} calls with other Call-IDs, called "
-                   f"numbers or more than {REPLAY_WINDOW} s apart (+{points:.1f})")
+        why.append(
+            f"{tokens} PASSporT{'s' if tokens != 1 else ''} of this lead replayed: the "
+            f"same signature on {replay_calls} calls with other Call-IDs, called "
+            f"numbers or more than {REPLAY_WINDOW} s apart (+{points:.1f})"
+        )
     failed = sum(stats.failed.values())
     if failed:
         share = failed / calls
@@ -957,8 +1000,7 @@ def _score(stats: LeadStats, signer: SignerStats | None = None,
         codes = ", ".join(f"{code} {count}" for code, count in _ranked(stats.failed)[:3])
         why.append(f"{_calls(failed)} failed verification ({codes}) (+{points:.1f})")
     if len(why) == explained:
-        why.append(f"{calls} calls from {approx}{distinct} calling numbers; no suspicious "
-                   "pattern")
+        why.append(f"{calls} calls from {approx}{distinct} calling numbers; no suspicious pattern")
     return round(score, 1), why, flags
 
 
@@ -1083,7 +1125,8 @@ class Analysis:
     #: the latest first sightings of PASSporTs (:data:`TOKEN_MEMORY`): token key ->
     #: (packed time/called number/Call-ID, spc, origid); order-dependent, so not compared
     _tokens: dict[str, tuple[int, str, str | None]] = attrs.field(
-        factory=dict, eq=False, repr=False)
+        factory=dict, eq=False, repr=False
+    )
     small_cap: int = attrs.field(default=SMALL_CAP, eq=False)
     _profiles: dict[Profile, Profile] = attrs.field(factory=dict, eq=False, repr=False)
     #: Where the calls came from (:class:`shakenlib.analysis.frames.Origin`: the sources,
@@ -1092,9 +1135,11 @@ class Analysis:
     origin: Any = attrs.field(default=None, eq=False, repr=False)
 
     def __repr__(self) -> str:
-        return (f"<Analysis calls={self.calls} passed={self.passed} failed={self.failed} "
-                f"unsigned={self.unsigned} unreadable={self.unreadable} "
-                f"leads={self.leads_total()}>")
+        return (
+            f"<Analysis calls={self.calls} passed={self.passed} failed={self.failed} "
+            f"unsigned={self.unsigned} unreadable={self.unreadable} "
+            f"leads={self.leads_total()}>"
+        )
 
     # --- notebook and report (pandas/matplotlib are imported by those modules only) --
     def leads_frame(self, top: int | None = None) -> Any:
@@ -1146,9 +1191,11 @@ class Analysis:
             self.failed += 1
             self.failed_by_error[result.error or "unknown"] += 1
             if result.error == "internal_error":
-                _keep_smallest(self.internal_errors,
-                               (record.line, record.source or "", result.message or ""),
-                               ERROR_SAMPLES)
+                _keep_smallest(
+                    self.internal_errors,
+                    (record.line, record.source or "", result.message or ""),
+                    ERROR_SAMPLES,
+                )
         spc = result.spc
         if spc is None:
             self.unattributed[result.error or "unknown"] += 1
@@ -1200,8 +1247,13 @@ class Analysis:
         if len(tokens) > TOKEN_MEMORY:
             del tokens[next(iter(tokens))]  # the oldest first sighting
 
-    def _count_replay(self, token: str, seen: tuple[int, str, str | None],
-                      first: tuple[int, str, str | None], more: int) -> None:
+    def _count_replay(
+        self,
+        token: str,
+        seen: tuple[int, str, str | None],
+        first: tuple[int, str, str | None],
+        more: int,
+    ) -> None:
         """``more`` calls of a replayed token (a new entry counts the first call too)."""
         entry = self.replays.get(token)
         when, first_when = seen[0] >> 64, first[0] >> 64
@@ -1209,8 +1261,13 @@ class Analysis:
             if len(self.replays) >= REPLAY_TRACKED:
                 self.replayed_tokens_dropped += 1
                 return
-            self.replays[token] = [seen[1], seen[2], more + 1, min(when, first_when),
-                                   max(when, first_when)]
+            self.replays[token] = [
+                seen[1],
+                seen[2],
+                more + 1,
+                min(when, first_when),
+                max(when, first_when),
+            ]
             return
         entry[2] += more
         entry[3], entry[4] = min(entry[3], when), max(entry[4], when)
@@ -1251,17 +1308,19 @@ class Analysis:
                 kinds.append(f"attest {theirs} / ours {ours}")
         for kind in kinds:
             self.upstream_disagree[kind] += 1
-            _keep_smallest(self.upstream_examples, (record.line, record.source or "", kind),
-                           ERROR_SAMPLES)
+            _keep_smallest(
+                self.upstream_examples, (record.line, record.source or "", kind), ERROR_SAMPLES
+            )
 
     def add_error(self, error: UnreadableRecord) -> None:
         """Count one unreadable record (the earliest lines are kept with their reasons)."""
         self.unreadable += 1
-        _keep_smallest(self.errors, (error.line, error.reason, error.source or ""),
-                       ERROR_SAMPLES)
+        _keep_smallest(self.errors, (error.line, error.reason, error.source or ""), ERROR_SAMPLES)
 
-    def add_all(self, pairs: Iterable[tuple[CallRecord, VerificationResult] | UnreadableRecord],
-                ) -> Analysis:
+    def add_all(
+        self,
+        pairs: Iterable[tuple[CallRecord, VerificationResult] | UnreadableRecord],
+    ) -> Analysis:
         """Add many ``(record, result)`` pairs and errors; returns ``self``."""
         for item in pairs:
             if isinstance(item, UnreadableRecord):
@@ -1279,9 +1338,10 @@ class Analysis:
         # A repeating origid with full statistics on one side only may have calls of its
         # folded into the other side's signer-level lead (a spill): flag its lead.
         partial = [
-            key for a, b in ((self, other), (other, self)) for key in b.leads_by_key
-            if key not in a.leads_by_key and (s := a.signers.get(key[0])) is not None
-            and s.spills
+            key
+            for a, b in ((self, other), (other, self))
+            for key in b.leads_by_key
+            if key not in a.leads_by_key and (s := a.signers.get(key[0])) is not None and s.spills
         ]
         self.calls += other.calls
         self.passed += other.passed
@@ -1398,8 +1458,9 @@ class Analysis:
                 total += len(signer.small)
         return total
 
-    def leads(self, directory: ProviderDirectory | None = None, *,
-              top: int | None = None) -> list[Lead]:
+    def leads(
+        self, directory: ProviderDirectory | None = None, *, top: int | None = None
+    ) -> list[Lead]:
         """The leads, most suspicious first (score, then calls, then SPC/origid).
 
         Every lead is scored; only the ``top`` (default: all) are built.
@@ -1410,17 +1471,30 @@ class Analysis:
         for spc, origid, stats, signer in self._candidates():
             replayed = replays.get((spc, origid if signer is None else None), (0, 0))
             score, why, flags = _score(stats, signer, replayed)
-            scored.append(((-score, -stats.numbers.calls, spc, origid or "", signer is not None),
-                           (spc, origid, stats, signer, score, why, flags, replayed)))
+            scored.append(
+                (
+                    (-score, -stats.numbers.calls, spc, origid or "", signer is not None),
+                    (spc, origid, stats, signer, score, why, flags, replayed),
+                )
+            )
         if top is not None and top < len(scored):
             best = heapq.nsmallest(top, scored, key=lambda item: item[0])
         else:
             best = sorted(scored, key=lambda item: item[0])
         return [self._lead(*item[1], directory) for item in best]
 
-    def _lead(self, spc: str, origid: str | None, stats: LeadStats, signer: SignerStats | None,
-              score: float, why: list[str], flags: list[str], replayed: tuple[int, int],
-              directory: ProviderDirectory) -> Lead:
+    def _lead(
+        self,
+        spc: str,
+        origid: str | None,
+        stats: LeadStats,
+        signer: SignerStats | None,
+        score: float,
+        why: list[str],
+        flags: list[str],
+        replayed: tuple[int, int],
+        directory: ProviderDirectory,
+    ) -> Lead:
         subject_o = None
         if stats.certificates:
             subject_o = _ranked(stats.certificates)[0][0][0]
@@ -1433,15 +1507,19 @@ class Analysis:
         main_attest = _ranked(stats.attest)[0][0] if stats.attest else None
         ask = _ASK.get(main_attest or "", "ask the signer to identify the source of these calls")
         if signer is not None:
-            ask = (ask.replace("behind this origid", "behind each sample call's origid")
-                   .replace("these calls", "each sample call"))
+            ask = ask.replace("behind this origid", "behind each sample call's origid").replace(
+                "these calls", "each sample call"
+            )
         else:
             parent = self.signers.get(spc)
             if parent is not None and origid in parent.after_spill:
                 flags = [*flags, "origid_partial"]
-                why = [*why, "the signer's small origids overflowed the memory bound: "
-                             f"calls of this origid made before it had {SMALL + 1} may be "
-                             "counted under the signer-level lead instead"]
+                why = [
+                    *why,
+                    "the signer's small origids overflowed the memory bound: "
+                    f"calls of this origid made before it had {SMALL + 1} may be "
+                    "counted under the signer-level lead instead",
+                ]
         n = stats.numbers
         samples = tuple(SampleCall(*sample) for sample in stats.samples)
         return Lead(
@@ -1465,15 +1543,21 @@ class Analysis:
             peak_hour=peak_hour,
             certificates=tuple(
                 {"subject_o": o, "subject_cn": cn, "issuer": issuer, "calls": count}
-                for (o, cn, issuer), count in _ranked(stats.certificates)[:5]),
+                for (o, cn, issuer), count in _ranked(stats.certificates)[:5]
+            ),
             x5u_hosts=dict(_ranked(stats.x5u_hosts)[:5]),
             samples=samples,
             score=score,
             why=tuple(why),
             flags=tuple(flags),
-            traceback=TracebackShortcut(spc=spc, provider=provider.name,
-                                        origid=origid if signer is None else None,
-                                        attest=main_attest, ask=ask, calls=samples),
+            traceback=TracebackShortcut(
+                spc=spc,
+                provider=provider.name,
+                origid=origid if signer is None else None,
+                attest=main_attest,
+                ask=ask,
+                calls=samples,
+            ),
             origid_per_call=signer is not None,
             distinct_origids=signer.origids.count() if signer is not None else 1,
             iat_offsets={IAT_OFFSET_BUCKETS[i]: n for i, n in sorted(stats.iat_offsets.items())},
@@ -1488,18 +1572,26 @@ class Analysis:
         rows = []
         for spc, signer in self.signers.items():
             subject_o = _ranked(signer.subjects)[0][0] if signer.subjects else None
-            rows.append(SignerSummary(
-                spc=spc, provider=directory.provider_for(spc, subject_o), calls=signer.calls,
-                passed=signer.passed, failed=signer.failed,
-                distinct_origids=signer.origids.count(),
-                distinct_origids_exact=signer.origids.exact,
-                origid_per_call=signer.per_call, attest=dict(sorted(signer.attest.items())),
-                share=signer.calls / self.calls if self.calls else 0.0))
+            rows.append(
+                SignerSummary(
+                    spc=spc,
+                    provider=directory.provider_for(spc, subject_o),
+                    calls=signer.calls,
+                    passed=signer.passed,
+                    failed=signer.failed,
+                    distinct_origids=signer.origids.count(),
+                    distinct_origids_exact=signer.origids.exact,
+                    origid_per_call=signer.per_call,
+                    attest=dict(sorted(signer.attest.items())),
+                    share=signer.calls / self.calls if self.calls else 0.0,
+                )
+            )
         rows.sort(key=lambda row: (-row.calls, row.spc))
         return rows
 
-    def to_dict(self, directory: ProviderDirectory | None = None, *,
-                top: int | None = None) -> dict[str, Any]:
+    def to_dict(
+        self, directory: ProviderDirectory | None = None, *, top: int | None = None
+    ) -> dict[str, Any]:
         """JSON-ready dict: totals, ``signers``, the ``top`` ``leads`` (default all) with
         ``leads_total``, and the failed/unsigned/unreadable summaries (plus
         ``upstream_verdicts`` and ``national_numbers`` when the input had them)."""
@@ -1518,16 +1610,20 @@ class Analysis:
                 "x5u_hosts": dict(_ranked(self.unattributed_hosts)[:20]),
             },
             "unsigned_calls": self.unsigned_numbers.to_dict(),
-            "unreadable_records": [{"line": line, "reason": reason, "source": source or None}
-                                   for line, reason, source in self.errors],
+            "unreadable_records": [
+                {"line": line, "reason": reason, "source": source or None}
+                for line, reason, source in self.errors
+            ],
         }
         if self.upstream_compared:
             out["upstream_verdicts"] = {
                 "compared": self.upstream_compared,
                 "disagree": sum(self.upstream_disagree.values()),
                 "by_kind": dict(_ranked(self.upstream_disagree)),
-                "examples": [{"line": line, "source": source or None, "kind": kind}
-                             for line, source, kind in self.upstream_examples],
+                "examples": [
+                    {"line": line, "source": source or None, "kind": kind}
+                    for line, source, kind in self.upstream_examples
+                ],
             }
         if self.national:
             out["national_numbers"] = self.national
@@ -1541,9 +1637,13 @@ class Analysis:
                 "tokens": len(self.replays) + self.replayed_tokens_dropped,
                 "calls": sum(e[2] for e in self.replays.values()),
                 "examples": [
-                    {"spc": spc, "origid": origid, "calls": calls,
-                     "first_seen": _iso(dt.datetime.fromtimestamp(low, dt.UTC)),
-                     "last_seen": _iso(dt.datetime.fromtimestamp(high, dt.UTC))}
+                    {
+                        "spc": spc,
+                        "origid": origid,
+                        "calls": calls,
+                        "first_seen": _iso(dt.datetime.fromtimestamp(low, dt.UTC)),
+                        "last_seen": _iso(dt.datetime.fromtimestamp(high, dt.UTC)),
+                    }
                     for spc, origid, calls, low, high in ranked[:5]
                 ],
             }

@@ -105,8 +105,9 @@ def _rows(data: Any) -> Iterator[dict[str, Any]]:
         return
     for row in data:
         if not isinstance(row, Mapping):
-            raise UsageError("usage", f"a call must be a dict (a mapping), not "
-                                      f"{type(row).__name__}")
+            raise UsageError(
+                "usage", f"a call must be a dict (a mapping), not {type(row).__name__}"
+            )
         yield dict(row)
 
 
@@ -151,8 +152,10 @@ class RowSource(RecordSource):
         if self.rows is None:
             raise UsageError("usage", "this row source holds no rows (a worker's parser)")
         for number, row in enumerate(_rows(self.rows), 1):
-            yield number, json.dumps({str(k): _plain(v) for k, v in row.items()},
-                                     ensure_ascii=False)
+            yield (
+                number,
+                json.dumps({str(k): _plain(v) for k, v in row.items()}, ensure_ascii=False),
+            )
 
     def __reduce__(self) -> tuple[Any, ...]:  # to a worker: the parser, not the rows
         return _parser, (self.mapping, self.tz, self.country_code)
@@ -181,60 +184,82 @@ class StoreConfig:
         return verifier
 
 
-def _config(trust: Trust, mirror: str | os.PathLike[str] | None,
-            repository: CertificateRepository | None, policy: Policy | None,
-            ) -> VerifierFactory:
+def _config(
+    trust: Trust,
+    mirror: str | os.PathLike[str] | None,
+    repository: CertificateRepository | None,
+    policy: Policy | None,
+) -> VerifierFactory:
     from shakenlib.pki.trust import TrustStore
 
     if mirror is not None and not Path(mirror).is_dir():
         raise UsageError("usage", f"mirror {os.fspath(mirror)}: not a directory")
     mirror_dir = os.fspath(mirror) if mirror is not None else None
     if isinstance(trust, TrustStore) or repository is not None:
-        store = trust if isinstance(trust, TrustStore) else TrustStore.from_pem_files(
-            _trust_files(trust))
-        return StoreConfig(trust=store, repository=repository, mirror=mirror_dir,
-                           policy=policy)
+        store = (
+            trust
+            if isinstance(trust, TrustStore)
+            else TrustStore.from_pem_files(_trust_files(trust))
+        )
+        return StoreConfig(trust=store, repository=repository, mirror=mirror_dir, policy=policy)
     return VerifierConfig(trust_files=_trust_files(trust), mirror=mirror_dir, policy=policy)
 
 
 def _trust_files(trust: Trust) -> tuple[str, ...]:
     files = [trust] if isinstance(trust, str | os.PathLike) else list(trust or ())
     if not files:
-        raise UsageError("usage", "give trust= (the STI-PA trust anchors: a PEM file, a "
-                                  "list of them or a TrustStore)")
+        raise UsageError(
+            "usage",
+            "give trust= (the STI-PA trust anchors: a PEM file, a list of them or a TrustStore)",
+        )
     for name in files:
         if not isinstance(name, str | os.PathLike):
-            raise UsageError("usage", f"trust: expected a PEM path or a TrustStore, not "
-                                      f"{type(name).__name__}")
+            raise UsageError(
+                "usage", f"trust: expected a PEM path or a TrustStore, not {type(name).__name__}"
+            )
         if not Path(name).exists():
             raise FileNotFoundError(2, "No such file or directory", os.fspath(name))
     return tuple(os.fspath(f) for f in files)
 
 
-def _sources(calls: Calls, mapping: Mapping[str, str] | str | None, tz: str | None,
-             country_code: str | None, fmt: Any = None,
-             ) -> tuple[list[RecordSource], bool]:
+def _sources(
+    calls: Calls,
+    mapping: Mapping[str, str] | str | None,
+    tz: str | None,
+    country_code: str | None,
+    fmt: Any = None,
+) -> tuple[list[RecordSource], bool]:
     """The record sources of ``calls`` and whether they can be read again."""
-    columns = parse_mapping(mapping) if isinstance(mapping, str) or mapping is None else dict(
-        mapping)
+    columns = (
+        parse_mapping(mapping) if isinstance(mapping, str) or mapping is None else dict(mapping)
+    )
     if isinstance(calls, str | os.PathLike):
         calls = [calls]
     elif _is_frame(calls):
         return [RowSource(mapping=columns, tz=tz, country_code=country_code, rows=calls)], True
     elif isinstance(calls, Mapping):
         calls = [calls]
-    if isinstance(calls, Sequence) and calls and all(
-            isinstance(c, str | os.PathLike) for c in calls):
+    if (
+        isinstance(calls, Sequence)
+        and calls
+        and all(isinstance(c, str | os.PathLike) for c in calls)
+    ):
         sources: list[RecordSource] = []
         for path in calls:
             if not Path(path).exists():
                 raise FileNotFoundError(2, "No such file or directory", os.fspath(path))
-            sources.append(RecordSource(path=os.fspath(path), fmt=fmt, mapping=columns,
-                                        tz=tz, country_code=country_code))
+            sources.append(
+                RecordSource(
+                    path=os.fspath(path), fmt=fmt, mapping=columns, tz=tz, country_code=country_code
+                )
+            )
         return sources, True
     if not isinstance(calls, Iterable):
-        raise UsageError("usage", "calls: expected a path, several paths, a DataFrame or an "
-                                  f"iterable of dicts, not {type(calls).__name__}")
+        raise UsageError(
+            "usage",
+            "calls: expected a path, several paths, a DataFrame or an "
+            f"iterable of dicts, not {type(calls).__name__}",
+        )
     again = not isinstance(calls, Iterator)
     return [RowSource(mapping=columns, tz=tz, country_code=country_code, rows=calls)], again
 
@@ -244,9 +269,12 @@ def _check_picklable(config: VerifierFactory, jobs: int) -> None:
         try:
             pickle.dumps(config)
         except Exception as exc:
-            raise UsageError("usage", f"jobs={jobs}: the trust store or repository cannot go "
-                                      f"to worker processes ({type(exc).__name__}); give "
-                                      "PEM paths and mirror=, or jobs=1") from None
+            raise UsageError(
+                "usage",
+                f"jobs={jobs}: the trust store or repository cannot go "
+                f"to worker processes ({type(exc).__name__}); give "
+                "PEM paths and mirror=, or jobs=1",
+            ) from None
 
 
 # --- progress ---------------------------------------------------------------------------
@@ -291,8 +319,14 @@ class ProgressBar:
     '500 records  50%  250 calls/s  3 failed  ETA 0:00:02'
     """
 
-    def __init__(self, stream: TextIO, *, total: int | None = None,
-                 clock: Callable[[], float] | None = None, every: float = 0.5) -> None:
+    def __init__(
+        self,
+        stream: TextIO,
+        *,
+        total: int | None = None,
+        clock: Callable[[], float] | None = None,
+        every: float = 0.5,
+    ) -> None:
         import time
 
         self.stream, self.total, self.every = stream, total, every
@@ -341,8 +375,9 @@ class _Tqdm:
         self.bar.close()
 
 
-def progress_bar(sources: Sequence[RecordSource], progress: bool | Progress, *,
-                 stream: TextIO | None = None) -> Any:
+def progress_bar(
+    sources: Sequence[RecordSource], progress: bool | Progress, *, stream: TextIO | None = None
+) -> Any:
     """The progress callback for ``progress=``: ``False`` none; a callable itself;
     ``True`` tqdm when it is installed (a widget in notebooks), else a
     :class:`ProgressBar` on ``stream`` (stderr) when that is a terminal. The returned
@@ -399,14 +434,20 @@ def analyze(
     """
     if jobs < 1:
         raise UsageError("usage", "jobs must be at least 1")
-    directory = (providers if isinstance(providers, ProviderDirectory) or providers is None
-                 else ProviderDirectory.from_csv(providers))
+    directory = (
+        providers
+        if isinstance(providers, ProviderDirectory) or providers is None
+        else ProviderDirectory.from_csv(providers)
+    )
     config = _config(trust, mirror, repository, policy)
     sources, again = _sources(calls, mapping, tz, country_code)
     if client is not None:
         if importlib.util.find_spec("shakenlib.analysis.cluster") is None:
-            raise UsageError("usage", "cluster engine not installed: client= needs "
-                                      "shakenlib.analysis.cluster (run without client=)")
+            raise UsageError(
+                "usage",
+                "cluster engine not installed: client= needs "
+                "shakenlib.analysis.cluster (run without client=)",
+            )
         cluster = importlib.import_module("shakenlib.analysis.cluster")
         analysis: Analysis = Analysis()
         for source in sources:
@@ -422,39 +463,79 @@ def analyze(
 
         try:
             for source in sources:
-                part = analyze_source(source, config, jobs=jobs,
-                                      progress=step if bar is not None else None)
+                part = analyze_source(
+                    source, config, jobs=jobs, progress=step if bar is not None else None
+                )
                 done += part.calls + part.unreadable
                 failed += part.failed + part.unreadable
                 analysis.update(part, take=True)
         finally:
             if bar is not progress:
                 _close(bar)
-    analysis.origin = Origin(sources=tuple(sources) if again else None, config=config,
-                             directory=directory, jobs=jobs)
+    analysis.origin = Origin(
+        sources=tuple(sources) if again else None, config=config, directory=directory, jobs=jobs
+    )
     return analysis
 
 
 #: The columns of :func:`verify_frame`.
 RESULT_COLUMNS: tuple[str, ...] = (
-    "line", "time", "orig", "dest", "call_id", "verstat", "passed", "sip_code", "reason",
-    "error", "message", "spc", "provider", "attest", "origid", "x5u", "iat",
-    "iat_offset", "identities", "findings")
+    "line",
+    "time",
+    "orig",
+    "dest",
+    "call_id",
+    "verstat",
+    "passed",
+    "sip_code",
+    "reason",
+    "error",
+    "message",
+    "spc",
+    "provider",
+    "attest",
+    "origid",
+    "x5u",
+    "iat",
+    "iat_offset",
+    "identities",
+    "findings",
+)
 
 
 def _result_row(item: Any) -> dict[str, Any]:
     if isinstance(item, UnreadableRecord):
-        return {"line": item.line, "verstat": None, "passed": False, "error": item.code,
-                "message": item.reason, "identities": 0, "findings": ""}
+        return {
+            "line": item.line,
+            "verstat": None,
+            "passed": False,
+            "error": item.code,
+            "message": item.reason,
+            "identities": 0,
+            "findings": "",
+        }
     record, result = item
     offset = (result.iat - record.time.timestamp()) if result.iat is not None else None
     return {
-        "line": record.line, "time": record.time, "orig": record.orig, "dest": record.dest,
-        "call_id": record.call_id, "verstat": result.verstat, "passed": result.passed,
-        "sip_code": result.sip_code, "reason": result.reason, "error": result.error,
-        "message": result.message, "spc": result.spc, "provider": result.provider,
-        "attest": result.attest, "origid": result.origid, "x5u": result.x5u,
-        "iat": result.iat, "iat_offset": offset, "identities": len(result.identities),
+        "line": record.line,
+        "time": record.time,
+        "orig": record.orig,
+        "dest": record.dest,
+        "call_id": record.call_id,
+        "verstat": result.verstat,
+        "passed": result.passed,
+        "sip_code": result.sip_code,
+        "reason": result.reason,
+        "error": result.error,
+        "message": result.message,
+        "spc": result.spc,
+        "provider": result.provider,
+        "attest": result.attest,
+        "origid": result.origid,
+        "x5u": result.x5u,
+        "iat": result.iat,
+        "iat_offset": offset,
+        "identities": len(result.identities),
         "findings": ";".join(f.code for f in result.findings),
     }
 
@@ -499,8 +580,9 @@ def verify_frame(
             def step(records: int, failures: int, base: int = base) -> None:
                 bar(base + records, failures)
 
-            for item in verify_source(source, config, jobs=jobs,
-                                      progress=step if bar is not None else None):
+            for item in verify_source(
+                source, config, jobs=jobs, progress=step if bar is not None else None
+            ):
                 rows.append(_result_row(item))
     finally:
         if bar is not progress:

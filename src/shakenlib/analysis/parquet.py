@@ -35,8 +35,7 @@ RESULT_COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("call_id", "string", "the record's Call-ID"),
     ("orig", "string", "calling number of the record (canonical TN)"),
     ("dest", "string", "called number of the record (canonical TN)"),
-    ("verstat", "string", "TN-Validation-Passed / -Failed / No-TN-Validation; null if "
-                          "unreadable"),
+    ("verstat", "string", "TN-Validation-Passed / -Failed / No-TN-Validation; null if unreadable"),
     ("passed", "bool", "whether verstat is TN-Validation-Passed"),
     ("error", "string", "stable error code (record_malformed for an unreadable record)"),
     ("sip_code", "int32", "SIP status a verification service would send"),
@@ -71,8 +70,11 @@ def sip_columns(names: Iterable[str], mapping: Mapping[str, str]) -> bool:
     False
     """
     names = set(names)
-    return "sip" not in mapping and "payload" in names and (
-        mapping.get("identity", "identity").split("+")[0].split(".")[0] not in names)
+    return (
+        "sip" not in mapping
+        and "payload" in names
+        and (mapping.get("identity", "identity").split("+")[0].split(".")[0] not in names)
+    )
 
 
 def read_rows(path: str | os.PathLike[str], mapping: Mapping[str, str]) -> Iterator[RawItem]:
@@ -96,12 +98,20 @@ def read_rows(path: str | os.PathLike[str], mapping: Mapping[str, str]) -> Itera
         wanted.setdefault("sip", "payload")
         wanted.setdefault("time", "timestamp")
     wanted.setdefault("time", "time")
-    missing = sorted({column.split(".")[0] for field, column in wanted.items()
-                      for column in (column.split("+") if field == "identity" else [column])
-                      if column not in names and column.split(".")[0] not in names})
+    missing = sorted(
+        {
+            column.split(".")[0]
+            for field, column in wanted.items()
+            for column in (column.split("+") if field == "identity" else [column])
+            if column not in names and column.split(".")[0] not in names
+        }
+    )
     if missing:
-        raise UsageError("usage", f"{name}: no column {', '.join(map(repr, missing))} in "
-                                  f"this Parquet file (columns: {', '.join(names)[:200]})")
+        raise UsageError(
+            "usage",
+            f"{name}: no column {', '.join(map(repr, missing))} in "
+            f"this Parquet file (columns: {', '.join(names)[:200]})",
+        )
     row = 0
     try:
         for group in range(handle.num_row_groups):
@@ -124,9 +134,14 @@ class ResultWriter:
     def __init__(self, path: str | os.PathLike[str], batch_rows: int = BATCH_ROWS) -> None:
         pa, pq = _pyarrow()
         self._pa = pa
-        types = {"int64": pa.int64(), "int32": pa.int32(), "string": pa.string(),
-                 "bool": pa.bool_(), "timestamp[us, UTC]": pa.timestamp("us", tz="UTC"),
-                 "list<string>": pa.list_(pa.string())}
+        types = {
+            "int64": pa.int64(),
+            "int32": pa.int32(),
+            "string": pa.string(),
+            "bool": pa.bool_(),
+            "timestamp[us, UTC]": pa.timestamp("us", tz="UTC"),
+            "list<string>": pa.list_(pa.string()),
+        }
         self.schema = pa.schema([(name, types[kind]) for name, kind, _ in RESULT_COLUMNS])
         self._writer = pq.ParquetWriter(os.fspath(path), self.schema)
         self._rows: list[dict[str, Any]] = []

@@ -51,10 +51,24 @@ __all__ = [
 # Legal-form words dropped from the END of a name (repeatedly) before comparing; the
 # seed list names brands ("AT&T", "Cox Communications") while certificates and the OCN
 # table carry legal names ("AT&T Services, Inc.", "Cox Communications Inc").
-_SUFFIXES = frozenset({
-    "inc", "incorporated", "llc", "lc", "llp", "lp", "ltd", "limited", "corp",
-    "corporation", "co", "company", "plc", "pllc",
-})
+_SUFFIXES = frozenset(
+    {
+        "inc",
+        "incorporated",
+        "llc",
+        "lc",
+        "llp",
+        "lp",
+        "ltd",
+        "limited",
+        "corp",
+        "corporation",
+        "co",
+        "company",
+        "plc",
+        "pllc",
+    }
+)
 # "Communication(s)" is dropped only when the rest is the whole other name ("Cox" is
 # "Cox Communications"), never to widen a prefix ("Consolidated Telcom" is not
 # "Consolidated Communications").
@@ -121,11 +135,13 @@ def _match(members: tuple[str, ...], name: str) -> str | None:
 
 
 @functools.cache
-def _member_keys(members: tuple[str, ...],
-                 ) -> tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...]:
+def _member_keys(
+    members: tuple[str, ...],
+) -> tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...]:
     """Each member with its normalised name, with and without weak suffixes (once)."""
-    return tuple((member, key, _strip_weak(key))
-                 for member in members for key in (normalise_name(member),))
+    return tuple(
+        (member, key, _strip_weak(key)) for member in members for key in (normalise_name(member),)
+    )
 
 
 @functools.cache
@@ -138,8 +154,7 @@ def itg_members() -> ItgMembers:
     """
     text = resources.files("shakenlib").joinpath("data/itg_members.json").read_text("utf-8")
     data = json.loads(text)
-    return ItgMembers(tuple(data["members"]), data["source"], data.get("url"),
-                      data.get("as_of"))
+    return ItgMembers(tuple(data["members"]), data["source"], data.get("url"), data.get("as_of"))
 
 
 def itg_member_for(name: str | None) -> str | None:
@@ -176,8 +191,14 @@ class Provider:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict."""
-        return {"spc": self.spc, "name": self.name, "ocn": self.ocn, "source": self.source,
-                "itg_member": self.itg_member, "itg_name": self.itg_name}
+        return {
+            "spc": self.spc,
+            "name": self.name,
+            "ocn": self.ocn,
+            "source": self.source,
+            "itg_member": self.itg_member,
+            "itg_name": self.itg_name,
+        }
 
 
 class ProviderDirectory:
@@ -209,15 +230,23 @@ class ProviderDirectory:
         found = self._from_certificate.get(key)
         if found is None:
             if len(self._from_certificate) >= 65536:  # bounded: signers are few, but
-                self._from_certificate.clear()        # the subject O comes from them
+                self._from_certificate.clear()  # the subject O comes from them
             found = self._from_certificate[key] = Provider(
-                spc=spc, name=subject_o, ocn=None, source="certificate subject O",
-                itg_name=itg_member_for(subject_o))
+                spc=spc,
+                name=subject_o,
+                ocn=None,
+                source="certificate subject O",
+                itg_name=itg_member_for(subject_o),
+            )
         return found
 
     @classmethod
-    def from_rows(cls, rows: Iterable[Mapping[str, str]], *, source: str = "directory",
-                  ) -> ProviderDirectory:
+    def from_rows(
+        cls,
+        rows: Iterable[Mapping[str, str]],
+        *,
+        source: str = "directory",
+    ) -> ProviderDirectory:
         """Build from rows of a simple table (``spc``, ``name``, optional ``ocn``)."""
         providers = []
         for row in rows:
@@ -225,14 +254,24 @@ class ProviderDirectory:
             if not spc:
                 continue
             name = (row.get("name") or "").strip() or None
-            providers.append(Provider(spc=spc, name=name,
-                                      ocn=(row.get("ocn") or "").strip() or None,
-                                      source=source, itg_name=itg_member_for(name)))
+            providers.append(
+                Provider(
+                    spc=spc,
+                    name=name,
+                    ocn=(row.get("ocn") or "").strip() or None,
+                    source=source,
+                    itg_name=itg_member_for(name),
+                )
+            )
         return cls(providers)
 
     @classmethod
-    def from_ocn_rows(cls, rows: Iterable[Mapping[str, str]], *, source: str = "directory",
-                      ) -> ProviderDirectory:
+    def from_ocn_rows(
+        cls,
+        rows: Iterable[Mapping[str, str]],
+        *,
+        source: str = "directory",
+    ) -> ProviderDirectory:
         """Build from the OCN table format (``OCN,Org Name,CN,Cert``; rows merged per OCN).
 
         The first non-empty ``Org Name`` of an OCN names it; every ``Cert`` URL is kept.
@@ -250,8 +289,14 @@ class ProviderDirectory:
             if url:
                 certs.setdefault(ocn, []).append(url)
         return cls(
-            Provider(spc=ocn, name=name, ocn=ocn, source=source,
-                     itg_name=itg_member_for(name), certificates=tuple(certs.get(ocn, ())))
+            Provider(
+                spc=ocn,
+                name=name,
+                ocn=ocn,
+                source=source,
+                itg_name=itg_member_for(name),
+                certificates=tuple(certs.get(ocn, ())),
+            )
             for ocn, name in names.items()
         )
 
@@ -275,8 +320,10 @@ class ProviderDirectory:
             if {"OCN", "Org Name"} <= fields:
                 return cls.from_ocn_rows(reader, source=label)
             if {"spc", "name"} <= {f.lower() for f in fields}:
-                lowered = ({(k or "").strip().lower(): v for k, v in row.items()}
-                           for row in reader)
+                lowered = ({(k or "").strip().lower(): v for k, v in row.items()} for row in reader)
                 return cls.from_rows(lowered, source=label)
-        raise UsageError("usage", f"{os.fspath(path)}: a provider directory needs columns "
-                                  "spc,name or OCN,Org Name,CN,Cert")
+        raise UsageError(
+            "usage",
+            f"{os.fspath(path)}: a provider directory needs columns "
+            "spc,name or OCN,Org Name,CN,Cert",
+        )

@@ -92,8 +92,18 @@ __all__ = [
 #: (P-Asserted-Identity preferred, then From, then ``orig``); ``verstat``/``attest``: an
 #: upstream verdict (the carrier's own verification service or SBC) to compare with ours;
 #: ``sip``: a column holding whole SIP messages (read as SIP).
-FIELDS: tuple[str, ...] = ("time", "orig", "dest", "identity", "call_id", "pai", "from",
-                           "verstat", "attest", "sip")
+FIELDS: tuple[str, ...] = (
+    "time",
+    "orig",
+    "dest",
+    "identity",
+    "call_id",
+    "pai",
+    "from",
+    "verstat",
+    "attest",
+    "sip",
+)
 
 Format = Literal["jsonl", "csv", "sip", "pcap", "parquet"]
 FORMATS: tuple[str, ...] = ("jsonl", "csv", "sip", "pcap", "parquet")
@@ -104,12 +114,16 @@ _PCAP_SUFFIXES = (".pcap", ".pcapng", ".cap", ".dmp")
 _PARQUET_SUFFIXES = (".parquet", ".pq")
 _JSONL_SUFFIXES = (".jsonl", ".json", ".ndjson")
 # libpcap (micro- and nanosecond, both byte orders) and pcapng (section header block)
-_PCAP_MAGIC = (b"\xd4\xc3\xb2\xa1", b"\xa1\xb2\xc3\xd4", b"\x4d\x3c\xb2\xa1",
-               b"\xa1\xb2\x3c\x4d")
+_PCAP_MAGIC = (b"\xd4\xc3\xb2\xa1", b"\xa1\xb2\xc3\xd4", b"\x4d\x3c\xb2\xa1", b"\xa1\xb2\x3c\x4d")
 _PCAPNG_MAGIC = b"\x0a\x0d\x0d\x0a"
 _PARQUET_MAGIC = b"PAR1"
-_COMPRESSED = ((b"\x1f\x8b", "gzip"), (b"BZh", "bzip2"), (b"\xfd7zXZ", "xz"),
-               (b"\x28\xb5\x2f\xfd", "zstd"), (b"PK\x03\x04", "zip"))
+_COMPRESSED = (
+    (b"\x1f\x8b", "gzip"),
+    (b"BZh", "bzip2"),
+    (b"\xfd7zXZ", "xz"),
+    (b"\x28\xb5\x2f\xfd", "zstd"),
+    (b"PK\x03\x04", "zip"),
+)
 
 
 @attrs.frozen(slots=False)  # dict-backed: the reader builds it in one step (shakenlib._frozen)
@@ -162,8 +176,7 @@ class UnreadableRecord:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict."""
-        return {"line": self.line, "code": self.code, "reason": self.reason,
-                "source": self.source}
+        return {"line": self.line, "code": self.code, "reason": self.reason, "source": self.source}
 
 
 #: One unit of raw input: (line number, raw value). The raw value is a JSON Lines line
@@ -204,8 +217,9 @@ def parse_mapping(text: str | None) -> dict[str, str]:
         if not sep or not column:
             raise UsageError("usage", f"mapping entry {part!r} is not field=column")
         if field not in FIELDS:
-            raise UsageError("usage", f"unknown record field {field!r} in mapping "
-                                      f"(fields: {', '.join(FIELDS)})")
+            raise UsageError(
+                "usage", f"unknown record field {field!r} in mapping (fields: {', '.join(FIELDS)})"
+            )
         mapping[field] = column
     return mapping
 
@@ -271,8 +285,7 @@ def _tn(value: Any) -> str | None:
         return None
 
 
-def _number(value: Any, country_code: str | None, role: str,
-            findings: list[Finding]) -> str | None:
+def _number(value: Any, country_code: str | None, role: str, findings: list[Finding]) -> str | None:
     """:func:`_tn`, then a national number made global (with a finding saying so)."""
     tn = _tn(value)
     if tn is None:
@@ -280,8 +293,9 @@ def _number(value: Any, country_code: str | None, role: str,
     return _national(tn, value, country_code, role, findings)
 
 
-def _national(tn: str, value: Any, country_code: str | None, role: str,
-              findings: list[Finding]) -> str:
+def _national(
+    tn: str, value: Any, country_code: str | None, role: str, findings: list[Finding]
+) -> str:
     """``tn`` (read from ``value``) made global when it is a national number."""
     if not country_code:
         return tn
@@ -292,10 +306,14 @@ def _national(tn: str, value: Any, country_code: str | None, role: str,
     made = national_to_global(tn, country_code)
     if made is None:
         return tn
-    findings.append(Finding(
-        "tn_national", "warn",
-        f"{role} {tn} has no country code: read as {made} (country code {country_code})",
-        "RFC 8224 §8.3"))
+    findings.append(
+        Finding(
+            "tn_national",
+            "warn",
+            f"{role} {tn} has no country code: read as {made} (country code {country_code})",
+            "RFC 8224 §8.3",
+        )
+    )
     return made
 
 
@@ -364,20 +382,27 @@ class _Plan:
 def _plan(mapping: tuple[tuple[str, str], ...]) -> _Plan:
     given = dict(mapping)
     identity = given.get("identity", "identity")
-    identities = tuple(p.strip() for p in identity.split("+")) if "+" in identity else (
-        identity,)
+    identities = tuple(p.strip() for p in identity.split("+")) if "+" in identity else (identity,)
     names = {field: given.get(field, field) for field in ("time", "orig", "dest", "call_id")}
-    optional = {field: given.get(field) for field in ("pai", "from", "verstat", "attest",
-                                                      "sip")}
+    optional = {field: given.get(field) for field in ("pai", "from", "verstat", "attest", "sip")}
     every = [*names.values(), *identities, *(v for v in optional.values() if v)]
     used = frozenset(name.split(".")[0] for name in every) | frozenset(every)
     return _Plan(
-        time=names["time"], orig=names["orig"], dest=names["dest"], identity=identities,
-        call_id=names["call_id"], pai=optional["pai"], from_=optional["from"],
-        verstat=optional["verstat"], attest=optional["attest"], sip=optional["sip"],
+        time=names["time"],
+        orig=names["orig"],
+        dest=names["dest"],
+        identity=identities,
+        call_id=names["call_id"],
+        pai=optional["pai"],
+        from_=optional["from"],
+        verstat=optional["verstat"],
+        attest=optional["attest"],
+        sip=optional["sip"],
         used=used,
-        plain=not any(optional.values()) and len(identities) == 1 and not any(
-            "." in name for name in every))
+        plain=not any(optional.values())
+        and len(identities) == 1
+        and not any("." in name for name in every),
+    )
 
 
 _DEFAULT_PLAN = _plan(())
@@ -416,8 +441,11 @@ def _record_time(value: Any, zone: dt.tzinfo | None) -> dt.datetime:
         return aware
     if zone is not None and isinstance(value, str):
         text = value.strip()
-        if text[4:5] == "-" and text[-1:] not in ("Z", "z") and text[-4:].upper() not in (
-                " UTC", " GMT"):
+        if (
+            text[4:5] == "-"
+            and text[-1:] not in ("Z", "z")
+            and text[-4:].upper() not in (" UTC", " GMT")
+        ):
             try:
                 parsed = dt.datetime.fromisoformat(text)
             except ValueError:
@@ -428,9 +456,14 @@ def _record_time(value: Any, zone: dt.tzinfo | None) -> dt.datetime:
     return parse_time(value)
 
 
-def _from_mapping(line: int, row: Mapping[str, Any], mapping: Mapping[str, str],
-                  source: str | None, zone: dt.tzinfo | None = None,
-                  country_code: str | None = "1") -> CallRecord:
+def _from_mapping(
+    line: int,
+    row: Mapping[str, Any],
+    mapping: Mapping[str, str],
+    source: str | None,
+    zone: dt.tzinfo | None = None,
+    country_code: str | None = "1",
+) -> CallRecord:
     plan = _plan(tuple(mapping.items())) if mapping else _DEFAULT_PLAN
     if plan.plain:
         time = row.get(plan.time)
@@ -450,8 +483,11 @@ def _from_mapping(line: int, row: Mapping[str, Any], mapping: Mapping[str, str],
                     break
         if _blank(orig_value):
             orig_value = _get(row, plan.orig)
-        identity = _identities(_get(row, plan.identity[0])) if len(plan.identity) == 1 else (
-            tuple(h for column in plan.identity for h in _identities(_get(row, column))))
+        identity = (
+            _identities(_get(row, plan.identity[0]))
+            if len(plan.identity) == 1
+            else (tuple(h for column in plan.identity for h in _identities(_get(row, column))))
+        )
         call_id = _get(row, plan.call_id)
         dest_value = _get(row, plan.dest)
     if time is None or time == "":
@@ -459,21 +495,33 @@ def _from_mapping(line: int, row: Mapping[str, Any], mapping: Mapping[str, str],
     findings: list[Finding] = []
     fields = {
         "line": line,
-        "time": parse_time(time) if zone is None and type(time) is str else _record_time(
-            time, zone),
+        "time": parse_time(time)
+        if zone is None and type(time) is str
+        else _record_time(time, zone),
         # canonical 11-digit NANP numbers, the usual case, need no more work
-        "orig": orig_value if (type(orig_value) is str and len(orig_value) == 11 and
-                               country_code == "1" and orig_value.isdigit() and
-                               orig_value.isascii()) else _number(
-            orig_value, country_code, "orig", findings),
-        "dest": dest_value if (type(dest_value) is str and len(dest_value) == 11 and
-                               country_code == "1" and dest_value.isdigit() and
-                               dest_value.isascii()) else _number(
-            dest_value, country_code, "dest", findings),
+        "orig": orig_value
+        if (
+            type(orig_value) is str
+            and len(orig_value) == 11
+            and country_code == "1"
+            and orig_value.isdigit()
+            and orig_value.isascii()
+        )
+        else _number(orig_value, country_code, "orig", findings),
+        "dest": dest_value
+        if (
+            type(dest_value) is str
+            and len(dest_value) == 11
+            and country_code == "1"
+            and dest_value.isdigit()
+            and dest_value.isascii()
+        )
+        else _number(dest_value, country_code, "dest", findings),
         "identity": identity,
         "call_id": str(call_id) if call_id is not None and call_id != "" else None,
-        "extra": () if row.keys() <= plan.used else tuple(
-            [(k, v) for k, v in row.items() if k not in plan.used]),
+        "extra": ()
+        if row.keys() <= plan.used
+        else tuple([(k, v) for k, v in row.items() if k not in plan.used]),
         "sip": None,
         "source": source,
         "src": None,
@@ -483,23 +531,29 @@ def _from_mapping(line: int, row: Mapping[str, Any], mapping: Mapping[str, str],
         "findings": tuple(findings),
     }
     if not plan.plain:
-        for field, column in (("upstream_verstat", plan.verstat),
-                              ("upstream_attest", plan.attest)):
+        for field, column in (("upstream_verstat", plan.verstat), ("upstream_attest", plan.attest)):
             if column is not None:
                 value = _get(row, column)
                 fields[field] = None if _blank(value) else str(value).strip()
     return build(CallRecord, fields)
 
 
-def _sip_from_row(line: int, row: Mapping[str, Any], plan: _Plan, source: str | None,
-                  zone: dt.tzinfo | None, country_code: str | None) -> CallRecord:
+def _sip_from_row(
+    line: int,
+    row: Mapping[str, Any],
+    plan: _Plan,
+    source: str | None,
+    zone: dt.tzinfo | None,
+    country_code: str | None,
+) -> CallRecord:
     """A row whose ``sip`` column holds a whole SIP message (a capture server's table)."""
     assert plan.sip is not None
     data = _get(row, plan.sip)
     time = _get(row, plan.time)
     at = None if _blank(time) else _record_time(time, zone)
-    record = _parse_sip(line, data if isinstance(data, bytes | str) else str(data), source,
-                        at, country_code)
+    record = _parse_sip(
+        line, data if isinstance(data, bytes | str) else str(data), source, at, country_code
+    )
     fields = dict(record.__dict__)
     info = row.get("rcinfo")  # a capture server's addresses (HEP: srcIp, srcPort, ...)
     if isinstance(info, str) and info[:1] == "{":
@@ -522,9 +576,15 @@ def _hep_address(ip: Any, port: Any) -> str | None:
     return f"[{text}]:{port}" if ":" in text else f"{text}:{port}"
 
 
-def _parse_sip(line: int, data: bytes | str, source: str | None, at: dt.datetime | None,
-               country_code: str | None = "1", src: str | None = None,
-               dst: str | None = None) -> CallRecord:
+def _parse_sip(
+    line: int,
+    data: bytes | str,
+    source: str | None,
+    at: dt.datetime | None,
+    country_code: str | None = "1",
+    src: str | None = None,
+    dst: str | None = None,
+) -> CallRecord:
     message = parse_sip_message(data)
     when = at or message.date_time()
     if when is None:
@@ -543,22 +603,25 @@ def _parse_sip(line: int, data: bytes | str, source: str | None, at: dt.datetime
         if tn is not None:
             dest = _national(tn, uri, country_code, "dest", findings)
             break
-    return build(CallRecord, {
-        "line": line,
-        "time": when,
-        "orig": orig,
-        "dest": dest,
-        "identity": message.identity,
-        "call_id": message.call_id,
-        "extra": (),
-        "sip": message,
-        "source": source,
-        "src": src,
-        "dst": dst,
-        "upstream_verstat": None,
-        "upstream_attest": None,
-        "findings": tuple(findings),
-    })
+    return build(
+        CallRecord,
+        {
+            "line": line,
+            "time": when,
+            "orig": orig,
+            "dest": dest,
+            "identity": message.identity,
+            "call_id": message.call_id,
+            "extra": (),
+            "sip": message,
+            "source": source,
+            "src": src,
+            "dst": dst,
+            "upstream_verstat": None,
+            "upstream_attest": None,
+            "findings": tuple(findings),
+        },
+    )
 
 
 # The C scanner json.loads uses, without json.loads' per-call setup.
@@ -652,18 +715,19 @@ def _walk(root: Path) -> Iterator[Path | UnreadableRecord]:
     for folder, dirs, files in os.walk(root, onerror=problems.append, followlinks=False):
         while problems:
             problem = problems.pop(0)
-            yield UnreadableRecord(0, f"unreadable directory: {problem.strerror or problem}",
-                              str(problem.filename))
+            yield UnreadableRecord(
+                0, f"unreadable directory: {problem.strerror or problem}", str(problem.filename)
+            )
         dirs.sort()
         # a symlinked directory is listed in dirs and not entered; say so if it leads out
-        for name in sorted([*files, *[d for d in dirs if os.path.islink(os.path.join(
-                folder, d))]]):
+        for name in sorted([*files, *[d for d in dirs if os.path.islink(os.path.join(folder, d))]]):
             path = Path(folder, name)
             if path.is_symlink():
                 target = os.path.realpath(path)
                 if os.path.commonpath([real_root, target]) != real_root:
-                    yield UnreadableRecord(0, "symbolic link out of the directory: not followed",
-                                      str(path))
+                    yield UnreadableRecord(
+                        0, "symbolic link out of the directory: not followed", str(path)
+                    )
                     continue
                 if os.path.isdir(target):
                     continue  # inside the directory: its files are read there
@@ -675,8 +739,9 @@ def _walk(root: Path) -> Iterator[Path | UnreadableRecord]:
             if stat.S_ISREG(mode):
                 yield path
     for problem in problems:
-        yield UnreadableRecord(0, f"unreadable directory: {problem.strerror or problem}",
-                          str(problem.filename))
+        yield UnreadableRecord(
+            0, f"unreadable directory: {problem.strerror or problem}", str(problem.filename)
+        )
 
 
 @attrs.frozen
@@ -705,13 +770,16 @@ class RecordSource:
 
     def __attrs_post_init__(self) -> None:
         if self.fmt is not None and self.fmt not in FORMATS:
-            raise UsageError("usage", f"unknown format {self.fmt!r} "
-                                      f"(formats: {', '.join(FORMATS)})")
+            raise UsageError(
+                "usage", f"unknown format {self.fmt!r} (formats: {', '.join(FORMATS)})"
+            )
         if self.tz is not None:
             _zone(self.tz)
-        if self.country_code and not (self.country_code.isdigit() and
-                                      self.country_code.isascii() and
-                                      len(self.country_code) <= 3):
+        if self.country_code and not (
+            self.country_code.isdigit()
+            and self.country_code.isascii()
+            and len(self.country_code) <= 3
+        ):
             raise UsageError("usage", f"country code {self.country_code!r} is not 1-3 digits")
 
     @classmethod
@@ -776,8 +844,12 @@ class RecordSource:
     def splittable(self) -> bool:
         """Whether this is a JSON Lines file that workers can read in byte ranges
         (:meth:`spans`, :meth:`raw_span`)."""
-        return self.format == "jsonl" and self.text is None and self.path is not None and (
-            os.path.isfile(self.path))
+        return (
+            self.format == "jsonl"
+            and self.text is None
+            and self.path is not None
+            and (os.path.isfile(self.path))
+        )
 
     def spans(self, max_bytes: int, parts: int = 1, min_bytes: int = 32768) -> Iterator[Span]:
         """Cut a JSON Lines file (:attr:`splittable`) into consecutive byte ranges.
@@ -815,8 +887,9 @@ class RecordSource:
         text = data.decode("utf-8", "replace")
         if offset == 0:
             text = text.removeprefix("\ufeff")  # utf-8-sig: a byte-order mark (CDR exports)
-        return [(number, part) for number, part in enumerate(text.split("\n"), line)
-                if part.strip()]
+        return [
+            (number, part) for number, part in enumerate(text.split("\n"), line) if part.strip()
+        ]
 
     def raw(self) -> Iterator[RawItem]:
         """Yield ``(line, raw)`` items in input order (streaming)."""
@@ -894,8 +967,10 @@ class RecordSource:
                 for line, raw in self._raw_file(fmt, name):
                     yield line, InFile(name, fmt, raw, header)
             except OSError as exc:  # unreadable (permissions, vanished, I/O error)
-                yield 0, InFile(name, "error", _Unreadable(
-                    f"unreadable file: {exc.strerror or exc}"))
+                yield (
+                    0,
+                    InFile(name, "error", _Unreadable(f"unreadable file: {exc.strerror or exc}")),
+                )
             except ExtraMissing:
                 raise  # the whole run needs it
             except UsageError as exc:  # not the format it claims (bad magic, no columns)
@@ -908,8 +983,9 @@ class RecordSource:
             return self._parse_as(raw.fmt, line, raw.raw, raw.path, raw.header)
         return self._parse_as(self.format, line, raw, self.name, self.csv_header)
 
-    def _parse_as(self, fmt: str, line: int, raw: Any, name: str | None,
-                  header: tuple[str, ...] | None) -> CallRecord | UnreadableRecord:
+    def _parse_as(
+        self, fmt: str, line: int, raw: Any, name: str | None, header: tuple[str, ...] | None
+    ) -> CallRecord | UnreadableRecord:
         if isinstance(raw, _Unreadable):
             return UnreadableRecord(line, raw.reason, name)
         zone = _zone(self.tz) if self.tz else None
@@ -931,9 +1007,11 @@ class RecordSource:
                     header = self.with_csv_header().csv_header or ()
                 if len(raw) != len(header):
                     return UnreadableRecord(
-                        line, f"{len(raw)} columns, the header has {len(header)}", name)
-                return _from_mapping(line, dict(zip(header, raw, strict=True)),
-                                     self.mapping, name, zone, cc)
+                        line, f"{len(raw)} columns, the header has {len(header)}", name
+                    )
+                return _from_mapping(
+                    line, dict(zip(header, raw, strict=True)), self.mapping, name, zone, cc
+                )
             if fmt == "parquet":
                 mapping = _row_mapping(tuple(raw), tuple(self.mapping.items()))
                 return _from_mapping(line, raw, mapping, name, zone, cc)
@@ -947,15 +1025,16 @@ class RecordSource:
             return UnreadableRecord(line, str(exc) or type(exc).__name__, name)
 
     def __iter__(self) -> Iterator[CallRecord | UnreadableRecord]:
-        source = attrs.evolve(self.with_csv_header(), fmt=self.fmt if self.is_dir
-                              else self.format)
+        source = attrs.evolve(self.with_csv_header(), fmt=self.fmt if self.is_dir else self.format)
         for item in source.raw():
             yield source.parse(item)
 
 
 @functools.lru_cache(maxsize=64)
-def _row_mapping(columns: tuple[str, ...], mapping: tuple[tuple[str, str], ...],
-                 ) -> dict[str, str]:
+def _row_mapping(
+    columns: tuple[str, ...],
+    mapping: tuple[tuple[str, str], ...],
+) -> dict[str, str]:
     """The mapping of a Parquet row: a capture server's table (``payload``, no Identity
     column) reads its ``payload`` as SIP and ``timestamp`` as the time."""
     from shakenlib.analysis.parquet import sip_columns
@@ -972,8 +1051,9 @@ def _zone(name: str) -> dt.tzinfo:
     try:
         return zoneinfo.ZoneInfo(name)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        raise UsageError("usage", f"unknown time zone {name!r} (give an IANA name such as "
-                                  "America/New_York)") from None
+        raise UsageError(
+            "usage", f"unknown time zone {name!r} (give an IANA name such as America/New_York)"
+        ) from None
 
 
 _SIP_SEPARATOR = re.compile(rb"\n---\n|\f")
@@ -989,7 +1069,7 @@ def _split_sip(data: bytes) -> Iterator[RawItem]:
         if chunk.strip():
             yield line + lead, chunk
         at += len(chunk)
-        separator = text[at:at + 1]
+        separator = text[at : at + 1]
         line += chunk.count(b"\n") + (2 if separator == b"\n" else 0)
         at += 5 if separator == b"\n" else 1
 
@@ -1009,7 +1089,11 @@ def read_records(
     unreadable one, in input order. ``mapping`` is a dict or ``field=column,...`` text;
     ``tz`` and ``country_code`` as for :class:`RecordSource`.
     """
-    columns = parse_mapping(mapping) if isinstance(mapping, str) or mapping is None else dict(
-        mapping)
-    return iter(RecordSource(path=os.fspath(path), fmt=fmt, mapping=columns, at=at, tz=tz,
-                             country_code=country_code))
+    columns = (
+        parse_mapping(mapping) if isinstance(mapping, str) or mapping is None else dict(mapping)
+    )
+    return iter(
+        RecordSource(
+            path=os.fspath(path), fmt=fmt, mapping=columns, at=at, tz=tz, country_code=country_code
+        )
+    )

@@ -32,8 +32,7 @@ __all__ = ["main"]
 EX_SOFTWARE = 70
 
 #: Sub-command modules, in the order ``--help`` lists them.
-COMMANDS: tuple[str, ...] = ("decode", "verify", "verify_batch", "analyze", "lint_cert",
-                             "mirror")
+COMMANDS: tuple[str, ...] = ("decode", "verify", "verify_batch", "analyze", "lint_cert", "mirror")
 
 
 class _Parser(argparse.ArgumentParser):

@@ -71,14 +71,25 @@ def add_parser(subparsers: Any) -> None:
         help="verify call records and rank (SPC, origid) traceback leads",
         description=__doc__.split("::")[0].strip(),
     )
-    p.add_argument("calls", metavar="CALLS",
-                   help="call records: JSON Lines, CSV, SIP, pcap/pcapng, Parquet; file or dir")
+    p.add_argument(
+        "calls",
+        metavar="CALLS",
+        help="call records: JSON Lines, CSV, SIP, pcap/pcapng, Parquet; file or dir",
+    )
     add_batch_options(p)
-    p.add_argument("--providers", metavar="CSV",
-                   help="provider directory: spc,name[,ocn] or the OCN,Org Name,CN,Cert table")
-    p.add_argument("--top", metavar="N|all", type=_top, default=None,
-                   help="leads to report (default: 10 in the table, 100 in JSON/CSV/HTML; "
-                        "'all' for every lead)")
+    p.add_argument(
+        "--providers",
+        metavar="CSV",
+        help="provider directory: spc,name[,ocn] or the OCN,Org Name,CN,Cert table",
+    )
+    p.add_argument(
+        "--top",
+        metavar="N|all",
+        type=_top,
+        default=None,
+        help="leads to report (default: 10 in the table, 100 in JSON/CSV/HTML; "
+        "'all' for every lead)",
+    )
     out = p.add_mutually_exclusive_group()
     out.add_argument("--json", action="store_true", help="print one JSON object")
     out.add_argument("--csv", metavar="FILE", help="write one CSV row per lead")
@@ -89,29 +100,59 @@ def add_parser(subparsers: Any) -> None:
 def add_batch_options(p: argparse.ArgumentParser) -> None:
     """Options shared by ``analyze`` and ``verify-batch``."""
     add_verifier_options(p)
-    p.add_argument("--jobs", metavar="N", type=positive_int, default=None,
-                   help="worker processes (default: the number of cores)")
-    p.add_argument("--map", metavar="FIELD=COLUMN,...", default=None,
-                   help="column mapping for CDR exports, e.g. \"time=Start Time,"
-                        "orig=calling_number,pai=PAI,identity=IdentityA+IdentityB,"
-                        "verstat=Verstat\"; dotted names reach into nested JSON "
-                        "(fields: " + ", ".join(FIELDS) + ")")
-    p.add_argument("--format", choices=FORMATS, default=None,
-                   help="input format (default: from the content and name of each file)")
-    p.add_argument("--quiet", "-q", action="store_true",
-                   help="no progress bar (it is shown only when stderr is a terminal)")
-    p.add_argument("--tz", metavar="ZONE", default=None,
-                   help="IANA time zone of record times without an offset (default UTC), "
-                        "e.g. America/New_York")
-    p.add_argument("--country-code", metavar="CC", default="1",
-                   help="country code of record numbers written without one (default 1, "
-                        "NANP); 'none' reads numbers as they are")
-    p.add_argument("--scheduler", metavar="ADDRESS", default=None,
-                   help="run on the Dask cluster of this scheduler, e.g. tcp://HOST:8786 "
-                        "(extra dask; files must be reachable from every worker at the same "
-                        "path; see docs/scaling.md)")
-    p.add_argument("--chunk-size", metavar="N", type=positive_int, default=None,
-                   help=argparse.SUPPRESS)
+    p.add_argument(
+        "--jobs",
+        metavar="N",
+        type=positive_int,
+        default=None,
+        help="worker processes (default: the number of cores)",
+    )
+    p.add_argument(
+        "--map",
+        metavar="FIELD=COLUMN,...",
+        default=None,
+        help='column mapping for CDR exports, e.g. "time=Start Time,'
+        "orig=calling_number,pai=PAI,identity=IdentityA+IdentityB,"
+        'verstat=Verstat"; dotted names reach into nested JSON '
+        "(fields: " + ", ".join(FIELDS) + ")",
+    )
+    p.add_argument(
+        "--format",
+        choices=FORMATS,
+        default=None,
+        help="input format (default: from the content and name of each file)",
+    )
+    p.add_argument(
+        "--quiet",
+        "-q",
+        action="store_true",
+        help="no progress bar (it is shown only when stderr is a terminal)",
+    )
+    p.add_argument(
+        "--tz",
+        metavar="ZONE",
+        default=None,
+        help="IANA time zone of record times without an offset (default UTC), "
+        "e.g. America/New_York",
+    )
+    p.add_argument(
+        "--country-code",
+        metavar="CC",
+        default="1",
+        help="country code of record numbers written without one (default 1, "
+        "NANP); 'none' reads numbers as they are",
+    )
+    p.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        default=None,
+        help="run on the Dask cluster of this scheduler, e.g. tcp://HOST:8786 "
+        "(extra dask; files must be reachable from every worker at the same "
+        "path; see docs/scaling.md)",
+    )
+    p.add_argument(
+        "--chunk-size", metavar="N", type=positive_int, default=None, help=argparse.SUPPRESS
+    )
 
 
 #: ``--top all``
@@ -154,34 +195,45 @@ def source_and_config(args: argparse.Namespace) -> tuple[RecordSource, VerifierC
     for trust in args.trust:  # fail early, in this process, on a missing trust file
         if not Path(trust).exists():
             raise FileNotFoundError(2, "No such file or directory", trust)
-    policy = Policy(freshness=dt.timedelta(seconds=args.freshness), revocation=args.revocation,
-                    revocation_time="as_of" if args.revocation_as_of else "current",
-                    allow_compact_form=args.allow_compact_form)
+    policy = Policy(
+        freshness=dt.timedelta(seconds=args.freshness),
+        revocation=args.revocation,
+        revocation_time="as_of" if args.revocation_as_of else "current",
+        allow_compact_form=args.allow_compact_form,
+    )
     country = None if args.country_code.lower() in ("none", "") else args.country_code
-    source = RecordSource(path=str(path), fmt=args.format, mapping=parse_mapping(args.map),
-                          tz=args.tz, country_code=country.lstrip("+") if country else None)
+    source = RecordSource(
+        path=str(path),
+        fmt=args.format,
+        mapping=parse_mapping(args.map),
+        tz=args.tz,
+        country_code=country.lstrip("+") if country else None,
+    )
     config = VerifierConfig(trust_files=tuple(args.trust), mirror=args.mirror, policy=policy)
     return source, config
 
 
-def make_progress(stream: TextIO | None = None, source: RecordSource | None = None, *,
-                  quiet: bool = False) -> ProgressBar | None:
+def make_progress(
+    stream: TextIO | None = None, source: RecordSource | None = None, *, quiet: bool = False
+) -> ProgressBar | None:
     """A progress bar on ``stream`` (stderr) for long runs: records read, calls/s,
     failures and, from the input's size, the share done and the time left. Only when
     ``stream`` is a terminal and not ``quiet``; :meth:`ProgressBar.close` ends its line."""
     stream = stream if stream is not None else sys.stderr
     if quiet or not stream.isatty():
         return None
-    return ProgressBar(stream, total=estimate_records([source]) if source is not None
-                       else None)
+    return ProgressBar(stream, total=estimate_records([source]) if source is not None else None)
 
 
 def run(args: argparse.Namespace) -> int:
     """Run ``analyze``."""
     source, config = source_and_config(args)
     directory = ProviderDirectory.from_csv(args.providers) if args.providers else None
-    progress = (make_progress(source=source, quiet=getattr(args, "quiet", False))
-                if not args.scheduler else None)
+    progress = (
+        make_progress(source=source, quiet=getattr(args, "quiet", False))
+        if not args.scheduler
+        else None
+    )
     try:
         if args.scheduler:  # on a Dask cluster (shakenlib.analysis.cluster)
             from shakenlib.analysis.cluster import analyze_on_cluster, connect
@@ -189,28 +241,33 @@ def run(args: argparse.Namespace) -> int:
             with connect(args.scheduler) as client:
                 analysis = analyze_on_cluster(source, config, client)
         else:
-            analysis = analyze_source(source, config, jobs=args.jobs,
-                                      chunk_size=args.chunk_size or 2048, progress=progress)
+            analysis = analyze_source(
+                source,
+                config,
+                jobs=args.jobs,
+                chunk_size=args.chunk_size or 2048,
+                progress=progress,
+            )
     finally:
         if progress is not None:
             progress.close()
-    analysis.origin = Origin(sources=(source,), config=config, directory=directory,
-                             jobs=args.jobs or 1)
+    analysis.origin = Origin(
+        sources=(source,), config=config, directory=directory, jobs=args.jobs or 1
+    )
     top = _limit(args.top, 10 if not (args.json or args.csv or args.html) else DEFAULT_TOP)
     if args.json:
         json.dump(analysis.to_dict(directory, top=top), sys.stdout, indent=2)
         sys.stdout.write("\n")
     elif args.csv:
         # backslashreplace: a lone surrogate in a signer's origid must not stop the report
-        with open(args.csv, "w", encoding="utf-8", errors="backslashreplace",
-                  newline="") as handle:
+        with open(args.csv, "w", encoding="utf-8", errors="backslashreplace", newline="") as handle:
             write_csv(analysis.leads(directory, top=top), handle)
-        with open(signers_csv_path(args.csv), "w", encoding="utf-8",
-                  errors="backslashreplace", newline="") as handle:
+        with open(
+            signers_csv_path(args.csv), "w", encoding="utf-8", errors="backslashreplace", newline=""
+        ) as handle:
             write_signers_csv(analysis.signers_table(directory), handle)
     elif args.html:
-        Path(args.html).write_text(render_html(analysis, directory, top=top),
-                                   encoding="utf-8")
+        Path(args.html).write_text(render_html(analysis, directory, top=top), encoding="utf-8")
     else:
         sys.stdout.write(render_table(analysis, directory, top=top))
     return 0

@@ -27,8 +27,12 @@ def add_parser(subparsers: Any) -> None:
         help="decode an Identity header (or every one in a SIP message); no network",
         description=__doc__,
     )
-    parser.add_argument("identity", nargs="?", metavar="IDENTITY",
-                        help="an Identity header value (with or without the 'Identity:' name)")
+    parser.add_argument(
+        "identity",
+        nargs="?",
+        metavar="IDENTITY",
+        help="an Identity header value (with or without the 'Identity:' name)",
+    )
     parser.add_argument("--sip", metavar="FILE", help="a SIP message file ('-' for stdin)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.set_defaults(run=run)
@@ -106,8 +110,10 @@ def run(args: argparse.Namespace) -> int:
         for i, entry in enumerate(entries, 1):
             print(f"=== Identity {i} of {len(entries)}", file=out)
             if entry["error"] is not None:
-                print(f"  not a PASSporT: {entry['error']['code']}: {entry['error']['message']}",
-                      file=out)
+                print(
+                    f"  not a PASSporT: {entry['error']['code']}: {entry['error']['message']}",
+                    file=out,
+                )
                 continue
             _print_human(entry, out)
     if errors:

@@ -37,18 +37,42 @@ def add_parser(subparsers: Any) -> None:
         help="fetch the certificates (and CRLs) a dataset names into a --mirror directory",
         description=__doc__.split("::")[0].strip(),
     )
-    p.add_argument("calls", metavar="CALLS", nargs="+",
-                   help="call records: JSON Lines, CSV, SIP, pcap/pcapng, Parquet; file or dir")
-    p.add_argument("--out", metavar="DIR", required=True,
-                   help="the mirror directory to fill (created if missing)")
-    p.add_argument("--map", metavar="FIELD=COLUMN,...", default=None,
-                   help="column mapping for CDR exports (fields: " + ", ".join(FIELDS) + ")")
-    p.add_argument("--format", choices=FORMATS, default=None,
-                   help="input format (default: from the content and name of each file)")
-    p.add_argument("--tz", metavar="ZONE", default=None, help="IANA zone of times without "
-                                                              "an offset (default UTC)")
-    p.add_argument("--country-code", metavar="CC", default="1",
-                   help="country code of numbers written without one (default 1)")
+    p.add_argument(
+        "calls",
+        metavar="CALLS",
+        nargs="+",
+        help="call records: JSON Lines, CSV, SIP, pcap/pcapng, Parquet; file or dir",
+    )
+    p.add_argument(
+        "--out",
+        metavar="DIR",
+        required=True,
+        help="the mirror directory to fill (created if missing)",
+    )
+    p.add_argument(
+        "--map",
+        metavar="FIELD=COLUMN,...",
+        default=None,
+        help="column mapping for CDR exports (fields: " + ", ".join(FIELDS) + ")",
+    )
+    p.add_argument(
+        "--format",
+        choices=FORMATS,
+        default=None,
+        help="input format (default: from the content and name of each file)",
+    )
+    p.add_argument(
+        "--tz",
+        metavar="ZONE",
+        default=None,
+        help="IANA zone of times without an offset (default UTC)",
+    )
+    p.add_argument(
+        "--country-code",
+        metavar="CC",
+        default="1",
+        help="country code of numbers written without one (default 1)",
+    )
     p.add_argument("--json", action="store_true", help="print what was mirrored as JSON")
     p.set_defaults(run=run)
 
@@ -72,8 +96,15 @@ def run(args: argparse.Namespace) -> int:
     for calls in args.calls:
         if not Path(calls).exists():
             raise FileNotFoundError(2, "No such file or directory", calls)
-        sources.append(RecordSource(path=calls, fmt=args.format, mapping=parse_mapping(args.map),
-                                    tz=args.tz, country_code=country))
+        sources.append(
+            RecordSource(
+                path=calls,
+                fmt=args.format,
+                mapping=parse_mapping(args.map),
+                tz=args.tz,
+                country_code=country,
+            )
+        )
     urls = x5u_urls(sources)
     out.mkdir(parents=True, exist_ok=True)
     # the command line's one reading of the clock: fetched as of now
@@ -82,8 +113,10 @@ def run(args: argparse.Namespace) -> int:
         json.dump(report.to_dict(), sys.stdout, indent=2)
         sys.stdout.write("\n")
     else:
-        print(f"{len(report.certificates)} of {len(urls)} certificate URLs and "
-              f"{len(report.crls)} CRLs mirrored into {args.out}")
+        print(
+            f"{len(report.certificates)} of {len(urls)} certificate URLs and "
+            f"{len(report.crls)} CRLs mirrored into {args.out}"
+        )
         for url, reason in report.failed:
             print(printable(f"failed: {url}: {reason}"))  # URLs come from the calls
     return 1 if report.failed else 0

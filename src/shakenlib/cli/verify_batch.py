@@ -43,34 +43,45 @@ def add_parser(subparsers: Any) -> None:
         help="verify call records; one result JSON line per record",
         description=__doc__.split("::")[0].strip(),
     )
-    p.add_argument("calls", metavar="CALLS",
-                   help="call records: JSON Lines, CSV, SIP, pcap/pcapng, Parquet; file or dir")
-    p.add_argument("--out", metavar="FILE", default="-",
-                   help="where to write the results (default: stdout; *.parquet: Parquet)")
+    p.add_argument(
+        "calls",
+        metavar="CALLS",
+        help="call records: JSON Lines, CSV, SIP, pcap/pcapng, Parquet; file or dir",
+    )
+    p.add_argument(
+        "--out",
+        metavar="FILE",
+        default="-",
+        help="where to write the results (default: stdout; *.parquet: Parquet)",
+    )
     add_batch_options(p)
     p.set_defaults(run=run)
 
 
 def _rows(args: argparse.Namespace) -> Iterator[dict[str, Any]]:
     source, config = source_and_config(args)
-    progress = (make_progress(source=source, quiet=args.quiet)
-                if not args.scheduler else None)
+    progress = make_progress(source=source, quiet=args.quiet) if not args.scheduler else None
     if args.scheduler:  # on a Dask cluster (shakenlib.analysis.cluster)
         from shakenlib.analysis.cluster import verify_at
 
         items: Iterator[BatchItem] = verify_at(args.scheduler, source, config)
     else:
-        items = verify_source(source, config, jobs=args.jobs,
-                              chunk_size=args.chunk_size or 256, progress=progress)
+        items = verify_source(
+            source, config, jobs=args.jobs, chunk_size=args.chunk_size or 256, progress=progress
+        )
     for item in items:
         if isinstance(item, UnreadableRecord):
             row: dict[str, Any] = item.to_dict()
             row["error"] = row.pop("code")
         else:
             record, result = item
-            row = {"line": record.line, "source": record.source,
-                   "time": record.time.isoformat(), "call_id": record.call_id,
-                   **result.to_dict()}
+            row = {
+                "line": record.line,
+                "source": record.source,
+                "time": record.time.isoformat(),
+                "call_id": record.call_id,
+                **result.to_dict(),
+            }
             if record.src is not None:
                 row["src"], row["dst"] = record.src, record.dst
             row["record_orig"], row["record_dest"] = record.orig, record.dest
@@ -84,8 +95,7 @@ def _replacing(target: str) -> Iterator[str]:
     """A temporary path next to ``target``, renamed to ``target`` when the block ends
     without an exception, removed otherwise."""
     folder = os.path.dirname(os.path.abspath(target))
-    fd, temporary = tempfile.mkstemp(prefix=f".{Path(target).name}.", suffix=".partial",
-                                     dir=folder)
+    fd, temporary = tempfile.mkstemp(prefix=f".{Path(target).name}.", suffix=".partial", dir=folder)
     os.close(fd)
     try:
         yield temporary
@@ -122,8 +132,10 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _chain(first: dict[str, Any] | None, rows: Iterator[dict[str, Any]],
-           ) -> Iterator[dict[str, Any]]:
+def _chain(
+    first: dict[str, Any] | None,
+    rows: Iterator[dict[str, Any]],
+) -> Iterator[dict[str, Any]]:
     if first is not None:
         yield first
     yield from rows

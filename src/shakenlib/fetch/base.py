@@ -17,8 +17,14 @@ from shakenlib.errors import UsageError
 from shakenlib.findings import Finding
 from shakenlib.timeutil import require_aware
 
-__all__ = ["CONTENT_TYPES", "KINDS", "CertificateRepository", "Fetched", "Kind",
-           "RepositoryContent"]
+__all__ = [
+    "CONTENT_TYPES",
+    "KINDS",
+    "CertificateRepository",
+    "Fetched",
+    "Kind",
+    "RepositoryContent",
+]
 
 #: What a repository URL is expected to hold: a certificate chain, a CRL, or Rich Call
 #: Data content (RFC 9795 ``jcl`` jCards and ``icn`` icons, any bytes).

@@ -211,9 +211,7 @@ def _check_host(host: str) -> None:
     try:
         name = host.encode("idna")
     except UnicodeError as exc:
-        raise RepositoryError(
-            "x5u_invalid", f"host {host[:80]!r} is not a valid DNS name"
-        ) from exc
+        raise RepositoryError("x5u_invalid", f"host {host[:80]!r} is not a valid DNS name") from exc
     labels = name[:-1].split(b".") if name.endswith(b".") else name.split(b".")
     if len(name) > 253 or any(not 1 <= len(label) <= 63 for label in labels):
         raise RepositoryError(

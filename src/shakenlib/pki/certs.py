@@ -355,7 +355,8 @@ class StiCertificate:
         )
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict (bytes as hex, times as ISO 8601)."""
+        """A JSON-ready dict (bytes and the serial number as hex, times as ISO 8601; a
+        hostile certificate's serial can have thousands of digits)."""
         return {
             "sha256": self.sha256,
             "subject": self.subject,
@@ -364,7 +365,7 @@ class StiCertificate:
             "subject_o": self.subject_o,
             "subject_c": self.subject_c,
             "subject_serial_number": self.subject_serial_number,
-            "serial": self.serial,
+            "serial": ("-" if self.serial < 0 else "") + format(abs(self.serial), "x"),
             "not_before": self.not_before.isoformat(),
             "not_after": self.not_after.isoformat(),
             "key_type": self.key_type,

@@ -188,9 +188,7 @@ def crl_urls(certs: x509.Certificate | Iterable[x509.Certificate]) -> tuple[str,
 
 # What cryptography raises when it decodes a hostile extension list on first access
 # (UnsupportedGeneralNameType and DuplicateExtension are not ValueErrors).
-_BAD_EXTENSIONS = (
-    ValueError, TypeError, x509.UnsupportedGeneralNameType, x509.DuplicateExtension
-)
+_BAD_EXTENSIONS = (ValueError, TypeError, x509.UnsupportedGeneralNameType, x509.DuplicateExtension)
 
 _CRL_SIGNER_EE_POLICY = (
     ExtensionPolicy.permit_all()
@@ -231,7 +229,10 @@ def validate_crl_signer(
 
 
 def _validated_chain(
-    signer: x509.Certificate, trust: TrustStore, *, at: dt.datetime,
+    signer: x509.Certificate,
+    trust: TrustStore,
+    *,
+    at: dt.datetime,
     intermediates: Sequence[x509.Certificate] = (),
 ) -> tuple[x509.Certificate, ...]:
     """:func:`validate_crl_signer`, returning the certificates of the validated chain
@@ -310,19 +311,23 @@ class _ParsedCrl:
 
 # Extensions this module processes or may ignore (RFC 5280 §5.2, §5.3); a *critical* one
 # outside these sets makes the CRL unusable. deltaCRLIndicator is handled on its own.
-_CRL_EXTENSIONS = frozenset({
-    ExtensionOID.AUTHORITY_KEY_IDENTIFIER,
-    ExtensionOID.ISSUER_ALTERNATIVE_NAME,
-    ExtensionOID.CRL_NUMBER,
-    ExtensionOID.ISSUING_DISTRIBUTION_POINT,
-    ExtensionOID.FRESHEST_CRL,
-    ExtensionOID.AUTHORITY_INFORMATION_ACCESS,
-})
-_ENTRY_EXTENSIONS = frozenset({
-    CRLEntryExtensionOID.CRL_REASON,
-    CRLEntryExtensionOID.INVALIDITY_DATE,
-    CRLEntryExtensionOID.CERTIFICATE_ISSUER,
-})
+_CRL_EXTENSIONS = frozenset(
+    {
+        ExtensionOID.AUTHORITY_KEY_IDENTIFIER,
+        ExtensionOID.ISSUER_ALTERNATIVE_NAME,
+        ExtensionOID.CRL_NUMBER,
+        ExtensionOID.ISSUING_DISTRIBUTION_POINT,
+        ExtensionOID.FRESHEST_CRL,
+        ExtensionOID.AUTHORITY_INFORMATION_ACCESS,
+    }
+)
+_ENTRY_EXTENSIONS = frozenset(
+    {
+        CRLEntryExtensionOID.CRL_REASON,
+        CRLEntryExtensionOID.INVALIDITY_DATE,
+        CRLEntryExtensionOID.CERTIFICATE_ISSUER,
+    }
+)
 
 
 def _defect(crl: x509.CertificateRevocationList) -> str | None:
@@ -497,7 +502,10 @@ class RevocationChecker:
             defect = _defect(crl)
             idp = _idp(crl)
         except (
-            ValueError, TypeError, x509.InvalidVersion, x509.UnsupportedGeneralNameType,
+            ValueError,
+            TypeError,
+            x509.InvalidVersion,
+            x509.UnsupportedGeneralNameType,
             x509.DuplicateExtension,
         ) as exc:
             raise RevocationError(
@@ -546,7 +554,9 @@ class RevocationChecker:
             key = signer.cert.public_key()
             if not isinstance(
                 key,
-                ec.EllipticCurvePublicKey | rsa.RSAPublicKey | ed25519.Ed25519PublicKey
+                ec.EllipticCurvePublicKey
+                | rsa.RSAPublicKey
+                | ed25519.Ed25519PublicKey
                 | ed448.Ed448PublicKey,
             ):
                 continue
@@ -636,19 +646,25 @@ class RevocationChecker:
         for parsed in partial:
             self._lookup(cert, parsed, notes, at, later)
         if not usable and partial:  # ... but absent does not mean "not revoked"
-            problems.append(RevocationError(
-                "crl_invalid",
-                f"CRL from '{partial[0].crl.issuer.rfc4514_string()}' covers only some reasons "
-                f"(onlySomeReasons) and no complete CRL covers certificate '{common_name(cert)}'",
-            ))
-            notes.append(Finding("crl_invalid", "warn", problems[-1].message,
-                                 source="RFC 5280 §6.3.3"))
+            problems.append(
+                RevocationError(
+                    "crl_invalid",
+                    f"CRL from '{partial[0].crl.issuer.rfc4514_string()}' covers only some "
+                    "reasons (onlySomeReasons) and no complete CRL covers certificate "
+                    f"'{common_name(cert)}'",
+                )
+            )
+            notes.append(
+                Finding("crl_invalid", "warn", problems[-1].message, source="RFC 5280 §6.3.3")
+            )
         if not usable:
             if not problems:
-                problems.append(RevocationError(
-                    "crl_unavailable",
-                    f"no CRL was supplied to check certificate '{common_name(cert)}'",
-                ))
+                problems.append(
+                    RevocationError(
+                        "crl_unavailable",
+                        f"no CRL was supplied to check certificate '{common_name(cert)}'",
+                    )
+                )
                 notes.append(Finding("crl_unavailable", "warn", problems[0].message))
             if self.policy == "require":
                 first = problems[0]
@@ -701,12 +717,15 @@ class RevocationChecker:
                     # certificate's CA: the STI-PA CRL (indirect, whether or not its
                     # issuingDistributionPoint says so) -- match by serial alone, say so.
                     kind = "indirect CRL" if parsed.indirect else "CRL of another issuer"
-                    notes.append(Finding(
-                        "cert_revoked", "warn",
-                        f"{kind} entry for serial {cert.serial_number:x} has no "
-                        f"certificateIssuer; matched by serial number alone",
-                        source="RFC 5280 §5.3.3",
-                    ))
+                    notes.append(
+                        Finding(
+                            "cert_revoked",
+                            "warn",
+                            f"{kind} entry for serial {cert.serial_number:x} has no "
+                            f"certificateIssuer; matched by serial number alone",
+                            source="RFC 5280 §5.3.3",
+                        )
+                    )
                     issuer = cert.issuer
             if issuer != cert.issuer:
                 continue
@@ -718,14 +737,18 @@ class RevocationChecker:
                 if effective > at:
                     later.append(effective)
                     dates = f"revocationDate {when.isoformat()}" + (
-                        f", invalidityDate {invalid.isoformat()}" if invalid is not None else "")
-                    notes.append(Finding(
-                        "cert_revoked_later", "warn",
-                        f"certificate '{common_name(cert)}' (serial {cert.serial_number:x}) is "
-                        f"listed on the CRL of {crl.last_update_utc.isoformat()} ({dates}), "
-                        f"after {at.isoformat()}: not revoked for this call",
-                        source="RFC 5280 §5.1.2.6, §5.3.2",
-                    ))
+                        f", invalidityDate {invalid.isoformat()}" if invalid is not None else ""
+                    )
+                    notes.append(
+                        Finding(
+                            "cert_revoked_later",
+                            "warn",
+                            f"certificate '{common_name(cert)}' (serial {cert.serial_number:x}) is "
+                            f"listed on the CRL of {crl.last_update_utc.isoformat()} ({dates}), "
+                            f"after {at.isoformat()}: not revoked for this call",
+                            source="RFC 5280 §5.1.2.6, §5.3.2",
+                        )
+                    )
                     continue
             status = RevocationStatus(
                 revoked=True,
@@ -742,8 +765,11 @@ class RevocationChecker:
                 f"'{cert.issuer.rfc4514_string()}') is revoked since {when.isoformat()}, "
                 f"reason: {reason or 'unspecified'}"
                 + (f", invalid since {invalid.isoformat()}" if invalid is not None else "")
-                + (f" (as of {at.isoformat()}, CRL thisUpdate "
-                   f"{crl.last_update_utc.isoformat()})" if self.as_of else ""),
+                + (
+                    f" (as of {at.isoformat()}, CRL thisUpdate {crl.last_update_utc.isoformat()})"
+                    if self.as_of
+                    else ""
+                ),
                 status=status,
             )
 

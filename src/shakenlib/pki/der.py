@@ -101,7 +101,12 @@ class Tlv:
 #: INTEGER overflows (OverflowError), a cut value indexes past the end (IndexError), deep
 #: nesting recurses (RecursionError), a string type holds bytes of another charset.
 DER_DECODE_ERRORS: tuple[type[Exception], ...] = (
-    PyAsn1Error, TypeError, ValueError, OverflowError, IndexError, RecursionError,
+    PyAsn1Error,
+    TypeError,
+    ValueError,
+    OverflowError,
+    IndexError,
+    RecursionError,
     UnicodeDecodeError,
 )
 

@@ -90,9 +90,7 @@ _CERT_SUFFIXES = (".pem", ".crt", ".cer")
 # What cryptography raises when it decodes a hostile extension or name on first access
 # (TypeError for an attribute of the wrong string type; UnsupportedGeneralNameType and
 # DuplicateExtension are not ValueErrors).
-_BAD_EXTENSIONS = (
-    ValueError, TypeError, x509.UnsupportedGeneralNameType, x509.DuplicateExtension
-)
+_BAD_EXTENSIONS = (ValueError, TypeError, x509.UnsupportedGeneralNameType, x509.DuplicateExtension)
 
 
 def common_name(cert: x509.Certificate) -> str:
@@ -255,7 +253,7 @@ class TrustStore:
         if not isinstance(items, list) or not items:
             raise TrustError(
                 "trust_list_invalid",
-                "trust list payload is neither {\"trustList\": [...]} nor a non-empty JSON array",
+                'trust list payload is neither {"trustList": [...]} nor a non-empty JSON array',
             )
         certs: list[x509.Certificate] = []
         for i, item in enumerate(items):
@@ -706,7 +704,8 @@ class ChainValidator:
         tagged = _TAGGED.search(message)
         if tagged:
             return TrustError(
-                tagged.group(1), f"certificate '{common_name(leaf)}': {tagged.group(2)}"
+                tagged.group(1),
+                f"certificate '{common_name(leaf)}': {tagged.group(2)}"
                 if tagged.group(1) == "cert_profile"
                 else f"chain of '{common_name(leaf)}': {tagged.group(2)}",
             )
@@ -760,7 +759,8 @@ class ChainValidator:
             ) from exc
         if not (isinstance(key, ec.EllipticCurvePublicKey) and key.curve.name == "secp256r1"):
             kind = (
-                f"EC {key.curve.name}" if isinstance(key, ec.EllipticCurvePublicKey)
+                f"EC {key.curve.name}"
+                if isinstance(key, ec.EllipticCurvePublicKey)
                 else type(key).__name__.removesuffix("PublicKey").lstrip("_")
             )
             if self.require_p256:
@@ -768,17 +768,25 @@ class ChainValidator:
                     "cert_key_unsupported",
                     f"certificate '{name}' has a {kind} key; STI certificates use EC P-256",
                 )
-            findings.append(Finding(
-                "cert_key_unsupported", "warn", f"certificate '{name}' has a {kind} key",
-                source="ATIS-1000080 §6.4.1",
-            ))
+            findings.append(
+                Finding(
+                    "cert_key_unsupported",
+                    "warn",
+                    f"certificate '{name}' has a {kind} key",
+                    source="ATIS-1000080 §6.4.1",
+                )
+            )
         try:
             leaf.extensions.get_extension_for_class(x509.KeyUsage)
         except x509.ExtensionNotFound:
-            findings.append(Finding(
-                "cert_profile", "warn", f"certificate '{name}' has no keyUsage extension",
-                source="ATIS-1000080 §6.4.1",
-            ))
+            findings.append(
+                Finding(
+                    "cert_profile",
+                    "warn",
+                    f"certificate '{name}' has no keyUsage extension",
+                    source="ATIS-1000080 §6.4.1",
+                )
+            )
         der = _tnauthlist_der(leaf)
         if der is None:
             raise TrustError(
@@ -801,11 +809,14 @@ class ChainValidator:
                 )
         spc = tal.spc
         if delegated:
-            findings.append(Finding(
-                "delegate_scope", "info",
-                f"delegate chain: '{name}' is scoped by '{common_name(lists[1][0])}'",
-                source="RFC 9060",
-            ))
+            findings.append(
+                Finding(
+                    "delegate_scope",
+                    "info",
+                    f"delegate chain: '{name}' is scoped by '{common_name(lists[1][0])}'",
+                    source="RFC 9060",
+                )
+            )
             if spc is None:
                 spc = next((t.spc for _, t in lists[1:] if t.spc is not None), None)
         elif len(tal.spcs) > 1:
@@ -815,17 +826,23 @@ class ChainValidator:
                 f"({', '.join(tal.spcs)}); an SP certificate carries exactly one",
             )
         elif not tal.spcs:
-            findings.append(Finding(
-                "cert_profile", "warn",
-                f"certificate '{name}' has no SPC in its TNAuthList and no delegating CA",
-                source="ATIS-1000080 §6.4.1",
-            ))
+            findings.append(
+                Finding(
+                    "cert_profile",
+                    "warn",
+                    f"certificate '{name}' has no SPC in its TNAuthList and no delegating CA",
+                    source="ATIS-1000080 §6.4.1",
+                )
+            )
         elif tal.has_numbers:
-            findings.append(Finding(
-                "cert_profile", "warn",
-                f"SP certificate '{name}' lists telephone numbers besides its SPC",
-                source="ATIS-1000080 v005 §6.4.1",
-            ))
+            findings.append(
+                Finding(
+                    "cert_profile",
+                    "warn",
+                    f"SP certificate '{name}' lists telephone numbers besides its SPC",
+                    source="ATIS-1000080 v005 §6.4.1",
+                )
+            )
         return ValidatedChain(
             leaf=leaf,
             chain=chain,
@@ -835,4 +852,3 @@ class ChainValidator:
             spc=spc,
             findings=tuple(findings),
         )
-

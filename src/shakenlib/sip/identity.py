@@ -203,8 +203,9 @@ def _parse_identity(value: str, check_digest: bool) -> IdentityHeader:
                     unq = pvalue
                 elif not pvalue:
                     findings.append(
-                        Finding("identity_malformed", "warn", f"parameter {name!r} has no value",
-                                _SRC)
+                        Finding(
+                            "identity_malformed", "warn", f"parameter {name!r} has no value", _SRC
+                        )
                     )
                     continue
                 else:
@@ -247,9 +248,7 @@ def _parse_info(pvalue: str | None, findings: list[Finding]) -> str | None:
         uri = pvalue[1:-1].strip()
     else:
         uri = _unquote(pvalue)[0].strip("<> ")
-        findings.append(
-            Finding("info_invalid", "warn", "the info URI is not inside <...>", _SRC)
-        )
+        findings.append(Finding("info_invalid", "warn", "the info URI is not inside <...>", _SRC))
     plain = " " not in uri and "<" not in uri and ">" not in uri and '"' not in uri
     if not (uri.startswith(("https://", "http://")) and plain) and not (
         _ABSOLUTE_URI.fullmatch(uri)

@@ -74,11 +74,13 @@ _HEADER_LINE = re.compile(r"\n([!-9;-~]+)[ \t]*:[ \t]*([^\n]*)")
 
 # RFC 7231 §7.1.1.1 IMF-fixdate with a four-digit year from 1000 (RFC 3261 §20.17 SIP-date):
 # what SipMessage.date_time reads without email.utils, with the same result.
-_MONTH_NAMES = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov",
-                "Dec")
+_MONTH_NAMES = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 _MONTHS = {name: number for number, name in enumerate(_MONTH_NAMES, 1)}
-_IMF_FIXDATE = re.compile(r"(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun), ([0-9]{2}) (" + "|".join(_MONTH_NAMES)
-                          + r") ([1-9][0-9]{3}) ([0-9]{2}):([0-9]{2}):([0-9]{2}) GMT")
+_IMF_FIXDATE = re.compile(
+    r"(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun), ([0-9]{2}) ("
+    + "|".join(_MONTH_NAMES)
+    + r") ([1-9][0-9]{3}) ([0-9]{2}):([0-9]{2}):([0-9]{2}) GMT"
+)
 
 # Header fields whose value may be a comma-separated list that we split.
 _LISTS = frozenset({"P-Asserted-Identity", "Diversion", "History-Info"})
@@ -225,8 +227,15 @@ class SipMessage:
         if fixed is not None:  # the usual form, read as email.utils reads it
             day, month, year, hour, minute, second = fixed.groups()
             try:
-                return datetime.datetime(int(year), _MONTHS[month], int(day), int(hour),
-                                         int(minute), int(second), tzinfo=datetime.UTC)
+                return datetime.datetime(
+                    int(year),
+                    _MONTHS[month],
+                    int(day),
+                    int(hour),
+                    int(minute),
+                    int(second),
+                    tzinfo=datetime.UTC,
+                )
             except ValueError:  # e.g. 31 Feb, 24:00:00: not a time
                 return None
         try:
@@ -317,23 +326,30 @@ def parse_sip_message(data: str | bytes) -> SipMessage:
         pairs = _HEADER_LINE.findall(head, eol)
         if len(pairs) == head.count("\n") - head.endswith("\n"):
             cache = _NAME_CACHE
-            headers = tuple([(cache.get(name) or canonical_header_name(name), value.strip())
-                             for name, value in pairs])
+            headers = tuple(
+                [
+                    (cache.get(name) or canonical_header_name(name), value.strip())
+                    for name, value in pairs
+                ]
+            )
         else:
             headers = _header_lines(head.split("\n")[1:])
     # the first value of each header (the dict keeps the last of the reversed pairs);
     # only single-valued fields are read from it
     first = dict(reversed(headers))
-    identity = [value for name, value in headers if name == "Identity"] if (
-        "Identity" in first) else []
+    identity = (
+        [value for name, value in headers if name == "Identity"] if ("Identity" in first) else []
+    )
     pai: list[str] = []
     diversion: list[str] = []
     history: list[str] = []
     if not _LISTS.isdisjoint(first):
         for name, value in headers:
             if name in _LISTS:
-                target = pai if name == "P-Asserted-Identity" else (
-                    diversion if name == "Diversion" else history
+                target = (
+                    pai
+                    if name == "P-Asserted-Identity"
+                    else (diversion if name == "Diversion" else history)
                 )
                 target.extend(split_header_list(value))
     return SipMessage(

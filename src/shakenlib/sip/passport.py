@@ -175,8 +175,9 @@ def canonical_json(obj: object) -> bytes:
     b'{"dest":{"tn":["1"]},"iat":1,"orig":{"tn":"12155551212"}}'
     """
     try:
-        text = json.dumps(obj, separators=(",", ":"), sort_keys=True, ensure_ascii=False,
-                          allow_nan=False)
+        text = json.dumps(
+            obj, separators=(",", ":"), sort_keys=True, ensure_ascii=False, allow_nan=False
+        )
     except (TypeError, ValueError, RecursionError) as exc:
         raise UsageError("usage", f"cannot serialise as JSON: {exc}") from exc
     return text.encode("utf-8")
@@ -420,9 +421,13 @@ def _decode_header(hj: dict[str, Any], findings: list[Finding]) -> JoseHeader:
         if "crit" in hj:
             # RFC 7515 §4.1.11: if any extension listed in "crit" is not understood and
             # supported by the recipient, the JWS is invalid. PASSporT defines none.
-            _f(findings, "header_invalid", "error",
-               f"crit {hj['crit']!r} names extensions this verifier does not support"[:200],
-               "RFC 7515 §4.1.11")
+            _f(
+                findings,
+                "header_invalid",
+                "error",
+                f"crit {hj['crit']!r} names extensions this verifier does not support"[:200],
+                "RFC 7515 §4.1.11",
+            )
     return JoseHeader(alg=alg, typ=typ, ppt=ppt, x5u=x5u, extra=extra)
 
 
@@ -438,8 +443,13 @@ def _decode_orig(cj: dict[str, Any], findings: list[Finding]) -> tuple[str | Non
         except (ValueError, RecursionError):
             parsed = None
         if type(parsed) is dict:
-            _f(findings, "orig_invalid", "error", "orig is a JSON-encoded string, not an object",
-               _SRC_8225)
+            _f(
+                findings,
+                "orig_invalid",
+                "error",
+                "orig is a JSON-encoded string, not an object",
+                _SRC_8225,
+            )
             orig = parsed
     if type(orig) is not dict:
         _f(findings, "orig_invalid", "error", "orig is not an object", _SRC_8225)
@@ -448,8 +458,13 @@ def _decode_orig(cj: dict[str, Any], findings: list[Finding]) -> tuple[str | Non
     uri = orig.get("uri")
     if "tn" in orig and type(tn) is not str:
         if type(tn) is list and tn and type(tn[0]) is str:
-            _f(findings, "orig_invalid", "error", "orig.tn is an array; took its first value",
-               _SRC_8225)
+            _f(
+                findings,
+                "orig_invalid",
+                "error",
+                "orig.tn is an array; took its first value",
+                _SRC_8225,
+            )
             tn = tn[0]
         else:
             _f(findings, "orig_invalid", "error", "orig.tn is not a string", _SRC_8225)
@@ -458,11 +473,21 @@ def _decode_orig(cj: dict[str, Any], findings: list[Finding]) -> tuple[str | Non
         _f(findings, "orig_invalid", "error", "orig.uri is not a string", _SRC_8225)
         uri = None
     if len(orig) != 1 or ("tn" not in orig and "uri" not in orig):
-        _f(findings, "orig_invalid", "error",
-           f"orig must hold exactly one of tn/uri, has {sorted(orig)}", _SRC_8225)
+        _f(
+            findings,
+            "orig_invalid",
+            "error",
+            f"orig must hold exactly one of tn/uri, has {sorted(orig)}",
+            _SRC_8225,
+        )
     if tn is not None and not _canonical(tn):
-        _f(findings, "orig_invalid", "warn", f"orig.tn {tn!r} is not a canonical TN (RFC 8224 "
-           "§8.3)", _SRC_8225)
+        _f(
+            findings,
+            "orig_invalid",
+            "warn",
+            f"orig.tn {tn!r} is not a canonical TN (RFC 8224 §8.3)",
+            _SRC_8225,
+        )
     return tn, uri
 
 
@@ -482,50 +507,69 @@ def _decode_dest(
     if "tn" in dest:
         tns, ok = _str_list(dest["tn"])
         if not ok:
-            _f(findings, "dest_invalid", "error", "dest.tn is not an array of strings",
-               _SRC_8225)
+            _f(findings, "dest_invalid", "error", "dest.tn is not an array of strings", _SRC_8225)
         for tn in tns:
             if not _canonical(tn):
-                _f(findings, "dest_invalid", "warn", f"dest.tn {tn!r} is not a canonical TN",
-                   _SRC_8225)
+                _f(
+                    findings,
+                    "dest_invalid",
+                    "warn",
+                    f"dest.tn {tn!r} is not a canonical TN",
+                    _SRC_8225,
+                )
     if "uri" in dest:
         uris, ok = _str_list(dest["uri"])
         if not ok:
-            _f(findings, "dest_invalid", "error", "dest.uri is not an array of strings",
-               _SRC_8225)
+            _f(findings, "dest_invalid", "error", "dest.uri is not an array of strings", _SRC_8225)
     if not tns and not uris:
         _f(findings, "dest_invalid", "error", "dest holds no tn or uri", _SRC_8225)
     if len(dest) > 2 or not {"tn", "uri"}.issuperset(dest):
-        _f(findings, "dest_invalid", "warn", f"dest has unknown members {sorted(dest)}",
-           _SRC_8225)
+        _f(findings, "dest_invalid", "warn", f"dest has unknown members {sorted(dest)}", _SRC_8225)
     return tns, uris
 
 
-def _decode_claims(
-    cj: dict[str, Any], ppt: str | None, findings: list[Finding]
-) -> Claims:
+def _decode_claims(cj: dict[str, Any], ppt: str | None, findings: list[Finding]) -> Claims:
     # --- iat: NumericDate number (RFC 8225 §5.1.1; errata 5985 for the string example)
     iat = cj.get("iat")
     if type(iat) is not int:
         if iat is None:
-            _f(findings, "claim_missing" if "iat" not in cj else "iat_invalid", "error",
-               "no iat claim" if "iat" not in cj else "iat is null", _SRC_8225)
+            _f(
+                findings,
+                "claim_missing" if "iat" not in cj else "iat_invalid",
+                "error",
+                "no iat claim" if "iat" not in cj else "iat is null",
+                _SRC_8225,
+            )
             iat = None
         elif type(iat) is str and iat.isascii() and iat.isdigit() and len(iat) <= 16:
-            _f(findings, "iat_invalid", "error",
-               f"iat {iat!r} is a string; NumericDate is a number (RFC 8225 errata 5985)",
-               _SRC_8225)
+            _f(
+                findings,
+                "iat_invalid",
+                "error",
+                f"iat {iat!r} is a string; NumericDate is a number (RFC 8225 errata 5985)",
+                _SRC_8225,
+            )
             iat = int(iat)
         elif type(iat) is float and iat == iat and abs(iat) < _IAT_LIMIT:
             _f(findings, "iat_invalid", "warn", f"iat {iat!r} is not an integer", _SRC_8225)
             iat = int(iat)
         else:
-            _f(findings, "iat_invalid", "error", f"iat {iat!r} is not a NumericDate"[:200],
-               _SRC_8225)
+            _f(
+                findings,
+                "iat_invalid",
+                "error",
+                f"iat {iat!r} is not a NumericDate"[:200],
+                _SRC_8225,
+            )
             iat = None
     elif not -_IAT_LIMIT < iat < _IAT_LIMIT:
-        _f(findings, "iat_invalid", "error",
-           f"iat {str(iat)[:40]}... is not a NumericDate in range (|iat| < 10**15)", _SRC_8225)
+        _f(
+            findings,
+            "iat_invalid",
+            "error",
+            f"iat {str(iat)[:40]}... is not a NumericDate in range (|iat| < 10**15)",
+            _SRC_8225,
+        )
         iat = None
 
     orig_tn, orig_uri = _decode_orig(cj, findings)
@@ -534,19 +578,28 @@ def _decode_claims(
     # --- shaken (RFC 8588): attest in {A,B,C}, origid a UUID string
     attest = cj.get("attest")
     if "attest" in cj and (type(attest) is not str or attest not in _ATTEST):  # null too
-        _f(findings, "attest_invalid", "error", f"attest {attest!r} is not A, B or C"[:200],
-           _SRC_8588)
+        _f(
+            findings,
+            "attest_invalid",
+            "error",
+            f"attest {attest!r} is not A, B or C"[:200],
+            _SRC_8588,
+        )
         if type(attest) is not str:
             attest = None
     origid = cj.get("origid")
     if "origid" in cj:  # null too
         if type(origid) is not str or not origid:
-            _f(findings, "origid_invalid", "error", "origid is not a non-empty string",
-               _SRC_8588)
+            _f(findings, "origid_invalid", "error", "origid is not a non-empty string", _SRC_8588)
             origid = None
         elif not _UUID.fullmatch(origid):
-            _f(findings, "origid_invalid", "warn",
-               f"origid {origid[:60]!r} is not a UUID (ATIS-1000074)", _SRC_8588)
+            _f(
+                findings,
+                "origid_invalid",
+                "warn",
+                f"origid {origid[:60]!r} is not a UUID (ATIS-1000074)",
+                _SRC_8588,
+            )
 
     # --- optional baseline / extension claims (skipped for the usual SHAKEN claim set)
     mky: tuple[Mapping[str, object], ...] = ()
@@ -580,8 +633,13 @@ def _decode_claims(
                 if problems:
                     _f(findings, "div_invalid", "error", "; ".join(problems)[:200], _SRC_8946)
             else:
-                _f(findings, "div_invalid", "error", "div is not an object with tn or uri",
-                   _SRC_8946)
+                _f(
+                    findings,
+                    "div_invalid",
+                    "error",
+                    "div is not an object with tn or uri",
+                    _SRC_8946,
+                )
         opt = _typed(cj, "opt", str, findings)
         rcd = _typed(cj, "rcd", dict, findings)
         rcdi = _typed(cj, "rcdi", dict, findings)
@@ -595,15 +653,30 @@ def _decode_claims(
         if ppt == "shaken":
             for name in ("attest", "origid"):
                 if name not in cj:
-                    _f(findings, "claim_missing", "error", f"no {name} claim (ppt shaken)",
-                       _SRC_8588)
+                    _f(
+                        findings,
+                        "claim_missing",
+                        "error",
+                        f"no {name} claim (ppt shaken)",
+                        _SRC_8588,
+                    )
             # ATIS-1000074 §5.3.1: orig and dest must be of type tn
             if orig_tn is None and orig_uri is not None:
-                _f(findings, "orig_invalid", "error", "SHAKEN requires orig.tn, got orig.uri",
-                   _SRC_8588)
+                _f(
+                    findings,
+                    "orig_invalid",
+                    "error",
+                    "SHAKEN requires orig.tn, got orig.uri",
+                    _SRC_8588,
+                )
             if dest_uri:
-                _f(findings, "dest_invalid", "warn" if dest_tn else "error",
-                   "SHAKEN requires dest.tn; dest.uri present", _SRC_8588)
+                _f(
+                    findings,
+                    "dest_invalid",
+                    "warn" if dest_tn else "error",
+                    "SHAKEN requires dest.tn; dest.uri present",
+                    _SRC_8588,
+                )
         elif ppt in ("div", "div-o"):
             if "div" not in cj:
                 _f(findings, "claim_missing", "error", f"no div claim (ppt {ppt})", _SRC_8946)
@@ -702,12 +775,27 @@ def _plain_claims_ok(cj: dict[str, Any]) -> bool:
 
 def _plain_claims(cj: dict[str, Any]) -> Claims:
     """The :class:`Claims` of a plain SHAKEN set (``_plain_claims_ok(cj)`` holds)."""
-    return _make(Claims, {
-        "iat": cj["iat"], "orig_tn": cj["orig"]["tn"], "orig_uri": None,
-        "dest_tn": tuple(cj["dest"]["tn"]), "dest_uri": (), "mky": (), "attest": cj["attest"],
-        "origid": cj["origid"], "div_tn": (), "div_uri": (), "opt": None, "rcd": None,
-        "rcdi": None, "crn": None, "rph": None, "extra": {},
-    })
+    return _make(
+        Claims,
+        {
+            "iat": cj["iat"],
+            "orig_tn": cj["orig"]["tn"],
+            "orig_uri": None,
+            "dest_tn": tuple(cj["dest"]["tn"]),
+            "dest_uri": (),
+            "mky": (),
+            "attest": cj["attest"],
+            "origid": cj["origid"],
+            "div_tn": (),
+            "div_uri": (),
+            "opt": None,
+            "rcd": None,
+            "rcdi": None,
+            "crn": None,
+            "rph": None,
+            "extra": {},
+        },
+    )
 
 
 def _fast_claims(cj: dict[str, Any]) -> Claims | None:
@@ -772,14 +860,20 @@ def decode_passport(token: str) -> PASSporT:
     if claims is not None:
         assert header is not None
         canonical = (
-            hfast and cfast and list(hj) == _HEADER_ORDER and list(cj) == _SHAKEN_ORDER
-            and not _WS_OR_ESCAPE.search(hb) and not _WS_OR_ESCAPE.search(cb)
+            hfast
+            and cfast
+            and list(hj) == _HEADER_ORDER
+            and list(cj) == _SHAKEN_ORDER
+            and not _WS_OR_ESCAPE.search(hb)
+            and not _WS_OR_ESCAPE.search(cb)
         ) or None
     else:
         header = _decode_header(hj, findings)
         claims = _decode_claims(cj, header.ppt, findings)
-        for data, obj, code, src in ((hb, hj, "header_invalid", "RFC 7515 §4"),
-                                     (cb, cj, "claim_invalid", "RFC 7519 §4")):
+        for data, obj, code, src in (
+            (hb, hj, "header_invalid", "RFC 7515 §4"),
+            (cb, cj, "claim_invalid", "RFC 7519 §4"),
+        ):
             repeated = _duplicate_names(data, obj)
             if repeated:
                 canonical = False
@@ -788,20 +882,32 @@ def decode_passport(token: str) -> PASSporT:
     if len(sig) != 64:
         # RFC 7518 §3.4: the ES256 signature is the 64-byte R || S, not DER.
         if _looks_der(sig):
-            _f(findings, "signature_der", "error",
-               "signature is a DER ECDSA-Sig-Value; ES256 requires 64-byte raw R||S",
-               "RFC 7518 §3.4")
+            _f(
+                findings,
+                "signature_der",
+                "error",
+                "signature is a DER ECDSA-Sig-Value; ES256 requires 64-byte raw R||S",
+                "RFC 7518 §3.4",
+            )
         else:
-            _f(findings, "signature_length", "error",
-               f"signature is {len(sig)} bytes, not 64" + (" (truncated?)" if len(sig) < 64
-                                                            else ""),
-               "RFC 7518 §3.4")
-    if canonical is False or (canonical is None and (
-        not _is_canonical(hb, hj, hfast) or not _is_canonical(cb, cj, cfast)
-    )):
-        _f(findings, "passport_noncanonical", "notice",
-           "header or claims JSON is not in deterministic form (sorted keys, no whitespace)",
-           "RFC 8225 §9")
+            _f(
+                findings,
+                "signature_length",
+                "error",
+                f"signature is {len(sig)} bytes, not 64"
+                + (" (truncated?)" if len(sig) < 64 else ""),
+                "RFC 7518 §3.4",
+            )
+    if canonical is False or (
+        canonical is None and (not _is_canonical(hb, hj, hfast) or not _is_canonical(cb, cj, cfast))
+    ):
+        _f(
+            findings,
+            "passport_noncanonical",
+            "notice",
+            "header or claims JSON is not in deterministic form (sorted keys, no whitespace)",
+            "RFC 8225 §9",
+        )
     return PASSporT(
         token=token,
         header=header,
@@ -878,9 +984,13 @@ def rebuild_compact(identity: IdentityHeader, sip: SipMessage) -> tuple[bytes, l
     if identity.ppt is not None:
         header["ppt"] = identity.ppt
         if identity.ppt in ("shaken", "div", "div-o"):
-            _f(findings, "identity_compact_form", "error",
-               f"compact form with ppt {identity.ppt!r}; the full form is required",
-               "ATIS-1000074 §5.3.3" if identity.ppt == "shaken" else _SRC_8946)
+            _f(
+                findings,
+                "identity_compact_form",
+                "error",
+                f"compact form with ppt {identity.ppt!r}; the full form is required",
+                "ATIS-1000074 §5.3.3" if identity.ppt == "shaken" else _SRC_8946,
+            )
     if identity.info is not None:
         header["x5u"] = identity.info
     else:
@@ -933,7 +1043,9 @@ def decode_compact(identity: IdentityHeader, sip: SipMessage) -> DecodedIdentity
         passport = decode_passport(f"{data.decode('ascii')}.{identity.token[2:]}")
     except PassportError as exc:  # the signature segment is not base64url
         return DecodedIdentity(
-            identity, None, exc,
+            identity,
+            None,
+            exc,
             (*identity.findings, *findings, Finding(exc.code, "error", exc.message)),
         )
     passport = attrs.evolve(passport, token=identity.token)
@@ -992,20 +1104,25 @@ class DecodedIdentity:
 
         data = self.to_dict()
         rows = [("form", e(data["form"]))]
-        rows += [(f"param {e(k)}", e(v if v is not None else "")) for k, v in
-                 data["params"].items()]
+        rows += [
+            (f"param {e(k)}", e(v if v is not None else "")) for k, v in data["params"].items()
+        ]
         for part in ("header", "claims"):
             for key, value in (data[part] or {}).items():
                 rows.append((f"{part} <code>{e(key)}</code>", f"<code>{e(value)}</code>"))
         if self.error is not None:
             rows.append(("error", f"<b>{e(self.error.code)}</b>: {e(self.error.message)}"))
         body = "".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in rows)
-        findings = "".join(f"<li>{e(f.severity)} <code>{e(f.code)}</code>: {e(f.message)}</li>"
-                           for f in self.findings)
+        findings = "".join(
+            f"<li>{e(f.severity)} <code>{e(f.code)}</code>: {e(f.message)}</li>"
+            for f in self.findings
+        )
         status = "decoded" if self.passport is not None else "not decoded"
-        return (f'<div class="shakenlib-identity"><b>Identity header ({status}; not '
-                f"verified)</b><table>{body}</table>"
-                f"{'<b>Findings</b><ul>' + findings + '</ul>' if findings else ''}</div>")
+        return (
+            f'<div class="shakenlib-identity"><b>Identity header ({status}; not '
+            f"verified)</b><table>{body}</table>"
+            f"{'<b>Findings</b><ul>' + findings + '</ul>' if findings else ''}</div>"
+        )
 
 
 _SRC_8224 = "RFC 8224 §4"
@@ -1030,9 +1147,13 @@ _TO_STRICT = bytes.maketrans(b"-_+/=", b"+/!!!")
 def _plain_info(info: str) -> bool:
     """Whether ``info`` can be a plain ``info=<...>`` value: an https URI without the
     characters that would end or confuse the parameter (RFC 8224 §4.1)."""
-    return info.startswith("https://") and info.isascii() and not (
-        "<" in info or ">" in info or ";" in info or " " in info or '"' in info
-        or "\t" in info)
+    return (
+        info.startswith("https://")
+        and info.isascii()
+        and not (
+            "<" in info or ">" in info or ";" in info or " " in info or '"' in info or "\t" in info
+        )
+    )
 
 
 def _header_segment(h64: str) -> _HeaderEntry | None:
@@ -1097,7 +1218,14 @@ def _plain_params(rest: str) -> tuple[str, str | None, list[tuple[str, str | Non
 #: claims_json, signature, info, alg, params)``. ``token[:end]`` is the signing input;
 #: ``params`` is ``None`` for the usual ``info=<...>;alg=ES256;ppt=shaken`` tail.
 PlainShaken = tuple[
-    str, int, JoseHeader, Mapping[str, object], dict[str, Any], bytes, str, str | None,
+    str,
+    int,
+    JoseHeader,
+    Mapping[str, object],
+    dict[str, Any],
+    bytes,
+    str,
+    str | None,
     list[tuple[str, str | None]] | None,
 ]
 
@@ -1158,8 +1286,13 @@ def decode_plain_shaken(value: str) -> PlainShaken | None:
     if claims is None:
         return None
     attest, dest, iat, orig, origid = claims.groups()
-    cj = {"attest": attest, "dest": {"tn": dest.split('","')}, "iat": int(iat),
-          "orig": {"tn": orig}, "origid": origid}
+    cj = {
+        "attest": attest,
+        "dest": {"tn": dest.split('","')},
+        "iat": int(iat),
+        "orig": {"tn": orig},
+        "origid": origid,
+    }
     return token, second, header, hj, cj, sig, info, alg, params
 
 
@@ -1170,19 +1303,36 @@ def _fast_decode_identity(value: str) -> DecodedIdentity | None:
     if plain is None:
         return None
     token, second, header, hj, cj, sig, info, alg, params = plain
-    passport = _make(PASSporT, {
-        "token": token, "header": header, "claims": _plain_claims(cj), "header_json": hj,
-        "claims_json": cj, "signing_input": token[:second].encode("ascii"), "signature": sig,
-        "findings": (),
-    })
-    ident = _make(IdentityHeader, {
-        "raw": value, "token": token, "form": "full", "info": info, "alg": alg, "ppt": "shaken",
-        "params": (
-            (("info", f"<{info}>"), ("alg", "ES256"), ("ppt", "shaken"))
-            if params is None else tuple(params)
-        ),
-        "findings": (),
-    })
+    passport = _make(
+        PASSporT,
+        {
+            "token": token,
+            "header": header,
+            "claims": _plain_claims(cj),
+            "header_json": hj,
+            "claims_json": cj,
+            "signing_input": token[:second].encode("ascii"),
+            "signature": sig,
+            "findings": (),
+        },
+    )
+    ident = _make(
+        IdentityHeader,
+        {
+            "raw": value,
+            "token": token,
+            "form": "full",
+            "info": info,
+            "alg": alg,
+            "ppt": "shaken",
+            "params": (
+                (("info", f"<{info}>"), ("alg", "ES256"), ("ppt", "shaken"))
+                if params is None
+                else tuple(params)
+            ),
+            "findings": (),
+        },
+    )
     return _make(
         DecodedIdentity, {"identity": ident, "passport": passport, "error": None, "findings": ()}
     )
@@ -1207,14 +1357,21 @@ def decode_identity(value: str) -> DecodedIdentity:
         ident = _parse_identity(value, check_digest=False)
     except IdentityHeaderError as exc:
         empty = IdentityHeader(
-            raw=value if isinstance(value, str) else "", token="", form="full", info=None,
-            alg=None, ppt=None, params=(), findings=(),
+            raw=value if isinstance(value, str) else "",
+            token="",
+            form="full",
+            info=None,
+            alg=None,
+            ppt=None,
+            params=(),
+            findings=(),
         )
         return DecodedIdentity(empty, None, exc, (Finding(exc.code, "error", exc.message),))
     if ident.form == "compact":
         sev: Severity = "error" if ident.ppt in ("shaken", "div", "div-o") else "info"
         note = Finding(
-            "identity_compact_form", sev,
+            "identity_compact_form",
+            sev,
             "compact form PASSporT: header and claims must be rebuilt from the SIP request",
             "ATIS-1000074 §5.3.3",
         )
@@ -1229,19 +1386,38 @@ def decode_identity(value: str) -> DecodedIdentity:
     header = passport.header
     cross: list[Finding] = []
     if ident.info is not None and ident.info != header.x5u:
-        _f(cross, "info_x5u_mismatch", "error",
-           f"info {ident.info!r} differs from x5u {header.x5u!r}"[:300], _SRC_8224)
+        _f(
+            cross,
+            "info_x5u_mismatch",
+            "error",
+            f"info {ident.info!r} differs from x5u {header.x5u!r}"[:300],
+            _SRC_8224,
+        )
     if ident.alg is not None and ident.alg != header.alg:
-        _f(cross, "alg_mismatch", "error",
-           f"alg parameter {ident.alg!r} differs from JOSE alg {header.alg!r}", _SRC_8224)
+        _f(
+            cross,
+            "alg_mismatch",
+            "error",
+            f"alg parameter {ident.alg!r} differs from JOSE alg {header.alg!r}",
+            _SRC_8224,
+        )
     if ident.ppt != header.ppt:
         if ident.ppt is None:
-            _f(cross, "ppt_mismatch", "warn",
-               f"no ppt parameter although the PASSporT has ppt {header.ppt!r}", _SRC_8224)
+            _f(
+                cross,
+                "ppt_mismatch",
+                "warn",
+                f"no ppt parameter although the PASSporT has ppt {header.ppt!r}",
+                _SRC_8224,
+            )
         else:
-            _f(cross, "ppt_mismatch", "error",
-               f"ppt parameter {ident.ppt!r} differs from JOSE ppt {header.ppt!r}", _SRC_8224)
+            _f(
+                cross,
+                "ppt_mismatch",
+                "error",
+                f"ppt parameter {ident.ppt!r} differs from JOSE ppt {header.ppt!r}",
+                _SRC_8224,
+            )
     if not ident.findings and not passport.findings and not cross:
         return DecodedIdentity(ident, passport, None, ())
     return DecodedIdentity(ident, passport, None, (*ident.findings, *passport.findings, *cross))
-

@@ -292,8 +292,11 @@ def _resolve(claim: object, pointer: str) -> object:
         token = token.replace("~1", "/").replace("~0", "~")
         if type(node) is dict and token in node:
             node = node[token]
-        elif type(node) is list and token.isdigit() and (token == "0" or token[0] != "0") and (
-            int(token) < len(node)
+        elif (
+            type(node) is list
+            and token.isdigit()
+            and (token == "0" or token[0] != "0")
+            and (int(token) < len(node))
         ):
             node = node[int(token)]
         else:
@@ -320,17 +323,19 @@ def check_integrity(
         alg, want = _digest_bytes(expected)
         if type(target) is str and target.lower().startswith(("https://", "http://")):
             data = None
-            if content is not None and (
-                target in fetched or len(fetched) < MAX_CONTENT_FETCHES
-            ):
+            if content is not None and (target in fetched or len(fetched) < MAX_CONTENT_FETCHES):
                 fetched.add(target)
                 data = content(target)
             if data is None:
-                findings.append(Finding(
-                    "rcdi_unchecked", "warn",
-                    f"rcdi {pointer[:60]}: the content at {target[:200]} was not checked "
-                    "(no RCD content source, or it could not be fetched)", _SRC,
-                ))
+                findings.append(
+                    Finding(
+                        "rcdi_unchecked",
+                        "warn",
+                        f"rcdi {pointer[:60]}: the content at {target[:200]} was not checked "
+                        "(no RCD content source, or it could not be fetched)",
+                        _SRC,
+                    )
+                )
                 continue
         else:
             try:

@@ -105,7 +105,10 @@ class Signer:
             raise UsageError("usage", "a Signer signs ES256 only (RFC 8588)")
         members.setdefault("typ", None)  # PyJWT's default typ is "JWT": none unless given
         return jwt.api_jws.PyJWS().encode(
-            canonical_json(claims), self.key, algorithm="ES256", headers=members,
+            canonical_json(claims),
+            self.key,
+            algorithm="ES256",
+            headers=members,
             sort_headers=True,
         )
 

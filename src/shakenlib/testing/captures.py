@@ -34,8 +34,10 @@ Link = Literal["ethernet", "vlan", "sll", "sll2", "raw"]
 _CLIENT4, _SERVER4 = bytes([192, 0, 2, 10]), bytes([198, 51, 100, 7])
 _CLIENT6 = bytes.fromhex("20010db8000000000000000000000010")
 _SERVER6 = bytes.fromhex("20010db8000000000000000000000007")
-_SDP = (b"v=0\r\no=- 1 1 IN IP4 192.0.2.10\r\ns=-\r\nc=IN IP4 192.0.2.10\r\nt=0 0\r\n"
-        b"m=audio 40000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n")
+_SDP = (
+    b"v=0\r\no=- 1 1 IN IP4 192.0.2.10\r\ns=-\r\nc=IN IP4 192.0.2.10\r\nt=0 0\r\n"
+    b"m=audio 40000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n"
+)
 
 
 def _crc(text: str) -> int:
@@ -48,8 +50,15 @@ def _identities(value: Any) -> list[str]:
     return [value] if isinstance(value, str) else [v for v in value if v]
 
 
-def invite(record: Mapping[str, Any], *, body: bytes = _SDP, cseq: int = 1,
-           to_tag: str | None = None, pai: bool = False, compact: bool = False) -> bytes:
+def invite(
+    record: Mapping[str, Any],
+    *,
+    body: bytes = _SDP,
+    cseq: int = 1,
+    to_tag: str | None = None,
+    pai: bool = False,
+    compact: bool = False,
+) -> bytes:
     """The SIP INVITE of one call record (numbers in global form, Identity headers as
     given, a Date header at the record's time, an SDP body with its Content-Length)."""
     orig, dest = record.get("orig"), record.get("dest")
@@ -71,17 +80,27 @@ def invite(record: Mapping[str, Any], *, body: bytes = _SDP, cseq: int = 1,
         lines.append(f"P-Asserted-Identity: <sip:+{orig}@192.0.2.10;user=phone>")
     for value in _identities(record.get("identity")):
         lines.append(f"{'y' if compact else 'Identity'}: {value}")
-    lines += ["Contact: <sip:gw@192.0.2.10:5060>", "Content-Type: application/sdp",
-              f"{'l' if compact else 'Content-Length'}: {len(body)}"]
+    lines += [
+        "Contact: <sip:gw@192.0.2.10:5060>",
+        "Content-Type: application/sdp",
+        f"{'l' if compact else 'Content-Length'}: {len(body)}",
+    ]
     return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
 
 
 def _response(message: bytes, code: int, reason: str) -> bytes:
     head = message.split(b"\r\n\r\n", 1)[0].split(b"\r\n")
-    keep = [h for h in head[1:] if h.split(b":")[0].lower() in (
-        b"via", b"from", b"to", b"call-id", b"cseq", b"i", b"f", b"t")]
-    return (b"SIP/2.0 %d %s\r\n" % (code, reason.encode()) + b"\r\n".join(keep)
-            + b"\r\nContent-Length: 0\r\n\r\n")
+    keep = [
+        h
+        for h in head[1:]
+        if h.split(b":")[0].lower()
+        in (b"via", b"from", b"to", b"call-id", b"cseq", b"i", b"f", b"t")
+    ]
+    return (
+        b"SIP/2.0 %d %s\r\n" % (code, reason.encode())
+        + b"\r\n".join(keep)
+        + b"\r\nContent-Length: 0\r\n\r\n"
+    )
 
 
 def write_capture(
@@ -120,8 +139,16 @@ def write_capture(
     def frame(ip_payload: Any, proto: int, src: bytes, dst: bytes) -> list[bytes]:
         """Link-layer frames carrying one transport segment (several when fragmented)."""
         if ipv6:
-            ips: list[Any] = [dpkt.ip6.IP6(src=src, dst=dst, nxt=proto, hlim=64,
-                                           data=ip_payload, plen=len(bytes(ip_payload)))]
+            ips: list[Any] = [
+                dpkt.ip6.IP6(
+                    src=src,
+                    dst=dst,
+                    nxt=proto,
+                    hlim=64,
+                    data=ip_payload,
+                    plen=len(bytes(ip_payload)),
+                )
+            ]
         elif fragment and proto == 17 and len(bytes(ip_payload)) > 200:
             raw = bytes(ip_payload)
             ident[0] += 1
@@ -129,33 +156,64 @@ def write_capture(
             ips = []
             for i, start in enumerate(cuts):
                 end = cuts[i + 1] if i + 1 < len(cuts) else len(raw)
-                part = dpkt.ip.IP(src=src, dst=dst, p=proto, id=ident[0], ttl=64,
-                                  data=raw[start:end])
+                part = dpkt.ip.IP(
+                    src=src, dst=dst, p=proto, id=ident[0], ttl=64, data=raw[start:end]
+                )
                 part.offset, part.mf = start, int(end < len(raw))
                 ips.append(part)
             if rng.random() < 0.5:
                 ips.reverse()  # fragments may arrive in any order
         else:
-            ips = [dpkt.ip.IP(src=src, dst=dst, p=proto, ttl=64, id=rng.randrange(65536),
-                              data=ip_payload)]
+            ips = [
+                dpkt.ip.IP(
+                    src=src, dst=dst, p=proto, ttl=64, id=rng.randrange(65536), data=ip_payload
+                )
+            ]
         out = []
         for ip in ips:
             if not ipv6:
                 ip.len = 20 + len(bytes(ip.data))
             ethtype = 0x86DD if ipv6 else 0x0800
             if link == "ethernet":
-                out.append(bytes(dpkt.ethernet.Ethernet(src=b"\x02" * 6, dst=b"\x04" * 6,
-                                                        type=ethtype, data=ip)))
+                out.append(
+                    bytes(
+                        dpkt.ethernet.Ethernet(
+                            src=b"\x02" * 6, dst=b"\x04" * 6, type=ethtype, data=ip
+                        )
+                    )
+                )
             elif link == "vlan":
                 # 802.1Q tag (TPID 0x8100, VLAN 42) before the EtherType
-                out.append(b"\x04" * 6 + b"\x02" * 6 + struct.pack("!HHH", 0x8100, 42,
-                                                                   ethtype) + bytes(ip))
+                out.append(
+                    b"\x04" * 6 + b"\x02" * 6 + struct.pack("!HHH", 0x8100, 42, ethtype) + bytes(ip)
+                )
             elif link == "sll":
-                out.append(bytes(dpkt.sll.SLL(type=0, hrd=1, hlen=6, hdr=b"\x02" * 6 + b"\0\0",
-                                              ethtype=ethtype, data=ip)))
+                out.append(
+                    bytes(
+                        dpkt.sll.SLL(
+                            type=0,
+                            hrd=1,
+                            hlen=6,
+                            hdr=b"\x02" * 6 + b"\0\0",
+                            ethtype=ethtype,
+                            data=ip,
+                        )
+                    )
+                )
             elif link == "sll2":
-                out.append(bytes(dpkt.sll2.SLL2(ethtype=ethtype, intindex=2, hrd=1, type=0,
-                                                hlen=6, hdr=b"\x02" * 6 + b"\0\0", data=ip)))
+                out.append(
+                    bytes(
+                        dpkt.sll2.SLL2(
+                            ethtype=ethtype,
+                            intindex=2,
+                            hrd=1,
+                            type=0,
+                            hlen=6,
+                            hdr=b"\x02" * 6 + b"\0\0",
+                            data=ip,
+                        )
+                    )
+                )
             else:
                 out.append(bytes(ip))
         return out
@@ -194,8 +252,15 @@ def write_capture(
         first_time = parse_time(items[0]["time"]).timestamp() - 1 if items else 0.0
 
         def tcp(time: float, data: bytes, flags: int, at_seq: int) -> None:
-            seg = dpkt.tcp.TCP(sport=45000, dport=5060, seq=at_seq & 0xFFFFFFFF, ack=ack,
-                               flags=flags, win=65535, data=data)
+            seg = dpkt.tcp.TCP(
+                sport=45000,
+                dport=5060,
+                seq=at_seq & 0xFFFFFFFF,
+                ack=ack,
+                flags=flags,
+                win=65535,
+                data=data,
+            )
             seg.off = 5
             send(time, seg, 6)
 
@@ -211,8 +276,9 @@ def write_capture(
                 message = b"\r\n\r\n" + message  # a CRLF keep-alive first
             if split:
                 cuts = sorted(rng.sample(range(1, len(message)), 3))
-                parts = [message[a:b] for a, b in zip([0, *cuts], [*cuts, len(message)],
-                                                      strict=True)]
+                parts = [
+                    message[a:b] for a, b in zip([0, *cuts], [*cuts, len(message)], strict=True)
+                ]
             else:
                 parts = [message]
             tail = b""
@@ -240,8 +306,12 @@ def write_capture(
             tcp(time, part, dpkt.tcp.TH_ACK | dpkt.tcp.TH_PUSH, at)
             if retransmit and rng.random() < retransmit:
                 tcp(time + 0.2, part, dpkt.tcp.TH_ACK | dpkt.tcp.TH_PUSH, at)
-        tcp(segments[-1][0] + 1 if segments else first_time, b"",
-            dpkt.tcp.TH_FIN | dpkt.tcp.TH_ACK, seq)
+        tcp(
+            segments[-1][0] + 1 if segments else first_time,
+            b"",
+            dpkt.tcp.TH_FIN | dpkt.tcp.TH_ACK,
+            seq,
+        )
     packets.sort(key=lambda p: p[0])  # stable: equal times keep their order
     with open(path, "wb") as handle:
         if pcapng:

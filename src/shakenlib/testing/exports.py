@@ -24,15 +24,29 @@ from typing import Any
 from shakenlib.testing.captures import invite
 from shakenlib.timeutil import parse_time
 
-__all__ = ["CDR_COLUMNS", "CDR_MAPPING", "national", "write_cdr_csv", "write_homer_parquet",
-           "write_parquet"]
+__all__ = [
+    "CDR_COLUMNS",
+    "CDR_MAPPING",
+    "national",
+    "write_cdr_csv",
+    "write_homer_parquet",
+    "write_parquet",
+]
 
 #: The columns of :func:`write_cdr_csv`.
-CDR_COLUMNS = ("Start Time", "Calling Number", "Called Number", "Identity Header",
-               "Call ID", "Trunk Group")
+CDR_COLUMNS = (
+    "Start Time",
+    "Calling Number",
+    "Called Number",
+    "Identity Header",
+    "Call ID",
+    "Trunk Group",
+)
 #: The ``--map`` that reads :func:`write_cdr_csv`.
-CDR_MAPPING = ("time=Start Time,orig=Calling Number,dest=Called Number,"
-               "identity=Identity Header,call_id=Call ID")
+CDR_MAPPING = (
+    "time=Start Time,orig=Calling Number,dest=Called Number,"
+    "identity=Identity Header,call_id=Call ID"
+)
 
 
 def national(tn: str | None) -> str:
@@ -48,8 +62,12 @@ def national(tn: str | None) -> str:
     return "011" + tn
 
 
-def write_cdr_csv(path: str | os.PathLike[str], records: Iterable[Mapping[str, Any]], *,
-                  tz: str = "America/New_York") -> int:
+def write_cdr_csv(
+    path: str | os.PathLike[str],
+    records: Iterable[Mapping[str, Any]],
+    *,
+    tz: str = "America/New_York",
+) -> int:
     """Write ``records`` as a vendor-style CDR CSV in local time ``tz``; returns rows."""
     zone = zoneinfo.ZoneInfo(tz)
     count = 0
@@ -61,43 +79,82 @@ def write_cdr_csv(path: str | os.PathLike[str], records: Iterable[Mapping[str, A
             identity = record.get("identity") or ""
             if not isinstance(identity, str):
                 identity = json.dumps(list(identity))
-            writer.writerow([local.strftime("%Y-%m-%d %H:%M:%S"), national(record.get("orig")),
-                             national(record.get("dest")), identity,
-                             record.get("call_id") or "", "TG-7"])
+            writer.writerow(
+                [
+                    local.strftime("%Y-%m-%d %H:%M:%S"),
+                    national(record.get("orig")),
+                    national(record.get("dest")),
+                    identity,
+                    record.get("call_id") or "",
+                    "TG-7",
+                ]
+            )
             count += 1
     return count
 
 
-def write_parquet(path: str | os.PathLike[str], records: Iterable[Mapping[str, Any]], *,
-                  row_group_size: int = 500) -> int:
+def write_parquet(
+    path: str | os.PathLike[str], records: Iterable[Mapping[str, Any]], *, row_group_size: int = 500
+) -> int:
     """Write ``records`` as a Parquet table (several row groups); returns rows."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    rows = [{"time": parse_time(r["time"]), "orig": r.get("orig"), "dest": r.get("dest"),
-             "identity": r.get("identity") or "", "call_id": r.get("call_id")}
-            for r in records]
-    schema = pa.schema([("time", pa.timestamp("s", tz="UTC")), ("orig", pa.string()),
-                        ("dest", pa.string()), ("identity", pa.string()),
-                        ("call_id", pa.string())])
-    pq.write_table(pa.Table.from_pylist(rows, schema=schema), os.fspath(path),
-                   row_group_size=row_group_size)
+    rows = [
+        {
+            "time": parse_time(r["time"]),
+            "orig": r.get("orig"),
+            "dest": r.get("dest"),
+            "identity": r.get("identity") or "",
+            "call_id": r.get("call_id"),
+        }
+        for r in records
+    ]
+    schema = pa.schema(
+        [
+            ("time", pa.timestamp("s", tz="UTC")),
+            ("orig", pa.string()),
+            ("dest", pa.string()),
+            ("identity", pa.string()),
+            ("call_id", pa.string()),
+        ]
+    )
+    pq.write_table(
+        pa.Table.from_pylist(rows, schema=schema), os.fspath(path), row_group_size=row_group_size
+    )
     return len(rows)
 
 
-def write_homer_parquet(path: str | os.PathLike[str], records: Iterable[Mapping[str, Any]],
-                        ) -> int:
+def write_homer_parquet(
+    path: str | os.PathLike[str],
+    records: Iterable[Mapping[str, Any]],
+) -> int:
     """Write ``records`` as a capture server's SIP table; returns rows."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    rows = [{"timestamp": parse_time(r["time"]),
-             "rcinfo": json.dumps({"srcIp": "192.0.2.10", "srcPort": 5060,
-                                   "dstIp": "198.51.100.7", "dstPort": 5060,
-                                   "captureId": 2001}),
-             "payload": invite(r).decode()} for r in records]
-    schema = pa.schema([("timestamp", pa.timestamp("ms", tz="UTC")), ("rcinfo", pa.string()),
-                        ("payload", pa.string())])
-    pq.write_table(pa.Table.from_pylist(rows, schema=schema), os.fspath(path),
-                   row_group_size=500)
+    rows = [
+        {
+            "timestamp": parse_time(r["time"]),
+            "rcinfo": json.dumps(
+                {
+                    "srcIp": "192.0.2.10",
+                    "srcPort": 5060,
+                    "dstIp": "198.51.100.7",
+                    "dstPort": 5060,
+                    "captureId": 2001,
+                }
+            ),
+            "payload": invite(r).decode(),
+        }
+        for r in records
+    ]
+    schema = pa.schema(
+        [
+            ("timestamp", pa.timestamp("ms", tz="UTC")),
+            ("rcinfo", pa.string()),
+            ("payload", pa.string()),
+        ]
+    )
+    pq.write_table(pa.Table.from_pylist(rows, schema=schema), os.fspath(path), row_group_size=500)
     return len(rows)

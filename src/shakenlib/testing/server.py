@@ -61,6 +61,7 @@ def loopback_policy(
         policy = attrs.evolve(policy, verify_tls=os.fspath(ca_bundle))
     return _loopback_policy(policy)
 
+
 #: A body: bytes, or a function returning the chunks to send (for endless/huge bodies).
 Body = bytes | Callable[[], Iterable[bytes]]
 

@@ -66,8 +66,14 @@ PROVIDERS: list[tuple[str, str, list[str], str, int]] = [
     (CAMPAIGN_SPC, "Bluefin VoIP LLC", ["1702888"], "B", 1),
 ]
 #: Shares of all calls.
-PLAN = {"campaign": 0.30, "unsigned": 0.10, "stale": 0.006, "bad_signature": 0.004,
-        "unknown_x5u": 0.004, "revoked": 0.004}
+PLAN = {
+    "campaign": 0.30,
+    "unsigned": 0.10,
+    "stale": 0.006,
+    "bad_signature": 0.004,
+    "unknown_x5u": 0.004,
+    "revoked": 0.004,
+}
 
 
 def _blocks(count: int, seed: int = 7) -> list[str]:
@@ -82,38 +88,51 @@ def _blocks(count: int, seed: int = 7) -> list[str]:
 
 
 #: Called numbers: the providers' own blocks and 40 other NPA-NXX blocks.
-DEST_PREFIXES = ["1215555", "1215556", "1267444", "1614222", "1303777", "1702888",
-                 *_blocks(40)]
+DEST_PREFIXES = ["1215555", "1215556", "1267444", "1614222", "1303777", "1702888", *_blocks(40)]
 
 
 def _origid(spc: str, trunk: int) -> str:
     r = random.Random(f"{spc}/{trunk}")
     return "%08x-%04x-4%03x-%04x-%012x" % (  # noqa: UP031 - a UUID-shaped string
-        r.getrandbits(32), r.getrandbits(16), r.getrandbits(12),
-        0x8000 | r.getrandbits(14), r.getrandbits(48))
+        r.getrandbits(32),
+        r.getrandbits(16),
+        r.getrandbits(12),
+        0x8000 | r.getrandbits(14),
+        r.getrandbits(48),
+    )
 
 
 def _fresh_origid(rng: random.Random) -> str:
     """A random UUID-shaped origid (a signer that puts a fresh one on every call)."""
     return "%08x-%04x-4%03x-%04x-%012x" % (  # noqa: UP031 - a UUID-shaped string
-        rng.getrandbits(32), rng.getrandbits(16), rng.getrandbits(12),
-        0x8000 | rng.getrandbits(14), rng.getrandbits(48))
+        rng.getrandbits(32),
+        rng.getrandbits(16),
+        rng.getrandbits(12),
+        0x8000 | rng.getrandbits(14),
+        rng.getrandbits(48),
+    )
 
 
 def _tn(rng: random.Random, prefix: str) -> str:
     return prefix + f"{rng.randrange(2000, 9999):04d}"
 
 
-def generate(out: Path, *, calls: int = 2000, seed: int = 20250601,
-             origid_per_call: Iterable[str] | bool = (),
-             signer_customers: float = 0.0) -> dict[str, Any]:
+def generate(
+    out: Path,
+    *,
+    calls: int = 2000,
+    seed: int = 20250601,
+    origid_per_call: Iterable[str] | bool = (),
+    signer_customers: float = 0.0,
+) -> dict[str, Any]:
     """Write the example set under ``out``; return what was planted (for tests).
 
     ``origid_per_call``: SPCs that put a fresh origid on every call (``True``: all).
     ``signer_customers``: share of calls from ordinary customers of the campaign's signer.
     """
-    per_call = ({spc for spc, *_ in PROVIDERS} if origid_per_call is True
-                else set(origid_per_call or ()))
+    per_call = (
+        {spc for spc, *_ in PROVIDERS} if origid_per_call is True else set(origid_per_call or ())
+    )
     rng = random.Random(seed)
     out.mkdir(parents=True, exist_ok=True)
     mirror = out / "mirror"
@@ -129,8 +148,9 @@ def generate(out: Path, *, calls: int = 2000, seed: int = 20250601,
     revoked_url = "https://cr.example-sti.test/561C/old.pem"
     pki.publish(mirror, revoked_url, revoked.chain_pem())
     pki.publish(mirror, pki.crl_url, pki.make_crl([revoked]))
-    unknown = Signer(pki.issue_sp_certificate("873J").key,
-                     "https://cr.example-sti.test/873J/missing.pem")
+    unknown = Signer(
+        pki.issue_sp_certificate("873J").key, "https://cr.example-sti.test/873J/missing.pem"
+    )
     # The STI-CA root, the STI-PA root and the STI-PA CRL signer certificate.
     (out / "trust.pem").write_bytes(pki.trust_anchors_pem())
     with open(out / "providers.csv", "w", encoding="utf-8") as handle:
@@ -138,8 +158,11 @@ def generate(out: Path, *, calls: int = 2000, seed: int = 20250601,
         for spc, name, _, _, _ in PROVIDERS:
             handle.write(f'{spc},"{name}",{spc}\n')
 
-    pools = {spc: [_tn(rng, rng.choice(prefixes)) for _ in range(120)]
-             for spc, _, prefixes, _, _ in PROVIDERS if prefixes}
+    pools = {
+        spc: [_tn(rng, rng.choice(prefixes)) for _ in range(120)]
+        for spc, _, prefixes, _, _ in PROVIDERS
+        if prefixes
+    }
     counts = {k: round(v * calls) for k, v in PLAN.items()}
     if signer_customers:
         counts["signer_customer"] = round(signer_customers * calls)
@@ -148,8 +171,12 @@ def generate(out: Path, *, calls: int = 2000, seed: int = 20250601,
     rng.shuffle(kinds)
     burst = START + dt.timedelta(hours=rng.randrange(2, 18))
     records = []
-    planted: dict[str, Any] = {"campaign_orig": set(), "campaign_calls": 0,
-                               "campaign_invalid": 0, "campaign_neighbour": 0}
+    planted: dict[str, Any] = {
+        "campaign_orig": set(),
+        "campaign_calls": 0,
+        "campaign_invalid": 0,
+        "campaign_neighbour": 0,
+    }
     for kind in kinds:
         when = START + dt.timedelta(seconds=rng.randrange(0, 23 * 3600))
         dest = _tn(rng, rng.choice(DEST_PREFIXES))
@@ -169,16 +196,23 @@ def generate(out: Path, *, calls: int = 2000, seed: int = 20250601,
             planted["campaign_orig"].add(orig)
             planted["campaign_calls"] += 1
             identity = signers[CAMPAIGN_SPC].sign_shaken(
-                orig=orig, dest=dest, attest="A", iat=iat,
-                origid=_fresh_origid(rng) if CAMPAIGN_SPC in per_call else CAMPAIGN_ORIGID)
+                orig=orig,
+                dest=dest,
+                attest="A",
+                iat=iat,
+                origid=_fresh_origid(rng) if CAMPAIGN_SPC in per_call else CAMPAIGN_ORIGID,
+            )
         elif kind == "unsigned":
             orig, identity = _tn(rng, rng.choice(DEST_PREFIXES)), ""
         else:
             spc, _, prefixes, attest, trunks = (
-                PROVIDERS[2] if kind == "revoked" else PROVIDERS[4]
-                if kind == "signer_customer" else rng.choice(PROVIDERS[:4]))
-            orig = rng.choice(pools[spc]) if prefixes else "44" + str(rng.randrange(10**9,
-                                                                                   10**10))
+                PROVIDERS[2]
+                if kind == "revoked"
+                else PROVIDERS[4]
+                if kind == "signer_customer"
+                else rng.choice(PROVIDERS[:4])
+            )
+            orig = rng.choice(pools[spc]) if prefixes else "44" + str(rng.randrange(10**9, 10**10))
             signer = signers[spc]
             if kind == "unknown_x5u":
                 signer = unknown
@@ -189,15 +223,24 @@ def generate(out: Path, *, calls: int = 2000, seed: int = 20250601,
             origid = _origid(spc, rng.randrange(trunks))
             if spc in per_call:
                 origid = _fresh_origid(rng)
-            identity = signer.sign_shaken(orig=orig, dest=dest, attest=attest,  # type: ignore[arg-type]
-                                          origid=origid, iat=iat)
+            identity = signer.sign_shaken(
+                orig=orig,
+                dest=dest,
+                attest=attest,  # type: ignore[arg-type]
+                origid=origid,
+                iat=iat,
+            )
             if kind == "bad_signature":
                 token, params = identity.split(";", 1)
                 head, sig = token.rsplit(".", 1)
                 flipped = "A" if sig[10] != "A" else "B"
                 identity = f"{head}.{sig[:10]}{flipped}{sig[11:]};{params}"
-        record = {"time": when.isoformat().replace("+00:00", "Z"), "orig": orig,
-                  "dest": dest, "identity": identity}
+        record = {
+            "time": when.isoformat().replace("+00:00", "Z"),
+            "orig": orig,
+            "dest": dest,
+            "identity": identity,
+        }
         records.append(record)
     records.sort(key=lambda r: r["time"])
     with open(out / "calls.jsonl", "w", encoding="utf-8") as handle:
@@ -205,10 +248,16 @@ def generate(out: Path, *, calls: int = 2000, seed: int = 20250601,
             record["call_id"] = f"{number:06d}@pbx.example.invalid"
             handle.write(json.dumps(record) + "\n")
     planted["campaign_distinct_orig"] = len(planted.pop("campaign_orig"))
-    planted.update(calls=calls, unsigned=counts["unsigned"], stale=counts["stale"],
-                   bad_signature=counts["bad_signature"], unknown_x5u=counts["unknown_x5u"],
-                   revoked=counts["revoked"], origid_per_call=sorted(per_call),
-                   signer_customers=counts.get("signer_customer", 0))
+    planted.update(
+        calls=calls,
+        unsigned=counts["unsigned"],
+        stale=counts["stale"],
+        bad_signature=counts["bad_signature"],
+        unknown_x5u=counts["unknown_x5u"],
+        revoked=counts["revoked"],
+        origid_per_call=sorted(per_call),
+        signer_customers=counts.get("signer_customer", 0),
+    )
     return planted
 
 
@@ -218,9 +267,13 @@ def main(argv: list[str] | None = None, *, default_out: Path | None = None) -> i
     parser.add_argument("--out", type=Path, default=default_out, required=default_out is None)
     parser.add_argument("--calls", type=int, default=2000)
     parser.add_argument("--seed", type=int, default=20250601)
-    parser.add_argument("--origid-per-call", metavar="SPC", action="append", default=[],
-                        help="an SPC that puts a fresh origid on every call (repeatable; "
-                             "'all' for every provider)")
+    parser.add_argument(
+        "--origid-per-call",
+        metavar="SPC",
+        action="append",
+        default=[],
+        help="an SPC that puts a fresh origid on every call (repeatable; 'all' for every provider)",
+    )
     args = parser.parse_args(argv)
     per_call: list[str] | bool = args.origid_per_call
     if "all" in args.origid_per_call:

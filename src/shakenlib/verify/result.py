@@ -293,30 +293,36 @@ class VerificationResult(_Outcome):
         rows = [
             ("verstat", f'<b style="color:{colour}">{e(self.verstat)}</b>'),
             ("SIP", "-" if self.sip_code is None else f"{self.sip_code} {e(self.reason)}"),
-            ("error", f"<code>{e(self.error)}</code> {e(self.message)}" if self.error
-             else "-"),
+            ("error", f"<code>{e(self.error)}</code> {e(self.message)}" if self.error else "-"),
             ("signer (SPC)", f"<code>{e(self.spc)}</code> {e(self.provider)}"),
             ("attestation", e(self.attest)),
             ("origid", f"<code>{e(self.origid)}</code>"),
-            ("orig / dest", f"<code>{e(self.orig)}</code> &rarr; "
-                            f"<code>{e(', '.join(self.dest) or None)}</code>"),
+            (
+                "orig / dest",
+                f"<code>{e(self.orig)}</code> &rarr; "
+                f"<code>{e(', '.join(self.dest) or None)}</code>",
+            ),
             ("x5u", f"<code>{e(self.x5u)}</code>"),
-            ("certificate", f"{e(cert.subject_cn)} (issuer {e(cert.issuer)})" if cert
-             else "-"),
+            ("certificate", f"{e(cert.subject_cn)} (issuer {e(cert.issuer)})" if cert else "-"),
         ]
         if self.display_name is not None:
             rows.append(("display name (verified)", e(self.display_name)))
         body = "".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in rows)
-        findings = "".join(f"<li>{e(f.severity)} <code>{e(f.code)}</code>: {e(f.message)}</li>"
-                           for f in self.findings)
+        findings = "".join(
+            f"<li>{e(f.severity)} <code>{e(f.code)}</code>: {e(f.message)}</li>"
+            for f in self.findings
+        )
         idents = "".join(
             f"<li>#{i.index} {e(i.ppt)}: {'passed' if i.passed else 'failed'}"
             f"{' <code>' + e(i.error) + '</code>' if i.error else ''}"
             f"{' display name ' + e(i.display_name) if i.display_name else ''}</li>"
-            for i in self.identities)
-        return (f'<div class="shakenlib-result"><table>{body}</table>'
-                f"{'<b>Findings</b><ul>' + findings + '</ul>' if findings else ''}"
-                f"{'<b>Identity headers</b><ul>' + idents + '</ul>' if idents else ''}</div>")
+            for i in self.identities
+        )
+        return (
+            f'<div class="shakenlib-result"><table>{body}</table>'
+            f"{'<b>Findings</b><ul>' + findings + '</ul>' if findings else ''}"
+            f"{'<b>Identity headers</b><ul>' + idents + '</ul>' if idents else ''}</div>"
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict (the ``verify --json`` output)."""

@@ -312,9 +312,7 @@ def _reaches(dests: tuple[str, ...], targets: tuple[str, ...]) -> bool:
     return False
 
 
-def _reached(
-    dests: tuple[str, ...], by_div: Mapping[str, Sequence[IdentityResult]]
-) -> set[str]:
+def _reached(dests: tuple[str, ...], by_div: Mapping[str, Sequence[IdentityResult]]) -> set[str]:
     """Every destination reached from ``dests`` through div PASSporTs (``by_div`` maps a
     div claim's number to the divs naming it); each number is expanded once."""
     reached = set(dests)
@@ -457,16 +455,32 @@ class Verifier:
             only = self._verify_plain(values[0], orig_tns, when)
             if only is None:
                 only = self._verify_one(0, values[0], orig_tns, dest_tns, when, None, sip)
-            if only.passed and only.ppt == "shaken" and (
-                dest_tns is None or not self.policy.check_dest or _reaches(only.dest, dest_tns)
+            if (
+                only.passed
+                and only.ppt == "shaken"
+                and (
+                    dest_tns is None or not self.policy.check_dest or _reaches(only.dest, dest_tns)
+                )
             ):
-                return build(VerificationResult, {
-                    "verstat": TN_VALIDATION_PASSED, "error": None, "message": None,
-                    "ppt": only.ppt, "x5u": only.x5u, "attest": only.attest,
-                    "origid": only.origid, "iat": only.iat, "orig": only.orig,
-                    "dest": only.dest, "certificate": only.certificate, "identities": (only,),
-                    "verified_at": when, "findings": tuple(number_findings),
-                })
+                return build(
+                    VerificationResult,
+                    {
+                        "verstat": TN_VALIDATION_PASSED,
+                        "error": None,
+                        "message": None,
+                        "ppt": only.ppt,
+                        "x5u": only.x5u,
+                        "attest": only.attest,
+                        "origid": only.origid,
+                        "iat": only.iat,
+                        "orig": only.orig,
+                        "dest": only.dest,
+                        "certificate": only.certificate,
+                        "identities": (only,),
+                        "verified_at": when,
+                        "findings": tuple(number_findings),
+                    },
+                )
             results = [only]
         else:
             budget = _Budget(self.policy)
@@ -504,8 +518,11 @@ class Verifier:
     def _numbers(
         self, orig: str | None, dest: str | Sequence[str] | None, sip: SipMessage | None
     ) -> tuple[tuple[str, ...] | None, tuple[str, ...] | None, list[Finding]]:
-        if sip is None and type(orig) is str and type(dest) is str and (
-            orig.isdigit() and dest.isdigit()
+        if (
+            sip is None
+            and type(orig) is str
+            and type(dest) is str
+            and (orig.isdigit() and dest.isdigit())
         ):  # canonical numbers and no SIP request: the usual call from a batch
             return (orig,), (dest,), []
         findings: list[Finding] = []
@@ -589,13 +606,27 @@ class Verifier:
                 self._check_numbers(orig, None, orig_tns, None, ready.chain)
         except _Failure as failure:
             error = failure
-        return build(IdentityResult, {
-            "index": 0, "passed": error is None, "error": error and error.code,
-            "message": error and error.message, "ppt": "shaken", "x5u": header.x5u,
-            "attest": claims["attest"], "origid": claims["origid"], "iat": iat, "orig": orig,
-            "dest": tuple(claims["dest"]["tn"]), "div": (), "certificate": cert.summary,
-            "findings": ready.findings, "token": token, "rcd": None,
-        })
+        return build(
+            IdentityResult,
+            {
+                "index": 0,
+                "passed": error is None,
+                "error": error and error.code,
+                "message": error and error.message,
+                "ppt": "shaken",
+                "x5u": header.x5u,
+                "attest": claims["attest"],
+                "origid": claims["origid"],
+                "iat": iat,
+                "orig": orig,
+                "dest": tuple(claims["dest"]["tn"]),
+                "div": (),
+                "certificate": cert.summary,
+                "findings": ready.findings,
+                "token": token,
+                "rcd": None,
+            },
+        )
 
     def _verify_one(
         self,
@@ -608,8 +639,10 @@ class Verifier:
         sip: SipMessage | None = None,
     ) -> IdentityResult:
         decoded = decode_identity(value)
-        if decoded.passport is None and decoded.error is None and (
-            decoded.identity.form == "compact"
+        if (
+            decoded.passport is None
+            and decoded.error is None
+            and (decoded.identity.form == "compact")
         ):
             decoded = self._compact(decoded, sip)
         passport = decoded.passport
@@ -627,26 +660,49 @@ class Verifier:
                     cert = self._learn(passport.header.x5u, at, budget)
         summary = cert.summary if cert is not None else None
         if passport is None:
-            return build(IdentityResult, {
-                "index": index, "passed": False,
-                "error": error.code if error else "identity_malformed",
-                "message": error.message if error else None, "ppt": decoded.identity.ppt,
-                "x5u": None, "attest": None, "origid": None, "iat": None, "orig": None,
-                "dest": (), "div": (), "certificate": None, "findings": tuple(findings),
-                "token": None, "rcd": None,
-            })
+            return build(
+                IdentityResult,
+                {
+                    "index": index,
+                    "passed": False,
+                    "error": error.code if error else "identity_malformed",
+                    "message": error.message if error else None,
+                    "ppt": decoded.identity.ppt,
+                    "x5u": None,
+                    "attest": None,
+                    "origid": None,
+                    "iat": None,
+                    "orig": None,
+                    "dest": (),
+                    "div": (),
+                    "certificate": None,
+                    "findings": tuple(findings),
+                    "token": None,
+                    "rcd": None,
+                },
+            )
         c = passport.claims
-        return build(IdentityResult, {
-            "index": index, "passed": error is None,
-            "error": error.code if error else None,
-            "message": error.message if error else None,
-            "ppt": passport.header.ppt or decoded.identity.ppt, "x5u": passport.header.x5u,
-            "attest": c.attest, "origid": c.origid, "iat": c.iat,
-            "orig": _canonical(c.orig_tn) or c.orig_tn, "dest": _canonical_all(c.dest_tn),
-            "div": _canonical_all(c.div_tn), "certificate": summary,
-            "findings": tuple(findings), "token": passport.token,
-            "rcd": _rcd_of(passport.claims_json) if _has_rcd(c) else None,
-        })
+        return build(
+            IdentityResult,
+            {
+                "index": index,
+                "passed": error is None,
+                "error": error.code if error else None,
+                "message": error.message if error else None,
+                "ppt": passport.header.ppt or decoded.identity.ppt,
+                "x5u": passport.header.x5u,
+                "attest": c.attest,
+                "origid": c.origid,
+                "iat": c.iat,
+                "orig": _canonical(c.orig_tn) or c.orig_tn,
+                "dest": _canonical_all(c.dest_tn),
+                "div": _canonical_all(c.div_tn),
+                "certificate": summary,
+                "findings": tuple(findings),
+                "token": passport.token,
+                "rcd": _rcd_of(passport.claims_json) if _has_rcd(c) else None,
+            },
+        )
 
     def _compact(self, decoded: DecodedIdentity, sip: SipMessage | None) -> DecodedIdentity:
         """A compact-form header (RFC 8224 §7.1, RFC 8225 §7): its header and claims
@@ -662,17 +718,23 @@ class Verifier:
         if not allowed and ppt in ("shaken", "div", "div-o"):
             return decoded  # refused by policy whatever the request says
         if sip is None:
-            return attrs.evolve(decoded, error=IdentityHeaderError(
-                "compact_no_request",
-                "a compact-form PASSporT is verified over header and claims rebuilt from the "
-                "SIP request: pass it (verify_sip, or verify(..., sip=...))",
-            ))
+            return attrs.evolve(
+                decoded,
+                error=IdentityHeaderError(
+                    "compact_no_request",
+                    "a compact-form PASSporT is verified over header and claims rebuilt from the "
+                    "SIP request: pass it (verify_sip, or verify(..., sip=...))",
+                ),
+            )
         rebuilt = decode_compact(decoded.identity, sip)
         if allowed:
-            rebuilt = attrs.evolve(rebuilt, findings=tuple(
-                attrs.evolve(f, severity="warn") if f.code == "identity_compact_form" else f
-                for f in rebuilt.findings
-            ))
+            rebuilt = attrs.evolve(
+                rebuilt,
+                findings=tuple(
+                    attrs.evolve(f, severity="warn") if f.code == "identity_compact_form" else f
+                    for f in rebuilt.findings
+                ),
+            )
         return rebuilt
 
     def _check(
@@ -795,18 +857,29 @@ class Verifier:
             failure.cert = cert
             if failure.until is not None:  # revoked: remember the answer as a good one
                 until = min(cert.expires_at, chain.valid_until, failure.until)
-                self._remember(x5u, _Ready(
-                    cert, chain, (), at.timestamp(), until.timestamp(),
-                    failure=(failure.code, failure.message)))
+                self._remember(
+                    x5u,
+                    _Ready(
+                        cert,
+                        chain,
+                        (),
+                        at.timestamp(),
+                        until.timestamp(),
+                        failure=(failure.code, failure.message),
+                    ),
+                )
             raise
-        return self._remember(x5u, _Ready(
-            cert=cert,
-            chain=chain,
-            findings=cert.warnings + chain.findings + revocation,
-            from_ts=chain.valid_from.timestamp(),
-            until_ts=min(cert.expires_at, chain.valid_until, revocation_until).timestamp(),
-            constraints=constraints,
-        ))
+        return self._remember(
+            x5u,
+            _Ready(
+                cert=cert,
+                chain=chain,
+                findings=cert.warnings + chain.findings + revocation,
+                from_ts=chain.valid_from.timestamp(),
+                until_ts=min(cert.expires_at, chain.valid_until, revocation_until).timestamp(),
+                constraints=constraints,
+            ),
+        )
 
     def _remember(self, x5u: str, ready: _Ready) -> _Ready:
         return self._keep(self._ready, x5u, ready)
@@ -1039,8 +1112,10 @@ class Verifier:
             candidates = shaken or supported
             first_passed = next((r for r in candidates if r.passed), None)
             # RFC 8224 §6.2.2: else report the first failure of the most relevant PASSporT.
-            primary = first_passed if first_passed is not None else (
-                candidates[0] if candidates else results[0]
+            primary = (
+                first_passed
+                if first_passed is not None
+                else (candidates[0] if candidates else results[0])
             )
         if primary.passed and primary.ppt in ("div", "div-o"):
             # RFC 8946 §6: a div PASSporT extends a shaken one; alone (or chained only to
@@ -1064,10 +1139,22 @@ class Verifier:
             verstat = NO_TN_VALIDATION
         else:
             verstat = TN_VALIDATION_FAILED
-        return build(VerificationResult, {
-            "verstat": verstat, "error": primary.error, "message": primary.message,
-            "ppt": primary.ppt, "x5u": primary.x5u, "attest": primary.attest,
-            "origid": primary.origid, "iat": primary.iat, "orig": primary.orig,
-            "dest": primary.dest, "certificate": primary.certificate,
-            "identities": tuple(results), "verified_at": at, "findings": tuple(findings),
-        })
+        return build(
+            VerificationResult,
+            {
+                "verstat": verstat,
+                "error": primary.error,
+                "message": primary.message,
+                "ppt": primary.ppt,
+                "x5u": primary.x5u,
+                "attest": primary.attest,
+                "origid": primary.origid,
+                "iat": primary.iat,
+                "orig": primary.orig,
+                "dest": primary.dest,
+                "certificate": primary.certificate,
+                "identities": tuple(results),
+                "verified_at": at,
+                "findings": tuple(findings),
+            },
+        )

@@ -72,9 +72,7 @@ def name(
 
 
 def crldp(url: str | None = CRL_URL, crl_issuer: bool = True) -> x509.CRLDistributionPoints:
-    issuer = (
-        [x509.DirectoryName(name(cn="STI-PA CRL", o="STI-PA", c="US"))] if crl_issuer else None
-    )
+    issuer = [x509.DirectoryName(name(cn="STI-PA CRL", o="STI-PA", c="US"))] if crl_issuer else None
     return x509.CRLDistributionPoints(
         [
             x509.DistributionPoint(
@@ -176,8 +174,15 @@ def root(**kw: Any) -> x509.Certificate:
     k = key("ca-root")
     n = name(cn="Example SHAKEN Root CA", o="Example CA")
     defaults: dict[str, Any] = dict(
-        subject=n, issuer=n, subject_key=k, issuer_key=k, ca=True, aki=None, policies=None,
-        crl=None, tnauthlist=None,
+        subject=n,
+        issuer=n,
+        subject_key=k,
+        issuer_key=k,
+        ca=True,
+        aki=None,
+        policies=None,
+        crl=None,
+        tnauthlist=None,
     )
     defaults.update(kw)
     return build(**defaults)
@@ -191,9 +196,7 @@ def pem(cert: x509.Certificate) -> bytes:
     return cert.public_bytes(serialization.Encoding.PEM)
 
 
-def mutate(
-    cert: x509.Certificate, fn: Callable[[Any], None], signer: Any = None
-) -> bytes:
+def mutate(cert: x509.Certificate, fn: Callable[[Any], None], signer: Any = None) -> bytes:
     """Edit the pyasn1 TBSCertificate of ``cert`` with ``fn`` and re-sign it (ES256)."""
     c, _ = decoder.decode(der(cert), asn1Spec=rfc5280.Certificate())
     tbs = c["tbsCertificate"]

@@ -29,9 +29,13 @@ def key() -> ec.EllipticCurvePrivateKey:
     path = IDENT / "test-key.pem"
     if not path.exists():
         k = ec.generate_private_key(ec.SECP256R1())
-        path.write_bytes(k.private_bytes(serialization.Encoding.PEM,
-                                         serialization.PrivateFormat.PKCS8,
-                                         serialization.NoEncryption()))
+        path.write_bytes(
+            k.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            )
+        )
     loaded = serialization.load_pem_private_key(path.read_bytes(), None)
     assert isinstance(loaded, ec.EllipticCurvePrivateKey)
     return loaded
@@ -50,27 +54,40 @@ def main() -> None:
     sign = signer(k)
     shaken = encode_passport(
         {"alg": "ES256", "ppt": "shaken", "typ": "passport", "x5u": X5U},
-        {"attest": "A", "dest": {"tn": ["12155551213"]}, "iat": IAT,
-         "orig": {"tn": "12155551212"}, "origid": ORIGID},
+        {
+            "attest": "A",
+            "dest": {"tn": ["12155551213"]},
+            "iat": IAT,
+            "orig": {"tn": "12155551212"},
+            "origid": ORIGID,
+        },
         sign,
     )
     shaken_hdr = f"{shaken};info=<{X5U}>;alg=ES256;ppt=shaken"
     rfc8225 = encode_passport(
         {"alg": "ES256", "typ": "passport", "x5u": "https://cert.example.org/passport.cer"},
-        {"dest": {"uri": ["sip:alice@example.com"]}, "iat": "1443208345",
-         "orig": {"tn": "12155551212"}},
+        {
+            "dest": {"uri": ["sip:alice@example.com"]},
+            "iat": "1443208345",
+            "orig": {"tn": "12155551212"},
+        },
         sign,
     )
     div = encode_passport(
         {"alg": "ES256", "ppt": "div", "typ": "passport", "x5u": DIV_X5U},
-        {"dest": {"tn": ["12155551214"]}, "div": {"tn": "12155551213"}, "iat": IAT + 5,
-         "orig": {"tn": "12155551212"}},
+        {
+            "dest": {"tn": ["12155551214"]},
+            "div": {"tn": "12155551213"},
+            "iat": IAT + 5,
+            "orig": {"tn": "12155551212"},
+        },
         sign,
     )
     http_info = f"{shaken};info=<{X5U.replace('https', 'http')}>;alg=ES256;ppt=shaken"
     (IDENT / "shaken-full.txt").write_text(shaken_hdr + "\n")
     (IDENT / "rfc8225-example.txt").write_text(
-        f"{rfc8225};info=<https://cert.example.org/passport.cer>;alg=ES256\n")
+        f"{rfc8225};info=<https://cert.example.org/passport.cer>;alg=ES256\n"
+    )
     (IDENT / "div.txt").write_text(f"{div};info=<{DIV_X5U}>;alg=ES256;ppt=div\n")
     (IDENT / "http-info.txt").write_text(http_info + "\n")
     (ROOT / "examples" / "identity-shaken.txt").write_text(shaken_hdr + "\n")
@@ -79,7 +96,7 @@ def main() -> None:
         "INVITE sip:+12155551213@sbc.example.net;user=phone SIP/2.0\r\n"
         "Via: SIP/2.0/UDP 192.0.2.10:5060;branch=z9hG4bK776asdhds\r\n"
         "Max-Forwards: 70\r\n"
-        "From: \"Alice\" <sip:+12155551212@example.com;user=phone>;tag=1928301774\r\n"
+        'From: "Alice" <sip:+12155551212@example.com;user=phone>;tag=1928301774\r\n'
         "To: <sip:+12155551213@example.net;user=phone>\r\n"
         "P-Asserted-Identity: <sip:+12155551212@example.com;user=phone>, <tel:+12155551212>\r\n"
         "Call-ID: a84b4c76e66710@pc33.example.com\r\n"
@@ -95,7 +112,7 @@ def main() -> None:
     (ROOT / "examples" / "invite.sip").write_text(invite, newline="")
     anon = (
         "INVITE sip:+12155551213@sbc.example.net SIP/2.0\r\n"
-        "From: \"Anonymous\" <sip:anonymous@anonymous.invalid>;tag=x1\r\n"
+        'From: "Anonymous" <sip:anonymous@anonymous.invalid>;tag=x1\r\n'
         "To: <sip:+12155551213@example.net>\r\n"
         "P-Asserted-Identity: <sip:+12155551212@example.com;user=phone>\r\n"
         "Privacy: id\r\n"
@@ -131,7 +148,7 @@ def main() -> None:
         "From: <sip:+12155551212@example.com>;tag=3\r\n"
         "To: <sip:+12155551213@example.net>\r\n"
         "Diversion: <sip:+12155551213@example.net>;reason=unconditional, "
-        "\"Desk, B\" <sip:+12155551215@example.net>;reason=no-answer\r\n"
+        '"Desk, B" <sip:+12155551215@example.net>;reason=no-answer\r\n'
         "History-Info: <sip:+12155551213@example.net>;index=1\r\n"
         f"Date: {DATE}\r\n"
         f"Identity: {shaken_hdr}\r\n"
