@@ -704,3 +704,13 @@ def test_capture_calls_keep_the_date_freshness_check(
     codes = [[f.code for f in verify_record(verifier, c).findings] for c in calls]
     assert "date_stale" not in codes[0]
     assert "date_stale" in codes[1]
+
+
+def test_a_hostile_content_length_is_no_length() -> None:
+    # int() refuses more than 4300 digits: such a header must not stop the reader
+    from shakenlib.analysis.capture import _content_length
+
+    head = b"INVITE sip:1@x SIP/2.0\r\nContent-Length: " + b"9" * 5000 + b"\r\n\r\n"
+    assert _content_length(head) == 0
+    assert _content_length(head.replace(b"Content-Length", b"l")) == 0
+    assert _content_length(b"INVITE sip:1@x SIP/2.0\r\nContent-Length: 12\r\n\r\n") == 12

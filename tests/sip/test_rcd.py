@@ -340,3 +340,18 @@ def test_results_with_rcd_pickle(bed: ShakenTestbed, acme: TestProvider) -> None
     again = pickle.loads(pickle.dumps(r))
     assert again.display_name == r.display_name == "James Bond"
     assert again.identities[0].rcd == r.identities[0].rcd
+
+
+def test_a_pointer_with_non_ascii_digits_is_rcdi_invalid() -> None:
+    # '¹'.isdigit() is true but int('¹') raises: the pointer must fail with our code
+    from shakenlib.sip.rcd import RcdError, check_integrity, decode_rcd
+
+    rcd = decode_rcd(
+        {
+            "rcd": {"jcd": ["vcard", [["fn", {}, "text", "Q"]]]},
+            "rcdi": {"/jcd/\u00b9": "sha256-" + "A" * 43 + "="},
+        }
+    )
+    with pytest.raises(RcdError) as info:
+        check_integrity(rcd)
+    assert info.value.code in ("rcdi_invalid", "rcd_invalid")

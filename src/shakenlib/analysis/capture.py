@@ -303,15 +303,21 @@ def _header_end(buf: bytearray, start: int = 0) -> int:
     return crlf + 4 if crlf >= 0 else -1
 
 
+#: Digits a Content-Length may have (more is hostile; int() refuses over 4300).
+_LENGTH_DIGITS = 12
+
+
 def _content_length(head: bytes) -> int:
     """The Content-Length of a message head (0 when absent)."""
     at = head.find(b"\nContent-Length:")
     if at >= 0:
         value = head[at + 16 : head.find(b"\n", at + 16)].strip()
-        if value.isdigit():
+        if value.isdigit() and len(value) <= _LENGTH_DIGITS:
             return int(value)
     length = _LENGTH.search(head)  # any spelling: content-length, compact l
-    return int(length.group(1)) if length else 0
+    if length is None or len(length.group(1)) > _LENGTH_DIGITS:
+        return 0  # a hostile length is no length: the message ends at its head
+    return int(length.group(1))
 
 
 def _initial_invite(message: bytes) -> tuple[bytes, bytes] | None:

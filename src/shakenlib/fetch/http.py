@@ -333,11 +333,15 @@ class HttpRepository:
                 )
             if status != 200:
                 raise RepositoryError("x5u_http_status", f"HTTP {status} {response.reason}")
-            length = response.headers.get("Content-Length", "")
-            if length.isdigit() and int(length) > policy.max_bytes:
+            # RFC 9110 §8.6: Content-Length = 1*DIGIT (ASCII digits: str.isdigit also
+            # takes '¹'); a value too long to matter is over any cap.
+            length = response.headers.get("Content-Length", "").strip()
+            if length.isascii() and length.isdigit() and (
+                len(length) > 18 or int(length) > policy.max_bytes
+            ):
                 raise RepositoryError(
                     "x5u_too_large",
-                    f"Content-Length {length} exceeds the {policy.max_bytes}-byte cap",
+                    f"Content-Length {length[:40]} exceeds the {policy.max_bytes}-byte cap",
                 )
             body = self._read_capped(response, deadline)
             content_type = response.headers.get("Content-Type")

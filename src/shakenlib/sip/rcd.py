@@ -294,6 +294,7 @@ def _resolve(claim: object, pointer: str) -> object:
             node = node[token]
         elif (
             type(node) is list
+            and token.isascii()
             and token.isdigit()
             and (token == "0" or token[0] != "0")
             and (int(token) < len(node))
