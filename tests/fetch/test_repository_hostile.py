@@ -63,6 +63,7 @@ def test_a_63_octet_label_and_a_trailing_dot_are_valid_names() -> None:
         {"Cache-Control": "s-maxage=" + "9" * 5000},
         {"Cache-Control": "max-age=60", "Age": "9" * 5000},
         {"Expires": "Fri, 31 Dec 9999 23:59:59 GMT", "Date": "Thu, 01 Jan 1970 00:00:00 GMT"},
+        {"Expires": "Fri, 31 Dec 99999999999999999999 23:59:59 GMT"},  # year past C long
     ],
 )
 def test_huge_cache_lifetimes_are_capped_at_2_to_the_31_seconds(headers: dict[str, str]) -> None:

@@ -128,7 +128,7 @@ def _http_date(value: str | None) -> datetime | None:
         return None
     try:
         parsed = parsedate_to_datetime(value.strip())
-    except (TypeError, ValueError, IndexError):
+    except (TypeError, ValueError, IndexError, OverflowError):  # hostile years and offsets
         return None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
