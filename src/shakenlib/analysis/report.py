@@ -29,7 +29,7 @@ import unicodedata
 from collections.abc import Sequence
 from typing import Any, TextIO
 
-from shakenlib.analysis.frames import Origin, lead_calls
+from shakenlib.analysis.frames import SIGNER_COLUMNS, Origin, lead_calls
 from shakenlib.analysis.leads import Analysis, Lead, SignerSummary
 from shakenlib.analysis.providers import ProviderDirectory
 from shakenlib.analysis.records import ExtraMissing
@@ -212,22 +212,7 @@ CSV_COLUMNS = (
     "origid_per_call",
     "distinct_origids",
 )
-SIGNER_COLUMNS = (
-    "spc",
-    "provider",
-    "itg_member",
-    "calls",
-    "share",
-    "passed",
-    "failed",
-    "distinct_origids",
-    "distinct_origids_exact",
-    "origids_per_call",
-    "origid_per_call",
-    "attest_A",
-    "attest_B",
-    "attest_C",
-)
+# the signers CSV has the columns of the signers DataFrame (shakenlib.analysis.frames)
 
 
 def _cell(text: str | None) -> str | None:

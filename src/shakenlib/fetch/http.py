@@ -336,8 +336,10 @@ class HttpRepository:
             # RFC 9110 §8.6: Content-Length = 1*DIGIT (ASCII digits: str.isdigit also
             # takes '¹'); a value too long to matter is over any cap.
             length = response.headers.get("Content-Length", "").strip()
-            if length.isascii() and length.isdigit() and (
-                len(length) > 18 or int(length) > policy.max_bytes
+            if (
+                length.isascii()
+                and length.isdigit()
+                and (len(length) > 18 or int(length) > policy.max_bytes)
             ):
                 raise RepositoryError(
                     "x5u_too_large",
