@@ -209,3 +209,14 @@ def test_invalid_version_gives_a_model_not_a_crash() -> None:
     assert m.spc == "873J"
     [again] = load_certificates(raw)
     assert again.cert is None
+
+
+@pytest.mark.parametrize("value", [" ", "  ", "a ", "# ", "#", " a", " # "])
+def test_format_name_escapes_a_lone_space_once(value: str) -> None:
+    # Hypothesis once found O=" ": the leading and the trailing escape hit the same space
+    from cryptography.x509.oid import NameOID
+
+    from shakenlib.pki.der import _escape
+
+    name = x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, value)])
+    assert "O=" + _escape(value) == name.rfc4514_string()

@@ -408,10 +408,11 @@ def _escape(value: str) -> str:
     for ch in ("\\", '"', "+", ",", ";", "<", ">"):
         value = value.replace(ch, "\\" + ch)
     value = value.replace("\0", "\\00")
-    if value[0] in ("#", " "):
-        value = "\\" + value
+    # the trailing space first: a value of one space is escaped once ("\\ "), not twice
     if value[-1] == " ":
         value = value[:-1] + "\\ "
+    if value[0] in ("#", " "):
+        value = "\\" + value
     return value
 
 
