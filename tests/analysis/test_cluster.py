@@ -18,7 +18,7 @@ from typing import Any
 
 import attrs
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, example, given, settings, strategies as st
 
 from shakenlib.analysis.batch import VerifierConfig, VerifierLike, analyze_source, verify_source
 from shakenlib.analysis.leads import Analysis
@@ -327,6 +327,7 @@ _cell = st.text(alphabet=st.sampled_from(list('ab ,"\n\r')), max_size=6)
     size=st.integers(1, 80),
     crlf=st.booleans(),
 )
+@example(rows=[["", "", "\r\r"], ["", "", "a"]], size=1, crlf=False)  # lone CRs in a row
 def test_csv_byte_ranges_give_the_rows_of_the_file(
     tmp_path_factory: pytest.TempPathFactory, rows: list[list[str]], size: int, crlf: bool
 ) -> None:

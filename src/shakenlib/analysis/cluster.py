@@ -252,8 +252,12 @@ def _csv_spans(source: RecordSource, max_bytes: int) -> list[Span] | None:
         def feed() -> Iterator[str]:
             nonlocal pos, lines
             for data in handle:
-                if b"\r" in data.rstrip(b"\r\n"):
-                    raise _Unsplittable  # the csv module would count lines differently
+                # a CR that does not end the line with its LF is a line end of its own to
+                # the text reader (universal newlines): the csv module would count lines
+                # differently, so such a file is not cut
+                body = data[:-2] if data.endswith(b"\r\n") else data.removesuffix(b"\n")
+                if b"\r" in body:
+                    raise _Unsplittable
                 pos += len(data)
                 lines += 1
                 yield data.decode("utf-8", "replace")
