@@ -709,9 +709,9 @@ def test_plain_fast_path_gives_the_general_paths_result(
     v: Verifier = bed.verifier(policy)
     at = bed.now + dt.timedelta(seconds=skew)
     v.verify(acme.sign(orig=ORIG, dest=DEST), orig=ORIG, dest=DEST, at=at)  # warm the cache
-    fast = v._verify_plain(header, (orig,), at)
+    fast = v._verify_plain(0, header, (orig,), at)
     assert fast is not None
-    assert fast == v._verify_one(0, header, (orig,), (dest[0],), at, None)
+    assert fast == v._verify_one(0, header, (orig,), (dest[0],), at, None, fast=False)
     window = policy.freshness.total_seconds()
     orig_ok = claimed_orig in (None, orig) or not policy.check_orig
     assert fast.passed == (flip is None and abs(skew) <= window and orig_ok)
@@ -722,16 +722,19 @@ def test_plain_fast_path_leaves_refused_credentials_to_the_general_path() -> Non
     good, bad = bed.add_provider("111A"), bed.add_provider("999A")
     bed.revoke(bad)
     v: Verifier = bed.verifier()
-    fast = v._verify_plain(good.sign(orig=ORIG, dest=DEST), (ORIG,), bed.now)
-    assert fast is not None  # prepared on the way
+    header = good.sign(orig=ORIG, dest=DEST)
+    assert v._verify_plain(0, header, (ORIG,), bed.now) is None  # not prepared yet
+    assert v.verify(header, orig=ORIG, dest=DEST, at=bed.now).passed  # the general path
+    fast = v._verify_plain(0, header, (ORIG,), bed.now)
+    assert fast is not None  # now ready in the cache
     assert fast.passed
     revoked = bad.sign(orig=ORIG, dest=DEST)
-    assert v._verify_plain(revoked, (ORIG,), bed.now) is None  # the general path says why
+    assert v._verify_plain(0, revoked, (ORIG,), bed.now) is None  # the general path says why
     assert_failed(v.verify(revoked, orig=ORIG, dest=DEST, at=bed.now), "cert_revoked")
     unreachable = Signer(good.issued.key, "https://cr.example.net/missing.pem").sign_shaken(
         orig=ORIG, dest=DEST, attest="A", iat=int(bed.now.timestamp())
     )
-    assert v._verify_plain(unreachable, (ORIG,), bed.now) is None
+    assert v._verify_plain(0, unreachable, (ORIG,), bed.now) is None
     assert v.verify(unreachable, orig=ORIG, dest=DEST, at=bed.now).sip_code == 436
 
 

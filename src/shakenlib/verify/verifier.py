@@ -452,9 +452,7 @@ class Verifier:
                 findings=tuple(number_findings),
             )
         if len(values) == 1:  # the common case: one header, no forwarding to resolve
-            only = self._verify_plain(values[0], orig_tns, when)
-            if only is None:
-                only = self._verify_one(0, values[0], orig_tns, dest_tns, when, None, sip)
+            only = self._verify_one(0, values[0], orig_tns, dest_tns, when, None, sip)
             if (
                 only.passed
                 and only.ppt == "shaken"
@@ -571,12 +569,18 @@ class Verifier:
 
     # --- one Identity header ------------------------------------------------------------
     def _verify_plain(
-        self, value: str, orig_tns: tuple[str, ...] | None, at: dt.datetime
+        self,
+        index: int,
+        value: str,
+        orig_tns: tuple[str, ...] | None,
+        at: dt.datetime,
     ) -> IdentityResult | None:
-        """:meth:`_verify_one` for the common case, without the intermediate objects: a
-        plain SHAKEN header (:func:`~shakenlib.sip.passport.decode_plain_shaken`) whose
-        credential can be made ready. ``None``: take the general path (same checks, same
-        result; it also says why a credential is refused)."""
+        """The early exit of :meth:`_verify_one` for the common case, without the
+        intermediate objects: a plain SHAKEN header
+        (:func:`~shakenlib.sip.passport.decode_plain_shaken`) whose credential is ready in
+        the cache, checked by the same :meth:`_checks`. ``None``: the general path takes
+        it (same checks, same result; it fetches and prepares a credential, once, and says
+        why one is refused)."""
         plain = decode_plain_shaken(value)
         if plain is None or "shaken" not in self.policy.accepted_ppt:
             return None
@@ -584,32 +588,30 @@ class Verifier:
         ts = at.timestamp()
         x5u = header.x5u or ""
         ready = self._ready.get(x5u)
-        if ready is None or not ready.from_ts <= ts < ready.until_ts:
-            try:
-                ready = self._prepare(x5u, at, None)
-            except _Failure:
-                return None
-        if ready.failure is not None:
+        if ready is None or not ready.from_ts <= ts < ready.until_ts or ready.failure:
             return None
-        cert = ready.cert
         iat = claims["iat"]
         orig = claims["orig"]["tn"]
         error: _Failure | None = None
         try:
-            self._check_signature(signature, token[:end].encode("ascii"), cert)
-            if ready.constraints:
-                self._check_constraints(ready, claims)
-            self._check_fresh(iat, ts, cert)
-            if (orig_tns is not None and orig not in orig_tns) or (
-                ready.chain.tnauthlist.has_numbers
-            ):  # (otherwise no check in there can fail: skip the call)
-                self._check_numbers(orig, None, orig_tns, None, ready.chain)
+            self._checks(
+                ready,
+                signature,
+                token[:end].encode("ascii"),
+                claims,
+                iat,
+                orig,
+                None,
+                orig_tns,
+                None,
+                ts,
+            )
         except _Failure as failure:
             error = failure
         return build(
             IdentityResult,
             {
-                "index": 0,
+                "index": index,
                 "passed": error is None,
                 "error": error and error.code,
                 "message": error and error.message,
@@ -621,7 +623,7 @@ class Verifier:
                 "orig": orig,
                 "dest": tuple(claims["dest"]["tn"]),
                 "div": (),
-                "certificate": cert.summary,
+                "certificate": ready.cert.summary,
                 "findings": ready.findings,
                 "token": token,
                 "rcd": None,
@@ -637,7 +639,13 @@ class Verifier:
         at: dt.datetime,
         budget: _Budget | None,
         sip: SipMessage | None = None,
+        *,
+        fast: bool = True,
     ) -> IdentityResult:
+        if fast:  # the common case first: a plain SHAKEN header, its credential ready
+            plain = self._verify_plain(index, value, orig_tns, at)
+            if plain is not None:
+                return plain
         decoded = decode_identity(value)
         if (
             decoded.passport is None
@@ -789,21 +797,21 @@ class Verifier:
             findings.extend(ready.findings)
         cert = ready.cert
         try:
-            # The signature before freshness (RFC 8224 §6.2 steps 4-5): an iat is only
-            # worth checking once it is known to be the signer's.
-            self._check_signature(passport.signature, passport.signing_input, cert)
-            self._check_constraints(ready, passport.claims_json)
             claims = passport.claims
             if claims.iat is None:  # pragma: no cover - decode reports claim_missing first
                 raise _Failure("claim_missing", "the PASSporT has no iat")
-            self._check_fresh(claims.iat, ts, cert)
-            self._check_numbers(
+            self._checks(
+                ready,
+                passport.signature,
+                passport.signing_input,
+                passport.claims_json,
+                claims.iat,
                 claims.orig_tn,
                 # shaken and div destinations are checked together in _chain_div
                 None if ppt in ("shaken", "div") else claims.dest_tn,
                 orig_tns,
                 dest_tns,
-                ready.chain,
+                ts,
             )
             if _has_rcd(claims):  # RFC 9795 (nothing to do for a plain SHAKEN PASSporT)
                 findings.extend(self._check_rcd(passport.claims_json, at))
@@ -811,6 +819,34 @@ class Verifier:
             failure.cert = cert
             raise
         return cert
+
+    def _checks(
+        self,
+        ready: _Ready,
+        signature: bytes,
+        signing_input: bytes,
+        claims_json: Mapping[str, object],
+        iat: int | float,
+        orig: str | None,
+        dest: tuple[str, ...] | None,
+        orig_tns: tuple[str, ...] | None,
+        dest_tns: tuple[str, ...] | None,
+        ts: float,
+    ) -> None:
+        """The checks of one PASSporT against its ready credential, for both paths; raises
+        ``_Failure`` at the first. The signature before freshness (RFC 8224 §6.2 steps
+        4-5): an iat is only worth checking once it is known to be the signer's."""
+        cert = ready.cert
+        self._check_signature(signature, signing_input, cert)
+        if ready.constraints:
+            self._check_constraints(ready, claims_json)
+        self._check_fresh(iat, ts, cert)
+        if (
+            dest is not None
+            or (orig_tns is not None and orig not in orig_tns)
+            or ready.chain.tnauthlist.has_numbers
+        ):  # (otherwise no check in there can fail: skip the call)
+            self._check_numbers(orig, dest, orig_tns, dest_tns, ready.chain)
 
     def _check_rcd(self, claims: Mapping[str, object], at: dt.datetime) -> tuple[Finding, ...]:
         """RFC 9795: the Rich Call Data claims decode and every ``rcdi`` digest matches
