@@ -1234,43 +1234,35 @@ class Analysis:
             signer.spill()
 
     def _sighting(self, token: str, seen: tuple[int, str, str | None]) -> None:
-        """Remember a PASSporT's first call; a later different call is a replay."""
+        """Remember a PASSporT's first call; a later different call is a replay (a new
+        replay entry counts that first call too)."""
         first = self._tokens.get(token)
         if first is None:
-            self._remember_token(token, seen)
+            tokens = self._tokens
+            tokens[token] = seen
+            if len(tokens) > TOKEN_MEMORY:
+                del tokens[next(iter(tokens))]  # the oldest first sighting
         elif _other_call(first[0], seen[0]):
-            self._count_replay(token, seen, first, 1)
+            when, first_when = seen[0] >> 64, first[0] >> 64
+            calls = 1 if token in self.replays else 2
+            self._add_replay(
+                token, seen[1], seen[2], calls, min(when, first_when), max(when, first_when)
+            )
 
-    def _remember_token(self, token: str, seen: tuple[int, str, str | None]) -> None:
-        tokens = self._tokens
-        tokens[token] = seen
-        if len(tokens) > TOKEN_MEMORY:
-            del tokens[next(iter(tokens))]  # the oldest first sighting
-
-    def _count_replay(
-        self,
-        token: str,
-        seen: tuple[int, str, str | None],
-        first: tuple[int, str, str | None],
-        more: int,
+    def _add_replay(
+        self, token: str, spc: str, origid: str | None, calls: int, low: int, high: int
     ) -> None:
-        """``more`` calls of a replayed token (a new entry counts the first call too)."""
+        """Add ``calls`` calls of a replayed token seen from ``low`` to ``high`` (Unix
+        seconds); past :data:`REPLAY_TRACKED` tokens a new one is only counted."""
         entry = self.replays.get(token)
-        when, first_when = seen[0] >> 64, first[0] >> 64
         if entry is None:
             if len(self.replays) >= REPLAY_TRACKED:
                 self.replayed_tokens_dropped += 1
                 return
-            self.replays[token] = [
-                seen[1],
-                seen[2],
-                more + 1,
-                min(when, first_when),
-                max(when, first_when),
-            ]
+            self.replays[token] = [spc, origid, calls, low, high]
             return
-        entry[2] += more
-        entry[3], entry[4] = min(entry[3], when), max(entry[4], when)
+        entry[2] += calls
+        entry[3], entry[4] = min(entry[3], low), max(entry[4], high)
 
     def _replays_by_lead(self) -> dict[tuple[str, str | None], tuple[int, int]]:
         """(replayed tokens, their calls) per lead key (signer-level leads: origid None)."""
@@ -1392,21 +1384,11 @@ class Analysis:
         # Replays across parts: the other part's first call of a token we saw too is one
         # more call of it (when it is another call); its own replays add their other calls.
         for token, seen in other._tokens.items():
-            first = self._tokens.get(token)
-            if first is None:
-                self._remember_token(token, seen)
-            elif _other_call(first[0], seen[0]):
-                self._count_replay(token, seen, first, 1)
+            self._sighting(token, seen)
         for token, (spc, origid, calls, low, high) in other.replays.items():
-            entry = self.replays.get(token)
-            if entry is None:
-                if len(self.replays) >= REPLAY_TRACKED:
-                    self.replayed_tokens_dropped += 1
-                    continue
-                self.replays[token] = [spc, origid, calls, low, high]
-                continue
-            entry[2] += calls - 1  # its first call is the one counted just above
-            entry[3], entry[4] = min(entry[3], low), max(entry[4], high)
+            # a known token's first call there was counted by the sighting just above
+            known = token in self.replays
+            self._add_replay(token, spc, origid, calls - 1 if known else calls, low, high)
         self.replayed_tokens_dropped += other.replayed_tokens_dropped
         self.unsigned_numbers.update(other.unsigned_numbers)
         self.unattributed.update(other.unattributed)

@@ -152,6 +152,9 @@ def _watch(sock: socket.socket | None) -> None:
 
 
 class _GuardedHTTPConnection(urllib3.connection.HTTPConnection):
+    """Connects through the address guard (``guard`` off: the loopback test policy); the
+    socket is watched by the fetch's whole-exchange deadline."""
+
     guard = True
 
     def _new_conn(self) -> socket.socket:
@@ -160,13 +163,8 @@ class _GuardedHTTPConnection(urllib3.connection.HTTPConnection):
         return sock
 
 
-class _GuardedHTTPSConnection(urllib3.connection.HTTPSConnection):
-    guard = True
-
-    def _new_conn(self) -> socket.socket:
-        sock = _guarded_new_conn(self) if self.guard else super()._new_conn()
-        _watch(sock)
-        return sock
+class _GuardedHTTPSConnection(_GuardedHTTPConnection, urllib3.connection.HTTPSConnection):
+    pass  # the guarded socket, then TLS as urllib3 layers it (SNI and checks unchanged)
 
 
 class _LoopbackHTTPConnection(_GuardedHTTPConnection):

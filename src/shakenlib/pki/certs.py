@@ -45,6 +45,7 @@ from shakenlib.pki.der import (
 from shakenlib.pki.tnauthlist import TNAuthList, decode_tnauthlist
 
 __all__ = [
+    "X509_DECODE_ERRORS",
     "CrlDistributionPoint",
     "StiCertificate",
     "load_certificates",
@@ -392,6 +393,20 @@ _PEM_RE = re.compile(
     re.DOTALL,
 )
 _WS = b" \t\r\n"
+
+
+#: What ``cryptography`` raises for a hostile certificate or CRL, at load or when a part
+#: of it (a name, an extension list, the key) is first decoded: ``InvalidVersion``,
+#: ``UnsupportedGeneralNameType``, ``DuplicateExtension`` and ``UnsupportedAlgorithm`` are
+#: not ``ValueError``\ s, and a name attribute of the wrong string type is a ``TypeError``.
+X509_DECODE_ERRORS = (
+    ValueError,
+    TypeError,
+    x509.InvalidVersion,
+    x509.UnsupportedGeneralNameType,
+    x509.DuplicateExtension,
+    UnsupportedAlgorithm,
+)
 
 
 def x509_chain(data: bytes) -> list[x509.Certificate]:

@@ -86,6 +86,7 @@ from cryptography.x509.verification import (
 
 from shakenlib.errors import RevocationError, UsageError
 from shakenlib.findings import Finding
+from shakenlib.pki.certs import X509_DECODE_ERRORS
 from shakenlib.pki.trust import TrustStore, ca_extension_policy, common_name
 from shakenlib.timeutil import require_aware
 
@@ -175,7 +176,7 @@ def crl_urls(certs: x509.Certificate | Iterable[x509.Certificate]) -> tuple[str,
     for cert in items:
         try:
             ext = cert.extensions.get_extension_for_class(x509.CRLDistributionPoints)
-        except (x509.ExtensionNotFound, *_BAD_EXTENSIONS):
+        except (x509.ExtensionNotFound, *X509_DECODE_ERRORS):
             continue
         for point in ext.value:
             for name in point.full_name or ():
@@ -185,10 +186,6 @@ def crl_urls(certs: x509.Certificate | Iterable[x509.Certificate]) -> tuple[str,
                     urls.setdefault(name.value, None)
     return tuple(urls)
 
-
-# What cryptography raises when it decodes a hostile extension list on first access
-# (UnsupportedGeneralNameType and DuplicateExtension are not ValueErrors).
-_BAD_EXTENSIONS = (ValueError, TypeError, x509.UnsupportedGeneralNameType, x509.DuplicateExtension)
 
 _CRL_SIGNER_EE_POLICY = (
     ExtensionPolicy.permit_all()
@@ -204,7 +201,7 @@ def _can_sign_crls(cert: x509.Certificate) -> bool:
         return bool(cert.extensions.get_extension_for_class(x509.KeyUsage).value.crl_sign)
     except x509.ExtensionNotFound:
         return True
-    except _BAD_EXTENSIONS:  # extensions that do not decode
+    except X509_DECODE_ERRORS:  # extensions that do not decode
         return False
 
 
@@ -256,7 +253,7 @@ def _validated_chain(
     )
     try:
         verified = verifier.verify(signer, list(intermediates))
-    except (VerificationError, *_BAD_EXTENSIONS) as exc:
+    except (VerificationError, *X509_DECODE_ERRORS) as exc:
         detail = str(exc).split(" (encountered processing")[0]
         raise RevocationError(
             "crl_invalid",
@@ -361,7 +358,7 @@ def _out_of_scope(idp: x509.IssuingDistributionPoint | None, cert: x509.Certific
     try:
         bc = cert.extensions.get_extension_for_class(x509.BasicConstraints).value
         is_ca = bc.ca
-    except (x509.ExtensionNotFound, *_BAD_EXTENSIONS):
+    except (x509.ExtensionNotFound, *X509_DECODE_ERRORS):
         is_ca = False
     if idp.only_contains_ca_certs and not is_ca:
         return "it covers only CA certificates"
@@ -501,13 +498,7 @@ class RevocationChecker:
             indirect = _is_indirect(crl)
             defect = _defect(crl)
             idp = _idp(crl)
-        except (
-            ValueError,
-            TypeError,
-            x509.InvalidVersion,
-            x509.UnsupportedGeneralNameType,
-            x509.DuplicateExtension,
-        ) as exc:
+        except X509_DECODE_ERRORS as exc:
             raise RevocationError(
                 "crl_invalid", f"CRL does not parse ({'PEM' if pem else 'DER'}): {exc}"
             ) from exc

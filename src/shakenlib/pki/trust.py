@@ -64,7 +64,7 @@ from cryptography.x509.verification import (
 
 from shakenlib.errors import CertificateError, PassportError, TrustError, UsageError
 from shakenlib.findings import Finding
-from shakenlib.pki.certs import x509_chain
+from shakenlib.pki.certs import X509_DECODE_ERRORS, x509_chain
 from shakenlib.pki.tnauthlist import (
     EJWT_CLAIM_CONSTRAINTS_OID,
     JWT_CLAIM_CONSTRAINTS_OID,
@@ -85,12 +85,6 @@ __all__ = [
 ]
 
 _CERT_SUFFIXES = (".pem", ".crt", ".cer")
-
-
-# What cryptography raises when it decodes a hostile extension or name on first access
-# (TypeError for an attribute of the wrong string type; UnsupportedGeneralNameType and
-# DuplicateExtension are not ValueErrors).
-_BAD_EXTENSIONS = (ValueError, TypeError, x509.UnsupportedGeneralNameType, x509.DuplicateExtension)
 
 
 def common_name(cert: x509.Certificate) -> str:
@@ -665,7 +659,7 @@ class ChainValidator:
             # them all on first access and raises ValueError or UnsupportedGeneralNameType.
             try:
                 _ = cert.extensions
-            except _BAD_EXTENSIONS as exc:
+            except X509_DECODE_ERRORS as exc:
                 raise TrustError(
                     "cert_chain_invalid",
                     f"certificate '{common_name(cert)}' has an extension that does not "

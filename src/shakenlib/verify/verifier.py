@@ -49,7 +49,7 @@ from shakenlib._frozen import build
 from shakenlib.errors import CODES, IdentityHeaderError, RepositoryError, ShakenError, UsageError
 from shakenlib.fetch import CertificateRepository, Fetched, RepositoryContent
 from shakenlib.findings import Finding
-from shakenlib.pki.certs import x509_chain
+from shakenlib.pki.certs import X509_DECODE_ERRORS, x509_chain
 from shakenlib.pki.crl import CertificateRevoked, RevocationChecker, crl_urls
 from shakenlib.pki.tnauthlist import (
     EJWT_CLAIM_CONSTRAINTS_OID,
@@ -204,17 +204,6 @@ def _claim_constraints(leaf: x509.Certificate) -> tuple[JWTClaimConstraints, ...
     return tuple(found)
 
 
-# What cryptography raises for a hostile or broken certificate, at load or on first use.
-_BAD_CERTIFICATE = (
-    ValueError,
-    TypeError,
-    x509.InvalidVersion,
-    x509.UnsupportedGeneralNameType,
-    x509.DuplicateExtension,
-    UnsupportedAlgorithm,
-)
-
-
 def _build_credential(x5u: str, body: bytes, digest: str, fetched: Fetched) -> _Credential:
     """Parse an x5u response into a credential; a certificate that does not parse, or
     whose fields cannot be read, is ``cert_malformed`` (never an exception)."""
@@ -239,14 +228,14 @@ def _build_credential(x5u: str, body: bytes, digest: str, fetched: Fetched) -> _
             not_before_ts=leaf.not_valid_before_utc.timestamp(),
             not_after_ts=leaf.not_valid_after_utc.timestamp(),
         )
-    except _BAD_CERTIFICATE as exc:
+    except X509_DECODE_ERRORS as exc:
         raise _Failure("cert_malformed", f"{x5u}: the certificate does not parse: {exc}") from exc
 
 
 def _is_ca(cert: x509.Certificate) -> bool:
     try:
         return bool(cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca)
-    except (x509.ExtensionNotFound, *_BAD_CERTIFICATE):
+    except (x509.ExtensionNotFound, *X509_DECODE_ERRORS):
         return False
 
 
@@ -963,7 +952,7 @@ class Verifier:
         try:
             ext = cert.leaf.extensions.get_extension_for_oid(TNAUTHLIST_OID).value
             spc = decode_tnauthlist(ext.value).spc  # type: ignore[attr-defined]
-        except (x509.ExtensionNotFound, ShakenError, *_BAD_CERTIFICATE):
+        except (x509.ExtensionNotFound, ShakenError, *X509_DECODE_ERRORS):
             spc = None
         return attrs.evolve(cert, summary=attrs.evolve(cert.summary, spc=spc))
 
