@@ -129,9 +129,10 @@ IAT_OFFSET_BUCKETS = (
 #: their Call-IDs or called numbers differ or they are more than this many seconds apart
 #: (the freshness window): then the token was replayed.
 REPLAY_WINDOW = 60
-#: First sightings of PASSporTs remembered for replay detection (the most recent ones;
-#: about 100 bytes each). A token replayed after this many newer tokens is missed.
-TOKEN_MEMORY = 100_000
+#: First sightings of PASSporTs remembered for replay detection, per analysis (each worker
+#: part keeps its own): the most recent ones, about 500 bytes each with a fresh origid on
+#: every call. A token replayed after this many newer tokens is missed.
+TOKEN_MEMORY = 50_000
 #: Replayed tokens tracked (each with its calls and first replay); past this, further
 #: replayed tokens are counted in ``replayed_tokens_dropped`` only.
 REPLAY_TRACKED = 10_000
