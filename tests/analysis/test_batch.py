@@ -131,6 +131,25 @@ def test_real_verifier_finds_planted_campaign(example: tuple[Path, dict[str, Any
     assert parallel == analysis
 
 
+def test_workers_fold_per_call_signers_to_the_serial_result(tmp_path: Path) -> None:
+    # every signer puts a fresh origid on every call: each worker folds its small groups
+    # into the signer-level leads by the plan made from both workers' surveys, and the
+    # report is exactly the serial one
+    generate(tmp_path, calls=1500, seed=3, origid_per_call=True)
+    config = VerifierConfig(
+        trust_files=(str(tmp_path / "trust.pem"),), mirror=str(tmp_path / "mirror")
+    )
+    source = RecordSource(path=str(tmp_path / "calls.jsonl"))
+    serial = analyze_source(source, config, jobs=1)
+    parallel = analyze_source(source, config, jobs=2, chunk_size=100)
+    assert parallel.to_dict(top=None) == serial.to_dict(top=None)
+    assert parallel.signers_table() == serial.signers_table()
+    assert all(s.per_call for s in parallel.signers.values())
+    # the parts came back folded: no small group crossed to this process
+    assert not any(s.small for s in parallel.signers.values())
+    assert any(s.small for s in serial.signers.values())
+
+
 def test_sip_directory_through_real_verifier(
     example: tuple[Path, dict[str, Any]], tmp_path: Path
 ) -> None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
+import itertools
 import random
 
 import attrs
@@ -605,6 +607,71 @@ def test_merge_of_parts_equals_whole_with_per_call_signers(cut: int, seed: int, 
     for part in reversed(parts):
         taken.update(part, take=True)
     assert taken == whole
+
+
+def _straddling(calls: list[tuple[CallRecord, VerificationResult]]) -> None:
+    """Add to ``calls`` a per-call signer's origids that repeat: one of 12 calls (small in
+    any part), one of 24 (small in some parts, not in all of them together)."""
+    for origid, n in (("twelve", 12), ("twenty-four", 24)):
+        for i in range(n):
+            line = 20_000 + len(calls)
+            calls.append(call(line, f"1215555{i:04d}", "12125550000", spc="888P", origid=origid))
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    cuts=st.lists(st.integers(0, 1400), max_size=3),
+    seed=st.integers(0, 2),
+    shuffle=st.booleans(),
+)
+def test_folded_parts_merge_to_the_whole(cuts: list[int], seed: int, shuffle: bool) -> None:
+    # survey every part, plan, fold each part by the plan, merge, settle: the same leads,
+    # signers table and totals as the whole analysed in one piece
+    calls = per_call_traffic(seed)
+    _straddling(calls)
+    if shuffle:
+        random.Random(seed).shuffle(calls)
+    bounds = [0, *sorted(cuts), len(calls)]
+    parts = [Analysis().add_all(calls[a:b]) for a, b in itertools.pairwise(bounds)]
+    whole = Analysis().add_all(calls)
+    plan = Analysis.fold_plan(part.survey() for part in parts)
+    assert set(plan) == {spc for spc, s in whole.signers.items() if s.per_call}
+    # kept: what is small in some part but not in the whole
+    small_somewhere = {
+        o for part in parts if "888P" in part.signers for o in part.signers["888P"].small
+    }
+    assert plan["888P"] == small_somewhere - set(whole.signers["888P"].small)
+    assert "twelve" not in plan["888P"]
+    assert "twenty-four" in plan["888P"] or "twenty-four" not in small_somewhere
+    for part in parts:
+        part.fold(plan)
+        assert not any(part.signers[spc].small for spc in plan if spc in part.signers)
+    merged = Analysis()
+    for part in parts:
+        merged.update(part, take=True)
+    merged.settle()
+    assert merged.to_dict(top=None) == whole.to_dict(top=None)
+    assert merged.signers_table() == whole.signers_table()
+    assert merged.leads_total() == whole.leads_total()
+    assert all(s.folds == 0 for s in merged.signers.values())
+    # settled folds act as the memory bound's: a later merge still counts every call once
+    more = Analysis().add_all(calls[:100])
+    merged.update(more)
+    assert sum(lead.calls for lead in merged.leads()) == whole.calls - whole.unsigned + sum(
+        1 for _, r in calls[:100] if r.spc
+    ) - sum(c for c in whole.unattributed.values())
+
+
+def test_a_fold_plan_leaves_signers_with_repeating_origids_alone() -> None:
+    # traffic() has no per-call signer: nothing is planned, folding changes nothing
+    calls = traffic(1)
+    parts = [Analysis().add_all(calls[:300]), Analysis().add_all(calls[300:])]
+    plan = Analysis.fold_plan(part.survey() for part in parts)
+    assert plan == {}
+    before = [copy.deepcopy(part) for part in parts]
+    for part in parts:
+        part.fold(plan)
+    assert parts == before
 
 
 @settings(max_examples=25, deadline=None)

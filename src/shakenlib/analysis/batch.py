@@ -48,7 +48,7 @@ from typing import Any, Protocol, TypeVar
 
 import attrs
 
-from shakenlib.analysis.leads import Analysis
+from shakenlib.analysis.leads import Analysis, FoldPlan, SignerSurvey
 from shakenlib.analysis.records import CallRecord, RawItem, RecordSource, Span, UnreadableRecord
 from shakenlib.errors import ShakenError
 from shakenlib.sip.message import SipMessage
@@ -118,12 +118,20 @@ class VerifierConfig:
 
     def build(self) -> VerifierLike:
         """Build the verifier (once per process)."""
-        from shakenlib.fetch import HttpRepository, MirrorRepository
+        from shakenlib.fetch import CertificateRepository
         from shakenlib.pki.trust import TrustStore
         from shakenlib.verify import Verifier
 
         trust = TrustStore.from_pem_files(self.trust_files)
-        repository = MirrorRepository(self.mirror) if self.mirror else HttpRepository()
+        repository: CertificateRepository
+        if self.mirror:
+            from shakenlib.fetch.mirror import MirrorRepository
+
+            repository = MirrorRepository(self.mirror)
+        else:  # (requests is imported only here: ~40 ms that an offline run does not pay)
+            from shakenlib.fetch.http import HttpRepository
+
+            repository = HttpRepository()
         verifier: VerifierLike = Verifier(trust, repository, policy=self.policy)
         return verifier
 
@@ -240,12 +248,23 @@ def _meet() -> None:
     _WORKER["barrier"].wait(timeout=_HAND_OVER_TIMEOUT)
 
 
-def _hand_over() -> Analysis:
-    """A worker's analysis, once all chunks are done. Every worker waits for the others at
-    the barrier first, so each of the ``jobs`` hand-over tasks lands on a different worker."""
+def _survey() -> dict[str, SignerSurvey]:
+    """A worker's survey of its analysis (:meth:`Analysis.survey`), once all chunks are
+    done. Every worker waits for the others at the barrier first, so each of the ``jobs``
+    survey tasks lands on a different worker (and so do the hand-over tasks)."""
+    _WORKER["barrier"].wait(timeout=_HAND_OVER_TIMEOUT)
+    analysis: Analysis = _WORKER["analysis"]
+    return analysis.survey()
+
+
+def _hand_over(plan: FoldPlan) -> Analysis:
+    """A worker's analysis, folded by the plan made from every worker's survey: its
+    origid-per-call signers' small groups go to their signer-level leads here, in
+    parallel, instead of crossing to the parent one call at a time."""
     _WORKER["barrier"].wait(timeout=_HAND_OVER_TIMEOUT)
     analysis: Analysis = _WORKER["analysis"]
     _WORKER["analysis"] = Analysis()
+    analysis.fold(plan)
     return analysis
 
 
@@ -410,13 +429,24 @@ def analyze_source(
             report(counts)
         return total
     # Each worker aggregates all the chunks it takes; at the end each hands its analysis
-    # over once (parts merge exactly), so only one aggregate per worker crosses back.
+    # over once (parts merge exactly), so only one aggregate per worker crosses back:
+    # surveyed, then folded by the plan made from all the surveys (Analysis.fold).
     barrier = _CONTEXT.Barrier(jobs)
     with _start_pool(source, config, jobs, barrier) as pool:
         for counts in _run(source, config, _analyze_chunk, jobs, chunk_size, pool):
             report(counts)
-        parts = [handed.result() for handed in [pool.submit(_hand_over) for _ in range(jobs)]]
+        plan = Analysis.fold_plan(_each_worker(pool, jobs, _survey))
+        parts = _each_worker(pool, jobs, _hand_over, plan)
         pool.shutdown(wait=False)  # the workers exit while the parts merge
         for part in parts:
             total.update(part, take=True)  # fresh from a worker: moved in
+    total.settle()
     return total
+
+
+def _each_worker(
+    pool: concurrent.futures.ProcessPoolExecutor, jobs: int, fn: Callable[..., T], *args: Any
+) -> list[T]:
+    """``fn(*args)`` once in each of the ``jobs`` workers (``fn`` meets the others at the
+    barrier first)."""
+    return [done.result() for done in [pool.submit(fn, *args) for _ in range(jobs)]]

@@ -711,6 +711,8 @@ class SignerStats:
     pending: int = 0
     spilled: LeadStats | None = None
     spills: int = 0
+    #: folds by a :meth:`Analysis.fold` plan, not yet settled (see :meth:`Analysis.settle`)
+    folds: int = 0
     #: origids that grew past :data:`SMALL` calls after a spill (calls of theirs made
     #: before may be counted in ``spilled``)
     after_spill: set[str | None] = attrs.field(factory=set)
@@ -727,17 +729,22 @@ class SignerStats:
         self.subjects[cert[0] if cert is not None else None] += 1
         self.origids.add(_NO_ORIGID if origid is None else origid)
 
-    def spill(self) -> None:
-        """Fold every pending small group into the signer-level statistics."""
+    def spill(self, *, planned: bool = False) -> None:
+        """Fold every pending small group into the signer-level statistics (``planned``:
+        by a fold plan, counted in :attr:`folds`, else in :attr:`spills`)."""
         spilled = self.spilled
         if spilled is None:
             spilled = self.spilled = LeadStats()
+        add = spilled.add_call
         for origid, calls in self.small.items():
             for call in calls:
-                spilled.add_call(call, origid)
+                add(call, origid)
         self.small = {}
         self.pending = 0
-        self.spills += 1
+        if planned:
+            self.folds += 1
+        else:
+            self.spills += 1
 
     def update_counts(self, other: SignerStats) -> None:
         """Merge ``other``'s totals, distinct origids and spilled statistics in."""
@@ -752,6 +759,7 @@ class SignerStats:
                 self.spilled = LeadStats()
             self.spilled.update(other.spilled)
         self.spills += other.spills
+        self.folds += other.folds
         self.after_spill |= other.after_spill
 
     @property
@@ -759,10 +767,22 @@ class SignerStats:
         """Whether the signer puts a fresh origid on every call, or every few calls: it
         overflowed its small groups, or at least :data:`PER_CALL_MIN` of its origids carry
         at most :data:`SMALL` calls and they are most of its origids."""
-        if self.spills:
-            return True
-        small = len(self.small)
-        return small >= PER_CALL_MIN and 2 * small > self.origids.count()
+        return _per_call(self.spills + self.folds, len(self.small), self.origids)
+
+
+def _per_call(spills: int, small: int, origids: DistinctCounter) -> bool:
+    """:attr:`SignerStats.per_call` of a signer with ``spills`` folds, ``small`` small
+    origids and these distinct origids."""
+    return bool(spills) or (small >= PER_CALL_MIN and 2 * small > origids.count())
+
+
+#: What :meth:`Analysis.survey` tells of one signer of a part: its spills, its distinct
+#: origids, the sizes of its small groups, and its origids with full statistics.
+SignerSurvey = tuple[int, DistinctCounter, dict[str | None, int], set[str | None]]
+#: A fold plan (:meth:`Analysis.fold_plan`): the origid-per-call signers, each with the
+#: small origids of its that must keep their calls (they have more than :data:`SMALL`
+#: calls, or full statistics, in the parts taken together).
+FoldPlan = dict[str, frozenset[str | None]]
 
 
 @attrs.frozen
@@ -1407,6 +1427,74 @@ class Analysis:
         merged = copy.deepcopy(self)
         merged.update(other)
         return merged
+
+    # --- folding parts before they merge ------------------------------------------------
+    # Merging parts ships every small group's calls to one process, which then folds the
+    # per-call signers' groups into their signer-level leads alone. When all the parts of
+    # a dataset are known (the worker processes of one batch), each part can fold its own
+    # groups first, in parallel, with the same result: survey every part, make one plan
+    # from the surveys, fold each part by it, merge, settle.
+    def survey(self) -> dict[str, SignerSurvey]:
+        """What :meth:`fold_plan` needs of this part, per signer."""
+        full: dict[str, set[str | None]] = {}
+        for spc, origid in self.leads_by_key:
+            full.setdefault(spc, set()).add(origid)
+        return {
+            spc: (
+                signer.spills + signer.folds,
+                signer.origids,
+                {origid: len(calls) for origid, calls in signer.small.items()},
+                full.get(spc, set()),
+            )
+            for spc, signer in self.signers.items()
+        }
+
+    @staticmethod
+    def fold_plan(surveys: Iterable[dict[str, SignerSurvey]]) -> FoldPlan:
+        """The plan that folds the parts of these surveys (every part of a dataset): the
+        signers that are origid-per-call in the parts taken together
+        (:attr:`SignerStats.per_call`), each with its origids that are not small there.
+
+        >>> Analysis.fold_plan([Analysis().survey()])
+        {}
+        """
+        spills: Counter[str] = Counter()
+        origids: dict[str, DistinctCounter] = {}
+        sizes: dict[str, Counter[str | None]] = {}
+        full: dict[str, set[str | None]] = {}
+        for survey in surveys:
+            for spc, (spilled, theirs, small, kept) in survey.items():
+                spills[spc] += spilled
+                origids.setdefault(spc, DistinctCounter()).update(theirs)
+                sizes.setdefault(spc, Counter()).update(small)
+                full.setdefault(spc, set()).update(kept)
+        plan: FoldPlan = {}
+        for spc, counts in sizes.items():
+            keep = frozenset(o for o, n in counts.items() if n > SMALL or o in full[spc])
+            if _per_call(spills[spc], len(counts) - len(keep), origids[spc]):
+                plan[spc] = keep
+        return plan
+
+    def fold(self, plan: FoldPlan) -> None:
+        """Fold this part by ``plan`` (from the surveys of every part): each planned
+        signer's origids that the plan keeps get full statistics, its other small groups
+        go to its signer-level lead. Merging the folded parts then :meth:`settle` gives
+        the leads and signers table of the merged unfolded parts."""
+        for spc, keep in plan.items():
+            signer = self.signers.get(spc)
+            if signer is None:
+                continue
+            for origid in keep.intersection(signer.small):
+                self._promote(spc, signer, origid)
+            if signer.small:
+                signer.spill(planned=True)
+
+    def settle(self) -> None:
+        """After the folded parts are merged: their folds count as spills from now on (a
+        later merge with other data treats them as the memory bound's folds)."""
+        for signer in self.signers.values():
+            signer.spills += signer.folds
+            signer.folds = 0
 
     # --- leads --------------------------------------------------------------------------
     def _candidates(self) -> Iterable[_Candidate]:
