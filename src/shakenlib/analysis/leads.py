@@ -505,8 +505,19 @@ Profile = tuple[
 Call = tuple[dt.datetime, int, str | None, str | None, str | None, Profile]
 
 
-def iat_bucket(when: dt.datetime, iat: int | float | None) -> int | None:
-    """The :data:`IAT_OFFSET_BUCKETS` index of ``when - iat`` (``None`` without an iat).
+def _by(profiles: Counter[Profile], index: int) -> Counter[Any]:
+    """Calls by one element of their profile (``None`` and empty values left out)."""
+    counts: Counter[Any] = Counter()
+    for profile, n in profiles.items():
+        value = profile[index]
+        if value is not None and value != "":
+            counts[value] += n
+    return counts
+
+
+def iat_bucket(when: dt.datetime | float, iat: int | float | None) -> int | None:
+    """The :data:`IAT_OFFSET_BUCKETS` index of ``when - iat`` (``None`` without an iat;
+    ``when`` a datetime or a Unix timestamp).
 
     >>> t = dt.datetime(2025, 6, 1, 12, tzinfo=dt.UTC)
     >>> [IAT_OFFSET_BUCKETS[iat_bucket(t, t.timestamp() - d)] for d in (-100, 1, 3, 61)]
@@ -514,23 +525,30 @@ def iat_bucket(when: dt.datetime, iat: int | float | None) -> int | None:
     """
     if iat is None:
         return None
-    return bisect.bisect_right(IAT_OFFSET_EDGES, when.timestamp() - iat)
+    ts = when if isinstance(when, float) else when.timestamp()
+    return bisect.bisect_right(IAT_OFFSET_EDGES, ts - iat)
 
 
 def call_of(
-    record: CallRecord, result: VerificationResult, profiles: dict[Profile, Profile] | None = None
+    record: CallRecord,
+    result: VerificationResult,
+    profiles: dict[Profile, Profile] | None = None,
+    ts: float | None = None,
 ) -> Call:
-    """What one verified call contributes to its group (``profiles`` shares equal profiles).
+    """What one verified call contributes to its group (``profiles`` shares equal profiles;
+    ``ts``: the record's time as a Unix timestamp, if known).
 
     The numbers are those the call record saw; the PASSporT's claims when it has none.
     """
     cert = result.certificate
+    if ts is None:
+        ts = record.time.timestamp()
     profile: Profile = (
         None if result.passed else (result.error or "unknown"),
         result.attest or "?",
         (cert.subject_o, cert.subject_cn, cert.issuer) if cert is not None else None,
         _host(result.x5u),
-        iat_bucket(record.time, result.iat),
+        iat_bucket(ts, result.iat),
     )
     if profiles is not None:
         profile = profiles.setdefault(profile, profile)
@@ -612,16 +630,12 @@ class LeadStats:
     """The running aggregate of one (SPC, origid)."""
 
     numbers: NumberStats = attrs.field(factory=NumberStats)
-    passed: int = 0
-    failed: Counter[str] = attrs.field(factory=Counter)
-    attest: Counter[str] = attrs.field(factory=Counter)
+    #: calls per :data:`Profile` (verdict, attestation, certificate, x5u host, iat offset
+    #: bucket): one count per call, from which the counts by each are read
+    profiles: Counter[Profile] = attrs.field(factory=Counter)
     first_seen: dt.datetime | None = None
     last_seen: dt.datetime | None = None
     per_hour: Counter[int] = attrs.field(factory=Counter)
-    certificates: Counter[tuple[str | None, str | None, str | None]] = attrs.field(factory=Counter)
-    x5u_hosts: Counter[str] = attrs.field(factory=Counter)
-    #: calls per :data:`IAT_OFFSET_BUCKETS` index
-    iat_offsets: Counter[int] = attrs.field(factory=Counter)
     #: (time, line, orig, dest, call_id, origid) of the earliest calls (origid only in a
     #: signer-level lead).
     samples: list[tuple[dt.datetime, int, str | None, str | None, str | None, str | None]] = (
@@ -635,24 +649,14 @@ class LeadStats:
     def add_call(self, call: Call, origid: str | None = None) -> None:
         """Count one call given as a :data:`Call` tuple (see :func:`call_of`); ``origid``
         is kept with the samples (a signer-level lead's calls each have their own)."""
-        when, line, orig, dest, call_id, (error, attest, cert, host, bucket) = call
+        when, line, orig, dest, call_id, profile = call
         self.numbers.add(orig, dest)
-        if error is None:
-            self.passed += 1
-        else:
-            self.failed[error] += 1
-        self.attest[attest] += 1
+        self.profiles[profile] += 1
         if self.first_seen is None or when < self.first_seen:
             self.first_seen = when
         if self.last_seen is None or when > self.last_seen:
             self.last_seen = when
         self.per_hour[int(when.timestamp() // 3600)] += 1
-        if cert is not None:
-            self.certificates[cert] += 1
-        if host:
-            self.x5u_hosts[host] += 1
-        if bucket is not None:
-            self.iat_offsets[bucket] += 1
         samples = self.samples
         if len(samples) < SAMPLES or when <= samples[-1][0]:  # else it cannot be kept
             _keep_smallest(samples, (when, line, orig, dest, call_id, origid), SAMPLES)
@@ -665,12 +669,40 @@ class LeadStats:
             stats.add_call(call)
         return stats
 
+    @property
+    def passed(self) -> int:
+        """Calls that passed verification."""
+        return sum(n for profile, n in self.profiles.items() if profile[0] is None)
+
+    @property
+    def failed(self) -> Counter[str]:
+        """Failed calls by error code."""
+        return _by(self.profiles, 0)
+
+    @property
+    def attest(self) -> Counter[str]:
+        """Calls by attestation level (``?`` for none)."""
+        return _by(self.profiles, 1)
+
+    @property
+    def certificates(self) -> Counter[tuple[str | None, str | None, str | None]]:
+        """Calls by certificate (subject O, subject CN, issuer)."""
+        return _by(self.profiles, 2)
+
+    @property
+    def x5u_hosts(self) -> Counter[str]:
+        """Calls by x5u host."""
+        return _by(self.profiles, 3)
+
+    @property
+    def iat_offsets(self) -> Counter[int]:
+        """Calls per :data:`IAT_OFFSET_BUCKETS` index."""
+        return _by(self.profiles, 4)
+
     def update(self, other: LeadStats) -> None:
         """Merge ``other`` in."""
         self.numbers.update(other.numbers)
-        self.passed += other.passed
-        self.failed.update(other.failed)
-        self.attest.update(other.attest)
+        self.profiles.update(other.profiles)
         for when in (other.first_seen, other.last_seen):
             if when is None:
                 continue
@@ -679,9 +711,6 @@ class LeadStats:
             if self.last_seen is None or when > self.last_seen:
                 self.last_seen = when
         self.per_hour.update(other.per_hour)
-        self.certificates.update(other.certificates)
-        self.x5u_hosts.update(other.x5u_hosts)
-        self.iat_offsets.update(other.iat_offsets)
         for sample in other.samples:
             _keep_smallest(self.samples, sample, SAMPLES)
 
@@ -701,10 +730,8 @@ class SignerStats:
     """
 
     calls: int = 0
-    passed: int = 0
-    failed: int = 0
-    attest: Counter[str] = attrs.field(factory=Counter)
-    subjects: Counter[str | None] = attrs.field(factory=Counter)
+    #: calls per :data:`Profile`, from which the counts by verdict and attestation are read
+    profiles: Counter[Profile] = attrs.field(factory=Counter)
     origids: DistinctCounter = attrs.field(factory=DistinctCounter)
     small: dict[str | None, list[Call]] = attrs.field(factory=dict)
     #: calls in ``small``
@@ -720,14 +747,31 @@ class SignerStats:
     def count(self, call: Call, origid: str | None) -> None:
         """Count one call in the signer's totals."""
         self.calls += 1
-        error, attest, cert, _, _ = call[5]
-        if error is None:
-            self.passed += 1
-        else:
-            self.failed += 1
-        self.attest[attest] += 1
-        self.subjects[cert[0] if cert is not None else None] += 1
+        self.profiles[call[5]] += 1
         self.origids.add(_NO_ORIGID if origid is None else origid)
+
+    @property
+    def passed(self) -> int:
+        """Calls that passed verification."""
+        return sum(n for profile, n in self.profiles.items() if profile[0] is None)
+
+    @property
+    def failed(self) -> int:
+        """Calls that failed verification."""
+        return self.calls - self.passed
+
+    @property
+    def attest(self) -> Counter[str]:
+        """Calls by attestation level (``?`` for none)."""
+        return _by(self.profiles, 1)
+
+    @property
+    def subjects(self) -> Counter[str | None]:
+        """Calls by certificate subject O."""
+        counts: Counter[str | None] = Counter()
+        for profile, n in self.profiles.items():
+            counts[profile[2][0] if profile[2] is not None else None] += n
+        return counts
 
     def spill(self, *, planned: bool = False) -> None:
         """Fold every pending small group into the signer-level statistics (``planned``:
@@ -749,10 +793,7 @@ class SignerStats:
     def update_counts(self, other: SignerStats) -> None:
         """Merge ``other``'s totals, distinct origids and spilled statistics in."""
         self.calls += other.calls
-        self.passed += other.passed
-        self.failed += other.failed
-        self.attest.update(other.attest)
-        self.subjects.update(other.subjects)
+        self.profiles.update(other.profiles)
         self.origids.update(other.origids)
         if other.spilled is not None:
             if self.spilled is None:
@@ -1075,12 +1116,12 @@ def _token_key(result: VerificationResult) -> str | None:
     return None
 
 
-def _packed(record: CallRecord) -> int:
-    """Time (seconds), called number and Call-ID of a call in one int: what tells two
-    calls carrying the same PASSporT apart (CRC-32 of the texts; 0 for none)."""
+def _packed(record: CallRecord, ts: float) -> int:
+    """Time (``ts``, whole seconds), called number and Call-ID of a call in one int: what
+    tells two calls carrying the same PASSporT apart (CRC-32 of the texts; 0 for none)."""
     dest = zlib.crc32(record.dest.encode()) if record.dest else 0
     call_id = zlib.crc32(record.call_id.encode("utf-8", "replace")) if record.call_id else 0
-    return (int(record.time.timestamp()) << 64) | (dest << 32) | call_id
+    return (int(ts) << 64) | (dest << 32) | call_id
 
 
 def _other_call(a: int, b: int) -> bool:
@@ -1136,8 +1177,6 @@ class Analysis:
     #: (line, source, message) of the earliest records whose verification raised (a
     #: shakenlib defect: ``internal_error``); they are counted as failed calls too.
     internal_errors: list[tuple[int, str, str]] = attrs.field(factory=list)
-    #: signed, attributed calls per :data:`IAT_OFFSET_BUCKETS` index (call time - iat)
-    iat_offsets: Counter[int] = attrs.field(factory=Counter)
     #: replayed PASSporTs by token key: [spc, origid, calls, first time, last time] (Unix
     #: seconds over every call that carried it)
     replays: dict[str, list[Any]] = attrs.field(factory=dict)
@@ -1154,6 +1193,14 @@ class Analysis:
     #: the verifier settings, the provider directory), set by :func:`shakenlib.analyze`;
     #: :meth:`calls_frame` re-reads it. ``None`` for an analysis built call by call.
     origin: Any = attrs.field(default=None, eq=False, repr=False)
+
+    @property
+    def iat_offsets(self) -> Counter[int]:
+        """Signed, attributed calls per :data:`IAT_OFFSET_BUCKETS` index (call time - iat)."""
+        counts: Counter[int] = Counter()
+        for signer in self.signers.values():
+            counts.update(_by(signer.profiles, 4))
+        return counts
 
     def __repr__(self) -> str:
         return (
@@ -1224,14 +1271,12 @@ class Analysis:
             if host:
                 self.unattributed_hosts[host] += 1
             return
-        call = call_of(record, result, self._profiles)
+        ts = record.time.timestamp()
+        call = call_of(record, result, self._profiles, ts)
         origid = result.origid
-        bucket = call[5][4]
-        if bucket is not None:
-            self.iat_offsets[bucket] += 1
         token = _token_key(result)
         if token is not None:
-            self._sighting(token, (_packed(record), spc, origid))
+            self._sighting(token, (_packed(record, ts), spc, origid))
         signer = self.signers.get(spc)
         if signer is None:
             signer = self.signers[spc] = SignerStats()
@@ -1401,7 +1446,6 @@ class Analysis:
             self.signers[spc].after_spill.add(origid)
         for item in other.internal_errors:
             _keep_smallest(self.internal_errors, item, ERROR_SAMPLES)
-        self.iat_offsets.update(other.iat_offsets)
         # Replays across parts: the other part's first call of a token we saw too is one
         # more call of it (when it is another call); its own replays add their other calls.
         for token, seen in other._tokens.items():
