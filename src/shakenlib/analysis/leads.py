@@ -101,6 +101,8 @@ __all__ = [
 
 #: Exact distinct sets hold up to this many values before turning into a sketch.
 DEFAULT_CAP = 4096
+#: Values a sketching :class:`DistinctCounter` collects before adding them in one loop.
+_BATCH = 64
 #: Sample calls kept per lead (the earliest by time, then line).
 SAMPLES = 5
 #: Unreadable records kept with their line numbers (the earliest lines); all are counted.
@@ -237,12 +239,14 @@ class DistinctCounter:
     (6, False)
     """
 
-    __slots__ = ("cap", "hll", "values")
+    __slots__ = ("_pending", "cap", "hll", "values")
 
     def __init__(self, cap: int = DEFAULT_CAP) -> None:
         self.cap = cap
         self.values: set[str] | None = set()
         self.hll: HyperLogLog | None = None
+        # values not yet in the sketch: added to it in one loop, :data:`_BATCH` at a time
+        self._pending: list[str] = []
 
     @property
     def exact(self) -> bool:
@@ -257,8 +261,17 @@ class DistinctCounter:
             if len(values) > self.cap:
                 self._to_sketch()
         else:
+            pending = self._pending
+            pending.append(value)
+            if len(pending) >= _BATCH:
+                self._flush()
+
+    def _flush(self) -> None:
+        """Add the pending values to the sketch."""
+        if self._pending:
             assert self.hll is not None
-            self.hll.add(value)
+            self.hll.add_all(self._pending)
+            self._pending = []
 
     def _to_sketch(self) -> None:
         assert self.values is not None
@@ -270,11 +283,14 @@ class DistinctCounter:
         """The number of distinct values (estimated once a sketch)."""
         if self.values is not None:
             return len(self.values)
+        self._flush()
         assert self.hll is not None
         return round(self.hll.estimate())
 
     def update(self, other: DistinctCounter) -> None:
         """Merge ``other`` into this counter."""
+        self._flush()
+        other._flush()
         if other.values is not None:
             if self.values is not None:
                 # one set union; the sketch (if the cap is passed) does not depend on the
@@ -299,15 +315,19 @@ class DistinctCounter:
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, DistinctCounter):
             return NotImplemented
+        self._flush()
+        other._flush()
         return (self.cap, self.values, self.hll) == (other.cap, other.values, other.hll)
 
     __hash__ = None  # type: ignore[assignment]
 
     def __getstate__(self) -> tuple[int, set[str] | None, HyperLogLog | None]:
+        self._flush()
         return self.cap, self.values, self.hll
 
     def __setstate__(self, state: tuple[int, set[str] | None, HyperLogLog | None]) -> None:
         self.cap, self.values, self.hll = state
+        self._pending = []
 
 
 # --------------------------------------------------------------------------------------
