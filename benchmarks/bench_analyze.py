@@ -15,18 +15,22 @@ Two origid shapes, measured in the same run:
   group is one call; the leads are per signer).
 
 A third line measures the few-origid traffic with its unsigned calls (10 %) kept, for
-information. Each run also builds the report (``Analysis.to_dict`` with the default
+information. A first line measures raw ECDSA verification in two processes at once: the
+ceiling of any 2-job line on this machine at that moment (2.0 on two idle, independent
+cores), so a shortfall can be told apart from a busy or shared machine. Each run also builds the report (``Analysis.to_dict`` with the default
 100 leads), as ``analyze --json`` does.
 """
 
 from __future__ import annotations
 
+import atexit
 import json
+import multiprocessing
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from run import Bench
+from run import Bench, ecdsa_verifier
 
 from shakenlib.analysis.batch import VerifierConfig, analyze_source
 from shakenlib.analysis.records import RecordSource
@@ -63,7 +67,34 @@ def _setup(signed_only: bool, per_call: bool = False) -> Callable[[], object]:
     return run
 
 
+def _ecdsa_batch(n: int) -> int:
+    verify = ecdsa_verifier()
+    for _ in range(n):
+        verify()
+    return n
+
+
+def _two_process_ecdsa() -> Callable[[], object]:
+    """Raw ECDSA in two busy processes (kept running between rounds): the most any
+    2-job line above could reach on this machine at this moment (2.0 on two idle,
+    independent cores; less when the cores are shared with other work)."""
+    pool = multiprocessing.get_context().Pool(2)
+    atexit.register(pool.terminate)
+    pool.map(_ecdsa_batch, [10, 10])  # started
+
+    def run() -> object:
+        return sum(pool.map(_ecdsa_batch, [CALLS // 2, CALLS // 2]))
+
+    return run
+
+
 BENCHMARKS = [
+    Bench(
+        "raw ECDSA in 2 processes (the ceiling)",
+        _two_process_ecdsa,
+        per_call=CALLS,
+        unit="verifs",
+    ),
     Bench(
         "analyze 40k signed, few origids, 2 jobs",
         lambda: _setup(True),

@@ -77,6 +77,7 @@ def discover() -> list[Bench]:
         assert spec is not None
         assert spec.loader is not None
         module = importlib.util.module_from_spec(spec)
+        sys.modules[path.stem] = module  # (its functions can then be pickled to workers)
         spec.loader.exec_module(module)
         benches.extend(module.BENCHMARKS)
     return benches
