@@ -1214,12 +1214,12 @@ def _plain_params(rest: str) -> tuple[str, str | None, list[tuple[str, str | Non
     return info, alg, params
 
 
-#: What :func:`decode_plain_shaken` returns: ``(token, end, header, header_json,
-#: claims_json, signature, info, alg, params)``. ``token[:end]`` is the signing input;
-#: ``params`` is ``None`` for the usual ``info=<...>;alg=ES256;ppt=shaken`` tail.
+#: What :func:`decode_plain_shaken` returns: ``(token, signing_input, header,
+#: header_json, claims_json, signature, info, alg, params)``; ``params`` is ``None`` for
+#: the usual ``info=<...>;alg=ES256;ppt=shaken`` tail.
 PlainShaken = tuple[
     str,
-    int,
+    bytes,
     JoseHeader,
     Mapping[str, object],
     dict[str, Any],
@@ -1251,7 +1251,12 @@ def decode_plain_shaken(value: str) -> PlainShaken | None:
     second = token.find(".", first + 1)
     if first <= 0 or second <= first + 1 or token.find(".", second + 1) >= 0:
         return None
-    if not (_canonical_tail(token[first + 1 : second]) and _canonical_tail(token[second + 1 :])):
+    # the last character of each segment leaves no stray bits (as _canonical_tail checks)
+    claims_tail = _TAIL_OK.get((second - first - 1) & 3)
+    signature_tail = _TAIL_OK.get((len(token) - second - 1) & 3)
+    if (claims_tail is not None and token[second - 1] not in claims_tail) or (
+        signature_tail is not None and token[-1] not in signature_tail
+    ):
         return None  # the general path reports passport_base64 (header: _header_segment)
     cached = _HEADER_CACHE.get(token[:first])
     try:
@@ -1259,11 +1264,11 @@ def decode_plain_shaken(value: str) -> PlainShaken | None:
             cached = _header_segment(token[:first])
             if cached is None:
                 return None
+        ascii_token = token.encode("ascii")
         # claims "." signature; a character outside base64url makes strict decoding fail
-        raw = token[first + 1 :].encode("ascii").translate(_TO_STRICT)
-        split = second - first - 1
-        cb = _a2b(raw[:split] + _PAD[split & 3], strict_mode=True)
-        sig = _a2b(raw[split + 1 :] + _PAD[(len(raw) - split - 1) & 3], strict_mode=True)
+        strict = ascii_token.translate(_TO_STRICT)
+        cb = _a2b(strict[first + 1 : second] + _PAD[(second - first - 1) & 3], strict_mode=True)
+        sig = _a2b(strict[second + 1 :] + _PAD[(len(token) - second - 1) & 3], strict_mode=True)
     except (ValueError, StopIteration, RecursionError):  # _header_segment's, a2b's
         return None
     header, hj, usual = cached
@@ -1293,7 +1298,7 @@ def decode_plain_shaken(value: str) -> PlainShaken | None:
         "orig": {"tn": orig},
         "origid": origid,
     }
-    return token, second, header, hj, cj, sig, info, alg, params
+    return token, ascii_token[:second], header, hj, cj, sig, info, alg, params
 
 
 def _fast_decode_identity(value: str) -> DecodedIdentity | None:
@@ -1302,7 +1307,7 @@ def _fast_decode_identity(value: str) -> DecodedIdentity | None:
     plain = decode_plain_shaken(value)
     if plain is None:
         return None
-    token, second, header, hj, cj, sig, info, alg, params = plain
+    token, signing_input, header, hj, cj, sig, info, alg, params = plain
     passport = _make(
         PASSporT,
         {
@@ -1311,7 +1316,7 @@ def _fast_decode_identity(value: str) -> DecodedIdentity | None:
             "claims": _plain_claims(cj),
             "header_json": hj,
             "claims_json": cj,
-            "signing_input": token[:second].encode("ascii"),
+            "signing_input": signing_input,
             "signature": sig,
             "findings": (),
         },

@@ -573,7 +573,7 @@ class Verifier:
         plain = decode_plain_shaken(value)
         if plain is None or "shaken" not in self.policy.accepted_ppt:
             return None
-        token, end, header, _, claims, signature, _, _, _ = plain
+        token, signing_input, header, _, claims, signature, _, _, _ = plain
         ts = at.timestamp()
         x5u = header.x5u or ""
         ready = self._ready.get(x5u)
@@ -586,7 +586,7 @@ class Verifier:
             self._checks(
                 ready,
                 signature,
-                token[:end].encode("ascii"),
+                signing_input,
                 claims,
                 iat,
                 orig,
