@@ -9,9 +9,9 @@ is read as SIP: each payload is a whole SIP message and its time the ``timestamp
 
 A batch is read column by column (each column one list of Python values), not row by
 row. With a plain mapping (one column per field, no dotted names, no ``pai``/``from``/
-verdict/``sip`` columns) a row is a :class:`ParquetRow`: its values and the file's
-:class:`Layout`, which says once for all rows which value is which field; other rows
-are dicts of column name and value. A UTC timestamp time column is read as its integers'
+verdict/``sip`` columns) a row is a :data:`ParquetRow`: its values followed by the
+file's :class:`Layout`, which says once for all rows which value is which field; other
+rows are dicts of column name and value. A UTC timestamp time column is read as its integers'
 UTC times, not through time-zone objects.
 
 Writing: :func:`write_results` writes ``verify-batch`` results with the schema
@@ -26,7 +26,7 @@ import operator
 import os
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from itertools import repeat
-from typing import Any, NamedTuple
+from typing import Any
 
 import attrs
 
@@ -122,12 +122,10 @@ class Layout:
         object.__setattr__(self, "fields", operator.itemgetter(*self.indices))
 
 
-class ParquetRow(NamedTuple):
-    """One row of a Parquet file read with a plain mapping: its values (in column order)
-    and the file's :class:`Layout`."""
-
-    values: tuple[Any, ...]
-    layout: Layout
+#: One row of a Parquet file read with a plain mapping: its values in column order (and a
+#: null if the layout is :attr:`~Layout.padded`), then the file's :class:`Layout`. A plain
+#: tuple, built for a whole batch at once.
+ParquetRow = tuple[Any, ...]
 
 
 def _layout(names: list[str], mapping: Mapping[str, str]) -> Layout | None:
@@ -173,15 +171,19 @@ def _utc_times(pa: Any, column: Any) -> list[dt.datetime] | None:
     import pyarrow.compute as pc
 
     try:
-        micro = pc.multiply_checked(column.cast(pa.int64()), _MICROSECONDS[kind.unit])
-        offsets = map(dt.timedelta, repeat(0), repeat(0), micro.to_pylist())
-        return list(map(_EPOCH.__add__, offsets))  # exact: integers of microseconds
-    except (OverflowError, pa.ArrowException):
+        try:  # whole seconds (the usual call time): a safe cast to seconds keeps them all
+            seconds = column.cast(pa.timestamp("s", tz=kind.tz)).cast(pa.int64())
+            return list(map(dt.datetime.fromtimestamp, seconds.to_pylist(), repeat(dt.UTC)))
+        except pa.ArrowInvalid:  # a fraction of a second somewhere: from microseconds
+            micro = pc.multiply_checked(column.cast(pa.int64()), _MICROSECONDS[kind.unit])
+            offsets = map(dt.timedelta, repeat(0), repeat(0), micro.to_pylist())
+            return list(map(_EPOCH.__add__, offsets))  # exact: integers of microseconds
+    except (OverflowError, OSError, ValueError, pa.ArrowException):
         return None
 
 
 def _batch_rows(pa: Any, batch: Any, layout: Layout | None) -> list[Any]:
-    """The rows of a record batch: :class:`ParquetRow` with a layout, else dicts. Each
+    """The rows of a record batch: :data:`ParquetRow` with a layout, else dicts. Each
     column is turned into Python values in one step."""
     columns = batch.columns
     if layout is None:
@@ -195,14 +197,12 @@ def _batch_rows(pa: Any, batch: Any, layout: Layout | None) -> list[Any]:
     ]
     if layout.padded:
         values.append([None] * batch.num_rows)
-    # ParquetRow(values, layout) for each row, built in C
-    rows = zip(zip(*values, strict=True), repeat(layout), strict=False)
-    return list(map(tuple.__new__, repeat(ParquetRow), rows))
+    return list(zip(*values, repeat(layout)))  # the rows' values, then the layout
 
 
 def read_rows(path: str | os.PathLike[str], mapping: Mapping[str, str]) -> Iterator[RawItem]:
     """``(row number, row)`` items of a Parquet file, one row group at a time: a row is a
-    :class:`ParquetRow` (a plain mapping) or a dict of column name and value.
+    :data:`ParquetRow` (a plain mapping) or a dict of column name and value.
 
     Raises :class:`~shakenlib.errors.UsageError` naming the file when it is not Parquet
     or lacks a mapped column (or the time column).

@@ -60,7 +60,7 @@ import stat
 import zoneinfo
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, cast
+from typing import TYPE_CHECKING, Any, Literal
 
 import attrs
 
@@ -72,7 +72,7 @@ from shakenlib.timeutil import parse_time
 from shakenlib.tn import _strip_display_name, canonical_tn, tn_from_uri
 
 if TYPE_CHECKING:
-    from shakenlib.analysis.parquet import ParquetRow
+    from shakenlib.analysis.parquet import Layout, ParquetRow
 
 __all__ = [
     "FIELDS",
@@ -184,7 +184,7 @@ class UnreadableRecord:
 
 #: One unit of raw input: (line number, raw value). The raw value is a JSON Lines line
 #: (str), a CSV row (list of str), a SIP message (bytes), a Parquet row
-#: (:class:`~shakenlib.analysis.parquet.ParquetRow`, or a dict of its columns), a
+#: (:data:`~shakenlib.analysis.parquet.ParquetRow`, or a dict of its columns), a
 #: captured SIP message (:class:`shakenlib.analysis.capture.Captured`) or, in a directory, an
 #: :class:`InFile` naming the file it came from. Picklable, so batches of raw items can
 #: be parsed in worker processes.
@@ -527,8 +527,8 @@ def _from_parquet_row(
     """The record of a Parquet row read with a plain mapping: the values of a plain
     mapping's columns, by their indices in the file's layout (as :func:`_from_mapping`
     reads them from a dict of the row)."""
-    values, layout = row
-    time, orig, dest, identity, call_id = layout.fields(values)
+    layout: Layout = row[-1]
+    time, orig, dest, identity, call_id = layout.fields(row)
     return build(
         CallRecord,
         _record_fields(
@@ -539,7 +539,7 @@ def _from_parquet_row(
             dest,
             _identities(identity),
             call_id,
-            tuple([(name, values[i]) for i, name in layout.extra]) if layout.extra else (),
+            tuple([(name, row[i]) for i, name in layout.extra]) if layout.extra else (),
             source,
             zone,
             country_code,
@@ -568,6 +568,8 @@ def _record_fields(
         "line": line,
         "time": parse_time(time)
         if zone is None and type(time) is str
+        else time
+        if type(time) is dt.datetime and time.tzinfo is dt.UTC  # read as UTC already
         else _record_time(time, zone),
         # canonical 11-digit NANP numbers, the usual case, need no more work
         "orig": orig_value
@@ -1044,7 +1046,7 @@ class RecordSource:
         line, raw = item
         if isinstance(raw, InFile):
             return self._parse_as(raw.fmt, line, raw.raw, raw.path, raw.header)
-        return self._parse_as(self.format, line, raw, self.name, self.csv_header)
+        return self._parse_as(self.fmt or self.format, line, raw, self.name, self.csv_header)
 
     def _parse_as(
         self, fmt: str, line: int, raw: Any, name: str | None, header: tuple[str, ...] | None
@@ -1077,7 +1079,7 @@ class RecordSource:
                 )
             if fmt == "parquet":
                 if isinstance(raw, tuple):  # a ParquetRow: read by the file's layout
-                    return _from_parquet_row(line, cast("ParquetRow", raw), name, zone, cc)
+                    return _from_parquet_row(line, raw, name, zone, cc)
                 mapping = _row_mapping(tuple(raw), tuple(self.mapping.items()))
                 return _from_mapping(line, raw, mapping, name, zone, cc)
             if fmt == "pcap":
