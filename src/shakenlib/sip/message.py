@@ -20,7 +20,7 @@ from __future__ import annotations
 import datetime
 import email.utils
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Generic, TypeVar, overload
 
 import attrs
@@ -68,6 +68,8 @@ _SPELLING: dict[str, str] = {
     "sip-if-match": "SIP-If-Match",
 }
 _NAME_CACHE: dict[str, str] = {}
+# Names that are their own canonical form, as most messages write them (From, Call-ID ...).
+_AS_WRITTEN: set[str] = set()
 
 # RFC 3261 §7.3.1 / §25.1: a header line is
 #
@@ -120,6 +122,8 @@ def canonical_header_name(name: str) -> str:
         result = "-".join(part.capitalize() for part in lower.split("-"))
     if len(_NAME_CACHE) < 4096:
         _NAME_CACHE[name] = result
+        if result == name:
+            _AS_WRITTEN.add(name)
     return result
 
 
@@ -194,27 +198,21 @@ class _lazy(Generic[_T]):  # a decorator, like functools.cached_property
         return value
 
 
-# What the header fields of a parsed message are read with, by canonical name, from its
-# header lines: canonical names and values as written (SipMessage._names, ._values).
-def _first(names: tuple[str, ...], values: tuple[str, ...], name: str) -> str | None:
-    """The first value of a header field, or ``None``."""
-    return values[names.index(name)].strip() if name in names else None
+# What the header fields of a parsed message are read with, from its header lines:
+# (canonical name, value as written) pairs, SipMessage._lines.
+def _strip(value: str | None) -> str | None:
+    return None if value is None else value.strip()
 
 
-def _every(names: tuple[str, ...], values: tuple[str, ...], name: str) -> tuple[str, ...]:
+def _every(lines: Sequence[tuple[str, str]], name: str) -> tuple[str, ...]:
     """Every value of a header field, in order."""
-    count = names.count(name)
-    if count == 1:  # the usual case: one line of the field
-        return (values[names.index(name)].strip(),)
-    if not count:
-        return ()
-    return tuple([value.strip() for n, value in zip(names, values, strict=True) if n == name])
+    return tuple([value.strip() for n, value in lines if n == name])
 
 
 def _list(message: SipMessage, name: str) -> tuple[str, ...]:
     """Every element of a header field whose value is a comma-separated list, in order
     (RFC 3261 §7.3.1: several lines of such a field are one list)."""
-    values = _every(message._names, message._values, name)
+    values = _every(message._lines, name)
     return tuple([item for value in values for item in split_header_list(value)])
 
 
@@ -274,9 +272,8 @@ class SipMessage:
     date: str | None
     #: The first ``Call-ID`` / ``i`` value.
     call_id: str | None
-    # the header lines: canonical names and values as written (unfolded, not stripped)
-    _names: tuple[str, ...]
-    _values: tuple[str, ...]
+    # the header lines: (canonical name, value as written: unfolded, not stripped)
+    _lines: Sequence[tuple[str, str]]
 
     def __init__(
         self,
@@ -311,8 +308,7 @@ class SipMessage:
                 "call_id": call_id,
                 "diversion": diversion,
                 "history_info": history_info,
-                "_names": tuple(name for name, _ in headers),
-                "_values": tuple(value for _, value in headers),
+                "_lines": headers,
             },
         )
 
@@ -321,27 +317,31 @@ class SipMessage:
         cls,
         start_line: str,
         start: tuple[str | None, str | None, int | None],
-        names: tuple[str, ...],
-        values: tuple[str, ...],
+        lines: Sequence[tuple[str, str]],
+        first: dict[str, str],
     ) -> SipMessage:
-        """A parsed message: its header fields are read from ``names``/``values`` (one
-        line each: canonical name, value as written) when first asked for."""
+        """A parsed message: its header ``lines`` (canonical name, value as written) and
+        ``first``, the first value of each field by name. The single-valued fields and
+        the Identity values are looked up at once; the rest is read when asked for."""
         message = _new(cls)
         fields = {
             "start_line": start_line,
             "method": start[0],
             "request_uri": start[1],
             "status_code": start[2],
-            "identity": _every(names, values, "Identity"),
-            "from_": _first(names, values, "From"),
-            "to": _first(names, values, "To"),
-            "date": _first(names, values, "Date"),
-            "call_id": _first(names, values, "Call-ID"),
-            "_names": names,
-            "_values": values,
+            "identity": (
+                ((first["Identity"].strip(),) if "Identity" in first else ())
+                if len(first) == len(lines)  # each field once: the usual message
+                else _every(lines, "Identity")
+            ),
+            "from_": _strip(first.get("From")),
+            "to": _strip(first.get("To")),
+            "date": _strip(first.get("Date")),
+            "call_id": _strip(first.get("Call-ID")),
+            "_lines": lines,
         }
         for attribute, name in _LIST_FIELDS:
-            if name not in names:
+            if name not in first:
                 fields[attribute] = ()  # nothing to split
         _setattr(message, "__dict__", fields)
         return message
@@ -350,7 +350,7 @@ class SipMessage:
     @_lazy
     def headers(self) -> tuple[tuple[str, str], ...]:
         """(canonical long name, unfolded value) of each header line, in message order."""
-        return tuple(zip(self._names, map(str.strip, self._values), strict=True))
+        return tuple([(name, value.strip()) for name, value in self._lines])
 
     pai = _lazy(
         _list,
@@ -531,8 +531,8 @@ def _parse_start_line(line: str) -> tuple[str | None, str | None, int | None]:
     return parts[0], parts[1], None
 
 
-def _header_lines(lines: list[str]) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """(canonical names, unfolded values) of the header lines, line by line: continuation
+def _header_lines(lines: list[str]) -> list[tuple[str, str]]:
+    """(canonical name, unfolded value) of each header line, line by line: continuation
     lines, names with white space around them and lines that are not header lines."""
     names: list[str] = []
     values: list[str] = []
@@ -551,7 +551,7 @@ def _header_lines(lines: list[str]) -> tuple[tuple[str, ...], tuple[str, ...]]:
             raise SipMessageError("sip_malformed", f"not a header line: {line[:80]!r}")
         names.append(canonical_header_name(name))
         values.append(line[colon + 1 :].strip())
-    return tuple(names), tuple(values)
+    return list(zip(names, values, strict=True))
 
 
 def parse_sip_message(data: str | bytes) -> SipMessage:
@@ -600,12 +600,13 @@ def parse_sip_message(data: str | bytes) -> SipMessage:
         raise SipMessageError("sip_malformed", "empty message")
     start = _parse_start_line(start_line)
     if eol < 0:
-        return SipMessage._parsed(start_line, start, (), ())
+        return SipMessage._parsed(start_line, start, (), {})
     # the usual message: every line a plain "Name: value" line (no continuation lines),
     # read with one regular expression; else line by line
     pairs = _HEADER_LINE.findall(head, eol)
     if len(pairs) != head.count("\n") - head.endswith("\n"):
-        return SipMessage._parsed(start_line, start, *_header_lines(head.split("\n")[1:]))
+        lines = _header_lines(head.split("\n")[1:])
+        return SipMessage._parsed(start_line, start, lines, dict(reversed(lines)))
     return _from_pairs(start_line, start, pairs)
 
 
@@ -640,11 +641,8 @@ def _from_pairs(
 ) -> SipMessage:
     """The message of a start line and its header lines as ``(name, value)`` pairs (names
     as written, values not yet stripped)."""
-    if not pairs:
-        return SipMessage._parsed(start_line, start, (), ())
-    raw_names, values = zip(*pairs, strict=True)
-    try:
-        names = tuple(map(_NAME_CACHE.__getitem__, raw_names))
-    except KeyError:  # a name not seen before
-        names = tuple([canonical_header_name(name) for name in raw_names])
-    return SipMessage._parsed(start_line, start, names, values)
+    first = dict(reversed(pairs))  # the first value of each field
+    if not first.keys() <= _AS_WRITTEN:  # a name not in its canonical form (f, from ...)
+        pairs = [(canonical_header_name(name), value) for name, value in pairs]
+        first = dict(reversed(pairs))
+    return SipMessage._parsed(start_line, start, pairs, first)
