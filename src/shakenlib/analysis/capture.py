@@ -436,20 +436,23 @@ def _fast_segment(linktype: int, frame: bytes) -> Segment | None:
     head = (version_ihl & 15) << 2
     if fragment & 0x3FFF or head < 20:
         return None  # a fragment (reassembled on the general path) or a bad header
-    data = frame[at + head : at + total] if total else frame[at + head :]
+    # the IP payload is frame[start:end] (read in place: only the segment's payload is
+    # copied out)
+    start = at + head
+    end = min(at + total, len(frame)) if total else len(frame)
     if proto == 17:
-        if len(data) < 8:
+        if end - start < 8:
             return None
-        sport, dport = _PORTS.unpack_from(data)
-        return 17, src, dst, sport, dport, data[8:], 0, 0
+        sport, dport = _PORTS.unpack_from(frame, start)
+        return 17, src, dst, sport, dport, frame[start + 8 : end], 0, 0
     if proto == 6:
-        if len(data) < 20:
+        if end - start < 20:
             return None
-        sport, dport, seq, offset_flags = _TCP.unpack_from(data)
+        sport, dport, seq, offset_flags = _TCP.unpack_from(frame, start)
         offset = (offset_flags >> 12) << 2
         if offset < 20:
             return None
-        return 6, src, dst, sport, dport, data[offset:], seq, offset_flags & 0x1FF
+        return 6, src, dst, sport, dport, frame[start + offset : end], seq, offset_flags & 0x1FF
     return None
 
 
@@ -571,8 +574,9 @@ Frames = Iterator[tuple[float, bytes] | _Cut]
 # libpcap files with microsecond times, by magic number as written: the byte order of
 # their record headers (pcap-savefile(5); nanosecond and modified files are read by dpkt).
 _CLASSIC = {b"\xd4\xc3\xb2\xa1": "<", b"\xa1\xb2\xc3\xd4": ">"}
-#: Bytes of a libpcap file read at a time.
-CHUNK = 1 << 20
+#: Bytes of a libpcap file read at a time (larger blocks measured slower: each one is a
+#: fresh allocation, copied once more with the part of a record left from the last one).
+CHUNK = 1 << 18
 
 
 def _classic_frames(raw: IO[bytes], order: str) -> Frames:
