@@ -130,7 +130,16 @@ ParquetRow = tuple[Any, ...]
 
 def _layout(names: list[str], mapping: Mapping[str, str]) -> Layout | None:
     """The layout of a plain mapping over these columns, or ``None`` when rows are read
-    as dicts (dotted names, several Identity columns, pai/from/verdict/sip columns)."""
+    as dicts (dotted names, several Identity columns, pai/from/verdict/sip columns).
+
+    >>> layout = _layout(["note", "time", "orig", "identity"], {})
+    >>> layout.indices, layout.padded, layout.extra  # no dest, no call_id column: index 4
+    ((1, 2, 4, 3, 4), True, ((0, 'note'),))
+    >>> layout.fields(("n", 0, "12155550100", "a.b.c", None, layout))[:3]
+    (0, '12155550100', None)
+    >>> _layout(["time", "payload"], {"time": "time", "pai": "PAI"}) is None
+    True
+    """
     plan = _plan(tuple(mapping.items()))
     if not plan.plain or len(set(names)) != len(names):
         return None
