@@ -31,6 +31,22 @@ __all__ = ["canonical_tn", "tn_from_uri"]
 _DROP = str.maketrans("", "", "-.() \t")
 _TN_CHARS = re.compile(r"[0-9#*]+")
 
+# The usual shapes of a number in a From, To, P-Asserted-Identity or Request-URI value,
+# read by _usual_tn (RFC 3261 §25.1, RFC 3966 §3):
+#
+#     name-addr       = [ display-name ] LAQUOT addr-spec RAQUOT
+#     SIP-URI         = "sip:" [ userinfo ] hostport uri-parameters [ headers ]
+#     userinfo        = ( user / telephone-subscriber ) [ ":" password ] "@"
+#     telephone-uri   = "tel:" telephone-subscriber
+#     global-number   = global-number-digits *par
+#     global-number-digits = "+" *phonedigit DIGIT *phonedigit
+#
+# Here: the scheme sip/sips (user part digits, with or without "+", then "@") or tel (digits,
+# with or without "+", then ";" or the end), the whole value or in "<...>" without a
+# display name (then a ">" may end a tel number too).
+_USUAL = re.compile(r"(?:sips?:\+?([0-9]+)@|tel:\+?([0-9]+)(?:;|\Z))")
+_USUAL_BRACKETED = re.compile(r"<(?:sips?:\+?([0-9]+)@|tel:\+?([0-9]+)(?:[;>]|\Z))")
+
 
 def canonical_tn(value: str) -> str:
     """Canonicalise a telephone number per RFC 8224 §8.3.
@@ -109,6 +125,35 @@ def tn_from_uri(value: str) -> str | None:
     >>> tn_from_uri("Anonymous <sip:anonymous@anonymous.invalid>") is None
     True
     """
+    usual = _usual_tn(value)
+    if usual is not None:
+        return usual
+    return _tn_from_uri(value)
+
+
+def _usual_tn(value: str) -> str | None:
+    """:func:`tn_from_uri` for the usual shapes alone (see :data:`_USUAL`), without
+    splitting the value: ``None`` for any other shape (which may still carry a number).
+    Where it answers, it answers as :func:`_tn_from_uri` does.
+
+    >>> _usual_tn("<sip:+12155551212@192.0.2.10;user=phone>;tag=a1")
+    '12155551212'
+    >>> _usual_tn("sip:+12155551213@198.51.100.7;user=phone"), _usual_tn("<tel:+12155551214>")
+    ('12155551213', '12155551214')
+    >>> _usual_tn('"Alice" <sip:+12155551212@h>') is None  # a display name: not this shape
+    True
+    """
+    if value[:1] == "<":
+        match = _USUAL_BRACKETED.match(value)
+    elif "<" in value:  # the URI is in the "<...>" further on (_strip_display_name)
+        return None
+    else:
+        match = _USUAL.match(value)
+    return None if match is None else match.group(1) or match.group(2)
+
+
+def _tn_from_uri(value: str) -> str | None:
+    """:func:`tn_from_uri` for any value (the general path)."""
     try:
         uri = _strip_display_name(value)
         lower = uri[:5].lower()

@@ -1,23 +1,28 @@
-"""parse_sip_message reads the usual message with one regular expression: the result and
+"""parse_sip_message reads the usual message with one regular expression (its CRLF line
+ends as written) and reads each header field when it is first asked for: the result and
 the errors are those of the line-by-line reading it replaced (kept here as a reference)."""
 
 from __future__ import annotations
 
 import datetime
 import email.utils
+import pickle
 
+import attrs
 import pytest
 from hypothesis import example, given, settings, strategies as st
 
 from shakenlib.errors import SipMessageError
 from shakenlib.sip.message import (
-    _LISTS,
     SipMessage,
     _parse_start_line,
     canonical_header_name,
     parse_sip_message,
     split_header_list,
 )
+
+# Header fields whose value may be a comma-separated list that is split.
+_LISTS = frozenset({"P-Asserted-Identity", "Diversion", "History-Info"})
 
 
 def reference_parse(data: str | bytes) -> SipMessage:
@@ -88,6 +93,29 @@ def outcome(parse: object, data: str | bytes) -> object:
         return ("error", exc.code, exc.message)
 
 
+def reads_alike(data: str | bytes) -> None:
+    """parse_sip_message and the reference give the same message or the same error, and
+    the message answers alike whatever is asked first."""
+    got, want = outcome(parse_sip_message, data), outcome(reference_parse, data)
+    assert got == want
+    if not isinstance(want, SipMessage):
+        return
+    assert isinstance(got, SipMessage)
+    # a fresh message, its lazy parts read in another order than == reads them
+    fresh = parse_sip_message(data)
+    assert fresh.date_time() == want.date_time()
+    assert fresh.dest_tns() == want.dest_tns()
+    assert fresh.orig_tns() == want.orig_tns()
+    assert fresh.header("from") == want.header("from")
+    assert fresh.history_info == want.history_info
+    assert fresh.headers == want.headers
+    assert repr(got) == repr(want)
+    assert hash(got) == hash(want)
+    again = pickle.loads(pickle.dumps(parse_sip_message(data)))
+    assert again == want
+    assert again.orig_tns() == want.orig_tns()
+
+
 _NAMES = st.sampled_from(
     [
         "From",
@@ -128,6 +156,10 @@ _VALUES = st.sampled_from(
         "\u2028y",
         '"D, J" <sip:1@h>',
         "é",
+        "a\rb",
+        "x\r",
+        "\r",
+        "<tel:+12155551212>;tag=9\r",
     ]
 )
 _BREAKS = st.sampled_from(["\r\n", "\n", "\r", "\r\n\r\n", "\n\n", "\n ", "\r\n\t", "\n\n\n"])
@@ -167,9 +199,80 @@ def messages(draw: st.DrawFn) -> str:
 )
 @example("INVITE sip:a@b SIP/2.0\nX:\n")
 def test_parse_reads_as_the_line_by_line_reading(text: str) -> None:
-    assert outcome(parse_sip_message, text) == outcome(reference_parse, text)
-    data = text.encode("utf-8", errors="surrogatepass")
-    assert outcome(parse_sip_message, data) == outcome(reference_parse, data)
+    reads_alike(text)
+    reads_alike(text.encode("utf-8", errors="surrogatepass"))
+
+
+_INVITE_HEADERS = [
+    ("Via", "v", "SIP/2.0/UDP 192.0.2.10:5060;branch=z9hG4bK1"),
+    ("Max-Forwards", None, "70"),
+    ("From", "f", "<sip:+13037775837@192.0.2.10;user=phone>;tag=a1"),
+    ("To", "t", "<sip:+17065514440@198.51.100.7;user=phone>"),
+    ("Call-ID", "i", "000001@pbx.example.invalid"),
+    ("CSeq", None, "1 INVITE"),
+    ("Date", None, "Sun, 01 Jun 2025 00:00:58 GMT"),
+    ("P-Asserted-Identity", None, '"A, B" <sip:+13037775837@h>, <tel:+13037775837>'),
+    ("Identity", "y", "eyJh.eyJh.sig;info=<https://cr.example/c.pem>;alg=ES256;ppt=shaken"),
+    ("Identity", "y", "eyJi.eyJi.sig;info=<https://cr.example/d.pem>;ppt=div"),
+    ("Diversion", None, "<sip:+17065514441@h>;reason=unconditional"),
+    ("History-Info", None, "<sip:+17065514442@h>;index=1"),
+    ("Contact", "m", "<sip:gw@192.0.2.10:5060>"),
+    ("Content-Type", "c", "application/sdp"),
+    ("Content-Length", "l", "0"),
+]
+
+
+@st.composite
+def invites(draw: st.DrawFn) -> bytes:
+    """INVITEs as they come over the wire, and as they are varied: long or compact names
+    in any case, white space around names and values, folded lines, repeated fields, LF
+    or lone CR line ends, no blank line, a body, bytes that are not UTF-8."""
+    start = st.sampled_from(["INVITE sip:+17065514440@h;user=phone SIP/2.0", "BYE x SIP/2.0"])
+    lines = [draw(start)]
+    for name, compact, value in draw(st.lists(st.sampled_from(_INVITE_HEADERS), max_size=14)):
+        spelled = draw(st.sampled_from([name, name, name.lower(), name.upper(), compact or name]))
+        gap = draw(st.sampled_from([" ", " ", "", "\t", "  "]))
+        before = draw(st.sampled_from(["", "", "", " ", "\t"]))
+        line = f"{spelled}{before}:{gap}{value}"
+        if draw(st.integers(0, 9)) == 0:  # a folded line (obsolete line folding)
+            line += draw(st.sampled_from(["\r\n ", "\r\n\t", "\n  "])) + "more"
+        lines.append(line)
+    ends = draw(st.sampled_from(["\r\n", "\r\n", "\r\n", "\n", "mixed"]))
+    out = ""
+    for line in lines:
+        end = ends if ends != "mixed" else draw(st.sampled_from(["\r\n", "\n", "\r"]))
+        out += line + end
+    out += draw(st.sampled_from(["\r\n", "\r\n", "", "\n"]))
+    out += draw(st.sampled_from(["", "v=0\r\no=- 1 1 IN IP4 h\r\n", "From: body\r\n"]))
+    data = draw(st.sampled_from(["", "", "\r\n\r\n", "\n"])) + out
+    raw = data.encode()
+    if draw(st.integers(0, 5)) == 0:  # a byte that is not UTF-8 somewhere
+        at = draw(st.integers(0, len(raw)))
+        raw = raw[:at] + draw(st.sampled_from([b"\xff", b"\xe2\x82", b"\xc3"])) + raw[at:]
+    return raw
+
+
+@settings(max_examples=1500, deadline=None)
+@given(invites())
+def test_invites_read_as_the_line_by_line_reading(data: bytes) -> None:
+    reads_alike(data)
+    reads_alike(data.decode("utf-8", "replace"))
+
+
+def test_a_message_built_with_its_fields_equals_the_parsed_one() -> None:
+    data = (
+        "INVITE sip:+12155551213@h SIP/2.0\r\nf: <sip:+12155551212@h>\r\n"
+        "P-Asserted-Identity: <tel:+1215>, <tel:+1216>\r\ny: a.b.c\r\n\r\n"
+    )
+    parsed = parse_sip_message(data)
+    built = reference_parse(data)
+    assert built == parsed
+    assert built.orig_tns() == parsed.orig_tns() == ("1215", "1216")
+    assert SipMessage(*(getattr(parsed, name) for name in SipMessage.__match_args__)) == built
+    with pytest.raises(attrs.exceptions.FrozenInstanceError):
+        parsed.to = "x"  # type: ignore[misc]
+    with pytest.raises(attrs.exceptions.FrozenInstanceError):
+        del parsed.start_line
 
 
 @pytest.mark.parametrize(

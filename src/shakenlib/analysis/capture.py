@@ -2,10 +2,12 @@
 
 ``dpkt`` (the ``pcap`` extra: ``pip install "shakenlib[pcap]"``) reads the file formats
 and the link, IP, UDP and TCP headers; this module puts the SIP messages back together.
-The usual frame (Ethernet, maybe VLAN-tagged, or raw IP, carrying an unfragmented IPv4
-UDP or TCP segment) is decoded with :mod:`struct` instead, to the same values
-(:func:`_fast_segment`); a UDP datagram that does not start with ``INVITE`` is dropped
-before any parsing. What is read:
+The usual file (libpcap with microsecond times) has its packet records read with
+:mod:`struct` in large blocks (:func:`_classic_frames`), and the usual frame (Ethernet,
+maybe VLAN-tagged, or raw IP, carrying an unfragmented IPv4 UDP or TCP segment) decoded
+with :mod:`struct` (:func:`_fast_segment`), both to the same values as dpkt's reading; a
+UDP datagram that does not start with ``INVITE`` is dropped before any parsing. What is
+read:
 
 * link layers: Ethernet (with 802.1Q/802.1ad VLAN tags), Linux cooked capture (SLL and
   SLL2), raw IP, BSD loopback;
@@ -434,20 +436,23 @@ def _fast_segment(linktype: int, frame: bytes) -> Segment | None:
     head = (version_ihl & 15) << 2
     if fragment & 0x3FFF or head < 20:
         return None  # a fragment (reassembled on the general path) or a bad header
-    data = frame[at + head : at + total] if total else frame[at + head :]
+    # the IP payload is frame[start:end] (read in place: only the segment's payload is
+    # copied out)
+    start = at + head
+    end = min(at + total, len(frame)) if total else len(frame)
     if proto == 17:
-        if len(data) < 8:
+        if end - start < 8:
             return None
-        sport, dport = _PORTS.unpack_from(data)
-        return 17, src, dst, sport, dport, data[8:], 0, 0
+        sport, dport = _PORTS.unpack_from(frame, start)
+        return 17, src, dst, sport, dport, frame[start + 8 : end], 0, 0
     if proto == 6:
-        if len(data) < 20:
+        if end - start < 20:
             return None
-        sport, dport, seq, offset_flags = _TCP.unpack_from(data)
+        sport, dport, seq, offset_flags = _TCP.unpack_from(frame, start)
         offset = (offset_flags >> 12) << 2
         if offset < 20:
             return None
-        return 6, src, dst, sport, dport, data[offset:], seq, offset_flags & 0x1FF
+        return 6, src, dst, sport, dport, frame[start + offset : end], seq, offset_flags & 0x1FF
     return None
 
 
@@ -533,6 +538,8 @@ def read_capture(path: str | os.PathLike[str]) -> Iterator[RawItem]:
     dpkt = _dpkt()
     name = os.fspath(path)
     with open(name, "rb") as raw:
+        magic = raw.read(4)
+        raw.seek(0)
         handle = _Guard(raw)
         try:
             reader = dpkt.pcap.UniversalReader(handle)
@@ -545,21 +552,80 @@ def read_capture(path: str | os.PathLike[str]) -> Iterator[RawItem]:
                 f"{name}: link type {linktype} is not read (Ethernet, "
                 "Linux cooked capture, raw IP and loopback are)",
             )
-        yield from _calls(dpkt, reader, handle, linktype, name)
+        order = _CLASSIC.get(magic)
+        frames = (
+            _classic_frames(raw, order)  # dpkt read the file header: the packets follow
+            if order is not None
+            else _dpkt_frames(dpkt, reader, handle)
+        )
+        yield from _calls(dpkt, frames, linktype)
 
 
-def _calls(
-    dpkt: Any,
-    reader: Any,
-    handle: _Guard,
-    linktype: int,
-    name: str,
-) -> Iterator[RawItem]:
-    streams: collections.OrderedDict[tuple[bytes, int, bytes, int], SipStream] = (
-        collections.OrderedDict()
-    )
-    seen: collections.OrderedDict[tuple[bytes, bytes], None] = collections.OrderedDict()
-    fragments = _Fragments()
+@attrs.frozen
+class _Cut:
+    """Where a capture ends short: the item's line (a packet number) and the reason."""
+
+    line: int
+    reason: str
+
+
+Frames = Iterator[tuple[float, bytes] | _Cut]
+
+# libpcap files with microsecond times, by magic number as written: the byte order of
+# their record headers (pcap-savefile(5); nanosecond and modified files are read by dpkt).
+_CLASSIC = {b"\xd4\xc3\xb2\xa1": "<", b"\xa1\xb2\xc3\xd4": ">"}
+#: Bytes of a libpcap file read at a time (larger blocks measured slower: each one is a
+#: fresh allocation, copied once more with the part of a record left from the last one).
+CHUNK = 1 << 18
+
+
+def _classic_frames(raw: IO[bytes], order: str) -> Frames:
+    """The ``(time, frame)`` of each packet of a libpcap file with microsecond times, read
+    in :data:`CHUNK` blocks from after its file header; a :class:`_Cut` where it ends
+    short: what :func:`_dpkt_frames` gives for the file (dpkt's reading). pcap-savefile(5)::
+
+        record        = record header, incl_len bytes of the frame
+        record header = ts_sec(32) ts_usec(32) incl_len(32) orig_len(32)  ; file byte order
+    """
+    unpack = struct.Struct(order + "IIII").unpack_from
+    size = os.fstat(raw.fileno()).st_size
+    offset = raw.tell()  # the file offset of data[0]
+    data = b""
+    at = number = 0
+    while True:
+        if len(data) - at < 16:
+            offset += at
+            data = data[at:] + raw.read(max(CHUNK, 16))
+            at = 0
+            if len(data) < 16:
+                if data:  # part of a record header (dpkt: NeedData)
+                    yield _Cut(
+                        number,
+                        f"capture cut short or corrupt after packet {number}: "
+                        f"got {len(data)}, 16 needed at least",
+                    )
+                return
+        seconds, micro, length, _ = unpack(data, at)
+        start = at + 16
+        end = start + length
+        if end > len(data):
+            if offset + end > size:  # the frame runs past the end of the file
+                yield _Cut(number + 1, f"capture cut short in packet {number + 1}")
+                return
+            offset += at
+            data = data[at:] + raw.read(max(CHUNK, end - len(data)))
+            start, end, at = start - at, end - at, 0
+            if end > len(data):  # pragma: no cover - the file shrank while read
+                yield _Cut(number + 1, f"capture cut short in packet {number + 1}")
+                return
+        number += 1
+        yield seconds + micro / 1e6, data[start:end]
+        at = end
+
+
+def _dpkt_frames(dpkt: Any, reader: Any, handle: _Guard) -> Frames:
+    """The ``(time, frame)`` of each packet dpkt's reader reads (pcapng, nanosecond and
+    modified libpcap files); a :class:`_Cut` where the file ends short or is corrupt."""
     number = 0
     iterator = iter(reader)
     while True:
@@ -568,18 +634,31 @@ def _calls(
             ts, frame = next(iterator)
         except StopIteration:
             if handle.truncated:
-                yield number, _Unreadable(f"capture cut short after packet {number}")
-            break
+                yield _Cut(number, f"capture cut short after packet {number}")
+            return
         except (dpkt.UnpackError, ValueError, struct.error) as exc:
-            yield (
-                number,
-                _Unreadable(f"capture cut short or corrupt after packet {number}: {exc}"[:200]),
-            )
-            break
+            yield _Cut(number, f"capture cut short or corrupt after packet {number}: {exc}"[:200])
+            return
         number += 1
         if handle.truncated:
-            yield number, _Unreadable(f"capture cut short in packet {number}")
+            yield _Cut(number, f"capture cut short in packet {number}")
+            return
+        yield float(ts), frame
+
+
+def _calls(dpkt: Any, frames: Frames, linktype: int) -> Iterator[RawItem]:
+    streams: collections.OrderedDict[tuple[bytes, int, bytes, int], SipStream] = (
+        collections.OrderedDict()
+    )
+    seen: collections.OrderedDict[tuple[bytes, bytes], None] = collections.OrderedDict()
+    fragments = _Fragments()
+    number = 0
+    for item in frames:
+        if type(item) is _Cut:
+            yield item.line, _Unreadable(item.reason)
             break
+        ts, frame = item  # type: ignore[misc]  # not a _Cut
+        number += 1
         decoded = _fast_segment(linktype, frame)
         if decoded is None:
             try:
@@ -598,7 +677,7 @@ def _calls(
                 continue
             yield (
                 number,
-                Captured(float(ts), payload, _endpoint(src_ip, sport), _endpoint(dst_ip, dport)),
+                Captured(ts, payload, _endpoint(src_ip, sport), _endpoint(dst_ip, dport)),
             )
             continue
         flow = (src_ip, sport, dst_ip, dport)
@@ -614,7 +693,7 @@ def _calls(
         if flags & _SYN:
             stream.syn(seq)
         if payload:
-            for when, first, message in stream.add(seq, payload, float(ts), number):
+            for when, first, message in stream.add(seq, payload, ts, number):
                 key = _initial_invite(message)
                 if key is None or _seen(seen, key):
                     continue

@@ -1,11 +1,18 @@
 """Parquet in and out (the ``parquet`` extra: ``pip install "shakenlib[parquet]"``).
 
-Reading: a Parquet file is read one row group at a time (bounded memory), each row
-mapped to a call record with the same column mapping as CSV
-(:func:`shakenlib.analysis.records.parse_mapping`); nested (struct) columns are reached with
-dotted names. A table with a ``payload`` column and no ``identity`` column, as the
-Homer/HEPop capture server writes (``timestamp``, ``rcinfo``, ``payload``), is read as
-SIP: each payload is a whole SIP message and its time the ``timestamp`` column.
+Reading: a Parquet file is read one row group at a time (bounded memory: a batch of
+:data:`BATCH_ROWS` rows at a time), each row mapped to a call record with the same column
+mapping as CSV (:func:`shakenlib.analysis.records.parse_mapping`); nested (struct) columns
+are reached with dotted names. A table with a ``payload`` column and no ``identity``
+column, as the Homer/HEPop capture server writes (``timestamp``, ``rcinfo``, ``payload``),
+is read as SIP: each payload is a whole SIP message and its time the ``timestamp`` column.
+
+A batch is read column by column (each column one list of Python values), not row by
+row. With a plain mapping (one column per field, no dotted names, no ``pai``/``from``/
+verdict/``sip`` columns) a row is a :data:`ParquetRow`: its values followed by the
+file's :class:`Layout`, which says once for all rows which value is which field; other
+rows are dicts of column name and value. A UTC timestamp time column is read as its integers'
+UTC times, not through time-zone objects.
 
 Writing: :func:`write_results` writes ``verify-batch`` results with the schema
 :data:`RESULT_SCHEMA` documents (one row per record, unreadable records included).
@@ -15,14 +22,26 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import operator
 import os
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from itertools import repeat
 from typing import Any
 
-from shakenlib.analysis.records import RawItem, missing_extra
+import attrs
+
+from shakenlib.analysis.records import RawItem, _plan, missing_extra
 from shakenlib.errors import UsageError
 
-__all__ = ["RESULT_COLUMNS", "ResultWriter", "read_rows", "sip_columns", "write_results"]
+__all__ = [
+    "RESULT_COLUMNS",
+    "Layout",
+    "ParquetRow",
+    "ResultWriter",
+    "read_rows",
+    "sip_columns",
+    "write_results",
+]
 
 #: Rows per batch read from a row group (a row group is read piece by piece).
 BATCH_ROWS = 4096
@@ -77,13 +96,127 @@ def sip_columns(names: Iterable[str], mapping: Mapping[str, str]) -> bool:
     )
 
 
+@attrs.frozen
+class Layout:
+    """Where a plain mapping's fields are in the rows of one Parquet file, and the other
+    columns (kept as :attr:`CallRecord.extra
+    <shakenlib.analysis.records.CallRecord.extra>`)."""
+
+    #: The time column's name (for the error of a row without a time).
+    time_column: str
+    #: Index of the time column.
+    time: int
+    #: Indices of the values of time, orig, dest, identity and call_id. A field whose
+    #: column the file lacks reads a null added after the columns (see :attr:`padded`).
+    indices: tuple[int, int, int, int, int]
+    #: Whether each row's values end with that null.
+    padded: bool
+    #: (index, name) of every column no field reads, in file order.
+    extra: tuple[tuple[int, str], ...]
+    #: The values of (time, orig, dest, identity, call_id) of a row's values.
+    fields: Callable[[tuple[Any, ...]], tuple[Any, Any, Any, Any, Any]] = attrs.field(
+        init=False, eq=False, repr=False
+    )
+
+    def __attrs_post_init__(self) -> None:
+        object.__setattr__(self, "fields", operator.itemgetter(*self.indices))
+
+
+#: One row of a Parquet file read with a plain mapping: its values in column order (and a
+#: null if the layout is :attr:`~Layout.padded`), then the file's :class:`Layout`. A plain
+#: tuple, built for a whole batch at once.
+ParquetRow = tuple[Any, ...]
+
+
+def _layout(names: list[str], mapping: Mapping[str, str]) -> Layout | None:
+    """The layout of a plain mapping over these columns, or ``None`` when rows are read
+    as dicts (dotted names, several Identity columns, pai/from/verdict/sip columns).
+
+    >>> layout = _layout(["note", "time", "orig", "identity"], {})
+    >>> layout.indices, layout.padded, layout.extra  # no dest, no call_id column: index 4
+    ((1, 2, 4, 3, 4), True, ((0, 'note'),))
+    >>> layout.fields(("n", 0, "12155550100", "a.b.c", None, layout))[:3]
+    (0, '12155550100', None)
+    >>> _layout(["time", "payload"], {"time": "time", "pai": "PAI"}) is None
+    True
+    """
+    plan = _plan(tuple(mapping.items()))
+    if not plan.plain or len(set(names)) != len(names):
+        return None
+    index = {name: i for i, name in enumerate(names)}
+    columns = (plan.time, plan.orig, plan.dest, plan.identity[0], plan.call_id)
+    null = len(names)  # the index of the null after the columns
+    time, orig, dest, identity, call_id = (index.get(column, null) for column in columns)
+    return Layout(
+        time_column=plan.time,
+        time=time,
+        indices=(time, orig, dest, identity, call_id),
+        padded=not all(column in index for column in columns),
+        extra=tuple((i, name) for i, name in enumerate(names) if name not in plan.used),
+    )
+
+
+# Time zones of a timestamp column whose values are read as UTC times from their integers
+# (Parquet and Arrow store a zoned timestamp as UTC), and microseconds per unit (the units
+# datetime holds exactly).
+_UTC_ZONES = frozenset({"UTC", "+00:00", "Z", "Etc/UTC"})
+_MICROSECONDS = {"s": 1_000_000, "ms": 1000, "us": 1}
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+
+
+def _utc_times(pa: Any, column: Any) -> list[dt.datetime] | None:
+    """The values of a UTC timestamp column without nulls as UTC datetimes (tzinfo
+    ``datetime.UTC``): the times the records get from them, computed from the integers
+    Arrow holds, without making a zoned datetime for each. ``None`` for any other column
+    and for one whose times a datetime cannot hold (read as any column, which says so)."""
+    kind = column.type
+    if not (
+        pa.types.is_timestamp(kind)
+        and kind.tz in _UTC_ZONES
+        and kind.unit in _MICROSECONDS
+        and not column.null_count
+    ):
+        return None
+    import pyarrow.compute as pc
+
+    try:
+        try:  # whole seconds (the usual call time): a safe cast to seconds keeps them all
+            seconds = column.cast(pa.timestamp("s", tz=kind.tz)).cast(pa.int64())
+            return list(map(dt.datetime.fromtimestamp, seconds.to_pylist(), repeat(dt.UTC)))
+        except pa.ArrowInvalid:  # a fraction of a second somewhere: from microseconds
+            micro = pc.multiply_checked(column.cast(pa.int64()), _MICROSECONDS[kind.unit])
+            offsets = map(dt.timedelta, repeat(0), repeat(0), micro.to_pylist())
+            return list(map(_EPOCH.__add__, offsets))  # exact: integers of microseconds
+    except (OverflowError, OSError, ValueError, pa.ArrowException):
+        return None
+
+
+def _batch_rows(pa: Any, batch: Any, layout: Layout | None) -> list[Any]:
+    """The rows of a record batch: :data:`ParquetRow` with a layout, else dicts. Each
+    column is turned into Python values in one step."""
+    columns = batch.columns
+    if layout is None:
+        names = batch.schema.names
+        values = [column.to_pylist() for column in columns]
+        return [dict(zip(names, row, strict=True)) for row in zip(*values, strict=True)]
+    times = _utc_times(pa, columns[layout.time])
+    values = [
+        times if i == layout.time and times is not None else column.to_pylist()
+        for i, column in enumerate(columns)
+    ]
+    if layout.padded:
+        values.append([None] * batch.num_rows)
+    return list(zip(*values, repeat(layout)))  # the rows' values, then the layout
+
+
 def read_rows(path: str | os.PathLike[str], mapping: Mapping[str, str]) -> Iterator[RawItem]:
-    """``(row number, row dict)`` items of a Parquet file, one row group at a time.
+    """``(row number, row)`` items of a Parquet file, one row group at a time: a row is a
+    :data:`ParquetRow` (a plain mapping) or a dict of column name and value.
 
     Raises :class:`~shakenlib.errors.UsageError` naming the file when it is not Parquet
     or lacks a mapped column (or the time column).
     """
-    _, pq = _pyarrow()
+    pa, pq = _pyarrow()
     name = os.fspath(path)
     try:
         handle = pq.ParquetFile(name)
@@ -112,13 +245,14 @@ def read_rows(path: str | os.PathLike[str], mapping: Mapping[str, str]) -> Itera
             f"{name}: no column {', '.join(map(repr, missing))} in "
             f"this Parquet file (columns: {', '.join(names)[:200]})",
         )
+    layout = None if as_sip else _layout(names, mapping)
     row = 0
     try:
         for group in range(handle.num_row_groups):
             for batch in handle.iter_batches(batch_size=BATCH_ROWS, row_groups=[group]):
-                for values in batch.to_pylist():
-                    row += 1
-                    yield row, values
+                rows = _batch_rows(pa, batch, layout)
+                yield from enumerate(rows, row + 1)
+                row += len(rows)
     except OSError:
         raise
     except Exception as exc:  # a corrupt page: keep what was read

@@ -60,7 +60,7 @@ import stat
 import zoneinfo
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import attrs
 
@@ -70,6 +70,9 @@ from shakenlib.findings import Finding
 from shakenlib.sip.message import SipMessage, parse_sip_message
 from shakenlib.timeutil import parse_time
 from shakenlib.tn import _strip_display_name, canonical_tn, tn_from_uri
+
+if TYPE_CHECKING:
+    from shakenlib.analysis.parquet import Layout, ParquetRow
 
 __all__ = [
     "FIELDS",
@@ -180,7 +183,8 @@ class UnreadableRecord:
 
 
 #: One unit of raw input: (line number, raw value). The raw value is a JSON Lines line
-#: (str), a CSV row (list of str), a SIP message (bytes), a Parquet row (dict), a
+#: (str), a CSV row (list of str), a SIP message (bytes), a Parquet row
+#: (:data:`~shakenlib.analysis.parquet.ParquetRow`, or a dict of its columns), a
 #: captured SIP message (:class:`shakenlib.analysis.capture.Captured`) or, in a directory, an
 #: :class:`InFile` naming the file it came from. Picklable, so batches of raw items can
 #: be parsed in worker processes.
@@ -490,13 +494,82 @@ def _from_mapping(
         )
         call_id = _get(row, plan.call_id)
         dest_value = _get(row, plan.dest)
+    fields = _record_fields(
+        line,
+        time,
+        plan.time,
+        orig_value,
+        dest_value,
+        identity,
+        call_id,
+        ()
+        if row.keys() <= plan.used
+        else tuple([(k, v) for k, v in row.items() if k not in plan.used]),
+        source,
+        zone,
+        country_code,
+    )
+    if not plan.plain:
+        for field, column in (("upstream_verstat", plan.verstat), ("upstream_attest", plan.attest)):
+            if column is not None:
+                value = _get(row, column)
+                fields[field] = None if _blank(value) else str(value).strip()
+    return build(CallRecord, fields)
+
+
+def _from_parquet_row(
+    line: int,
+    row: ParquetRow,
+    source: str | None,
+    zone: dt.tzinfo | None,
+    country_code: str | None,
+) -> CallRecord:
+    """The record of a Parquet row read with a plain mapping: the values of a plain
+    mapping's columns, by their indices in the file's layout (as :func:`_from_mapping`
+    reads them from a dict of the row)."""
+    layout: Layout = row[-1]
+    time, orig, dest, identity, call_id = layout.fields(row)
+    return build(
+        CallRecord,
+        _record_fields(
+            line,
+            time,
+            layout.time_column,
+            orig,
+            dest,
+            _identities(identity),
+            call_id,
+            tuple([(name, row[i]) for i, name in layout.extra]) if layout.extra else (),
+            source,
+            zone,
+            country_code,
+        ),
+    )
+
+
+def _record_fields(
+    line: int,
+    time: Any,
+    time_column: str,
+    orig_value: Any,
+    dest_value: Any,
+    identity: tuple[str, ...],
+    call_id: Any,
+    extra: tuple[tuple[str, Any], ...],
+    source: str | None,
+    zone: dt.tzinfo | None,
+    country_code: str | None,
+) -> dict[str, Any]:
+    """The fields of a call record from the values a row holds for them."""
     if time is None or time == "":
-        raise ValueError(f"missing time (column {plan.time!r})")
+        raise ValueError(f"missing time (column {time_column!r})")
     findings: list[Finding] = []
-    fields = {
+    return {
         "line": line,
         "time": parse_time(time)
         if zone is None and type(time) is str
+        else time
+        if type(time) is dt.datetime and time.tzinfo is dt.UTC  # read as UTC already
         else _record_time(time, zone),
         # canonical 11-digit NANP numbers, the usual case, need no more work
         "orig": orig_value
@@ -519,9 +592,7 @@ def _from_mapping(
         else _number(dest_value, country_code, "dest", findings),
         "identity": identity,
         "call_id": str(call_id) if call_id is not None and call_id != "" else None,
-        "extra": ()
-        if row.keys() <= plan.used
-        else tuple([(k, v) for k, v in row.items() if k not in plan.used]),
+        "extra": extra,
         "sip": None,
         "source": source,
         "src": None,
@@ -530,12 +601,6 @@ def _from_mapping(
         "upstream_attest": None,
         "findings": tuple(findings),
     }
-    if not plan.plain:
-        for field, column in (("upstream_verstat", plan.verstat), ("upstream_attest", plan.attest)):
-            if column is not None:
-                value = _get(row, column)
-                fields[field] = None if _blank(value) else str(value).strip()
-    return build(CallRecord, fields)
 
 
 def _sip_from_row(
@@ -981,7 +1046,7 @@ class RecordSource:
         line, raw = item
         if isinstance(raw, InFile):
             return self._parse_as(raw.fmt, line, raw.raw, raw.path, raw.header)
-        return self._parse_as(self.format, line, raw, self.name, self.csv_header)
+        return self._parse_as(self.fmt or self.format, line, raw, self.name, self.csv_header)
 
     def _parse_as(
         self, fmt: str, line: int, raw: Any, name: str | None, header: tuple[str, ...] | None
@@ -1013,6 +1078,8 @@ class RecordSource:
                     line, dict(zip(header, raw, strict=True)), self.mapping, name, zone, cc
                 )
             if fmt == "parquet":
+                if isinstance(raw, tuple):  # a ParquetRow: read by the file's layout
+                    return _from_parquet_row(line, raw, name, zone, cc)
                 mapping = _row_mapping(tuple(raw), tuple(self.mapping.items()))
                 return _from_mapping(line, raw, mapping, name, zone, cc)
             if fmt == "pcap":

@@ -20,6 +20,8 @@ from __future__ import annotations
 import datetime
 import email.utils
 import re
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, Generic, TypeVar, overload
 
 import attrs
 
@@ -66,11 +68,24 @@ _SPELLING: dict[str, str] = {
     "sip-if-match": "SIP-If-Match",
 }
 _NAME_CACHE: dict[str, str] = {}
+# Names that are their own canonical form, as most messages write them (From, Call-ID ...).
+_AS_WRITTEN: set[str] = set()
 
-# A header line as most messages write it (after the line break before it): a name of
-# visible characters (no colon), maybe spaces or tabs, a colon and the value. Such a line
-# reads the same as in _header_lines.
+# RFC 3261 §7.3.1 / §25.1: a header line is
+#
+#     message-header   = header-name HCOLON header-value CRLF
+#     header-name      = token
+#     token            = 1*(alphanum / "-" / "." / "!" / "%" / "*" / "_" / "+" / "`" / "'" / "~")
+#     HCOLON           = *( SP / HTAB ) ":" SWS
+#     SWS              = [LWS]
+#     LWS              = [*WSP CRLF] 1*WSP          ; a line break in LWS folds the line
+#
+# The lenient reading here takes any visible characters but the colon as a name. A line
+# written that way, after the line break before it, reads the same as in _header_lines; a
+# message whose every header line is such a line is read with one of these expressions:
+# line ends LF, or CRLF (the CR before each LF is checked, a lone CR is not taken).
 _HEADER_LINE = re.compile(r"\n([!-9;-~]+)[ \t]*:[ \t]*([^\n]*)")
+_HEADER_LINE_CRLF = re.compile(r"\n([!-9;-~]+)[ \t]*:[ \t]*([^\n]*)\r(?=\n)")
 
 # RFC 7231 §7.1.1.1 IMF-fixdate with a four-digit year from 1000 (RFC 3261 §20.17 SIP-date):
 # what SipMessage.date_time reads without email.utils, with the same result.
@@ -81,9 +96,13 @@ _IMF_FIXDATE = re.compile(
     + "|".join(_MONTH_NAMES)
     + r") ([1-9][0-9]{3}) ([0-9]{2}):([0-9]{2}):([0-9]{2}) GMT"
 )
+# Date values read before (they repeat: every call of the same second has the same one).
+_DATES: dict[str, datetime.datetime | None] = {}
+_MAX_DATES = 4096
 
-# Header fields whose value may be a comma-separated list that we split.
-_LISTS = frozenset({"P-Asserted-Identity", "Diversion", "History-Info"})
+_T = TypeVar("_T")
+_new = object.__new__
+_setattr = object.__setattr__
 
 
 def canonical_header_name(name: str) -> str:
@@ -103,6 +122,8 @@ def canonical_header_name(name: str) -> str:
         result = "-".join(part.capitalize() for part in lower.split("-"))
     if len(_NAME_CACHE) < 4096:
         _NAME_CACHE[name] = result
+        if result == name:
+            _AS_WRITTEN.add(name)
     return result
 
 
@@ -152,27 +173,221 @@ def split_header_list(value: str) -> list[str]:
     return [p for p in (part.strip() for part in split_outside(value, ",")) if p]
 
 
-@attrs.frozen
+class _lazy(Generic[_T]):  # a decorator, like functools.cached_property
+    """A value read from the message on first use, ``func(message, *args)``, and kept in
+    the instance ``__dict__``, which then answers every later lookup (this is a non-data
+    descriptor). As ``functools.cached_property`` (without its lock, Python 3.11)."""
+
+    def __init__(self, func: Callable[..., _T], *args: str, doc: str | None = None) -> None:
+        self.func = func
+        self.args = args
+        self.name = func.__name__
+        self.__doc__ = doc or func.__doc__
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    @overload
+    def __get__(self, obj: None, owner: type | None = None) -> _lazy[_T]: ...
+    @overload
+    def __get__(self, obj: object, owner: type | None = None) -> _T: ...
+    def __get__(self, obj: object | None, owner: type | None = None) -> _T | _lazy[_T]:
+        if obj is None:
+            return self
+        value = obj.__dict__[self.name] = self.func(obj, *self.args)
+        return value
+
+
+# What the header fields of a parsed message are read with, from its header lines:
+# (canonical name, value as written) pairs, SipMessage._lines.
+def _strip(value: str | None) -> str | None:
+    return None if value is None else value.strip()
+
+
+def _every(lines: Sequence[tuple[str, str]], name: str) -> tuple[str, ...]:
+    """Every value of a header field, in order."""
+    return tuple([value.strip() for n, value in lines if n == name])
+
+
+def _list(message: SipMessage, name: str) -> tuple[str, ...]:
+    """Every element of a header field whose value is a comma-separated list, in order
+    (RFC 3261 §7.3.1: several lines of such a field are one list)."""
+    values = _every(message._lines, name)
+    return tuple([item for value in values for item in split_header_list(value)])
+
+
+# The comma-list fields of SipMessage: (attribute, header name).
+_LIST_FIELDS = (
+    ("pai", "P-Asserted-Identity"),
+    ("diversion", "Diversion"),
+    ("history_info", "History-Info"),
+)
+
+
 class SipMessage:
-    """A parsed SIP request or response (start line and header fields)."""
+    """A parsed SIP request or response (start line and header fields): frozen, compared
+    and hashed by its fields.
+
+    :func:`parse_sip_message` reads the start line and cuts the header block into lines
+    once, keeping each line's canonical name and value as written. The single-valued
+    fields and ``identity`` are looked up there at once (a lookup by name); the rest is
+    made only when first asked for, then kept: ``headers`` (every line, unfolded),
+    the comma lists ``pai``, ``diversion`` and ``history_info`` (split), and what
+    :meth:`orig_tns`, :meth:`dest_tns` and :meth:`date_time` read. Built directly, every
+    field is given.
+
+    >>> m = parse_sip_message("INVITE sip:b@h SIP/2.0\\r\\nf: <sip:+12155551212@h>\\r\\n"
+    ...                       "P-Asserted-Identity: <tel:+1215>, <tel:+1216>\\r\\n\\r\\n")
+    >>> m.from_, m.pai, m.header("From")
+    ('<sip:+12155551212@h>', ('<tel:+1215>', '<tel:+1216>'), ('<sip:+12155551212@h>',))
+    """
+
+    __match_args__ = (
+        "start_line",
+        "method",
+        "request_uri",
+        "status_code",
+        "headers",
+        "identity",
+        "from_",
+        "to",
+        "pai",
+        "date",
+        "call_id",
+        "diversion",
+        "history_info",
+    )
 
     start_line: str
     method: str | None
     request_uri: str | None
     status_code: int | None
-    #: (canonical long name, unfolded value), in message order.
-    headers: tuple[tuple[str, str], ...]
     #: Every ``Identity`` / ``y`` header value, in order.
     identity: tuple[str, ...]
+    #: The first ``From`` / ``f`` value.
     from_: str | None
+    #: The first ``To`` / ``t`` value.
     to: str | None
-    #: Every P-Asserted-Identity value (comma lists split), in order.
-    pai: tuple[str, ...]
+    #: The first ``Date`` value.
     date: str | None
+    #: The first ``Call-ID`` / ``i`` value.
     call_id: str | None
-    diversion: tuple[str, ...]
-    history_info: tuple[str, ...]
+    # the header lines: (canonical name, value as written: unfolded, not stripped)
+    _lines: Sequence[tuple[str, str]]
 
+    def __init__(
+        self,
+        start_line: str,
+        method: str | None,
+        request_uri: str | None,
+        status_code: int | None,
+        headers: tuple[tuple[str, str], ...],
+        identity: tuple[str, ...],
+        from_: str | None,
+        to: str | None,
+        pai: tuple[str, ...],
+        date: str | None,
+        call_id: str | None,
+        diversion: tuple[str, ...],
+        history_info: tuple[str, ...],
+    ) -> None:
+        _setattr(
+            self,
+            "__dict__",
+            {
+                "start_line": start_line,
+                "method": method,
+                "request_uri": request_uri,
+                "status_code": status_code,
+                "headers": headers,
+                "identity": identity,
+                "from_": from_,
+                "to": to,
+                "pai": pai,
+                "date": date,
+                "call_id": call_id,
+                "diversion": diversion,
+                "history_info": history_info,
+                "_lines": headers,
+            },
+        )
+
+    @classmethod
+    def _parsed(
+        cls,
+        start_line: str,
+        start: tuple[str | None, str | None, int | None],
+        lines: Sequence[tuple[str, str]],
+        first: dict[str, str],
+    ) -> SipMessage:
+        """A parsed message: its header ``lines`` (canonical name, value as written) and
+        ``first``, the first value of each field by name. The single-valued fields and
+        the Identity values are looked up at once; the rest is read when asked for."""
+        message = _new(cls)
+        fields = {
+            "start_line": start_line,
+            "method": start[0],
+            "request_uri": start[1],
+            "status_code": start[2],
+            "identity": (
+                ((first["Identity"].strip(),) if "Identity" in first else ())
+                if len(first) == len(lines)  # each field once: the usual message
+                else _every(lines, "Identity")
+            ),
+            "from_": _strip(first.get("From")),
+            "to": _strip(first.get("To")),
+            "date": _strip(first.get("Date")),
+            "call_id": _strip(first.get("Call-ID")),
+            "_lines": lines,
+        }
+        for attribute, name in _LIST_FIELDS:
+            if name not in first:
+                fields[attribute] = ()  # nothing to split
+        _setattr(message, "__dict__", fields)
+        return message
+
+    # --- header fields, read when asked for -------------------------------------------
+    @_lazy
+    def headers(self) -> tuple[tuple[str, str], ...]:
+        """(canonical long name, unfolded value) of each header line, in message order."""
+        return tuple([(name, value.strip()) for name, value in self._lines])
+
+    pai = _lazy(
+        _list,
+        "P-Asserted-Identity",
+        doc="Every P-Asserted-Identity value (comma lists split), in order.",
+    )
+    diversion = _lazy(_list, "Diversion", doc="Every Diversion value (comma lists split).")
+    history_info = _lazy(
+        _list, "History-Info", doc="Every History-Info value (comma lists split), in order."
+    )
+
+    # --- a value object ------------------------------------------------------------------
+    def _fields(self) -> tuple[object, ...]:
+        return tuple([getattr(self, name) for name in _FIELDS])
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, SipMessage) or other.__class__ is not self.__class__:
+            return NotImplemented
+        return self._fields() == other._fields()
+
+    def __hash__(self) -> int:
+        return hash(self._fields())
+
+    def __repr__(self) -> str:
+        shown = ", ".join(f"{name}={getattr(self, name)!r}" for name in _FIELDS)
+        return f"SipMessage({shown})"
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise attrs.exceptions.FrozenInstanceError
+
+    def __delattr__(self, name: str) -> None:
+        raise attrs.exceptions.FrozenInstanceError
+
+    def __reduce__(self) -> tuple[Callable[[dict[str, Any]], SipMessage], tuple[object, ...]]:
+        return _restore, (dict(self.__dict__),)
+
+    # --- what a verifier reads ---------------------------------------------------------
     def header(self, name: str) -> tuple[str, ...]:
         """Every value of a header field (name case-insensitive, compact forms accepted).
 
@@ -194,24 +409,11 @@ class SipMessage:
         >>> m.orig_tns()
         ('12155551212',)
         """
-        out: list[str] = []
-        candidates = self.pai or ((self.from_,) if self.from_ is not None else ())
-        for value in candidates:
-            tn = tn_from_uri(value)
-            if tn is not None and tn not in out:
-                out.append(tn)
-        return tuple(out)
+        return self._orig_tns
 
     def dest_tns(self) -> tuple[str, ...]:
         """Canonical TNs of the called party: To, then the Request-URI (deduplicated)."""
-        out: list[str] = []
-        for value in (self.to, self.request_uri):
-            if value is None:
-                continue
-            tn = tn_from_uri(value)
-            if tn is not None and tn not in out:
-                out.append(tn)
-        return tuple(out)
+        return self._dest_tns
 
     def date_time(self) -> datetime.datetime | None:
         """The Date header as an aware UTC datetime, or ``None`` if absent or unparsable.
@@ -221,33 +423,99 @@ class SipMessage:
         >>> parse_sip_message("SIP/2.0 200 OK\\nDate: Sun, 06 Nov 1994 08:49:37 GMT\\n").date_time()
         datetime.datetime(1994, 11, 6, 8, 49, 37, tzinfo=datetime.timezone.utc)
         """
-        if self.date is None:
+        return self._date_time
+
+    @_lazy
+    def _orig_tns(self) -> tuple[str, ...]:
+        candidates = self.pai or ((self.from_,) if self.from_ is not None else ())
+        return _distinct_tns(candidates)
+
+    @_lazy
+    def _dest_tns(self) -> tuple[str, ...]:
+        return _distinct_tns((self.to, self.request_uri))
+
+    @_lazy
+    def _date_time(self) -> datetime.datetime | None:
+        date = self.date
+        if date is None:
             return None
-        fixed = _IMF_FIXDATE.fullmatch(self.date)
-        if fixed is not None:  # the usual form, read as email.utils reads it
-            day, month, year, hour, minute, second = fixed.groups()
-            try:
-                return datetime.datetime(
-                    int(year),
-                    _MONTHS[month],
-                    int(day),
-                    int(hour),
-                    int(minute),
-                    int(second),
-                    tzinfo=datetime.UTC,
-                )
-            except ValueError:  # e.g. 31 Feb, 24:00:00: not a time
-                return None
+        if date in _DATES:
+            return _DATES[date]
+        parsed = _sip_date(date)
+        if len(_DATES) >= _MAX_DATES:
+            _DATES.clear()
+        _DATES[date] = parsed
+        return parsed
+
+
+#: The fields of a :class:`SipMessage`, in order (its constructor's parameters).
+_FIELDS = SipMessage.__match_args__
+
+
+def _restore(fields: dict[str, Any]) -> SipMessage:
+    """A pickled :class:`SipMessage` (its fields and what was read already)."""
+    message = _new(SipMessage)
+    _setattr(message, "__dict__", fields)
+    return message
+
+
+def _distinct_tns(values: Iterable[str | None]) -> tuple[str, ...]:
+    """The canonical TNs of header values (deduplicated, in order)."""
+    out: list[str] = []
+    for value in values:
+        if value is None:
+            continue
+        tn = tn_from_uri(value)
+        if tn is not None and tn not in out:
+            out.append(tn)
+    return tuple(out)
+
+
+def _sip_date(date: str) -> datetime.datetime | None:
+    """A Date value as an aware UTC datetime (``None``: not a date).
+
+    RFC 3261 §25.1::
+
+        Date          =  "Date" HCOLON SIP-date
+        SIP-date      =  rfc1123-date
+        rfc1123-date  =  wkday "," SP date1 SP time SP "GMT"
+        date1         =  2DIGIT SP month SP 4DIGIT   ; day month year (e.g., 02 Jun 1982)
+
+    Other RFC 5322 dates (an offset instead of ``GMT``, two-digit years ...) are read with
+    :func:`email.utils.parsedate_to_datetime`, as leniently.
+
+    >>> _sip_date("Sun, 06 Nov 1994 08:49:37 GMT").isoformat()
+    '1994-11-06T08:49:37+00:00'
+    >>> _sip_date("Tue, 14 Nov 2023 17:13:20 -0500").isoformat()
+    '2023-11-14T22:13:20+00:00'
+    >>> _sip_date("Sat, 29 Feb 2025 12:00:00 GMT") is None  # no such day
+    True
+    """
+    fixed = _IMF_FIXDATE.fullmatch(date)
+    if fixed is not None:  # the usual form, read as email.utils reads it
+        day, month, year, hour, minute, second = fixed.groups()
         try:
-            parsed = email.utils.parsedate_to_datetime(self.date)
-        except (TypeError, ValueError, IndexError, OverflowError):
+            return datetime.datetime(
+                int(year),
+                _MONTHS[month],
+                int(day),
+                int(hour),
+                int(minute),
+                int(second),
+                tzinfo=datetime.UTC,
+            )
+        except ValueError:  # e.g. 31 Feb, 24:00:00: not a time
             return None
-        if parsed.tzinfo is None:
-            parsed = parsed.replace(tzinfo=datetime.UTC)
-        try:
-            return parsed.astimezone(datetime.UTC)
-        except (OverflowError, ValueError):
-            return None
+    try:
+        parsed = email.utils.parsedate_to_datetime(date)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=datetime.UTC)
+    try:
+        return parsed.astimezone(datetime.UTC)
+    except (OverflowError, ValueError):
+        return None
 
 
 def _parse_start_line(line: str) -> tuple[str | None, str | None, int | None]:
@@ -263,7 +531,7 @@ def _parse_start_line(line: str) -> tuple[str | None, str | None, int | None]:
     return parts[0], parts[1], None
 
 
-def _header_lines(lines: list[str]) -> tuple[tuple[str, str], ...]:
+def _header_lines(lines: list[str]) -> list[tuple[str, str]]:
     """(canonical name, unfolded value) of each header line, line by line: continuation
     lines, names with white space around them and lines that are not header lines."""
     names: list[str] = []
@@ -283,18 +551,26 @@ def _header_lines(lines: list[str]) -> tuple[tuple[str, str], ...]:
             raise SipMessageError("sip_malformed", f"not a header line: {line[:80]!r}")
         names.append(canonical_header_name(name))
         values.append(line[colon + 1 :].strip())
-    return tuple(zip(names, values, strict=True))
+    return list(zip(names, values, strict=True))
 
 
 def parse_sip_message(data: str | bytes) -> SipMessage:
     """Parse a SIP request or response (headers only; the body is ignored).
 
+    RFC 3261 §7 / §25.1::
+
+        generic-message  =  start-line *message-header CRLF [ message-body ]
+        start-line       =  Request-Line / Status-Line
+
     Header names are case-insensitive and compact forms (``y f t i`` ...) are mapped to
     long names; folded lines (line break followed by space or tab) are unfolded; bare LF
     line ends work. Values of P-Asserted-Identity, Diversion and History-Info are split at
-    commas outside ``<...>`` and quotes. Raises
+    commas outside ``<...>`` and quotes. Undecodable bytes read as U+FFFD. Raises
     :class:`~shakenlib.errors.SipMessageError` (``sip_malformed``) if the start line or a
     header line is not SIP.
+
+    Every line is checked here; a header field's value is unfolded and split when it is
+    first read (:class:`SipMessage`).
 
     >>> parse_sip_message("hello")
     Traceback (most recent call last):
@@ -309,61 +585,64 @@ def parse_sip_message(data: str | bytes) -> SipMessage:
         text = data
     else:
         raise SipMessageError("sip_malformed", f"expected str or bytes, not {type(data).__name__}")
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
-    # message-header lines end at the first empty line; the body follows (RFC 3261 §7).
-    text = text.lstrip("\n")
-    blank = text.find("\n\n")
-    head = text[:blank] if blank >= 0 else text
+    text = text.lstrip("\r\n")  # the line breaks before the start line
+    if "\r" in text:
+        fast = _crlf_lines(text)
+        if fast is not None:
+            return fast
+        text = text.replace("\r\n", "\n").replace("\r", "\n")  # any line end is LF
+    # the header block ends at the first empty line; the body follows (RFC 3261 §7)
+    end = text.find("\n\n")
+    head = text[:end] if end >= 0 else text
     eol = head.find("\n")
     start_line = (head[:eol] if eol >= 0 else head).strip()
     if not start_line:
         raise SipMessageError("sip_malformed", "empty message")
-    method, request_uri, status_code = _parse_start_line(start_line)
-    headers: tuple[tuple[str, str], ...] = ()
-    if eol >= 0:
-        # the usual message: every line a plain "Name: value" line (no continuation
-        # lines), read with one regular expression; else line by line
-        pairs = _HEADER_LINE.findall(head, eol)
-        if len(pairs) == head.count("\n") - head.endswith("\n"):
-            cache = _NAME_CACHE
-            headers = tuple(
-                [
-                    (cache.get(name) or canonical_header_name(name), value.strip())
-                    for name, value in pairs
-                ]
-            )
-        else:
-            headers = _header_lines(head.split("\n")[1:])
-    # the first value of each header (the dict keeps the last of the reversed pairs);
-    # only single-valued fields are read from it
-    first = dict(reversed(headers))
-    identity = (
-        [value for name, value in headers if name == "Identity"] if ("Identity" in first) else []
-    )
-    pai: list[str] = []
-    diversion: list[str] = []
-    history: list[str] = []
-    if not _LISTS.isdisjoint(first):
-        for name, value in headers:
-            if name in _LISTS:
-                target = (
-                    pai
-                    if name == "P-Asserted-Identity"
-                    else (diversion if name == "Diversion" else history)
-                )
-                target.extend(split_header_list(value))
-    return SipMessage(
-        start_line=start_line,
-        method=method,
-        request_uri=request_uri,
-        status_code=status_code,
-        headers=headers,
-        identity=tuple(identity),
-        from_=first.get("From"),
-        to=first.get("To"),
-        pai=tuple(pai),
-        date=first.get("Date"),
-        call_id=first.get("Call-ID"),
-        diversion=tuple(diversion),
-        history_info=tuple(history),
-    )
+    start = _parse_start_line(start_line)
+    if eol < 0:
+        return SipMessage._parsed(start_line, start, (), {})
+    # the usual message: every line a plain "Name: value" line (no continuation lines),
+    # read with one regular expression; else line by line
+    pairs = _HEADER_LINE.findall(head, eol)
+    if len(pairs) != head.count("\n") - head.endswith("\n"):
+        lines = _header_lines(head.split("\n")[1:])
+        return SipMessage._parsed(start_line, start, lines, dict(reversed(lines)))
+    return _from_pairs(start_line, start, pairs)
+
+
+def _crlf_lines(text: str) -> SipMessage | None:
+    """The message of ``text`` when every line end of its head is CRLF and every header
+    line a plain one (the usual message; read without copying the text), else ``None``.
+
+    >>> _crlf_lines("INVITE sip:a@b SIP/2.0\\r\\nTo: <sip:b>\\r\\n\\r\\nv=0\\r\\n").to
+    '<sip:b>'
+    >>> _crlf_lines("INVITE sip:a@b SIP/2.0\\r\\nTo: <sip:b>\\r\\n folded\\r\\n\\r\\n") is None
+    True
+    """
+    end = text.find("\r\n\r\n")
+    head = text[: end + 2] if end >= 0 else text  # with the CRLF of its last line
+    eol = head.find("\n")
+    if eol < 1 or head[eol - 1] != "\r" or head[-1] != "\n":
+        return None
+    # each header line is matched up to its CRLF: with as many CRs as LFs, no lone CR
+    # breaks a line, and the message reads as it does with its CRLFs written LF
+    pairs = _HEADER_LINE_CRLF.findall(head, eol)
+    lines = head.count("\n")
+    if len(pairs) != lines - 1 or head.count("\r") != lines:
+        return None
+    start_line = head[:eol].strip()
+    if not start_line:  # pragma: no cover - the text starts with neither CR nor LF
+        return None
+    return _from_pairs(start_line, _parse_start_line(start_line), pairs)
+
+
+def _from_pairs(
+    start_line: str, start: tuple[str | None, str | None, int | None], pairs: list[tuple[str, str]]
+) -> SipMessage:
+    """The message of a start line and its header lines as ``(name, value)`` pairs (names
+    as written, values not yet stripped)."""
+    first = dict(reversed(pairs))  # the first value of each field
+    if not first.keys() <= _AS_WRITTEN:  # a name not in its canonical form (f, from ...)
+        pairs = [(canonical_header_name(name), value) for name, value in pairs]
+        first = dict(reversed(pairs))
+    return SipMessage._parsed(start_line, start, pairs, first)
