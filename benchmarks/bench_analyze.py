@@ -17,8 +17,9 @@ Two origid shapes, measured in the same run:
 A third line measures the few-origid traffic with its unsigned calls (10 %) kept, for
 information. A first line measures raw ECDSA verification in two processes at once: the
 ceiling of any 2-job line on this machine at that moment (2.0 on two idle, independent
-cores), so a shortfall can be told apart from a busy or shared machine. Each run also builds the report (``Analysis.to_dict`` with the default
-100 leads), as ``analyze --json`` does.
+cores), so a shortfall can be told apart from a busy or shared machine. Each run also
+builds the report (``Analysis.to_dict`` with the default 100 leads), as ``analyze --json``
+does.
 """
 
 from __future__ import annotations
