@@ -545,7 +545,7 @@ def iat_bucket(when: dt.datetime | float, iat: int | float | None) -> int | None
     """
     if iat is None:
         return None
-    ts = when if isinstance(when, float) else when.timestamp()
+    ts = when if isinstance(when, int | float) else when.timestamp()
     return bisect.bisect_right(IAT_OFFSET_EDGES, ts - iat)
 
 
