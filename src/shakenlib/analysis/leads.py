@@ -545,8 +545,11 @@ def iat_bucket(when: dt.datetime | float, iat: int | float | None) -> int | None
     """
     if iat is None:
         return None
-    ts = when if isinstance(when, int | float) else when.timestamp()
-    return bisect.bisect_right(IAT_OFFSET_EDGES, ts - iat)
+    return _offset_bucket((when if isinstance(when, int | float) else when.timestamp()) - iat)
+
+
+#: The :data:`IAT_OFFSET_BUCKETS` index of an offset in seconds.
+_offset_bucket = functools.partial(bisect.bisect_right, IAT_OFFSET_EDGES)
 
 
 def call_of(
@@ -563,12 +566,13 @@ def call_of(
     cert = result.certificate
     if ts is None:
         ts = record.time.timestamp()
+    iat, x5u = result.iat, result.x5u
     profile: Profile = (
         None if result.passed else (result.error or "unknown"),
         result.attest or "?",
         (cert.subject_o, cert.subject_cn, cert.issuer) if cert is not None else None,
-        _host(result.x5u),
-        iat_bucket(ts, result.iat),
+        _url_host(x5u) if x5u else None,
+        None if iat is None else _offset_bucket(ts - iat),
     )
     if profiles is not None:
         profile = profiles.setdefault(profile, profile)

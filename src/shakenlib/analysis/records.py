@@ -953,7 +953,9 @@ class RecordSource:
         if offset == 0:
             text = text.removeprefix("\ufeff")  # utf-8-sig: a byte-order mark (CDR exports)
         return [
-            (number, part) for number, part in enumerate(text.split("\n"), line) if part.strip()
+            (number, part)
+            for number, part in enumerate(text.split("\n"), line)
+            if part and not part.isspace()  # (what strip() would leave, without a copy)
         ]
 
     def raw(self) -> Iterator[RawItem]:
