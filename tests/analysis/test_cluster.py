@@ -418,3 +418,19 @@ def test_a_worker_builds_its_verifier_once_per_configuration() -> None:
     cluster.worker_verifier(Unhashable())
     cluster.worker_verifier(Unhashable())
     assert built == [1, 2, 0, 0]
+
+
+def test_parquet_partitions_read_the_rows_the_whole_file_gives(
+    sources: dict[str, RecordSource],
+) -> None:
+    # a partition of row groups yields the rows (column-read tuples, not dicts) and row
+    # numbers that reading the whole file gives for those groups
+    from shakenlib.analysis.parquet import read_rows
+
+    source = sources["parquet"]
+    parts = cluster.plan(source, partition_bytes=1)
+    assert len(parts) > 1
+    assert all(p.kind == "rows" for p in parts)
+    cut = [item for part in parts for item in cluster._items(part)]
+    assert cut == list(read_rows(str(source.path), source.mapping))
+    assert not isinstance(cut[0][1], dict)

@@ -362,22 +362,13 @@ def _csv_items(source: RecordSource, span: Span) -> Iterator[RawItem]:
 
 
 def _parquet_items(partition: Partition) -> Iterator[RawItem]:
-    from shakenlib.analysis.parquet import BATCH_ROWS, _pyarrow
+    # the rows of the partition's row groups, as reading the whole file gives them
+    from shakenlib.analysis.parquet import _pyarrow, file_layout, group_rows
 
     _, pq = _pyarrow()
-    row = partition.first_row
     handle = pq.ParquetFile(partition.source.path)
-    try:
-        for batch in handle.iter_batches(
-            batch_size=BATCH_ROWS, row_groups=list(partition.row_groups)
-        ):
-            for values in batch.to_pylist():
-                row += 1
-                yield row, values
-    except OSError:
-        raise
-    except Exception as exc:  # a corrupt page: keep what was read (as read_rows does)
-        yield row + 1, _Unreadable(f"Parquet data unreadable after row {row}: {exc}"[:200])
+    layout = file_layout(handle, partition.source.mapping)
+    yield from group_rows(handle, partition.row_groups, layout, partition.first_row)
 
 
 def _items(partition: Partition) -> Iterator[RawItem]:

@@ -216,7 +216,7 @@ def read_rows(path: str | os.PathLike[str], mapping: Mapping[str, str]) -> Itera
     Raises :class:`~shakenlib.errors.UsageError` naming the file when it is not Parquet
     or lacks a mapped column (or the time column).
     """
-    pa, pq = _pyarrow()
+    _, pq = _pyarrow()
     name = os.fspath(path)
     try:
         handle = pq.ParquetFile(name)
@@ -245,10 +245,25 @@ def read_rows(path: str | os.PathLike[str], mapping: Mapping[str, str]) -> Itera
             f"{name}: no column {', '.join(map(repr, missing))} in "
             f"this Parquet file (columns: {', '.join(names)[:200]})",
         )
-    layout = None if as_sip else _layout(names, mapping)
-    row = 0
+    yield from group_rows(handle, range(handle.num_row_groups), file_layout(handle, mapping))
+
+
+def file_layout(handle: Any, mapping: Mapping[str, str]) -> Layout | None:
+    """The :class:`Layout` of an open Parquet file's rows under ``mapping`` (``None``:
+    rows are dicts, e.g. a capture server's table of whole SIP messages)."""
+    names = list(handle.schema_arrow.names)
+    return None if sip_columns(names, mapping) else _layout(names, mapping)
+
+
+def group_rows(
+    handle: Any, groups: Iterable[int], layout: Layout | None, row: int = 0
+) -> Iterator[RawItem]:
+    """``(row number, row)`` items of some row groups of an open Parquet file, numbered
+    on from ``row`` (the rows before them): what :func:`read_rows` yields for those
+    groups. A corrupt page ends them with an unreadable item; what was read is kept."""
+    pa, _ = _pyarrow()
     try:
-        for group in range(handle.num_row_groups):
+        for group in groups:
             for batch in handle.iter_batches(batch_size=BATCH_ROWS, row_groups=[group]):
                 rows = _batch_rows(pa, batch, layout)
                 yield from enumerate(rows, row + 1)
