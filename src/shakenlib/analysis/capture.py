@@ -672,8 +672,7 @@ def _calls(dpkt: Any, frames: Frames, linktype: int) -> Iterator[RawItem]:
             # a call starts with an INVITE: everything else is dropped before any parsing
             if payload[:7] != b"INVITE " or not _START.match(payload):
                 continue
-            key = _initial_invite(payload)
-            if key is None or _seen(seen, key):
+            if not _first_sighting(seen, payload):
                 continue
             yield (
                 number,
@@ -694,8 +693,7 @@ def _calls(dpkt: Any, frames: Frames, linktype: int) -> Iterator[RawItem]:
             stream.syn(seq)
         if payload:
             for when, first, message in stream.add(seq, payload, ts, number):
-                key = _initial_invite(message)
-                if key is None or _seen(seen, key):
+                if not _first_sighting(seen, message):
                     continue
                 yield (
                     first,
@@ -722,13 +720,15 @@ def _incomplete(flow: tuple[bytes, int, bytes, int]) -> str:
     )
 
 
-def _seen(
-    seen: collections.OrderedDict[tuple[bytes, bytes], None], key: tuple[bytes, bytes]
+def _first_sighting(
+    seen: collections.OrderedDict[tuple[bytes, bytes], None], message: bytes
 ) -> bool:
-    """Whether ``key`` was seen before (remembers it; bounded)."""
-    if key in seen:
-        return True
+    """Whether ``message`` is an initial INVITE whose (Call-ID, CSeq) was not seen before
+    (a retransmission is the same call); remembers it (bounded)."""
+    key = _initial_invite(message)
+    if key is None or key in seen:
+        return False
     seen[key] = None
     if len(seen) > MAX_SEEN:
         seen.popitem(last=False)
-    return False
+    return True

@@ -941,10 +941,7 @@ class Lead:
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict (one entry of ``analyze --json`` ``leads``)."""
         return {
-            "spc": self.spc,
-            "provider": self.provider.name,
-            "provider_source": self.provider.source,
-            "itg_member": self.provider.itg_member,
+            **_signer_fields(self.spc, self.provider),
             "origid": self.origid,
             "origid_per_call": self.origid_per_call,
             "distinct_origids": self.distinct_origids,
@@ -1114,10 +1111,7 @@ class SignerSummary:
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict (one entry of ``analyze --json`` ``signers``)."""
         return {
-            "spc": self.spc,
-            "provider": self.provider.name,
-            "provider_source": self.provider.source,
-            "itg_member": self.provider.itg_member,
+            **_signer_fields(self.spc, self.provider),
             "calls": self.calls,
             "passed": self.passed,
             "failed": self.failed,
@@ -1128,6 +1122,16 @@ class SignerSummary:
             "attest": dict(self.attest),
             "share": round(self.share, 4),
         }
+
+
+def _signer_fields(spc: str | None, provider: Provider) -> dict[str, Any]:
+    """The signer's fields that a lead and a signers-table row begin with in JSON."""
+    return {
+        "spc": spc,
+        "provider": provider.name,
+        "provider_source": provider.source,
+        "itg_member": provider.itg_member,
+    }
 
 
 def _token_key(result: VerificationResult) -> str | None:
