@@ -107,6 +107,29 @@ def add_batch_options(p: argparse.ArgumentParser) -> None:
         default=None,
         help="worker processes (default: the number of cores)",
     )
+    add_input_options(p)
+    p.add_argument(
+        "--quiet",
+        "-q",
+        action="store_true",
+        help="no progress bar (it is shown only when stderr is a terminal)",
+    )
+    p.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        default=None,
+        help="run on the Dask cluster of this scheduler, e.g. tcp://HOST:8786 "
+        "(extra dask; files must be reachable from every worker at the same "
+        "path; see docs/scaling.md)",
+    )
+    p.add_argument(
+        "--chunk-size", metavar="N", type=positive_int, default=None, help=argparse.SUPPRESS
+    )
+
+
+def add_input_options(p: argparse.ArgumentParser) -> None:
+    """How call records are read (``analyze``, ``verify-batch``, ``mirror``); see
+    :func:`record_source`."""
     p.add_argument(
         "--map",
         metavar="FIELD=COLUMN,...",
@@ -123,12 +146,6 @@ def add_batch_options(p: argparse.ArgumentParser) -> None:
         help="input format (default: from the content and name of each file)",
     )
     p.add_argument(
-        "--quiet",
-        "-q",
-        action="store_true",
-        help="no progress bar (it is shown only when stderr is a terminal)",
-    )
-    p.add_argument(
         "--tz",
         metavar="ZONE",
         default=None,
@@ -142,16 +159,17 @@ def add_batch_options(p: argparse.ArgumentParser) -> None:
         help="country code of record numbers written without one (default 1, "
         "NANP); 'none' reads numbers as they are",
     )
-    p.add_argument(
-        "--scheduler",
-        metavar="ADDRESS",
-        default=None,
-        help="run on the Dask cluster of this scheduler, e.g. tcp://HOST:8786 "
-        "(extra dask; files must be reachable from every worker at the same "
-        "path; see docs/scaling.md)",
-    )
-    p.add_argument(
-        "--chunk-size", metavar="N", type=positive_int, default=None, help=argparse.SUPPRESS
+
+
+def record_source(path: str, args: argparse.Namespace) -> RecordSource:
+    """The call records of ``path`` as :func:`add_input_options` says to read them."""
+    country = None if args.country_code.lower() in ("none", "") else args.country_code
+    return RecordSource(
+        path=path,
+        fmt=args.format,
+        mapping=parse_mapping(args.map),
+        tz=args.tz,
+        country_code=country.lstrip("+") if country else None,
     )
 
 
@@ -201,14 +219,7 @@ def source_and_config(args: argparse.Namespace) -> tuple[RecordSource, VerifierC
         revocation_time="as_of" if args.revocation_as_of else "current",
         allow_compact_form=args.allow_compact_form,
     )
-    country = None if args.country_code.lower() in ("none", "") else args.country_code
-    source = RecordSource(
-        path=str(path),
-        fmt=args.format,
-        mapping=parse_mapping(args.map),
-        tz=args.tz,
-        country_code=country.lstrip("+") if country else None,
-    )
+    source = record_source(str(path), args)
     config = VerifierConfig(trust_files=tuple(args.trust), mirror=args.mirror, policy=policy)
     return source, config
 

@@ -23,8 +23,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from shakenlib.analysis.records import FIELDS, FORMATS, RecordSource, parse_mapping
 from shakenlib.analysis.report import printable
+from shakenlib.cli.analyze import add_input_options, record_source
 from shakenlib.errors import UsageError
 
 __all__ = ["add_parser", "make_repository", "run"]
@@ -49,30 +49,7 @@ def add_parser(subparsers: Any) -> None:
         required=True,
         help="the mirror directory to fill (created if missing)",
     )
-    p.add_argument(
-        "--map",
-        metavar="FIELD=COLUMN,...",
-        default=None,
-        help="column mapping for CDR exports (fields: " + ", ".join(FIELDS) + ")",
-    )
-    p.add_argument(
-        "--format",
-        choices=FORMATS,
-        default=None,
-        help="input format (default: from the content and name of each file)",
-    )
-    p.add_argument(
-        "--tz",
-        metavar="ZONE",
-        default=None,
-        help="IANA zone of times without an offset (default UTC)",
-    )
-    p.add_argument(
-        "--country-code",
-        metavar="CC",
-        default="1",
-        help="country code of numbers written without one (default 1)",
-    )
+    add_input_options(p)
     p.add_argument("--json", action="store_true", help="print what was mirrored as JSON")
     p.set_defaults(run=run)
 
@@ -91,20 +68,11 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise UsageError("usage", f"--out {args.out}: not a directory")
-    country = None if args.country_code.lower() in ("none", "") else args.country_code
     sources = []
     for calls in args.calls:
         if not Path(calls).exists():
             raise FileNotFoundError(2, "No such file or directory", calls)
-        sources.append(
-            RecordSource(
-                path=calls,
-                fmt=args.format,
-                mapping=parse_mapping(args.map),
-                tz=args.tz,
-                country_code=country,
-            )
-        )
+        sources.append(record_source(calls, args))
     urls = x5u_urls(sources)
     out.mkdir(parents=True, exist_ok=True)
     # the command line's one reading of the clock: fetched as of now
