@@ -6,6 +6,7 @@ import copy
 import datetime as dt
 import itertools
 import random
+from typing import Any
 
 import attrs
 import pytest
@@ -16,6 +17,7 @@ from shakenlib.analysis.leads import (
     Analysis,
     DistinctCounter,
     HyperLogLog,
+    LeadStats,
     NumberStats,
     nanp_problem,
     neighbour,
@@ -278,6 +280,54 @@ def test_distinct_counter_merges_exactly_across_the_cap(
         assert whole.count() == len(set(values))
     else:
         assert not whole.exact
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    values=st.lists(st.integers(0, 300), max_size=200),
+    cut=st.integers(0, 200),
+    cap=st.integers(1, 60),
+)
+def test_distinct_counter_add_all_is_add_one_by_one(values: list[int], cut: int, cap: int) -> None:
+    one, bulk = DistinctCounter(cap), DistinctCounter(cap)
+    for v in values:
+        one.add(str(v))
+    bulk.add_all([str(v) for v in values[:cut]])
+    bulk.add_all(str(v) for v in values[cut:])
+    assert bulk == one
+    assert bulk.count() == one.count()
+
+
+_CALL = st.tuples(
+    st.integers(0, 5000),  # seconds after T0
+    st.integers(1, 50),  # line
+    st.sampled_from([None, "", "12155551212", "12155551213", "12125550101", "1911", "44207"]),
+    st.sampled_from([None, "12155550000", "12155551299", "12125550000"]),
+    st.sampled_from([None, "c1", "c2"]),
+    st.sampled_from([(None, "A", None, "cr.test", 1), ("signature_invalid", "B", None, None, 2)]),
+    st.sampled_from([None, "o1", "o2"]),  # the origid kept with a signer-level sample
+)
+
+
+@settings(max_examples=80, deadline=None)
+@given(calls=st.lists(_CALL, max_size=30), cut=st.integers(0, 30))
+def test_lead_stats_take_many_calls_as_one_by_one(calls: list[tuple[Any, ...]], cut: int) -> None:
+    """A fold or a promotion adds many calls at once: the same statistics as adding
+    them one by one."""
+    made = [
+        ((T0 + dt.timedelta(seconds=s), line, orig, dest, cid, profile), origid)
+        for s, line, orig, dest, cid, profile, origid in calls
+    ]
+    one, bulk = LeadStats(), LeadStats()
+    for item, origid in made:
+        one.add_call(item, origid)
+    for part in (made[:cut], made[cut:]):
+        bulk._add_calls([item for item, _ in part], [origid for _, origid in part])
+    assert bulk == one
+    plain = LeadStats()
+    for item, _ in made:
+        plain.add_call(item)
+    assert LeadStats.of_calls([item for item, _ in made]) == plain
 
 
 def test_hyperloglog_accuracy_and_bounded_memory() -> None:

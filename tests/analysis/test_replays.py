@@ -7,8 +7,10 @@ import datetime as dt
 import itertools
 import random
 
+import pytest
 from hypothesis import given, settings, strategies as st
 
+from shakenlib.analysis import leads
 from shakenlib.analysis.leads import IAT_OFFSET_BUCKETS, REPLAY_WINDOW, Analysis
 from shakenlib.analysis.records import CallRecord
 from shakenlib.testing.testbed import ShakenTestbed
@@ -123,3 +125,48 @@ def test_iat_offsets_are_bucketed_per_lead_and_in_totals() -> None:
     expected = {"0..2s": 2, "2..5s": 3, "5..10s": 5 + 2, "10..30s": 20, "30..60s": 30}
     assert ordinary.iat_offsets == expected
     assert ordinary.to_dict()["iat_offsets"] == expected
+
+
+_SIGHTING = st.tuples(
+    st.sampled_from("abcdefghij"),  # token keys: few, so the parts share some
+    st.integers(0, 3),  # seconds apart: within the window or not
+    st.sampled_from([0, 1, 2]),  # called number
+    st.sampled_from(["873J", "666R"]),
+)
+
+
+def _sightings(items: list[tuple[str, int, int, str]]) -> dict[str, tuple[int, str, str | None]]:
+    out: dict[str, tuple[int, str, str | None]] = {}
+    for token, seconds, dest, spc in items:
+        out.setdefault(token, ((seconds * REPLAY_WINDOW << 64) | (dest << 32), spc, "o"))
+    return out
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    mine=st.lists(_SIGHTING, max_size=8),
+    theirs=st.lists(_SIGHTING, max_size=8),
+    memory=st.sampled_from([3, 6, 50_000]),
+    take=st.booleans(),
+)
+def test_sightings_merge_as_one_by_one(
+    mine: list[tuple[str, int, int, str]],
+    theirs: list[tuple[str, int, int, str]],
+    memory: int,
+    take: bool,
+) -> None:
+    """Another part's first sightings merge in one step (no eviction) or one by one
+    (past TOKEN_MEMORY): the same sightings, order, replays and drops either way."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(leads, "TOKEN_MEMORY", memory)
+        patch.setattr(leads, "REPLAY_TRACKED", 2)
+        expected, merged = Analysis(), Analysis()
+        for analysis in (expected, merged):
+            for token, seen in _sightings(mine).items():
+                analysis._sighting(token, seen)
+        for token, seen in _sightings(theirs).items():
+            expected._sighting(token, seen)
+        merged._merge_sightings(_sightings(theirs), take)
+    assert list(merged._tokens.items()) == list(expected._tokens.items())
+    assert merged.replays == expected.replays
+    assert merged.replayed_tokens_dropped == expected.replayed_tokens_dropped

@@ -74,7 +74,7 @@ import heapq
 import math
 import zlib
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -149,6 +149,10 @@ PER_CALL_MIN = 10
 # --------------------------------------------------------------------------------------
 # Cardinality: HyperLogLog (Flajolet et al. 2007) with the small-range correction.
 # --------------------------------------------------------------------------------------
+#: An empty 64-bit BLAKE2b, copied for each value hashed.
+_BLAKE2B_64 = hashlib.blake2b(digest_size=8)
+
+
 class HyperLogLog:
     """A mergeable distinct-count sketch: 2**p one-byte registers (default p = 12).
 
@@ -180,12 +184,12 @@ class HyperLogLog:
     def add_all(self, values: Iterable[str]) -> None:
         """Add many values (one loop: a sketch built from a set of thousands at once)."""
         registers, bits = self.registers, 64 - self.p
-        mask, blake2b, from_bytes = (1 << bits) - 1, hashlib.blake2b, int.from_bytes
+        mask, fresh, from_bytes = (1 << bits) - 1, _BLAKE2B_64.copy, int.from_bytes
         for value in values:
+            hasher = fresh()  # blake2b(value, digest_size=8), without parsing the arguments
             # surrogatepass: claimed numbers are taken as received; JSON allows "\ud800"
-            h = from_bytes(
-                blake2b(value.encode("utf-8", "surrogatepass"), digest_size=8).digest(), "big"
-            )
+            hasher.update(value.encode("utf-8", "surrogatepass"))
+            h = from_bytes(hasher.digest(), "big")
             rank = bits - (h & mask).bit_length() + 1
             index = h >> bits
             if rank > registers[index]:
@@ -264,6 +268,19 @@ class DistinctCounter:
             pending = self._pending
             pending.append(value)
             if len(pending) >= _BATCH:
+                self._flush()
+
+    def add_all(self, values: Iterable[str]) -> None:
+        """Add many values: the counter :meth:`add` would give (its state is a function
+        of the set of values added, not of their order)."""
+        exact = self.values
+        if exact is not None:
+            exact.update(values)
+            if len(exact) > self.cap:
+                self._to_sketch()
+        else:
+            self._pending.extend(values)
+            if len(self._pending) >= _BATCH:
                 self._flush()
 
     def _flush(self) -> None:
@@ -622,6 +639,26 @@ class NumberStats:
             self.invalid_orig_calls += 1
             _keep_smallest(self.invalid_orig_examples, (orig, problem), 3)
 
+    def _add_pairs(self, pairs: Sequence[tuple[str | None, str | None]]) -> None:
+        """:meth:`add` for each ``(orig, dest)``, each statistic in one step."""
+        self.calls += len(pairs)
+        self.dest.add_all([dest for _, dest in pairs if dest])
+        origs = [(orig, dest) for orig, dest in pairs if orig]
+        self.orig.add_all([orig for orig, _ in origs])
+        blocks = []
+        for orig, dest in origs:
+            block, problem = _orig_facts(orig)
+            if block is not None:
+                blocks.append(block)
+                if dest:
+                    called = _national(dest)
+                    if called is not None and called[:6] == block:
+                        self.neighbour_calls += 1
+            if problem is not None:
+                self.invalid_orig_calls += 1
+                _keep_smallest(self.invalid_orig_examples, (orig, problem), 3)
+        self.orig_blocks.add_all(blocks)
+
     def update(self, other: NumberStats) -> None:
         """Merge ``other`` in."""
         self.calls += other.calls
@@ -686,12 +723,30 @@ class LeadStats:
             _keep_smallest(samples, (when, line, orig, dest, call_id, origid), SAMPLES)
 
     @classmethod
-    def of_calls(cls, calls: Iterable[Call]) -> LeadStats:
+    def of_calls(cls, calls: Sequence[Call]) -> LeadStats:
         """The statistics of some calls."""
         stats = cls()
-        for call in calls:
-            stats.add_call(call)
+        stats._add_calls(calls, (None,) * len(calls))
         return stats
+
+    def _add_calls(self, calls: Sequence[Call], origids: Sequence[str | None]) -> None:
+        """:meth:`add_call` for each call with its origid, each statistic in one step (a
+        fold of many small groups, a promotion)."""
+        if not calls:
+            return
+        self.numbers._add_pairs([(call[2], call[3]) for call in calls])
+        self.profiles.update([call[5] for call in calls])
+        times = [call[0] for call in calls]
+        low, high = min(times), max(times)
+        if self.first_seen is None or low < self.first_seen:
+            self.first_seen = low
+        if self.last_seen is None or high > self.last_seen:
+            self.last_seen = high
+        self.per_hour.update([int(when.timestamp() // 3600) for when in times])
+        samples = self.samples
+        for (when, line, orig, dest, call_id, _), origid in zip(calls, origids, strict=True):
+            if len(samples) < SAMPLES or when <= samples[-1][0]:  # else it cannot be kept
+                _keep_smallest(samples, (when, line, orig, dest, call_id, origid), SAMPLES)
 
     @property
     def passed(self) -> int:
@@ -803,10 +858,11 @@ class SignerStats:
         spilled = self.spilled
         if spilled is None:
             spilled = self.spilled = LeadStats()
-        add = spilled.add_call
-        for origid, calls in self.small.items():
-            for call in calls:
-                add(call, origid)
+        small = self.small
+        spilled._add_calls(
+            [call for calls in small.values() for call in calls],
+            [origid for origid, calls in small.items() for _ in calls],
+        )
         self.small = {}
         self.pending = 0
         if planned:
@@ -1343,6 +1399,33 @@ class Analysis:
                 token, seen[1], seen[2], calls, min(when, first_when), max(when, first_when)
             )
 
+    def _merge_sightings(
+        self, theirs: dict[str, tuple[int, str, str | None]], take: bool = False
+    ) -> None:
+        """:meth:`_sighting` for each of another part's first sightings, in their order.
+
+        While no sighting has to be forgotten (:data:`TOKEN_MEMORY`), the order of
+        insertion does not change what is found: the tokens both parts saw are looked at
+        one by one and the rest are added in one step."""
+        mine = self._tokens
+        if len(mine) + len(theirs) > TOKEN_MEMORY:
+            for token, seen in theirs.items():
+                self._sighting(token, seen)
+            return
+        if not mine and take:
+            self._tokens = theirs
+            return
+        both = theirs.keys() & mine.keys()
+        if both:
+            kept = {token: mine[token] for token in both}
+            for token, seen in theirs.items():
+                if token in both:
+                    self._sighting(token, seen)
+            mine.update(theirs)
+            mine.update(kept)  # (a key already there keeps its place)
+        else:
+            mine.update(theirs)
+
     def _add_replay(
         self, token: str, spc: str, origid: str | None, calls: int, low: int, high: int
     ) -> None:
@@ -1476,8 +1559,7 @@ class Analysis:
             _keep_smallest(self.internal_errors, item, ERROR_SAMPLES)
         # Replays across parts: the other part's first call of a token we saw too is one
         # more call of it (when it is another call); its own replays add their other calls.
-        for token, seen in other._tokens.items():
-            self._sighting(token, seen)
+        self._merge_sightings(other._tokens, take)
         for token, (spc, origid, calls, low, high) in other.replays.items():
             # a known token's first call there was counted by the sighting just above
             known = token in self.replays
