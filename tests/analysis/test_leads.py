@@ -14,11 +14,14 @@ from hypothesis import given, settings, strategies as st
 
 from shakenlib.analysis.leads import (
     SMALL,
+    SURVEY_SKETCH_MIN,
     Analysis,
     DistinctCounter,
+    FoldPlan,
     HyperLogLog,
     LeadStats,
     NumberStats,
+    _union_of,
     nanp_problem,
     neighbour,
 )
@@ -685,17 +688,17 @@ def test_folded_parts_merge_to_the_whole(cuts: list[int], seed: int, shuffle: bo
     parts = [Analysis().add_all(calls[a:b]) for a, b in itertools.pairwise(bounds)]
     whole = Analysis().add_all(calls)
     plan = Analysis.fold_plan(part.survey() for part in parts)
-    assert set(plan) == {spc for spc, s in whole.signers.items() if s.per_call}
+    assert set(plan.fold) == {spc for spc, s in whole.signers.items() if s.per_call}
     # kept: what is small in some part but not in the whole
     small_somewhere = {
         o for part in parts if "888P" in part.signers for o in part.signers["888P"].small
     }
-    assert plan["888P"] == small_somewhere - set(whole.signers["888P"].small)
-    assert "twelve" not in plan["888P"]
-    assert "twenty-four" in plan["888P"] or "twenty-four" not in small_somewhere
+    assert plan.fold["888P"] == small_somewhere - set(whole.signers["888P"].small)
+    assert "twelve" not in plan.fold["888P"]
+    assert "twenty-four" in plan.fold["888P"] or "twenty-four" not in small_somewhere
     for part in parts:
         part.fold(plan)
-        assert not any(part.signers[spc].small for spc in plan if spc in part.signers)
+        assert not any(part.signers[spc].small for spc in plan.fold if spc in part.signers)
     merged = Analysis()
     for part in parts:
         merged.update(part, take=True)
@@ -717,11 +720,64 @@ def test_a_fold_plan_leaves_signers_with_repeating_origids_alone() -> None:
     calls = traffic(1)
     parts = [Analysis().add_all(calls[:300]), Analysis().add_all(calls[300:])]
     plan = Analysis.fold_plan(part.survey() for part in parts)
-    assert plan == {}
+    assert plan == FoldPlan()
     before = [copy.deepcopy(part) for part in parts]
     for part in parts:
         part.fold(plan)
     assert parts == before
+
+
+@pytest.mark.parametrize("cuts", [(2_600,), (300, 2_700)])
+def test_parts_whose_origids_pass_the_cap_together_are_sketched_before_the_merge(
+    cuts: tuple[int, ...],
+) -> None:
+    # 5,000 fresh origids of one signer: each part holds fewer than the counter's cap, the
+    # parts together more. The plan says so; each part hashes its own set (the survey
+    # sent the sketch of a large one, a small one the plan hashes), and the merged
+    # counter and report are the whole's.
+    calls = [
+        call(i + 1, f"1215{2000000 + i:07d}", "12125550000", spc="777F", origid=f"fresh-{i}")
+        for i in range(5_000)
+    ]
+    bounds = [0, *cuts, len(calls)]
+    parts = [Analysis().add_all(calls[a:b]) for a, b in itertools.pairwise(bounds)]
+    whole = Analysis().add_all(calls)
+    assert not whole.signers["777F"].origids.exact
+    assert all(part.signers["777F"].origids.exact for part in parts)
+    surveys = [part.survey() for part in parts]
+    assert [survey["777F"][4] is not None for survey in surveys] == [
+        b - a > SURVEY_SKETCH_MIN for a, b in itertools.pairwise(bounds)
+    ]
+    parts_of = [(survey["777F"][1], survey["777F"][4]) for survey in surveys]
+    assert _union_of(parts_of) == whole.signers["777F"].origids  # what the plan counts
+    plan = Analysis.fold_plan(surveys)
+    assert plan.sketch == {"777F"}
+    assert set(plan.fold) == {"777F"}
+    for part, survey in zip(parts, surveys, strict=True):
+        part.fold(plan, survey)  # a survey's sketch is used as it is
+        assert not part.signers["777F"].origids.exact
+    merged = Analysis()
+    for part in parts:
+        merged.update(part, take=True)
+    merged.settle()
+    assert merged.signers["777F"].origids == whole.signers["777F"].origids
+    assert merged.to_dict(top=None) == whole.to_dict(top=None)
+    assert merged.signers_table() == whole.signers_table()
+
+
+def test_parts_whose_origids_stay_under_the_cap_together_stay_exact() -> None:
+    calls = [call(i + 1, "12155551212", "12125550000", origid=f"o{i % 700}") for i in range(1_400)]
+    parts = [Analysis().add_all(calls[:700]), Analysis().add_all(calls[700:])]
+    surveys = [part.survey() for part in parts]
+    assert all(survey["111A"][4] is not None for survey in surveys)  # 700 > 512 each
+    plan = Analysis.fold_plan(surveys)
+    assert plan.sketch == frozenset()
+    for part in parts:
+        part.fold(plan)
+    merged = parts[0]
+    merged.update(parts[1])
+    assert merged.signers["111A"].origids.exact
+    assert merged.signers["111A"].origids.count() == 700
 
 
 @settings(max_examples=25, deadline=None)

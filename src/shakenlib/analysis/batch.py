@@ -254,7 +254,8 @@ def _survey() -> dict[str, SignerSurvey]:
     survey tasks lands on a different worker (and so do the hand-over tasks)."""
     _WORKER["barrier"].wait(timeout=_HAND_OVER_TIMEOUT)
     analysis: Analysis = _WORKER["analysis"]
-    return analysis.survey()
+    _WORKER["survey"] = analysis.survey()
+    return _WORKER["survey"]
 
 
 def _hand_over(plan: FoldPlan) -> Analysis:
@@ -264,7 +265,7 @@ def _hand_over(plan: FoldPlan) -> Analysis:
     _WORKER["barrier"].wait(timeout=_HAND_OVER_TIMEOUT)
     analysis: Analysis = _WORKER["analysis"]
     _WORKER["analysis"] = Analysis()
-    analysis.fold(plan)
+    analysis.fold(plan, _WORKER.pop("survey"))
     return analysis
 
 

@@ -74,7 +74,7 @@ import heapq
 import math
 import zlib
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -295,6 +295,15 @@ class DistinctCounter:
         self.hll = HyperLogLog()
         self.hll.add_all(self.values)
         self.values = None
+
+    def _sketch(self) -> HyperLogLog:
+        """The sketch of the values added so far (the counter is left as it is)."""
+        self._flush()
+        if self.hll is not None:
+            return HyperLogLog(self.hll.p, bytearray(self.hll.registers))
+        hll = HyperLogLog()
+        hll.add_all(self.values or ())
+        return hll
 
     def count(self) -> int:
         """The number of distinct values (estimated once a sketch)."""
@@ -898,12 +907,56 @@ def _per_call(spills: int, small: int, origids: DistinctCounter) -> bool:
 
 
 #: What :meth:`Analysis.survey` tells of one signer of a part: its spills, its distinct
-#: origids, the sizes of its small groups, and its origids with full statistics.
-SignerSurvey = tuple[int, DistinctCounter, dict[str | None, int], set[str | None]]
-#: A fold plan (:meth:`Analysis.fold_plan`): the origid-per-call signers, each with the
-#: small origids of its that must keep their calls (they have more than :data:`SMALL`
-#: calls, or full statistics, in the parts taken together).
-FoldPlan = dict[str, frozenset[str | None]]
+#: origids, the sizes of its small groups, its origids with full statistics, and the
+#: sketch of its distinct origids while they are still an exact set of more than
+#: :data:`SURVEY_SKETCH_MIN` (hashed in the part, so that the plan does not hash them).
+SignerSurvey = tuple[
+    int, DistinctCounter, dict[str | None, int], set[str | None], HyperLogLog | None
+]
+#: A part's exact set of distinct origids larger than this goes to the survey with its
+#: sketch too (a union of parts can pass :data:`DEFAULT_CAP` only when one of up to 8
+#: parts holds more than this; with more parts the plan hashes the rest itself).
+SURVEY_SKETCH_MIN = DEFAULT_CAP // 8
+
+
+@attrs.frozen
+class FoldPlan:
+    """A fold plan (:meth:`Analysis.fold_plan`) for the parts of one dataset.
+
+    ``fold``: the origid-per-call signers, each with the small origids of its that must
+    keep their calls (more than :data:`SMALL` calls, or full statistics, in the parts
+    taken together). ``sketch``: the signers whose distinct origids are more than their
+    counter's cap in the parts taken together; each part turns its exact set of them
+    into a sketch before the merge (the same merged sketch, hashed in the parts).
+    """
+
+    fold: Mapping[str, frozenset[str | None]] = attrs.field(factory=dict)
+    sketch: frozenset[str] = frozenset()
+
+
+def _union_of(counters: list[tuple[DistinctCounter, HyperLogLog | None]]) -> DistinctCounter:
+    """The merged counter of some parts' counters, each with the sketch of its exact set
+    when the survey sent one (used instead of hashing the set again)."""
+    cap = counters[0][0].cap
+    exact = [counter.values for counter, _ in counters if counter.values is not None]
+    merged = DistinctCounter(cap)
+    if len(exact) == len(counters):
+        union: set[str] = set().union(*exact)
+        if len(union) <= cap:
+            merged.values = union
+            return merged
+    hll = merged.hll = HyperLogLog()
+    merged.values = None
+    for counter, sketch in counters:
+        if counter.values is None:
+            counter._flush()
+            assert counter.hll is not None
+            hll.update(counter.hll)
+        elif sketch is not None:
+            hll.update(sketch)
+        else:
+            hll.add_all(counter.values)
+    return merged
 
 
 @attrs.frozen
@@ -1599,6 +1652,9 @@ class Analysis:
                 signer.origids,
                 {origid: len(calls) for origid, calls in signer.small.items()},
                 full.get(spc, set()),
+                signer.origids._sketch()
+                if len(signer.origids.values or ()) > SURVEY_SKETCH_MIN
+                else None,
             )
             for spc, signer in self.signers.items()
         }
@@ -1610,31 +1666,36 @@ class Analysis:
         (:attr:`SignerStats.per_call`), each with its origids that are not small there.
 
         >>> Analysis.fold_plan([Analysis().survey()])
-        {}
+        FoldPlan(fold={}, sketch=frozenset())
         """
         spills: Counter[str] = Counter()
-        origids: dict[str, DistinctCounter] = {}
+        origids: dict[str, list[tuple[DistinctCounter, HyperLogLog | None]]] = {}
         sizes: dict[str, Counter[str | None]] = {}
         full: dict[str, set[str | None]] = {}
         for survey in surveys:
-            for spc, (spilled, theirs, small, kept) in survey.items():
+            for spc, (spilled, theirs, small, kept, sketch) in survey.items():
                 spills[spc] += spilled
-                origids.setdefault(spc, DistinctCounter()).update(theirs)
+                origids.setdefault(spc, []).append((theirs, sketch))
                 sizes.setdefault(spc, Counter()).update(small)
                 full.setdefault(spc, set()).update(kept)
-        plan: FoldPlan = {}
+        fold: dict[str, frozenset[str | None]] = {}
+        sketched: set[str] = set()
         for spc, counts in sizes.items():
+            merged = _union_of(origids[spc])
+            if not merged.exact:
+                sketched.add(spc)
             keep = frozenset(o for o, n in counts.items() if n > SMALL or o in full[spc])
-            if _per_call(spills[spc], len(counts) - len(keep), origids[spc]):
-                plan[spc] = keep
-        return plan
+            if _per_call(spills[spc], len(counts) - len(keep), merged):
+                fold[spc] = keep
+        return FoldPlan(fold, frozenset(sketched))
 
-    def fold(self, plan: FoldPlan) -> None:
+    def fold(self, plan: FoldPlan, survey: Mapping[str, SignerSurvey] | None = None) -> None:
         """Fold this part by ``plan`` (from the surveys of every part): each planned
         signer's origids that the plan keeps get full statistics, its other small groups
         go to its signer-level lead. Merging the folded parts then :meth:`settle` gives
-        the leads and signers table of the merged unfolded parts."""
-        for spc, keep in plan.items():
+        the leads and signers table of the merged unfolded parts. ``survey``: this part's
+        own survey, unchanged since (its sketches are used, not made again)."""
+        for spc, keep in plan.fold.items():
             signer = self.signers.get(spc)
             if signer is None:
                 continue
@@ -1642,6 +1703,16 @@ class Analysis:
                 self._promote(spc, signer, origid)
             if signer.small:
                 signer.spill(planned=True)
+        for spc in plan.sketch:
+            signer = self.signers.get(spc)
+            if signer is None or not signer.origids.exact:
+                continue
+            # (its part is known to merge past the cap: hashed here, not in the merge)
+            made = survey[spc][4] if survey is not None and spc in survey else None
+            if made is None:
+                signer.origids._to_sketch()
+            else:
+                signer.origids.values, signer.origids.hll = None, made
 
     def settle(self) -> None:
         """After the folded parts are merged: their folds count as spills from now on (a
