@@ -254,8 +254,8 @@ def _survey() -> dict[str, SignerSurvey]:
     survey tasks lands on a different worker (and so do the hand-over tasks)."""
     _WORKER["barrier"].wait(timeout=_HAND_OVER_TIMEOUT)
     analysis: Analysis = _WORKER["analysis"]
-    _WORKER["survey"] = analysis.survey()
-    return _WORKER["survey"]
+    survey = _WORKER["survey"] = analysis.survey()  # (fold uses its sketches)
+    return survey
 
 
 def _hand_over(plan: FoldPlan) -> Analysis:
