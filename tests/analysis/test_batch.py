@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import concurrent.futures.process
+import gc
 import json
 import os
 from pathlib import Path
@@ -10,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from shakenlib.analysis import batch
 from shakenlib.analysis.batch import VerifierConfig, analyze_source, verify_source
 from shakenlib.analysis.records import CallRecord, RecordSource, UnreadableRecord
 from shakenlib.testing.traffic import generate
@@ -251,3 +253,25 @@ def test_start_methods_that_start_workers_on_demand_hand_over_once_each(
     source = RecordSource(path=str(small))
     assert len(list(source.spans(2048 * 1024, parts=6))) == 1
     assert analyze_source(source, config, jobs=3) == analyze_source(source, config, jobs=1)
+
+
+def test_the_merge_runs_without_cyclic_gc_and_restores_it() -> None:
+    assert gc.isenabled()
+    seen = []
+
+    def merge() -> None:
+        with batch._no_cyclic_gc():
+            seen.append(gc.isenabled())
+            raise ZeroDivisionError
+
+    with pytest.raises(ZeroDivisionError):
+        merge()
+    assert seen == [False]
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with batch._no_cyclic_gc():
+            pass
+        assert not gc.isenabled()  # left as it was found
+    finally:
+        gc.enable()
