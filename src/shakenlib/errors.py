@@ -27,7 +27,7 @@ True
 
 from __future__ import annotations
 
-from typing import Final
+from typing import Final, TypeVar
 
 import attrs
 
@@ -259,6 +259,35 @@ def reason_phrase_for(sip_code: int | None) -> str | None:
     if sip_code is None:
         return None
     return REASON_PHRASES.get(sip_code)
+
+
+_E = TypeVar("_E", bound=BaseException)
+
+
+def detached(error: _E) -> _E:
+    """``error`` to keep as a value (a result's error, a failure kept past its handler):
+    its traceback and those of the exceptions it was raised from are dropped (their
+    messages stay). A traceback holds the frames it passed through, and a frame holds its
+    caller's: kept, they would tie the error to the frame that keeps it in a reference
+    cycle, left to the cyclic garbage collector (some 40 objects per failed call).
+
+    >>> try:
+    ...     raise ValueError("x")
+    ... except ValueError as exc:
+    ...     kept = detached(exc)
+    >>> kept.__traceback__ is None
+    True
+    """
+    pending: list[BaseException] = [error]
+    seen: set[int] = set()
+    while pending:
+        current = pending.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        current.__traceback__ = None
+        pending.extend(e for e in (current.__cause__, current.__context__) if e is not None)
+    return error
 
 
 class ShakenError(Exception):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import gc
 import json
 from typing import Any
 
@@ -811,3 +812,27 @@ def test_the_hourly_recheck_reuses_the_validated_chain(
     header = acme.sign(orig=ORIG, dest=DEST, iat=int(late.timestamp()))
     assert not v.verify(header, orig=ORIG, dest=DEST, at=late).passed
     assert validations[-1] == late
+
+
+def test_a_failed_call_leaves_no_reference_cycle(bed: ShakenTestbed, acme: TestProvider) -> None:
+    """A failure is kept past its handler without its traceback: a failed call leaves
+    no cyclic garbage (which cost a batch of failing calls ~6 µs a call in collections)."""
+    verifier = bed.verifier()
+    stale = acme.sign(orig=ORIG, dest=DEST, iat=now_iat(bed) - 3600)
+    tampered = forge(acme, *base(acme, bed), key=ec.generate_private_key(ec.SECP256R1()))
+    header_json, claims = base(acme, bed)
+    nowhere = header_json["x5u"] = "https://cr.nowhere.test/x.pem"
+    unknown = forge(acme, header_json, claims, params=f"info=<{nowhere}>;alg=ES256;ppt=shaken")
+    cases = [
+        (stale, "iat_stale"),  # the fast path
+        (tampered, "signature_invalid"),
+        (unknown, None),  # the general path: no certificate
+        ("a.b.c", None),  # a malformed header
+    ]
+    for header, code in cases:
+        verifier.verify(header, orig=ORIG, dest=DEST, at=bed.now)  # (caches filled)
+        gc.collect()
+        result = verifier.verify(header, orig=ORIG, dest=DEST, at=bed.now)
+        assert gc.collect() == 0, header
+        assert not result.passed
+        assert code is None or result.error == code

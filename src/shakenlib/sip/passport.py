@@ -30,7 +30,7 @@ from typing import Any
 import attrs
 
 from shakenlib._frozen import build as _make
-from shakenlib.errors import IdentityHeaderError, PassportError, ShakenError, UsageError
+from shakenlib.errors import IdentityHeaderError, PassportError, ShakenError, UsageError, detached
 from shakenlib.findings import Finding, Severity
 from shakenlib.sip.identity import IdentityHeader, _parse_identity, parse_identity
 from shakenlib.sip.message import SipMessage
@@ -1386,7 +1386,7 @@ def decode_identity(value: str) -> DecodedIdentity:
     except PassportError as exc:
         ident = parse_identity(value)
         return DecodedIdentity(
-            ident, None, exc, (*ident.findings, Finding(exc.code, "error", exc.message))
+            ident, None, detached(exc), (*ident.findings, Finding(exc.code, "error", exc.message))
         )
     header = passport.header
     cross: list[Finding] = []

@@ -47,7 +47,14 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import NameOID
 
 from shakenlib._frozen import build
-from shakenlib.errors import CODES, IdentityHeaderError, RepositoryError, ShakenError, UsageError
+from shakenlib.errors import (
+    CODES,
+    IdentityHeaderError,
+    RepositoryError,
+    ShakenError,
+    UsageError,
+    detached,
+)
 from shakenlib.fetch import CertificateRepository, Fetched, RepositoryContent
 from shakenlib.findings import Finding
 from shakenlib.pki.certs import X509_DECODE_ERRORS, x509_chain
@@ -601,7 +608,7 @@ class Verifier:
                 ts,
             )
         except _Failure as failure:
-            error = failure
+            error = detached(failure)
         return build(
             IdentityResult,
             {
@@ -654,7 +661,7 @@ class Verifier:
         try:
             cert = self._check(decoded, findings, orig_tns, dest_tns, at, budget)
         except _Failure as failure:
-            error = failure
+            error = detached(failure)
             if passport is not None and passport.header.x5u:
                 if failure.cert is not None:
                     cert = failure.cert
