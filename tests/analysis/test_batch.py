@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import concurrent.futures.process
+import datetime as dt
 import gc
 import json
 import os
@@ -275,3 +276,40 @@ def test_the_merge_runs_without_cyclic_gc_and_restores_it() -> None:
         assert not gc.isenabled()  # left as it was found
     finally:
         gc.enable()
+
+
+def test_records_verified_together_give_each_records_own_result() -> None:
+    """verify_records checks a group's signatures together (Verifier.verify_many); a
+    record whose values make that raise (a time out of range) fails alone, and every
+    other record gets the result it gets verified by itself."""
+    from shakenlib.testing.testbed import ShakenTestbed
+
+    bed = ShakenTestbed()
+    acme = bed.add_provider("873J")
+    orig, dest = "12155551212", "12155551213"
+
+    def record(line: int, **fields: Any) -> CallRecord:
+        base: dict[str, Any] = {"line": line, "time": bed.now, "orig": orig, "dest": dest}
+        return CallRecord(**{**base, "identity": (acme.sign(orig=orig, dest=dest),), **fields})
+
+    far = dt.datetime(9999, 1, 1, tzinfo=dt.UTC)  # out of the verifier's range: it raises
+    records: list[CallRecord | UnreadableRecord] = [
+        record(1),
+        record(2, dest="12155550000"),
+        UnreadableRecord(3, "not a JSON object", None),
+        record(4, time=far),
+        record(5, identity=()),
+    ]
+    together = list(batch.verify_records(records, bed.verifier()))
+    alone_verifier = bed.verifier()
+    alone = [
+        r if isinstance(r, UnreadableRecord) else (r, batch.verify_record(alone_verifier, r))
+        for r in records
+    ]
+    assert together == alone
+    errors = [item if isinstance(item, UnreadableRecord) else item[1].error for item in together]
+    assert errors[0] is None
+    assert errors[1] == "dest_mismatch"
+    assert errors[2] == records[2]
+    assert errors[3] == "usage"
+    assert errors[4] == "identity_missing"

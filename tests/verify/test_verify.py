@@ -710,8 +710,8 @@ def test_plain_fast_path_gives_the_general_paths_result(
     v: Verifier = bed.verifier(policy)
     at = bed.now + dt.timedelta(seconds=skew)
     v.verify(acme.sign(orig=ORIG, dest=DEST), orig=ORIG, dest=DEST, at=at)  # warm the cache
-    fast = v._verify_plain(0, header, (orig,), at)
-    assert fast is not None
+    assert v._plain(0, header, (orig,), at) is not None  # the fast path takes it
+    fast = v._verify_one(0, header, (orig,), (dest[0],), at, None)
     assert fast == v._verify_one(0, header, (orig,), (dest[0],), at, None, fast=False)
     window = policy.freshness.total_seconds()
     orig_ok = claimed_orig in (None, orig) or not policy.check_orig
@@ -724,18 +724,18 @@ def test_plain_fast_path_leaves_refused_credentials_to_the_general_path() -> Non
     bed.revoke(bad)
     v: Verifier = bed.verifier()
     header = good.sign(orig=ORIG, dest=DEST)
-    assert v._verify_plain(0, header, (ORIG,), bed.now) is None  # not prepared yet
+    assert v._plain(0, header, (ORIG,), bed.now) is None  # not prepared yet
     assert v.verify(header, orig=ORIG, dest=DEST, at=bed.now).passed  # the general path
-    fast = v._verify_plain(0, header, (ORIG,), bed.now)
+    fast = v._plain(0, header, (ORIG,), bed.now)
     assert fast is not None  # now ready in the cache
-    assert fast.passed
+    assert fast.result(v._signature_failure(fast)).passed
     revoked = bad.sign(orig=ORIG, dest=DEST)
-    assert v._verify_plain(0, revoked, (ORIG,), bed.now) is None  # the general path says why
+    assert v._plain(0, revoked, (ORIG,), bed.now) is None  # the general path says why
     assert_failed(v.verify(revoked, orig=ORIG, dest=DEST, at=bed.now), "cert_revoked")
     unreachable = Signer(good.issued.key, "https://cr.example.net/missing.pem").sign_shaken(
         orig=ORIG, dest=DEST, attest="A", iat=int(bed.now.timestamp())
     )
-    assert v._verify_plain(0, unreachable, (ORIG,), bed.now) is None
+    assert v._plain(0, unreachable, (ORIG,), bed.now) is None
     assert v.verify(unreachable, orig=ORIG, dest=DEST, at=bed.now).sip_code == 436
 
 
@@ -836,3 +836,58 @@ def test_a_failed_call_leaves_no_reference_cycle(bed: ShakenTestbed, acme: TestP
         assert gc.collect() == 0, header
         assert not result.passed
         assert code is None or result.error == code
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(kinds=st.lists(st.integers(0, 10), max_size=12), warm=st.booleans())
+def test_verify_many_gives_verify_for_each_call(kinds: list[int], warm: bool) -> None:
+    """Calls of every kind in any order: verify_many (signatures checked together)
+    gives what verify gives for each call in turn, from the same starting caches."""
+    bed = _MANY_BED
+    good, revoked = _MANY_PROVIDERS
+    at = bed.now
+    unreachable = Signer(good.issued.key, "https://cr.example.net/missing.pem").sign_shaken(
+        orig=ORIG, dest=DEST, attest="A", iat=int(at.timestamp())
+    )
+
+    def tamper(header: str) -> str:  # another valid-looking signature value
+        h, c, sig = header.split(";", 1)[0].split(".")
+        raw = bytearray(b64url_decode(sig))
+        raw[40] ^= 1
+        return f"{h}.{c}.{b64url_encode(bytes(raw))};{header.split(';', 1)[1]}"
+
+    stale = int(at.timestamp()) - 3600
+    make = [
+        lambda: {"identity": good.sign(orig=ORIG, dest=DEST)},
+        lambda: {"identity": good.sign(orig=ORIG, dest=DEST, iat=stale)},
+        lambda: {"identity": tamper(good.sign(orig=ORIG, dest=DEST))},
+        lambda: {"identity": good.sign(orig="12155550000", dest=DEST)},  # orig mismatch
+        lambda: {"identity": good.sign(orig=ORIG, dest="12155550000")},  # dest mismatch
+        lambda: {"identity": revoked.sign(orig=ORIG, dest=DEST)},
+        lambda: {"identity": unreachable},
+        lambda: {"identity": "not.a;token"},
+        lambda: {"identity": None},
+        lambda: {"identity": [good.sign(orig=ORIG, dest=DEST), good.sign(orig=ORIG, dest=DEST)]},
+        lambda: {"identity": tamper(good.sign(orig=ORIG, dest=DEST, iat=stale))},  # both
+    ]
+    calls = [{**make[k](), "orig": ORIG, "dest": DEST, "at": at} for k in kinds]
+    one, many = bed.verifier(), bed.verifier()
+    if warm:  # credentials ready in both caches: the plain path from the first call
+        for v in (one, many):
+            v.verify(good.sign(orig=ORIG, dest=DEST), orig=ORIG, dest=DEST, at=at)
+    expected = [one.verify(**call) for call in calls]
+    assert many.verify_many(calls) == expected
+    assert [r.passed for r in expected] == [k in (0, 9) for k in kinds]
+
+
+_MANY_BED = ShakenTestbed()
+_MANY_PROVIDERS = (_MANY_BED.add_provider("111A"), _MANY_BED.add_provider("999A"))
+_MANY_BED.revoke(_MANY_PROVIDERS[1])
+
+
+def test_verify_many_raises_as_verify_does(bed: ShakenTestbed, acme: TestProvider) -> None:
+    calls = [{"identity": acme.sign(orig=ORIG, dest=DEST), "at": bed.now}, {"identity": "x"}]
+    with pytest.raises(UsageError):
+        bed.verifier().verify_many(calls)
+    with pytest.raises(UsageError):
+        bed.verifier().verify_many([{"identity": "x", "at": dt.datetime(2025, 6, 1)}])

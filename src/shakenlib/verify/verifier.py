@@ -35,7 +35,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Literal, TypeVar
+from typing import Any, Literal, TypeVar
 
 import attrs
 from cryptography import x509
@@ -72,6 +72,7 @@ from shakenlib.sip.message import SipMessage, parse_sip_message
 from shakenlib.sip.passport import (
     Claims,
     DecodedIdentity,
+    JoseHeader,
     decode_compact,
     decode_identity,
     decode_plain_shaken,
@@ -196,6 +197,65 @@ class _Ready:
     until_ts: float
     constraints: tuple[JWTClaimConstraints, ...] = ()
     failure: tuple[str, str] | None = None
+
+
+class _Plain:
+    """A plain SHAKEN header on the fast path, checked but for its ES256 signature:
+    ``other`` is the first failure of its other checks, if any; ``call`` the
+    (time, called numbers, findings) of the call it is the only header of, if it is."""
+
+    __slots__ = (
+        "call",
+        "claims",
+        "header",
+        "index",
+        "other",
+        "ready",
+        "signature",
+        "signing_input",
+        "token",
+    )
+
+    def __init__(
+        self,
+        index: int,
+        token: str,
+        signing_input: bytes,
+        header: JoseHeader,
+        claims: dict[str, Any],
+        signature: bytes,
+        ready: _Ready,
+    ) -> None:
+        self.index, self.token, self.signing_input = index, token, signing_input
+        self.header, self.claims, self.signature, self.ready = header, claims, signature, ready
+        self.other: _Failure | None = None
+        self.call: tuple[dt.datetime, tuple[str, ...] | None, list[Finding]] | None = None
+
+    def result(self, signature: _Failure | None) -> IdentityResult:
+        """Its result, ``signature`` the signature check's failure (reported first)."""
+        error = signature or self.other
+        claims, ready = self.claims, self.ready
+        return build(
+            IdentityResult,
+            {
+                "index": self.index,
+                "passed": error is None,
+                "error": error and error.code,
+                "message": error and error.message,
+                "ppt": "shaken",
+                "x5u": self.header.x5u,
+                "attest": claims["attest"],
+                "origid": claims["origid"],
+                "iat": claims["iat"],
+                "orig": claims["orig"]["tn"],
+                "dest": tuple(claims["dest"]["tn"]),
+                "div": (),
+                "certificate": ready.cert.summary,
+                "findings": ready.findings,
+                "token": self.token,
+                "rcd": None,
+            },
+        )
 
 
 def _claim_constraints(leaf: x509.Certificate) -> tuple[JWTClaimConstraints, ...]:
@@ -425,6 +485,50 @@ class Verifier:
         Never raises for bad header input; raises :class:`~shakenlib.errors.UsageError`
         only for a missing or naive ``at``.
         """
+        started = self._start(identity, orig, dest, at, sip)
+        if isinstance(started, _Plain):
+            return self._finish(started, self._signature_failure(started))
+        return started
+
+    def verify_many(self, calls: Iterable[Mapping[str, Any]]) -> list[VerificationResult]:
+        """:meth:`verify` for each call (a mapping of its keyword arguments), in order:
+        the same results, a little faster for many calls.
+
+        The usual header (one plain SHAKEN PASSporT whose credential is ready) is checked
+        up to its signature first; then the ES256 signatures of all of them are checked
+        in one loop, which keeps the curve arithmetic's tables in the processor's cache;
+        then each result is built. Raises as :meth:`verify` does (``UsageError`` for a
+        missing or naive ``at``), for the first call that does.
+
+        >>> from shakenlib.testing.testbed import ShakenTestbed
+        >>> bed = ShakenTestbed()
+        >>> acme = bed.add_provider("873J")
+        >>> header = acme.sign(orig="12155551212", dest="12155551213")
+        >>> calls = [{"identity": header, "orig": "12155551212", "dest": d, "at": bed.now}
+        ...          for d in ("12155551213", "12155550000")]
+        >>> [r.error for r in bed.verifier().verify_many(calls)]
+        [None, 'dest_mismatch']
+        """
+        started = [self._start(**call) for call in calls]
+        # the signatures in one loop (for the plain headers: the rest is done already)
+        failures = [self._signature_failure(s) if isinstance(s, _Plain) else None for s in started]
+        return [
+            self._finish(s, failure) if isinstance(s, _Plain) else s
+            for s, failure in zip(started, failures, strict=True)
+        ]
+
+    def _start(
+        self,
+        identity: str | Sequence[str] | None,
+        orig: str | None = None,
+        dest: str | Sequence[str] | None = None,
+        at: dt.datetime | float | int | str | None = None,
+        sip: SipMessage | None = None,
+    ) -> VerificationResult | _Plain:
+        """Verify one call, except the signature of a call whose only header takes the
+        plain path: that call comes back as its :class:`_Plain` (:meth:`_finish`)."""
+        if at is None:  # (a mapping for verify_many without "at")
+            raise UsageError("usage", "not a time: None")
         when = (
             at
             if type(at) is dt.datetime and at.tzinfo is not None and EARLIEST <= at < LATEST
@@ -453,41 +557,59 @@ class Verifier:
                 findings=tuple(number_findings),
             )
         if len(values) == 1:  # the common case: one header, no forwarding to resolve
-            only = self._verify_one(0, values[0], orig_tns, dest_tns, when, None, sip)
-            if (
-                only.passed
-                and only.ppt == "shaken"
-                and (
-                    dest_tns is None or not self.policy.check_dest or _reaches(only.dest, dest_tns)
-                )
-            ):
-                return build(
-                    VerificationResult,
-                    {
-                        "verstat": TN_VALIDATION_PASSED,
-                        "error": None,
-                        "message": None,
-                        "ppt": only.ppt,
-                        "x5u": only.x5u,
-                        "attest": only.attest,
-                        "origid": only.origid,
-                        "iat": only.iat,
-                        "orig": only.orig,
-                        "dest": only.dest,
-                        "certificate": only.certificate,
-                        "identities": (only,),
-                        "verified_at": when,
-                        "findings": tuple(number_findings),
-                    },
-                )
-            results = [only]
-        else:
-            budget = _Budget(self.policy)
-            results = [
-                self._verify_one(i, v, orig_tns, dest_tns, when, budget, sip)
-                for i, v in enumerate(values)
-            ]
+            plain = self._plain(0, values[0], orig_tns, when)
+            if plain is not None:
+                plain.call = (when, dest_tns, number_findings)
+                return plain
+            only = self._verify_one(0, values[0], orig_tns, dest_tns, when, None, sip, fast=False)
+            return self._single(only, when, dest_tns, number_findings)
+        budget = _Budget(self.policy)
+        results = [
+            self._verify_one(i, v, orig_tns, dest_tns, when, budget, sip)
+            for i, v in enumerate(values)
+        ]
         return self._aggregate(self._chain_div(results, dest_tns), when, number_findings)
+
+    def _finish(self, plain: _Plain, signature: _Failure | None) -> VerificationResult:
+        """The result of a call started as ``plain``, its signature checked (``signature``:
+        the failure, if it does not verify)."""
+        assert plain.call is not None  # (set by _start)
+        when, dest_tns, number_findings = plain.call
+        return self._single(plain.result(signature), when, dest_tns, number_findings)
+
+    def _single(
+        self,
+        only: IdentityResult,
+        when: dt.datetime,
+        dest_tns: tuple[str, ...] | None,
+        number_findings: list[Finding],
+    ) -> VerificationResult:
+        """The result of a call with one Identity header."""
+        if (
+            only.passed
+            and only.ppt == "shaken"
+            and (dest_tns is None or not self.policy.check_dest or _reaches(only.dest, dest_tns))
+        ):
+            return build(
+                VerificationResult,
+                {
+                    "verstat": TN_VALIDATION_PASSED,
+                    "error": None,
+                    "message": None,
+                    "ppt": only.ppt,
+                    "x5u": only.x5u,
+                    "attest": only.attest,
+                    "origid": only.origid,
+                    "iat": only.iat,
+                    "orig": only.orig,
+                    "dest": only.dest,
+                    "certificate": only.certificate,
+                    "identities": (only,),
+                    "verified_at": when,
+                    "findings": tuple(number_findings),
+                },
+            )
+        return self._aggregate(self._chain_div([only], dest_tns), when, number_findings)
 
     def verify_sip(
         self,
@@ -569,67 +691,45 @@ class Verifier:
         ]
 
     # --- one Identity header ------------------------------------------------------------
-    def _verify_plain(
+    def _plain(
         self,
         index: int,
         value: str,
         orig_tns: tuple[str, ...] | None,
         at: dt.datetime,
-    ) -> IdentityResult | None:
+    ) -> _Plain | None:
         """The early exit of :meth:`_verify_one` for the common case, without the
         intermediate objects: a plain SHAKEN header
         (:func:`~shakenlib.sip.passport.decode_plain_shaken`) whose credential is ready in
-        the cache, checked by the same :meth:`_checks`. ``None``: the general path takes
-        it (same checks, same result; it fetches and prepares a credential, once, and says
-        why one is refused)."""
+        the cache, checked by the same checks as the general path: here all but the
+        signature (:meth:`_signature_failure`; which failure is reported does not depend
+        on the order: the signature's first). ``None``: the general path takes it (same
+        checks, same result; it fetches and prepares a credential, once, and says why one
+        is refused)."""
         plain = decode_plain_shaken(value)
         if plain is None or "shaken" not in self.policy.accepted_ppt:
             return None
         token, signing_input, header, _, claims, signature, _, _, _ = plain
         ts = at.timestamp()
-        x5u = header.x5u or ""
-        ready = self._ready.get(x5u)
+        ready = self._ready.get(header.x5u or "")
         if ready is None or not ready.from_ts <= ts < ready.until_ts or ready.failure:
             return None
-        iat = claims["iat"]
-        orig = claims["orig"]["tn"]
-        error: _Failure | None = None
+        started = _Plain(index, token, signing_input, header, claims, signature, ready)
         try:
-            self._checks(
-                ready,
-                signature,
-                signing_input,
-                claims,
-                iat,
-                orig,
-                None,
-                orig_tns,
-                None,
-                ts,
+            self._claim_checks(
+                ready, claims, claims["iat"], claims["orig"]["tn"], None, orig_tns, None, ts
             )
         except _Failure as failure:
-            error = detached(failure)
-        return build(
-            IdentityResult,
-            {
-                "index": index,
-                "passed": error is None,
-                "error": error and error.code,
-                "message": error and error.message,
-                "ppt": "shaken",
-                "x5u": header.x5u,
-                "attest": claims["attest"],
-                "origid": claims["origid"],
-                "iat": iat,
-                "orig": orig,
-                "dest": tuple(claims["dest"]["tn"]),
-                "div": (),
-                "certificate": ready.cert.summary,
-                "findings": ready.findings,
-                "token": token,
-                "rcd": None,
-            },
-        )
+            started.other = detached(failure)
+        return started
+
+    def _signature_failure(self, plain: _Plain) -> _Failure | None:
+        """Why the ES256 signature of a header on the plain path does not verify, if not."""
+        try:
+            self._check_signature(plain.signature, plain.signing_input, plain.ready.cert)
+        except _Failure as failure:
+            return detached(failure)
+        return None
 
     def _verify_one(
         self,
@@ -644,9 +744,9 @@ class Verifier:
         fast: bool = True,
     ) -> IdentityResult:
         if fast:  # the common case first: a plain SHAKEN header, its credential ready
-            plain = self._verify_plain(index, value, orig_tns, at)
+            plain = self._plain(index, value, orig_tns, at)
             if plain is not None:
-                return plain
+                return plain.result(self._signature_failure(plain))
         decoded = decode_identity(value)
         if (
             decoded.passport is None
@@ -837,11 +937,25 @@ class Verifier:
         """The checks of one PASSporT against its ready credential, for both paths; raises
         ``_Failure`` at the first. The signature before freshness (RFC 8224 §6.2 steps
         4-5): an iat is only worth checking once it is known to be the signer's."""
-        cert = ready.cert
-        self._check_signature(signature, signing_input, cert)
+        self._check_signature(signature, signing_input, ready.cert)
+        self._claim_checks(ready, claims_json, iat, orig, dest, orig_tns, dest_tns, ts)
+
+    def _claim_checks(
+        self,
+        ready: _Ready,
+        claims_json: Mapping[str, object],
+        iat: int | float,
+        orig: str | None,
+        dest: tuple[str, ...] | None,
+        orig_tns: tuple[str, ...] | None,
+        dest_tns: tuple[str, ...] | None,
+        ts: float,
+    ) -> None:
+        """The checks of :meth:`_checks` after the signature's; raises ``_Failure`` at the
+        first (they have no other effect)."""
         if ready.constraints:
             self._check_constraints(ready, claims_json)
-        self._check_fresh(iat, ts, cert)
+        self._check_fresh(iat, ts, ready.cert)
         if (
             dest is not None
             or (orig_tns is not None and orig not in orig_tns)
