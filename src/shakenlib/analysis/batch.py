@@ -258,11 +258,7 @@ def _analyze_into(
 ) -> tuple[int, int]:
     """Add a chunk's records to ``analysis``; returns (records, failed or unreadable)."""
     before = analysis.calls + analysis.unreadable, analysis.failed + analysis.unreadable
-    for item in verify_records((source.parse(raw) for raw in chunk), verifier):
-        if isinstance(item, UnreadableRecord):
-            analysis.add_error(item)
-        else:
-            analysis.add(*item)
+    analysis.add_all(verify_records((source.parse(raw) for raw in chunk), verifier))
     return (
         analysis.calls + analysis.unreadable - before[0],
         analysis.failed + analysis.unreadable - before[1],

@@ -53,7 +53,7 @@ from shakenlib.analysis.batch import (
     VerifierConfig,
     VerifierFactory,
     VerifierLike,
-    verify_record,
+    verify_records,
 )
 from shakenlib.analysis.leads import Analysis
 from shakenlib.analysis.records import (
@@ -429,26 +429,13 @@ def _guarded(where: str, work: Callable[[], T]) -> T:
 def _analyze_records(
     records: Iterable[CallRecord | UnreadableRecord], config: VerifierFactory
 ) -> Analysis:
-    verifier = worker_verifier(config)
-    analysis = Analysis()
-    for record in records:
-        if isinstance(record, UnreadableRecord):
-            analysis.add_error(record)
-        else:
-            analysis.add(record, verify_record(verifier, record))
-    return analysis
+    return Analysis().add_all(verify_records(records, worker_verifier(config)))
 
 
 def _verify_records(
     records: Iterable[CallRecord | UnreadableRecord], config: VerifierFactory
 ) -> list[BatchItem]:
-    verifier = worker_verifier(config)
-    return [
-        record
-        if isinstance(record, UnreadableRecord)
-        else (record, verify_record(verifier, record))
-        for record in records
-    ]
+    return list(verify_records(records, worker_verifier(config)))
 
 
 def _analyze_partition(partition: Partition, config: VerifierFactory) -> Analysis:
