@@ -63,6 +63,9 @@ MAX_STREAMS = 1 << 14
 _START = re.compile(rb"(?:[A-Z]+ [^ \r\n]+ SIP/2\.0|SIP/2\.0 [0-9]{3} )")
 _LENGTH = re.compile(rb"^(?:content-length|l)[ \t]*:[ \t]*([0-9]+)", re.I | re.M)
 _TAG = re.compile(rb";[ \t]*tag[ \t]*=", re.I)
+# An empty line after a line end: LF LF, or LF CR LF (the end of CR LF CR LF when a CR is
+# before it); see _header_end.
+_BLANK = re.compile(rb"\n\r?\n")
 # A header line named To, Call-ID or CSeq (long or compact form; the name may have white
 # space around it, as bytes.strip() removes), after the line break before it: the name
 # and the rest of the line.
@@ -154,6 +157,7 @@ class SipStream:
         self.lost = 0  # bytes given up on (gaps, oversized or non-SIP data)
         self.found = 0  # messages found
         self.scanned = 0  # buf[:scanned] holds no header end
+        self.need = 0  # the size of the message at buf[0] once known (0: not known)
         #: a stream that carried no SIP in its first MAX_MESSAGE bytes is not followed
         self.ignored = False
 
@@ -175,6 +179,27 @@ class SipStream:
         packet: int,
     ) -> list[tuple[float, int, bytes]]:
         """Add a segment; return the ``(time, packet, message)`` it completes."""
+        if seq == self.next_seq and not self.early and data and not self.ignored:
+            # the usual segment: it continues the stream and nothing waits out of order.
+            # What _add does then (delta 0, no held segment to take), without its checks;
+            # a message whose size is known and not yet reached is not looked at again.
+            buf = self.buf
+            self.marks.append((self.offset + len(buf), time, packet))
+            buf += data
+            self.next_seq = (seq + len(data)) & 0xFFFFFFFF
+            if len(buf) < self.need:
+                return []
+            return self._messages()
+        return self._add(seq, data, time, packet)
+
+    def _add(
+        self,
+        seq: int,
+        data: bytes,
+        time: float,
+        packet: int,
+    ) -> list[tuple[float, int, bytes]]:
+        """:meth:`add` for any segment (the general path)."""
         if not data or self.ignored:
             return []
         if self.next_seq is None:
@@ -186,7 +211,7 @@ class SipStream:
                 return []
             # the gap will not fill: skip to the earliest segment held
             self._skip_gap()
-            return self.add(seq, data, time, packet)
+            return self._add(seq, data, time, packet)
         if delta < 0:
             data = data[-delta:]  # a retransmission, or overlapping bytes
             if not data:
@@ -215,6 +240,7 @@ class SipStream:
         self.offset += len(self.buf)
         self.buf.clear()
         self.marks.clear()
+        self.scanned = self.need = 0
         self.synced = False
         self.next_seq = first
         data, time, packet = self.early.pop(first)
@@ -227,7 +253,7 @@ class SipStream:
         self.next_seq = (self.next_seq + len(data)) & 0xFFFFFFFF
 
     def _drop(self, count: int) -> None:
-        self.scanned = 0
+        self.scanned = self.need = 0
         del self.buf[:count]
         self.offset += count
         while len(self.marks) > 1 and self.marks[1][0] <= self.offset:
@@ -270,16 +296,16 @@ class SipStream:
                 else:
                     self.scanned = max(0, len(self.buf) - 3)  # not again next time
                 return out
-            head = bytes(self.buf[:head_end])
-            size = head_end + _content_length(head)
+            size = head_end + _content_length(self.buf, head_end)
             if size > MAX_MESSAGE:
                 self.lost += head_end
                 self._drop(head_end)
                 self.synced = False
                 continue
             if len(self.buf) < size:
+                self.need = size  # (the head does not change while the body arrives)
                 return out
-            if not _START.match(head):
+            if not _START.match(self.buf, 0, head_end):
                 self.synced = False  # not at a message start after all: resynchronise
                 continue
             _, time, packet = self._mark()
@@ -296,27 +322,42 @@ class SipStream:
 
 
 def _header_end(buf: bytearray, start: int = 0) -> int:
-    """The offset after the empty line that ends the headers (CRLF CRLF, or bare LF LF),
-    or -1 when there is none in the first :data:`MAX_MESSAGE` bytes."""
-    crlf = buf.find(b"\r\n\r\n", start, MAX_MESSAGE)
-    lf = buf.find(b"\n\n", start, crlf + 2 if crlf >= 0 else MAX_MESSAGE)
-    if lf >= 0 and (crlf < 0 or lf < crlf + 2):
-        return lf + 2
-    return crlf + 4 if crlf >= 0 else -1
+    """The offset after the empty line that ends the headers (CRLF CRLF, or bare LF LF)
+    that starts first at or after ``start``, or -1 when there is none in the first
+    :data:`MAX_MESSAGE` bytes. RFC 3261 §7: ``generic-message = start-line
+    *message-header CRLF [ message-body ]``, read leniently (LF line ends too).
+
+    One scan (:data:`_BLANK`) finds both kinds of empty line: ``LF LF`` at ``p``, or
+    ``LF CR LF`` at ``p`` that is the end of ``CR LF CR LF`` when a CR (at or after
+    ``start``) stands before it; any other ``LF CR LF`` is passed over.
+    """
+    at = start
+    while True:
+        found = _BLANK.search(buf, at, MAX_MESSAGE)
+        if found is None:
+            return -1
+        p = found.start()
+        if found.end() - p == 2:
+            return p + 2  # LF LF
+        if p > start and buf[p - 1] == 13:
+            return p + 3  # CR LF CR LF from p - 1
+        at = p + 1
 
 
 #: Digits a Content-Length may have (more is hostile; int() refuses over 4300).
 _LENGTH_DIGITS = 12
 
 
-def _content_length(head: bytes) -> int:
-    """The Content-Length of a message head (0 when absent)."""
-    at = head.find(b"\nContent-Length:")
+def _content_length(head: bytes | bytearray, end: int | None = None) -> int:
+    """The Content-Length of a message head, ``head[:end]`` (0 when absent)."""
+    if end is None:
+        end = len(head)
+    at = head.find(b"\nContent-Length:", 0, end)
     if at >= 0:
-        value = head[at + 16 : head.find(b"\n", at + 16)].strip()
+        value = head[at + 16 : head.find(b"\n", at + 16, end)].strip()
         if value.isdigit() and len(value) <= _LENGTH_DIGITS:
             return int(value)
-    length = _LENGTH.search(head)  # any spelling: content-length, compact l
+    length = _LENGTH.search(head, 0, end)  # any spelling: content-length, compact l
     if length is None or len(length.group(1)) > _LENGTH_DIGITS:
         return 0  # a hostile length is no length: the message ends at its head
     return int(length.group(1))

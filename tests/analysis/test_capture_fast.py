@@ -1,0 +1,130 @@
+"""The fast paths of the capture reader read exactly what the general paths read: each
+is checked here against the general path (or the reading it replaced, kept here)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from hypothesis import example, given, settings, strategies as st
+
+from shakenlib.analysis import capture
+from shakenlib.analysis.capture import SipStream
+
+
+def _reference_header_end(buf: bytes | bytearray, start: int = 0) -> int:
+    """capture._header_end as it was: a find for CR LF CR LF, then one for LF LF."""
+    limit = capture.MAX_MESSAGE
+    crlf = buf.find(b"\r\n\r\n", start, limit)
+    lf = buf.find(b"\n\n", start, crlf + 2 if crlf >= 0 else limit)
+    if lf >= 0 and (crlf < 0 or lf < crlf + 2):
+        return lf + 2
+    return crlf + 4 if crlf >= 0 else -1
+
+
+_LINE_ENDS = st.lists(st.sampled_from([b"\r", b"\n", b"x", b"\r\n", b" "]), max_size=40).map(
+    b"".join
+)
+
+
+@settings(max_examples=1000, deadline=None)
+@given(buf=_LINE_ENDS, start=st.integers(0, 45), limit=st.sampled_from([4, 9, 20, 1 << 16]))
+@example(buf=b"\r\n\r\n", start=1, limit=1 << 16)
+@example(buf=b"x\n\r\n\n", start=0, limit=1 << 16)
+@example(buf=b"xx\r\n\r\n", start=0, limit=5)
+def test_header_end_reads_as_two_finds(buf: bytes, start: int, limit: int) -> None:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(capture, "MAX_MESSAGE", limit)
+        assert capture._header_end(bytearray(buf), start) == _reference_header_end(buf, start)
+
+
+class _General(SipStream):
+    """A stream that takes every segment by the general path."""
+
+    def add(
+        self, seq: int, data: bytes, time: float, packet: int
+    ) -> list[tuple[float, int, bytes]]:
+        return self._add(seq, data, time, packet)
+
+
+def _state(stream: SipStream) -> tuple[Any, ...]:
+    return (
+        bytes(stream.buf),
+        stream.next_seq,
+        dict(stream.early),
+        list(stream.marks),
+        stream.offset,
+        stream.synced,
+        stream.lost,
+        stream.found,
+        stream.scanned,
+        stream.need,
+        stream.ignored,
+        stream.pending,
+    )
+
+
+def _message(n: int, body: int, compact: bool) -> bytes:
+    length = b"l" if compact else b"Content-Length"
+    return (
+        b"INVITE sip:+1215555%04d@h SIP/2.0\r\nCall-ID: %d\r\n%s: %d\r\n\r\n"
+        % (n, n, length, body)
+    ) + b"v" * body
+
+
+@st.composite
+def _segments(draw: st.DrawFn) -> list[tuple[int, bytes]]:
+    """A stream of SIP messages (with keep-alives, bare LF line ends, garbage and
+    oversized lengths between them) cut into segments, some sent again, some held back,
+    some left out, some given a wrong sequence number."""
+    parts = []
+    for n in range(draw(st.integers(1, 6))):
+        kind = draw(st.sampled_from(["sip", "sip", "sip", "lf", "crlf", "junk", "huge"]))
+        if kind == "sip":
+            parts.append(_message(n, draw(st.integers(0, 200)), draw(st.booleans())))
+        elif kind == "lf":
+            parts.append(_message(n, draw(st.integers(0, 9)), False).replace(b"\r\n", b"\n"))
+        elif kind == "crlf":
+            parts.append(b"\r\n" * draw(st.integers(1, 3)))
+        elif kind == "junk":
+            parts.append(draw(st.binary(max_size=60)))
+        else:
+            parts.append(b"INVITE sip:a@b SIP/2.0\r\nContent-Length: 99999\r\n\r\n")
+    data = b"".join(parts)
+    cuts = sorted({c for c in draw(st.lists(st.integers(1, 2000), max_size=12)) if c < len(data)})
+    start = draw(st.integers(0, 2**32 - 1))
+    segments = [
+        (start + a, data[a:b]) for a, b in zip([0, *cuts], [*cuts, len(data)], strict=True)
+    ]
+    for _ in range(draw(st.integers(0, 4))):
+        if not segments:
+            break
+        i = draw(st.integers(0, len(segments) - 1))
+        action = draw(st.sampled_from(["again", "swap", "drop", "shift"]))
+        if action == "again":
+            segments.insert(min(len(segments), i + draw(st.integers(0, 3))), segments[i])
+        elif action == "swap" and i + 1 < len(segments):
+            segments[i], segments[i + 1] = segments[i + 1], segments[i]
+        elif action == "drop":
+            del segments[i]
+        elif action == "shift":
+            seq, part = segments[i]
+            segments[i] = (seq + draw(st.integers(-20, 20)), part)
+    return [(seq & 0xFFFFFFFF, part) for seq, part in segments]
+
+
+@settings(max_examples=500, deadline=None)
+@given(segments=_segments(), syn=st.booleans(), early=st.sampled_from([64, 2]))
+def test_in_order_segments_read_as_the_general_path(
+    segments: list[tuple[int, bytes]], syn: bool, early: int
+) -> None:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(capture, "MAX_OUT_OF_ORDER", early)
+        fast, general = SipStream(), _General()
+        if syn and segments:
+            fast.syn(segments[0][0] - 1)
+            general.syn(segments[0][0] - 1)
+        for packet, (seq, part) in enumerate(segments, 1):
+            got = fast.add(seq, part, float(packet), packet)
+            assert got == general.add(seq, part, float(packet), packet)
+            assert _state(fast) == _state(general)
