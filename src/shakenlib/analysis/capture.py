@@ -157,7 +157,8 @@ class SipStream:
         self.lost = 0  # bytes given up on (gaps, oversized or non-SIP data)
         self.found = 0  # messages found
         self.scanned = 0  # buf[:scanned] holds no header end
-        self.need = 0  # the size of the message at buf[0] once known (0: not known)
+        #: the size of the message at buf[0] and of its head, once read (0: not yet)
+        self.need = self.head = 0
         #: a stream that carried no SIP in its first MAX_MESSAGE bytes is not followed
         self.ignored = False
 
@@ -184,6 +185,8 @@ class SipStream:
             # What _add does then (delta 0, no held segment to take), without its checks;
             # a message whose size is known and not yet reached is not looked at again.
             buf = self.buf
+            if not buf:
+                self.marks.clear()  # (as _append)
             self.marks.append((self.offset + len(buf), time, packet))
             buf += data
             self.next_seq = (seq + len(data)) & 0xFFFFFFFF
@@ -248,6 +251,8 @@ class SipStream:
 
     def _append(self, data: bytes, time: float, packet: int) -> None:
         assert self.next_seq is not None
+        if not self.buf:
+            self.marks.clear()  # every message from here on starts in this segment or later
         self.marks.append((self.offset + len(self.buf), time, packet))
         self.buf += data
         self.next_seq = (self.next_seq + len(data)) & 0xFFFFFFFF
@@ -287,23 +292,26 @@ class SipStream:
                     stripped += 1
                 self._drop(stripped)
                 continue
-            head_end = _header_end(self.buf, self.scanned)
-            if head_end < 0:
-                if len(self.buf) > MAX_MESSAGE:
-                    self.lost += len(self.buf)
-                    self._drop(len(self.buf))
+            if self.need:  # the head was read: it does not change while the body arrives
+                head_end, size = self.head, self.need
+            else:
+                head_end = _header_end(self.buf, self.scanned)
+                if head_end < 0:
+                    if len(self.buf) > MAX_MESSAGE:
+                        self.lost += len(self.buf)
+                        self._drop(len(self.buf))
+                        self.synced = False
+                    else:
+                        self.scanned = max(0, len(self.buf) - 3)  # not again next time
+                    return out
+                size = head_end + _content_length(self.buf, head_end)
+                if size > MAX_MESSAGE:
+                    self.lost += head_end
+                    self._drop(head_end)
                     self.synced = False
-                else:
-                    self.scanned = max(0, len(self.buf) - 3)  # not again next time
-                return out
-            size = head_end + _content_length(self.buf, head_end)
-            if size > MAX_MESSAGE:
-                self.lost += head_end
-                self._drop(head_end)
-                self.synced = False
-                continue
+                    continue
             if len(self.buf) < size:
-                self.need = size  # (the head does not change while the body arrives)
+                self.head, self.need = head_end, size
                 return out
             if not _START.match(self.buf, 0, head_end):
                 self.synced = False  # not at a message start after all: resynchronise
