@@ -266,67 +266,72 @@ class SipStream:
 
     def _messages(self) -> list[tuple[float, int, bytes]]:
         out: list[tuple[float, int, bytes]] = []
-        while self.buf:
+        buf = self.buf  # (changed in place only)
+        while buf:
             if not self.synced:
-                found = _START.search(self.buf)
+                found = _START.search(buf)
                 if found is None:
-                    keep = min(len(self.buf), 32)  # a start line may be cut in two
-                    self.lost += len(self.buf) - keep
-                    self._drop(len(self.buf) - keep)
+                    keep = min(len(buf), 32)  # a start line may be cut in two
+                    self.lost += len(buf) - keep
+                    self._drop(len(buf) - keep)
                     if not self.found and self.lost > MAX_MESSAGE:
                         self.ignored = True  # not a SIP connection (TLS, HTTP, ...)
                         self.early.clear()
                     return out
                 # a start line begins the stream or follows a line break
                 start = found.start()
-                if start and self.buf[start - 1 : start] != b"\n":
+                if start and buf[start - 1 : start] != b"\n":
                     self.lost += start + 1
                     self._drop(start + 1)
                     continue
                 self.lost += start
                 self._drop(start)
                 self.synced = True
-            if self.buf[0] in (10, 13):  # CRLF keep-alives between messages (RFC 5626 §3.5.1)
+            if buf[0] in (10, 13):  # CRLF keep-alives between messages (RFC 5626 §3.5.1)
                 stripped = 0
-                while stripped < len(self.buf) and self.buf[stripped] in (10, 13):
+                while stripped < len(buf) and buf[stripped] in (10, 13):
                     stripped += 1
                 self._drop(stripped)
                 continue
             if self.need:  # the head was read: it does not change while the body arrives
                 head_end, size = self.head, self.need
             else:
-                head_end = _header_end(self.buf, self.scanned)
+                head_end = _header_end(buf, self.scanned)
                 if head_end < 0:
-                    if len(self.buf) > MAX_MESSAGE:
-                        self.lost += len(self.buf)
-                        self._drop(len(self.buf))
+                    if len(buf) > MAX_MESSAGE:
+                        self.lost += len(buf)
+                        self._drop(len(buf))
                         self.synced = False
                     else:
-                        self.scanned = max(0, len(self.buf) - 3)  # not again next time
+                        self.scanned = max(0, len(buf) - 3)  # not again next time
                     return out
-                size = head_end + _content_length(self.buf, head_end)
+                size = head_end + _content_length(buf, head_end)
                 if size > MAX_MESSAGE:
                     self.lost += head_end
                     self._drop(head_end)
                     self.synced = False
                     continue
-            if len(self.buf) < size:
+            if len(buf) < size:
                 self.head, self.need = head_end, size
                 return out
-            if not _START.match(self.buf, 0, head_end):
+            if not _START.match(buf, 0, head_end):
                 self.synced = False  # not at a message start after all: resynchronise
                 continue
             _, time, packet = self._mark()
-            out.append((time, packet, bytes(self.buf[:size])))
+            out.append((time, packet, bytes(buf[:size])))
             self.found += 1
             self._drop(size)
         return out
 
     def _mark(self) -> tuple[int, float, int]:
-        for mark in reversed(self.marks):
+        """The mark of the segment buf[0] came in: the last one at or before it."""
+        marks = self.marks
+        if len(marks) == 1 or marks[1][0] > self.offset:
+            return marks[0]  # (the usual case)
+        for mark in reversed(marks):
             if mark[0] <= self.offset:
                 return mark
-        return self.marks[0]
+        return marks[0]  # pragma: no cover - marks[0] is at or before buf[0]
 
 
 def _header_end(buf: bytearray, start: int = 0) -> int:

@@ -324,25 +324,34 @@ class SipMessage:
         ``first``, the first value of each field by name. The single-valued fields and
         the Identity values are looked up at once; the rest is read when asked for."""
         message = _new(cls)
+        get = first.get
+        identity = get("Identity")
+        from_, to, date, call_id = get("From"), get("To"), get("Date"), get("Call-ID")
         fields = {
             "start_line": start_line,
             "method": start[0],
             "request_uri": start[1],
             "status_code": start[2],
             "identity": (
-                ((first["Identity"].strip(),) if "Identity" in first else ())
+                ()
+                if identity is None
+                else (identity.strip(),)
                 if len(first) == len(lines)  # each field once: the usual message
                 else _every(lines, "Identity")
             ),
-            "from_": _strip(first.get("From")),
-            "to": _strip(first.get("To")),
-            "date": _strip(first.get("Date")),
-            "call_id": _strip(first.get("Call-ID")),
+            "from_": None if from_ is None else from_.strip(),
+            "to": None if to is None else to.strip(),
+            "date": None if date is None else date.strip(),
+            "call_id": None if call_id is None else call_id.strip(),
             "_lines": lines,
         }
-        for attribute, name in _LIST_FIELDS:
-            if name not in first:
-                fields[attribute] = ()  # nothing to split
+        # a comma-list field without a line has nothing to split
+        if "P-Asserted-Identity" not in first:
+            fields["pai"] = ()
+        if "Diversion" not in first:
+            fields["diversion"] = ()
+        if "History-Info" not in first:
+            fields["history_info"] = ()
         _setattr(message, "__dict__", fields)
         return message
 
