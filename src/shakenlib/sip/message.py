@@ -531,6 +531,8 @@ def _parse_start_line(line: str) -> tuple[str | None, str | None, int | None]:
     # Request-Line = Method SP Request-URI SP SIP-Version CRLF
     # Status-Line  = SIP-Version SP Status-Code SP Reason-Phrase CRLF   (RFC 3261 §7.1, §7.2)
     parts = line.split(" ", 2)
+    if len(parts) == 3 and parts[2] == "SIP/2.0" and parts[1] and parts[0] and "/" not in parts[0]:
+        return parts[0], parts[1], None  # a request (the usual line: no case to fold)
     if parts[0].upper().startswith("SIP/"):
         if len(parts) < 2 or not (len(parts[1]) == 3 and parts[1].isascii() and parts[1].isdigit()):
             raise SipMessageError("sip_malformed", f"bad status line: {line[:80]!r}")
@@ -629,17 +631,17 @@ def _crlf_lines(text: str) -> SipMessage | None:
     True
     """
     end = text.find("\r\n\r\n")
-    head = text[: end + 2] if end >= 0 else text  # with the CRLF of its last line
-    eol = head.find("\n")
-    if eol < 1 or head[eol - 1] != "\r" or head[-1] != "\n":
+    stop = end + 2 if end >= 0 else len(text)  # the head: text[:stop], with its last CRLF
+    eol = text.find("\n", 0, stop)
+    if eol < 1 or text[eol - 1] != "\r" or text[stop - 1] != "\n":
         return None
     # each header line is matched up to its CRLF: with as many CRs as LFs, no lone CR
     # breaks a line, and the message reads as it does with its CRLFs written LF
-    pairs = _HEADER_LINE_CRLF.findall(head, eol)
-    lines = head.count("\n")
-    if len(pairs) != lines - 1 or head.count("\r") != lines:
+    pairs = _HEADER_LINE_CRLF.findall(text, eol, stop)
+    lines = text.count("\n", 0, stop)
+    if len(pairs) != lines - 1 or text.count("\r", 0, stop) != lines:
         return None
-    start_line = head[:eol].strip()
+    start_line = text[:eol].strip()
     if not start_line:  # pragma: no cover - the text starts with neither CR nor LF
         return None
     return _from_pairs(start_line, _parse_start_line(start_line), pairs)
