@@ -128,3 +128,56 @@ def test_in_order_segments_read_as_the_general_path(
             got = fast.add(seq, part, float(packet), packet)
             assert got == general.add(seq, part, float(packet), packet)
             assert _state(fast) == _state(general)
+
+
+@st.composite
+def _ethernet_ipv4(draw: st.DrawFn) -> bytes:
+    """Frames about the usual untagged Ethernet + IPv4 + UDP/TCP frame: right and wrong
+    EtherType, version/IHL, fragment fields, lengths, data offsets, cuts."""
+    kind = draw(st.sampled_from([b"\x08\x00", b"\x08\x00", b"\x81\x00", b"\x86\xdd"]))
+    version_ihl = draw(st.sampled_from([0x45, 0x45, 0x46, 0x55, 0x44]))
+    fragment = draw(st.sampled_from([0, 0, 0x4000, 0x2000, 0x0001, 0x8000]))
+    proto = draw(st.sampled_from([17, 6, 6, 1]))
+    payload = draw(st.binary(max_size=40))
+    options = b"\x01" * 4 * max(0, (version_ihl & 15) - 5)
+    if proto == 6:
+        offset = draw(st.sampled_from([5, 5, 4, 6, 15]))
+        transport = (
+            b"\x13\xc4\x13\xc4"
+            + draw(st.binary(min_size=8, max_size=8))
+            + bytes([offset << 4, draw(st.integers(0, 255))])
+            + b"\xff\xff\0\0\0\0"
+            + b"\0" * 4 * max(0, offset - 5)
+        )
+    else:
+        transport = b"\x13\xc4\x13\xc4\0\0\0\0"
+    body = options + transport + payload
+    total = draw(st.sampled_from([20 + len(body), 20 + len(body), 0, 10, 20 + len(body) // 2, 9000]))
+    ip = (
+        bytes([version_ihl, 0])
+        + total.to_bytes(2, "big")
+        + b"\0\0"
+        + fragment.to_bytes(2, "big")
+        + bytes([64, proto])
+        + b"\0\0\xc0\x00\x02\x0a\xc6\x33\x64\x07"
+    )
+    frame = b"\x04" * 6 + b"\x02" * 6 + kind + ip + body + draw(st.sampled_from([b"", b"\0" * 6]))
+    cut = draw(st.sampled_from([None, None, draw(st.integers(0, len(frame)))]))
+    return frame if cut is None else frame[:cut]
+
+
+_SHORT_TCP = (  # a TCP frame cut inside its header, its IPv4 total length far beyond
+    b"\x04" * 6
+    + b"\x02" * 6
+    + b"\x08\x00\x45\x00\x23\x28\0\0\0\0\x40\x06\0\0\xc0\x00\x02\x0a\xc6\x33\x64\x07"
+    + b"\x13\xc4\x13\xc4"
+    + b"\0" * 8
+    + b"\x50\x18\xff\xff"
+)
+
+
+@settings(max_examples=1500, deadline=None)
+@given(_ethernet_ipv4())
+@example(_SHORT_TCP)
+def test_one_unpack_reads_the_usual_frame_as_the_struct_path(frame: bytes) -> None:
+    assert capture._fast_segment(1, frame) == capture._struct_segment(1, frame)

@@ -452,6 +452,11 @@ _RAW_LINKS = frozenset({101, 12, 14, 228, 229})
 _IPV4 = struct.Struct("!BxHxxHxB2x4s4s")  # version/IHL, total length, flags/offset, proto
 _PORTS = struct.Struct("!HH")
 _TCP = struct.Struct("!HHI4xH")  # ports, sequence number, data offset/flags
+# An untagged Ethernet header (RFC 894), an IPv4 header without options (RFC 791 §3.1:
+# version/IHL 0x45) and the first 14 bytes of a UDP (RFC 768) or TCP (RFC 9293 §3.1)
+# header: EtherType; version/IHL, total length, flags/fragment offset, protocol, source,
+# destination; ports, then for TCP the sequence number and data offset/flags.
+_ETH_IPV4 = struct.Struct("!12xHBxHxxHxB2x4s4sHHI4xH")
 
 
 def _fast_segment(linktype: int, frame: bytes) -> Segment | None:
@@ -462,7 +467,28 @@ def _fast_segment(linktype: int, frame: bytes) -> Segment | None:
     What it returns is exactly what :func:`_segment` returns for the frame (dpkt's
     reading: up to two VLAN tags, the IPv4 total length cuts the payload when it is not
     0, options skipped, a UDP payload not cut by the UDP length).
+
+    The usual frame (untagged Ethernet, IPv4 without options) has its headers read with
+    one :data:`_ETH_IPV4` unpack; any other goes to :func:`_struct_segment`.
     """
+    if linktype == 1 and len(frame) >= 48:
+        kind, version_ihl, total, fragment, proto, src, dst, sport, dport, seq, offset_flags = (
+            _ETH_IPV4.unpack_from(frame)
+        )
+        if kind == _ETHERTYPE_IPV4 and version_ihl == 0x45 and not fragment & 0x3FFF:
+            # the IP payload is frame[34:end]
+            end = 14 + total if total and 14 + total < len(frame) else len(frame)
+            if proto == 17:
+                if end >= 42:
+                    return 17, src, dst, sport, dport, frame[42:end], 0, 0
+            elif proto == 6 and end >= 54 and offset_flags >= 0x5000:  # data offset >= 20
+                payload = frame[34 + ((offset_flags >> 12) << 2) : end]
+                return 6, src, dst, sport, dport, payload, seq, offset_flags & 0x1FF
+    return _struct_segment(linktype, frame)
+
+
+def _struct_segment(linktype: int, frame: bytes) -> Segment | None:
+    """:func:`_fast_segment` for any frame it reads (VLAN tags, raw IP, IP options)."""
     if linktype == 1:
         if len(frame) < 14:
             return None
