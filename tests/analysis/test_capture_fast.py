@@ -181,3 +181,106 @@ _SHORT_TCP = (  # a TCP frame cut inside its header, its IPv4 total length far b
 @example(_SHORT_TCP)
 def test_one_unpack_reads_the_usual_frame_as_the_struct_path(frame: bytes) -> None:
     assert capture._fast_segment(1, frame) == capture._struct_segment(1, frame)
+
+
+def _reference_calls(frames: list[tuple[float, bytes]], linktype: int) -> list[Any]:
+    """capture._calls as it was before it kept the stream of the last TCP segment at
+    hand: every segment looks its stream up (and moves it to the most recent end)."""
+    import collections
+
+    streams: collections.OrderedDict[Any, SipStream] = collections.OrderedDict()
+    seen: collections.OrderedDict[tuple[bytes, bytes], None] = collections.OrderedDict()
+    out: list[Any] = []
+    number = 0
+    for ts, frame in frames:
+        number += 1
+        decoded = capture._fast_segment(linktype, frame)
+        assert decoded is not None
+        proto, src_ip, dst_ip, sport, dport, payload, seq, flags = decoded
+        assert proto == 6
+        flow = (src_ip, sport, dst_ip, dport)
+        stream = streams.get(flow)
+        if stream is None:
+            stream = streams[flow] = SipStream()
+            if len(streams) > capture.MAX_STREAMS:
+                old_flow, old = streams.popitem(last=False)
+                if old.pending:
+                    out.append((number, capture._incomplete(old_flow)))
+        else:
+            streams.move_to_end(flow)
+        if flags & capture._SYN:
+            stream.syn(seq)
+        if payload:
+            for when, first, message in stream.add(seq, payload, ts, number):
+                if capture._first_sighting(seen, message):
+                    out.append((first, when, message, capture._endpoint(src_ip, sport)))
+        if flags & capture._FIN_RST and not stream.early:
+            if stream.pending:
+                out.append((number, capture._incomplete(flow)))
+            del streams[flow]
+    for flow, stream in streams.items():
+        if stream.pending:
+            out.append((number, capture._incomplete(flow)))
+    return out
+
+
+def _tcp_frame(port: int, seq: int, flags: int, data: bytes) -> bytes:
+    """A raw-IP (link type 101) IPv4 TCP frame from 192.0.2.10:port to 198.51.100.7:5060."""
+    tcp = (
+        port.to_bytes(2, "big")
+        + b"\x13\xc4"
+        + (seq & 0xFFFFFFFF).to_bytes(4, "big")
+        + b"\0\0\0\0"
+        + bytes([0x50, flags])
+        + b"\xff\xff\0\0\0\0"
+    )
+    total = 20 + len(tcp) + len(data)
+    ip = b"\x45\0" + total.to_bytes(2, "big") + b"\0\0\0\0\x40\x06\0\0"
+    return ip + b"\xc0\x00\x02\x0a\xc6\x33\x64\x07" + tcp + data
+
+
+@st.composite
+def _flows(draw: st.DrawFn) -> list[tuple[float, bytes]]:
+    """Segments of a few TCP connections, interleaved in runs, some ended by FIN or RST
+    (maybe with a message unfinished), some started again on the same ports."""
+    queues: list[list[bytes]] = []
+    for port in range(draw(st.integers(1, 4))):
+        seq = draw(st.integers(0, 2**32 - 1))
+        frames = [_tcp_frame(4000 + port, seq, 0x02, b"")] if draw(st.booleans()) else []
+        seq += 1 if frames else 0
+        data = b"".join(
+            _message(100 * port + n, draw(st.integers(0, 30)), False)
+            for n in range(draw(st.integers(1, 3)))
+        )
+        if draw(st.booleans()):
+            data = data[: draw(st.integers(1, len(data)))]  # the connection ends mid-message
+        cuts = sorted({c for c in draw(st.lists(st.integers(1, 400), max_size=5)) if c < len(data)})
+        for a, b in zip([0, *cuts], [*cuts, len(data)], strict=True):
+            frames.append(_tcp_frame(4000 + port, seq + a, 0x18, data[a:b]))
+        end = draw(st.sampled_from([None, 0x01, 0x04]))
+        if end is not None:
+            frames.append(_tcp_frame(4000 + port, seq + len(data), end | 0x10, b""))
+        if draw(st.booleans()):  # the same ports again: a new connection
+            frames.append(_tcp_frame(4000 + port, 7, 0x18, _message(100 * port + 9, 0, True)))
+        queues.append(frames)
+    out: list[tuple[float, bytes]] = []
+    while any(queues):
+        queue = draw(st.sampled_from([q for q in queues if q]))
+        for _ in range(draw(st.integers(1, 3))):  # a run of segments of one connection
+            if queue:
+                out.append((float(len(out)), queue.pop(0)))
+    return out
+
+
+@settings(max_examples=400, deadline=None)
+@given(frames=_flows(), streams=st.sampled_from([1, 2, 3, 1 << 14]))
+def test_tcp_segments_find_their_stream_as_by_lookup(
+    frames: list[tuple[float, bytes]], streams: int
+) -> None:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(capture, "MAX_STREAMS", streams)
+        got = [
+            (line, raw.time, raw.data, raw.src) if isinstance(raw, capture.Captured) else (line, raw.reason)
+            for line, raw in capture._calls(None, iter(frames), 101)
+        ]
+        assert got == _reference_calls(frames, 101)

@@ -55,7 +55,8 @@ MAX_OUT_OF_ORDER = 64
 MAX_SEEN = 1 << 17
 #: IPv4 datagrams being reassembled at a time.
 MAX_FRAGMENTED = 1024
-#: TCP streams followed at a time (the least recently active one is given up first).
+#: TCP streams followed at a time (the least recently active one is given up first; 1 or
+#: more).
 MAX_STREAMS = 1 << 14
 
 # Request-Line = Method SP Request-URI SP SIP-Version CRLF
@@ -733,6 +734,9 @@ def _calls(dpkt: Any, frames: Frames, linktype: int) -> Iterator[RawItem]:
     seen: collections.OrderedDict[tuple[bytes, bytes], None] = collections.OrderedDict()
     fragments = _Fragments()
     number = 0
+    # the stream of the last TCP segment (most segments continue the stream before them)
+    last_flow: tuple[bytes, int, bytes, int] | None = None
+    last_stream = SipStream()
     for item in frames:
         if type(item) is _Cut:
             yield item.line, _Unreadable(item.reason)
@@ -760,15 +764,19 @@ def _calls(dpkt: Any, frames: Frames, linktype: int) -> Iterator[RawItem]:
             )
             continue
         flow = (src_ip, sport, dst_ip, dport)
-        stream = streams.get(flow)
-        if stream is None:
-            stream = streams[flow] = SipStream()
-            if len(streams) > MAX_STREAMS:
-                old_flow, old = streams.popitem(last=False)
-                if old.pending:
-                    yield number, _Unreadable(_incomplete(old_flow))
+        if flow == last_flow:
+            stream = last_stream  # the most recently active stream: nothing to move
         else:
-            streams.move_to_end(flow)
+            stream = streams.get(flow)
+            if stream is None:
+                stream = streams[flow] = SipStream()
+                if len(streams) > MAX_STREAMS:
+                    old_flow, old = streams.popitem(last=False)
+                    if old.pending:
+                        yield number, _Unreadable(_incomplete(old_flow))
+            else:
+                streams.move_to_end(flow)
+            last_flow, last_stream = flow, stream  # (kept: MAX_STREAMS is at least 1)
         if flags & _SYN:
             stream.syn(seq)
         if payload:
@@ -783,6 +791,7 @@ def _calls(dpkt: Any, frames: Frames, linktype: int) -> Iterator[RawItem]:
             if stream.pending:
                 yield number, _Unreadable(_incomplete(flow))
             del streams[flow]
+            last_flow = None
     for flow, stream in streams.items():
         if stream.pending:
             yield number, _Unreadable(_incomplete(flow))
