@@ -67,8 +67,7 @@ def _state(stream: SipStream) -> tuple[Any, ...]:
 def _message(n: int, body: int, compact: bool) -> bytes:
     length = b"l" if compact else b"Content-Length"
     return (
-        b"INVITE sip:+1215555%04d@h SIP/2.0\r\nCall-ID: %d\r\n%s: %d\r\n\r\n"
-        % (n, n, length, body)
+        b"INVITE sip:+1215555%04d@h SIP/2.0\r\nCall-ID: %d\r\n%s: %d\r\n\r\n" % (n, n, length, body)
     ) + b"v" * body
 
 
@@ -93,9 +92,7 @@ def _segments(draw: st.DrawFn) -> list[tuple[int, bytes]]:
     data = b"".join(parts)
     cuts = sorted({c for c in draw(st.lists(st.integers(1, 2000), max_size=12)) if c < len(data)})
     start = draw(st.integers(0, 2**32 - 1))
-    segments = [
-        (start + a, data[a:b]) for a, b in zip([0, *cuts], [*cuts, len(data)], strict=True)
-    ]
+    segments = [(start + a, data[a:b]) for a, b in zip([0, *cuts], [*cuts, len(data)], strict=True)]
     for _ in range(draw(st.integers(0, 4))):
         if not segments:
             break
@@ -152,7 +149,9 @@ def _ethernet_ipv4(draw: st.DrawFn) -> bytes:
     else:
         transport = b"\x13\xc4\x13\xc4\0\0\0\0"
     body = options + transport + payload
-    total = draw(st.sampled_from([20 + len(body), 20 + len(body), 0, 10, 20 + len(body) // 2, 9000]))
+    total = draw(
+        st.sampled_from([20 + len(body), 20 + len(body), 0, 10, 20 + len(body) // 2, 9000])
+    )
     ip = (
         bytes([version_ihl, 0])
         + total.to_bytes(2, "big")
@@ -280,7 +279,9 @@ def test_tcp_segments_find_their_stream_as_by_lookup(
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(capture, "MAX_STREAMS", streams)
         got = [
-            (line, raw.time, raw.data, raw.src) if isinstance(raw, capture.Captured) else (line, raw.reason)
+            (line, raw.time, raw.data, raw.src)
+            if isinstance(raw, capture.Captured)
+            else (line, raw.reason)
             for line, raw in capture._calls(None, iter(frames), 101)
         ]
         assert got == _reference_calls(frames, 101)

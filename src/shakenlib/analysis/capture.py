@@ -767,14 +767,15 @@ def _calls(dpkt: Any, frames: Frames, linktype: int) -> Iterator[RawItem]:
         if flow == last_flow:
             stream = last_stream  # the most recently active stream: nothing to move
         else:
-            stream = streams.get(flow)
-            if stream is None:
+            known = streams.get(flow)
+            if known is None:
                 stream = streams[flow] = SipStream()
                 if len(streams) > MAX_STREAMS:
                     old_flow, old = streams.popitem(last=False)
                     if old.pending:
                         yield number, _Unreadable(_incomplete(old_flow))
             else:
+                stream = known
                 streams.move_to_end(flow)
             last_flow, last_stream = flow, stream  # (kept: MAX_STREAMS is at least 1)
         if flags & _SYN:
