@@ -652,7 +652,9 @@ def _from_pairs(
 ) -> SipMessage:
     """The message of a start line and its header lines as ``(name, value)`` pairs (names
     as written, values not yet stripped)."""
-    first = dict(reversed(pairs))  # the first value of each field
+    first = dict(pairs)  # the first value of each field, when each comes once
+    if len(first) != len(pairs):
+        first = dict(reversed(pairs))
     if not first.keys() <= _AS_WRITTEN:  # a name not in its canonical form (f, from ...)
         pairs = [(canonical_header_name(name), value) for name, value in pairs]
         first = dict(reversed(pairs))
