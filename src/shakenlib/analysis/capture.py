@@ -668,35 +668,35 @@ def _classic_frames(raw: IO[bytes], order: str) -> Frames:
         record        = record header, incl_len bytes of the frame
         record header = ts_sec(32) ts_usec(32) incl_len(32) orig_len(32)  ; file byte order
     """
-    unpack = struct.Struct(order + "IIII").unpack_from
+    unpack = struct.Struct(order + "III4x").unpack_from  # (orig_len is not needed)
     size = os.fstat(raw.fileno()).st_size
     offset = raw.tell()  # the file offset of data[0]
     data = b""
-    at = number = 0
+    at = number = limit = 0  # limit: len(data)
     while True:
-        if len(data) - at < 16:
+        if limit - at < 16:
             offset += at
             data = data[at:] + raw.read(max(CHUNK, 16))
-            at = 0
-            if len(data) < 16:
+            at, limit = 0, len(data)
+            if limit < 16:
                 if data:  # part of a record header (dpkt: NeedData)
                     yield _Cut(
                         number,
                         f"capture cut short or corrupt after packet {number}: "
-                        f"got {len(data)}, 16 needed at least",
+                        f"got {limit}, 16 needed at least",
                     )
                 return
-        seconds, micro, length, _ = unpack(data, at)
+        seconds, micro, length = unpack(data, at)
         start = at + 16
         end = start + length
-        if end > len(data):
+        if end > limit:
             if offset + end > size:  # the frame runs past the end of the file
                 yield _Cut(number + 1, f"capture cut short in packet {number + 1}")
                 return
             offset += at
-            data = data[at:] + raw.read(max(CHUNK, end - len(data)))
-            start, end, at = start - at, end - at, 0
-            if end > len(data):  # pragma: no cover - the file shrank while read
+            data = data[at:] + raw.read(max(CHUNK, end - limit))
+            start, end, at, limit = start - at, end - at, 0, len(data)
+            if end > limit:  # pragma: no cover - the file shrank while read
                 yield _Cut(number + 1, f"capture cut short in packet {number + 1}")
                 return
         number += 1
