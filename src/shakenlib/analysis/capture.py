@@ -655,9 +655,12 @@ Frames = Iterator[tuple[float, bytes] | _Cut]
 # libpcap files with microsecond times, by magic number as written: the byte order of
 # their record headers (pcap-savefile(5); nanosecond and modified files are read by dpkt).
 _CLASSIC = {b"\xd4\xc3\xb2\xa1": "<", b"\xa1\xb2\xc3\xd4": ">"}
-#: Bytes of a libpcap file read at a time (larger blocks measured slower: each one is a
-#: fresh allocation, copied once more with the part of a record left from the last one).
-CHUNK = 1 << 18
+#: Bytes of a libpcap file read at a time. Each block is a fresh allocation, copied once
+#: more with the part of a record left from the last one; measured per packet on the
+#: example day, 64 KiB blocks read faster than 256 KiB ones (0.45 against 0.75 µs for
+#: UDP INVITEs; allocations from 128 KiB are mapped afresh by the C allocator) and than
+#: smaller ones.
+CHUNK = 1 << 16
 
 
 def _classic_frames(raw: IO[bytes], order: str) -> Frames:
