@@ -285,3 +285,17 @@ def test_tcp_segments_find_their_stream_as_by_lookup(
             for line, raw in capture._calls(None, iter(frames), 101)
         ]
         assert got == _reference_calls(frames, 101)
+
+
+@given(time=st.floats(allow_nan=False), data=st.binary(max_size=20), src=st.text(), dst=st.text())
+def test_a_captured_message_built_in_one_step_is_the_constructed_one(
+    time: float, data: bytes, src: str, dst: str
+) -> None:
+    import pickle
+
+    built = capture._captured(time, data, src, dst)
+    made = capture.Captured(time, data, src, dst)
+    assert built == made
+    assert hash(built) == hash(made)
+    assert repr(built) == repr(made)
+    assert pickle.loads(pickle.dumps(built)) == made

@@ -42,6 +42,7 @@ from typing import IO, Any
 
 import attrs
 
+from shakenlib._frozen import build
 from shakenlib.analysis.records import RawItem, _Unreadable, missing_extra
 from shakenlib.errors import UsageError
 
@@ -73,7 +74,7 @@ _BLANK = re.compile(rb"\n\r?\n")
 _KEYS = re.compile(rb"\n[ \t\r\x0b\x0c]*(to|t|call-id|i|cseq)[ \t\r\x0b\x0c]*:([^\n]*)", re.I)
 
 
-@attrs.frozen
+@attrs.frozen(slots=False)  # dict-backed: the reader builds it in one step (_captured)
 class Captured:
     """One SIP message from a capture: its time (Unix seconds of the packet it starts in),
     the message bytes and the addresses it went between."""
@@ -87,6 +88,12 @@ class Captured:
     def at(self) -> dt.datetime:
         """The packet time as an aware UTC datetime."""
         return dt.datetime.fromtimestamp(self.time, dt.UTC)
+
+
+def _captured(time: float, data: bytes, src: str, dst: str) -> Captured:
+    """``Captured(time, data, src, dst)``, built without its ``__init__``
+    (:func:`shakenlib._frozen.build`)."""
+    return build(Captured, {"time": time, "data": data, "src": src, "dst": dst})
 
 
 def _dpkt() -> Any:
@@ -763,7 +770,7 @@ def _calls(dpkt: Any, frames: Frames, linktype: int) -> Iterator[RawItem]:
                 continue
             yield (
                 number,
-                Captured(ts, payload, _endpoint(src_ip, sport), _endpoint(dst_ip, dport)),
+                _captured(ts, payload, _endpoint(src_ip, sport), _endpoint(dst_ip, dport)),
             )
             continue
         flow = (src_ip, sport, dst_ip, dport)
@@ -789,7 +796,7 @@ def _calls(dpkt: Any, frames: Frames, linktype: int) -> Iterator[RawItem]:
                     continue
                 yield (
                     first,
-                    Captured(when, message, _endpoint(src_ip, sport), _endpoint(dst_ip, dport)),
+                    _captured(when, message, _endpoint(src_ip, sport), _endpoint(dst_ip, dport)),
                 )
         if flags & _FIN_RST and not stream.early:
             if stream.pending:
