@@ -47,6 +47,43 @@ class _General(SipStream):
         return self._add(seq, data, time, packet)
 
 
+class _AsBefore(_General):
+    """A stream that reads as SipStream did before it kept what it had read: the head of
+    a waiting message is read again with each segment, every mark is kept, and the mark
+    of a message is found by a scan."""
+
+    def _messages(self) -> list[tuple[float, int, bytes]]:
+        self.need = 0
+        return super()._messages()
+
+    def _append(self, data: bytes, time: float, packet: int) -> None:
+        assert self.next_seq is not None
+        self.marks.append((self.offset + len(self.buf), time, packet))
+        self.buf += data
+        self.next_seq = (self.next_seq + len(data)) & 0xFFFFFFFF
+
+    def _mark(self) -> tuple[int, float, int]:
+        for mark in reversed(self.marks):
+            if mark[0] <= self.offset:
+                return mark
+        return self.marks[0]
+
+
+def _seen(stream: SipStream) -> tuple[Any, ...]:
+    """What a stream has read (not how)."""
+    return (
+        bytes(stream.buf),
+        stream.next_seq,
+        dict(stream.early),
+        stream.offset,
+        stream.synced,
+        stream.lost,
+        stream.found,
+        stream.ignored,
+        stream.pending,
+    )
+
+
 def _state(stream: SipStream) -> tuple[Any, ...]:
     return (
         bytes(stream.buf),
@@ -97,7 +134,12 @@ def _segments(draw: st.DrawFn) -> list[tuple[int, bytes]]:
         if not segments:
             break
         i = draw(st.integers(0, len(segments) - 1))
-        action = draw(st.sampled_from(["again", "swap", "drop", "shift"]))
+        action = draw(st.sampled_from(["again", "swap", "drop", "shift", "overlap"]))
+        if action == "overlap":  # sent again with the end of the segment before it
+            a = (segments[i][0] - start) & 0xFFFFFFFF
+            if 0 < a <= len(data):
+                back = draw(st.integers(1, a))
+                segments[i] = (start + a - back, data[a - back : a + len(segments[i][1])])
         if action == "again":
             segments.insert(min(len(segments), i + draw(st.integers(0, 3))), segments[i])
         elif action == "swap" and i + 1 < len(segments):
@@ -117,14 +159,16 @@ def test_in_order_segments_read_as_the_general_path(
 ) -> None:
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(capture, "MAX_OUT_OF_ORDER", early)
-        fast, general = SipStream(), _General()
+        fast, general, before = SipStream(), _General(), _AsBefore()
         if syn and segments:
-            fast.syn(segments[0][0] - 1)
-            general.syn(segments[0][0] - 1)
+            for stream in (fast, general, before):
+                stream.syn(segments[0][0] - 1)
         for packet, (seq, part) in enumerate(segments, 1):
             got = fast.add(seq, part, float(packet), packet)
             assert got == general.add(seq, part, float(packet), packet)
+            assert got == before.add(seq, part, float(packet), packet)
             assert _state(fast) == _state(general)
+            assert _seen(fast) == _seen(before)
 
 
 @st.composite

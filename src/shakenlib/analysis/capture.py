@@ -332,14 +332,11 @@ class SipStream:
         return out
 
     def _mark(self) -> tuple[int, float, int]:
-        """The mark of the segment buf[0] came in: the last one at or before it."""
-        marks = self.marks
-        if len(marks) == 1 or marks[1][0] > self.offset:
-            return marks[0]  # (the usual case)
-        for mark in reversed(marks):
-            if mark[0] <= self.offset:
-                return mark
-        return marks[0]  # pragma: no cover - marks[0] is at or before buf[0]
+        """The mark of the segment buf[0] came in: ``marks[0]``. Marks are appended at
+        increasing offsets, the first one into an empty buffer drops those before it
+        (:meth:`_append`), and :meth:`_drop` drops each one whose successor is at or
+        before buf[0]: so marks[0] is at or before buf[0] and marks[1] after it."""
+        return self.marks[0]
 
 
 def _header_end(buf: bytearray, start: int = 0) -> int:
