@@ -400,11 +400,9 @@ def _initial_invite(message: bytes) -> tuple[bytes, bytes] | None:
         end = message.find(b"\n\n")
         if end < 0:
             end = len(message)
-    first = message.find(b"\n", 0, end)
     call_id = cseq = b""
-    if first < 0:
-        return call_id, cseq  # no header lines
-    for name, value in _KEYS.findall(message, first, end):
+    # (each line _KEYS matches starts with the line break before it: none in the start line)
+    for name, value in _KEYS.findall(message, 0, end):
         if name[0] | 0x20 == 0x74:  # To or t
             if _TAG.search(value):
                 return None  # a re-INVITE within a dialog
