@@ -200,10 +200,6 @@ class _lazy(Generic[_T]):  # a decorator, like functools.cached_property
 
 # What the header fields of a parsed message are read with, from its header lines:
 # (canonical name, value as written) pairs, SipMessage._lines.
-def _strip(value: str | None) -> str | None:
-    return None if value is None else value.strip()
-
-
 def _every(lines: Sequence[tuple[str, str]], name: str) -> tuple[str, ...]:
     """Every value of a header field, in order."""
     return tuple([value.strip() for n, value in lines if n == name])
@@ -214,14 +210,6 @@ def _list(message: SipMessage, name: str) -> tuple[str, ...]:
     (RFC 3261 §7.3.1: several lines of such a field are one list)."""
     values = _every(message._lines, name)
     return tuple([item for value in values for item in split_header_list(value)])
-
-
-# The comma-list fields of SipMessage: (attribute, header name).
-_LIST_FIELDS = (
-    ("pai", "P-Asserted-Identity"),
-    ("diversion", "Diversion"),
-    ("history_info", "History-Info"),
-)
 
 
 class SipMessage:
