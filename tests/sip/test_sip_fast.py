@@ -341,3 +341,31 @@ def test_date_time_reads_as_email_utils(date: str) -> None:
     assert got == want
     if got is not None and want is not None:
         assert (got.tzinfo, got.utcoffset()) == (want.tzinfo, want.utcoffset())
+
+
+def reference_start_line(line: str) -> tuple[str | None, str | None, int | None]:
+    """_parse_start_line as it was before its shortcut for the usual request line."""
+    parts = line.split(" ", 2)
+    if parts[0].upper().startswith("SIP/"):
+        if len(parts) < 2 or not (len(parts[1]) == 3 and parts[1].isascii() and parts[1].isdigit()):
+            raise SipMessageError("sip_malformed", f"bad status line: {line[:80]!r}")
+        return None, None, int(parts[1])
+    if len(parts) != 3 or not parts[2].upper().startswith("SIP/") or not parts[0] or not parts[1]:
+        raise SipMessageError("sip_malformed", f"bad start line: {line[:80]!r}")
+    return parts[0], parts[1], None
+
+
+_START_WORDS = st.sampled_from(
+    ["INVITE", "invite", "SIP/2.0", "sip/2.0", "ſIP/2.0", "S/IP", "SIP/", "", "a/b", "200", "ß"]
+)
+
+
+@settings(max_examples=800, deadline=None)
+@given(st.lists(st.one_of(_START_WORDS, st.text(max_size=6)), max_size=5), st.sampled_from(" \t"))
+@example(["INVITE", "", "SIP/2.0"], " ")
+@example(["", "sip:a@b", "SIP/2.0"], " ")
+@example(["ſIP/2.0", "x", "SIP/2.0"], " ")
+@example(["I/NVITE", "x", "SIP/2.0"], " ")
+def test_start_line_reads_as_before(words: list[str], sep: str) -> None:
+    line = sep.join(words)
+    assert outcome(_parse_start_line, line) == outcome(reference_start_line, line)

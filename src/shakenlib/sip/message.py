@@ -200,10 +200,6 @@ class _lazy(Generic[_T]):  # a decorator, like functools.cached_property
 
 # What the header fields of a parsed message are read with, from its header lines:
 # (canonical name, value as written) pairs, SipMessage._lines.
-def _strip(value: str | None) -> str | None:
-    return None if value is None else value.strip()
-
-
 def _every(lines: Sequence[tuple[str, str]], name: str) -> tuple[str, ...]:
     """Every value of a header field, in order."""
     return tuple([value.strip() for n, value in lines if n == name])
@@ -214,14 +210,6 @@ def _list(message: SipMessage, name: str) -> tuple[str, ...]:
     (RFC 3261 §7.3.1: several lines of such a field are one list)."""
     values = _every(message._lines, name)
     return tuple([item for value in values for item in split_header_list(value)])
-
-
-# The comma-list fields of SipMessage: (attribute, header name).
-_LIST_FIELDS = (
-    ("pai", "P-Asserted-Identity"),
-    ("diversion", "Diversion"),
-    ("history_info", "History-Info"),
-)
 
 
 class SipMessage:
@@ -324,25 +312,34 @@ class SipMessage:
         ``first``, the first value of each field by name. The single-valued fields and
         the Identity values are looked up at once; the rest is read when asked for."""
         message = _new(cls)
+        get = first.get
+        identity = get("Identity")
+        from_, to, date, call_id = get("From"), get("To"), get("Date"), get("Call-ID")
         fields = {
             "start_line": start_line,
             "method": start[0],
             "request_uri": start[1],
             "status_code": start[2],
             "identity": (
-                ((first["Identity"].strip(),) if "Identity" in first else ())
+                ()
+                if identity is None
+                else (identity.strip(),)
                 if len(first) == len(lines)  # each field once: the usual message
                 else _every(lines, "Identity")
             ),
-            "from_": _strip(first.get("From")),
-            "to": _strip(first.get("To")),
-            "date": _strip(first.get("Date")),
-            "call_id": _strip(first.get("Call-ID")),
+            "from_": None if from_ is None else from_.strip(),
+            "to": None if to is None else to.strip(),
+            "date": None if date is None else date.strip(),
+            "call_id": None if call_id is None else call_id.strip(),
             "_lines": lines,
         }
-        for attribute, name in _LIST_FIELDS:
-            if name not in first:
-                fields[attribute] = ()  # nothing to split
+        # a comma-list field without a line has nothing to split
+        if "P-Asserted-Identity" not in first:
+            fields["pai"] = ()
+        if "Diversion" not in first:
+            fields["diversion"] = ()
+        if "History-Info" not in first:
+            fields["history_info"] = ()
         _setattr(message, "__dict__", fields)
         return message
 
@@ -522,6 +519,8 @@ def _parse_start_line(line: str) -> tuple[str | None, str | None, int | None]:
     # Request-Line = Method SP Request-URI SP SIP-Version CRLF
     # Status-Line  = SIP-Version SP Status-Code SP Reason-Phrase CRLF   (RFC 3261 §7.1, §7.2)
     parts = line.split(" ", 2)
+    if len(parts) == 3 and parts[2] == "SIP/2.0" and parts[1] and parts[0] and "/" not in parts[0]:
+        return parts[0], parts[1], None  # a request (the usual line: no case to fold)
     if parts[0].upper().startswith("SIP/"):
         if len(parts) < 2 or not (len(parts[1]) == 3 and parts[1].isascii() and parts[1].isdigit()):
             raise SipMessageError("sip_malformed", f"bad status line: {line[:80]!r}")
@@ -620,17 +619,17 @@ def _crlf_lines(text: str) -> SipMessage | None:
     True
     """
     end = text.find("\r\n\r\n")
-    head = text[: end + 2] if end >= 0 else text  # with the CRLF of its last line
-    eol = head.find("\n")
-    if eol < 1 or head[eol - 1] != "\r" or head[-1] != "\n":
+    stop = end + 2 if end >= 0 else len(text)  # the head: text[:stop], with its last CRLF
+    eol = text.find("\n", 0, stop)
+    if eol < 1 or text[eol - 1] != "\r" or text[stop - 1] != "\n":
         return None
     # each header line is matched up to its CRLF: with as many CRs as LFs, no lone CR
     # breaks a line, and the message reads as it does with its CRLFs written LF
-    pairs = _HEADER_LINE_CRLF.findall(head, eol)
-    lines = head.count("\n")
-    if len(pairs) != lines - 1 or head.count("\r") != lines:
+    pairs = _HEADER_LINE_CRLF.findall(text, eol, stop)
+    lines = text.count("\n", 0, stop)
+    if len(pairs) != lines - 1 or text.count("\r", 0, stop) != lines:
         return None
-    start_line = head[:eol].strip()
+    start_line = text[:eol].strip()
     if not start_line:  # pragma: no cover - the text starts with neither CR nor LF
         return None
     return _from_pairs(start_line, _parse_start_line(start_line), pairs)
@@ -641,7 +640,9 @@ def _from_pairs(
 ) -> SipMessage:
     """The message of a start line and its header lines as ``(name, value)`` pairs (names
     as written, values not yet stripped)."""
-    first = dict(reversed(pairs))  # the first value of each field
+    first = dict(pairs)  # the first value of each field, when each comes once
+    if len(first) != len(pairs):
+        first = dict(reversed(pairs))
     if not first.keys() <= _AS_WRITTEN:  # a name not in its canonical form (f, from ...)
         pairs = [(canonical_header_name(name), value) for name, value in pairs]
         first = dict(reversed(pairs))
