@@ -637,16 +637,22 @@ class NumberStats:
         if not orig:
             return
         self.orig.add(orig)
-        block, problem = _orig_facts(orig)  # what neighbour() and nanp_problem() would say
+        block = self._count_orig(orig, dest)
         if block is not None:
             self.orig_blocks.add(block)
-            if dest:
-                called = _national(dest)
-                if called is not None and called[:6] == block:
-                    self.neighbour_calls += 1
+
+    def _count_orig(self, orig: str, dest: str | None) -> str | None:
+        """Count a calling number's NANP problem and whether it calls its own NPA-NXX
+        (what neighbour() and nanp_problem() would say); returns its block, if NANP."""
+        block, problem = _orig_facts(orig)
+        if block is not None and dest:
+            called = _national(dest)
+            if called is not None and called[:6] == block:
+                self.neighbour_calls += 1
         if problem is not None:
             self.invalid_orig_calls += 1
             _keep_smallest(self.invalid_orig_examples, (orig, problem), 3)
+        return block
 
     def _add_pairs(self, pairs: Sequence[tuple[str | None, str | None]]) -> None:
         """:meth:`add` for each ``(orig, dest)``, each statistic in one step."""
@@ -654,19 +660,10 @@ class NumberStats:
         self.dest.add_all([dest for _, dest in pairs if dest])
         origs = [(orig, dest) for orig, dest in pairs if orig]
         self.orig.add_all([orig for orig, _ in origs])
-        blocks = []
-        for orig, dest in origs:
-            block, problem = _orig_facts(orig)
-            if block is not None:
-                blocks.append(block)
-                if dest:
-                    called = _national(dest)
-                    if called is not None and called[:6] == block:
-                        self.neighbour_calls += 1
-            if problem is not None:
-                self.invalid_orig_calls += 1
-                _keep_smallest(self.invalid_orig_examples, (orig, problem), 3)
-        self.orig_blocks.add_all(blocks)
+        count = self._count_orig
+        self.orig_blocks.add_all(
+            [block for orig, dest in origs if (block := count(orig, dest)) is not None]
+        )
 
     def update(self, other: NumberStats) -> None:
         """Merge ``other`` in."""
