@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import struct
 import sys
@@ -11,6 +12,7 @@ from typing import Any
 import pytest
 from hypothesis import example, given, settings, strategies as st
 
+from shakenlib.analysis import capture
 from shakenlib.analysis.batch import VerifierConfig, analyze_source
 from shakenlib.analysis.capture import SipStream
 from shakenlib.analysis.records import CallRecord, RecordSource, UnreadableRecord, sniff_format
@@ -714,3 +716,133 @@ def test_a_hostile_content_length_is_no_length() -> None:
     assert _content_length(head) == 0
     assert _content_length(head.replace(b"Content-Length", b"l")) == 0
     assert _content_length(b"INVITE sip:1@x SIP/2.0\r\nContent-Length: 12\r\n\r\n") == 12
+
+
+# --- pcapng: every interface with its own link type and time unit, every section ---------
+def _dpkt_module() -> Any:
+    import dpkt
+
+    return dpkt
+
+
+def _packets(path: Path) -> list[tuple[float, bytes]]:
+    with open(path, "rb") as handle:
+        return [
+            (float(ts), bytes(frame)) for ts, frame in _dpkt_module().pcap.UniversalReader(handle)
+        ]
+
+
+def _mixed(path: Path, ethernet: Path, raw_ip: Path) -> None:
+    """A pcapng of two interfaces: 0 Ethernet (microseconds), 1 raw IP (nanoseconds, with
+    an offset of 1,000 s), the packets of both in time order."""
+    png = _dpkt_module().pcapng
+    nano = png.PcapngOptionLE(code=png.PCAPNG_OPT_IF_TSRESOL, data=b"\x09")
+    offset = png.PcapngOptionLE(code=14, data=(1000).to_bytes(8, "little", signed=True))
+    end = png.PcapngOptionLE(code=png.PCAPNG_OPT_ENDOFOPT)
+    interfaces = [
+        png.InterfaceDescriptionBlockLE(linktype=1, snaplen=65535),
+        png.InterfaceDescriptionBlockLE(linktype=101, snaplen=65535, opts=[nano, offset, end]),
+    ]
+    packets = [(ts, frame, 0) for ts, frame in _packets(ethernet)]
+    packets += [(ts, frame, 1) for ts, frame in _packets(raw_ip)]
+    packets.sort(key=lambda p: p[0])
+    with open(path, "wb") as handle:
+        writer = png.Writer(handle, idb=interfaces)
+        for ts, frame, iface in packets:
+            units = round(ts * 1e6) if iface == 0 else (round(ts * 1e6) - 1000 * 10**6) * 1000
+            epb = png.EnhancedPacketBlockLE(
+                iface_id=iface,
+                ts_high=units >> 32,
+                ts_low=units & 0xFFFFFFFF,
+                caplen=len(frame),
+                pkt_len=len(frame),
+                pkt_data=frame,
+            )
+            writer.writepkt(epb)
+
+
+def test_interfaces_of_other_link_types_and_time_units_are_all_read(
+    day: tuple[Path, list[dict[str, Any]]],
+    tmp_path: Path,
+) -> None:
+    out, records = day
+    write_capture(tmp_path / "a.pcap", records[:40], link="ethernet")
+    write_capture(tmp_path / "b.pcap", records[40:80], link="raw", transport="tcp", split=True)
+    mixed = tmp_path / "mixed.pcapng"
+    _mixed(mixed, tmp_path / "a.pcap", tmp_path / "b.pcap")
+    calls = [i for i in RecordSource(path=str(mixed)) if isinstance(i, CallRecord)]
+    assert sorted(c.call_id or "" for c in calls) == sorted(r["call_id"] for r in records[:80])
+    by_id = {r["call_id"]: r for r in records}
+    for c in calls:  # each packet's time read in its interface's unit (and offset)
+        when = dt.datetime.fromisoformat(by_id[c.call_id]["time"].replace("Z", "+00:00"))
+        assert c.time == when
+    jsonl = tmp_path / "calls.jsonl"
+    jsonl.write_text("".join(json.dumps(r) + "\n" for r in records[:80]))
+    assert analysis(out, mixed) == analysis(out, jsonl)
+
+
+def test_sections_one_after_another_are_all_read(
+    day: tuple[Path, list[dict[str, Any]]],
+    tmp_path: Path,
+) -> None:
+    # two pcapng files joined with cat: a second section, with an interface of its own
+    _, records = day
+    write_capture(tmp_path / "a.pcapng", records[:10], pcapng=True)
+    write_capture(tmp_path / "b.pcapng", records[10:20], pcapng=True, link="sll2")
+    joined = tmp_path / "joined.pcapng"
+    joined.write_bytes((tmp_path / "a.pcapng").read_bytes() + (tmp_path / "b.pcapng").read_bytes())
+    items = list(RecordSource(path=str(joined)))
+    assert not [i for i in items if isinstance(i, UnreadableRecord)]
+    assert [i.call_id for i in items] == [r["call_id"] for r in records[:20]]  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {},
+        {"link": "sll2", "transport": "tcp", "split": True, "coalesce": True},
+        {"link": "vlan", "noise": True, "retransmit": 0.1},
+        {"ipv6": True, "link": "sll"},
+    ],
+)
+def test_one_interface_reads_as_dpkt_reads_it(
+    day: tuple[Path, list[dict[str, Any]]],
+    tmp_path: Path,
+    options: dict[str, Any],
+) -> None:
+    _, records = day
+    path = tmp_path / "one.pcapng"
+    write_capture(path, records[:25], pcapng=True, **options)
+    with open(path, "rb") as handle:
+        reader = _dpkt_module().pcapng.Reader(handle)
+        expected = [(float(ts), bytes(frame), reader.datalink()) for ts, frame in reader]
+    with open(path, "rb") as handle:
+        assert list(capture._pcapng_frames(_dpkt_module(), handle)) == expected
+
+
+def test_a_cut_or_corrupt_pcapng_is_said_where(tmp_path: Path, day: Any) -> None:
+    _, records = day
+    path = tmp_path / "cut.pcapng"
+    write_capture(path, records[:6], pcapng=True)
+    data = path.read_bytes()
+    with open(path, "rb") as handle:
+        whole = list(capture._pcapng_frames(_dpkt_module(), handle))
+    assert len(whole) == 6
+    assert not any(isinstance(f, capture._Cut) for f in whole)
+    for cut, reason in ((len(data) - 10, "cut short in packet 6"), (len(data) - 3, "packet 6")):
+        path.write_bytes(data[:cut])
+        with open(path, "rb") as handle:
+            frames = list(capture._pcapng_frames(_dpkt_module(), handle))
+        assert frames[:-1] == whole[:5]
+        assert isinstance(frames[-1], capture._Cut)
+        assert reason in frames[-1].reason
+    path.write_bytes(data[:-4] + b"\x07\x00\x00\x00")  # the last block's length repeated wrong
+    with open(path, "rb") as handle:
+        assert list(capture._pcapng_frames(_dpkt_module(), handle))[:5] == whole[:5]
+    bad = bytearray(data)
+    bad[4:8] = (13).to_bytes(4, "little")  # a section header of an impossible length
+    path.write_bytes(bytes(bad))
+    with open(path, "rb") as handle:
+        (only,) = list(capture._pcapng_frames(_dpkt_module(), handle))
+    assert isinstance(only, capture._Cut)
+    assert "block length 13" in only.reason

@@ -6,8 +6,10 @@ The usual file (libpcap with microsecond times) has its packet records read with
 :mod:`struct` in large blocks (:func:`_classic_frames`), and the usual frame (Ethernet,
 maybe VLAN-tagged, or raw IP, carrying an unfragmented IPv4 UDP or TCP segment) decoded
 with :mod:`struct` (:func:`_fast_segment`), both to the same values as dpkt's reading; a
-UDP datagram that does not start with ``INVITE`` is dropped before any parsing. What is
-read:
+UDP datagram that does not start with ``INVITE`` is dropped before any parsing. A pcapng
+file is walked block by block (:func:`_pcapng_frames`; dpkt reads each block), so that
+each packet is read with its own interface's link type and time unit, in every section
+(dpkt's own reader applies the first interface's to every packet). What is read:
 
 * link layers: Ethernet (with 802.1Q/802.1ad VLAN tags), Linux cooked capture (SLL and
   SLL2), raw IP, BSD loopback;
@@ -636,6 +638,10 @@ def read_capture(path: str | os.PathLike[str]) -> Iterator[RawItem]:
                 "Linux cooked capture, raw IP and loopback are)",
             )
         order = _CLASSIC.get(magic)
+        if magic == _PCAPNG:  # every interface with its own link type and time unit
+            raw.seek(0)
+            yield from _calls(dpkt, _pcapng_frames(dpkt, raw), None)
+            return
         frames = (
             _classic_frames(raw, order)  # dpkt read the file header: the packets follow
             if order is not None
@@ -709,6 +715,107 @@ def _classic_frames(raw: IO[bytes], order: str) -> Frames:
         at = end
 
 
+#: The first bytes of a pcapng file: a Section Header Block's type (either byte order).
+_PCAPNG = b"\x0a\x0d\x0d\x0a"
+#: pcapng byte-order magic 0x1A2B3C4D as written little- and big-endian.
+_PCAPNG_ORDER = {b"\x4d\x3c\x2b\x1a": "<", b"\x1a\x2b\x3c\x4d": ">"}
+#: Frames that each carry their interface's link type: ``(time, frame, link type)``.
+LinkFrames = Iterator[tuple[float, bytes, int] | _Cut]
+
+
+def _pcapng_frames(dpkt: Any, raw: IO[bytes]) -> LinkFrames:
+    """The ``(time, frame, link type)`` of each packet of a pcapng file, each read with its
+    own interface's link type, time unit and offset (dpkt's reader applies the first
+    interface's to every packet), in every section (a new section has its own byte order
+    and interfaces). dpkt reads each block; this walks them. A :class:`_Cut` where the file
+    ends short or a block is corrupt. pcapng (draft-ietf-opsawg-pcapng)::
+
+        block = type(32) total-length(32) body total-length(32)      ; section byte order
+        SHB   type 0x0A0D0D0A: byte-order magic 0x1A2B3C4D, version, section length, options
+        IDB   type 1: link type(16) reserved(16) snaplen(32) options  ; interface 0, 1, ...
+              if_tsresol (9): 10^-n s, or 2^-n s with the high bit set; if_tsoffset (14): s
+        EPB   type 6: interface(32) time high(32) time low(32) captured(32) length(32) data
+        PB    type 2 (obsolete): interface(16) drops(16) time high, time low, captured ...
+        SPB   type 3: a packet without interface or time (counted, not read: no time)
+
+    Packets are numbered as Wireshark numbers them (EPB, PB and SPB).
+    """
+    pcapng = dpkt.pcapng
+    number = 0
+    order = "<"
+    interfaces: list[tuple[int, float, int]] = []  # (link type, units a second, offset)
+    while True:
+        head = raw.read(8)
+        if len(head) < 8:
+            if head:
+                yield _Cut(number, f"capture cut short after packet {number}")
+            return
+        if head[:4] == _PCAPNG:  # a Section Header Block: its byte order first
+            magic = raw.read(4)
+            if magic not in _PCAPNG_ORDER:
+                yield _Cut(number, f"capture corrupt after packet {number}: section header")
+                return
+            order, interfaces = _PCAPNG_ORDER[magic], []
+            (length,) = struct.unpack(order + "I", head[4:])
+            skip = length - 12
+        else:
+            kind, length = struct.unpack(order + "II", head)
+            skip = length - 8
+        if length < 12 or length % 4:
+            yield _Cut(number, f"capture corrupt after packet {number}: block length {length}")
+            return
+        body = raw.read(skip)
+        if len(body) < skip:
+            packet = kind in (2, 3, 6) and head[:4] != _PCAPNG
+            yield _Cut(
+                number + packet,
+                f"capture cut short in packet {number + 1}"
+                if packet
+                else f"capture cut short after packet {number}",
+            )
+            return
+        if head[:4] == _PCAPNG:
+            continue
+        little = order == "<"
+        try:
+            if kind == 1:
+                idb = (
+                    pcapng.InterfaceDescriptionBlockLE
+                    if little
+                    else pcapng.InterfaceDescriptionBlock
+                )(head + body)
+                interfaces.append((idb.linktype, *_time_unit(idb.opts, order)))
+            elif kind in (2, 6):
+                number += 1
+                if kind == 6:
+                    block = pcapng.EnhancedPacketBlockLE if little else pcapng.EnhancedPacketBlock
+                else:
+                    block = pcapng.PacketBlockLE if little else pcapng.PacketBlock
+                packet_block = block(head + body)
+                if packet_block.iface_id < len(interfaces):
+                    link, per_second, offset = interfaces[packet_block.iface_id]
+                    units = (packet_block.ts_high << 32) | packet_block.ts_low
+                    yield offset + units / per_second, packet_block.pkt_data, link
+            elif kind == 3:
+                number += 1  # no interface, no time: not a call's packet
+        except (dpkt.UnpackError, struct.error, ValueError) as exc:
+            yield _Cut(number, f"capture corrupt after packet {number}: {exc}"[:200])
+            return
+
+
+def _time_unit(options: Any, order: str) -> tuple[float, int]:
+    """(time units a second, offset in seconds) of an interface: its ``if_tsresol`` and
+    ``if_tsoffset`` options (microseconds and 0 without them), read as dpkt reads them."""
+    per_second, offset = 1e6, 0
+    for option in options:
+        if option.code == 9 and option.data:  # if_tsresol
+            value = option.data[0]
+            per_second = float((2 if value & 0x80 else 10) ** (value & 0x7F))
+        elif option.code == 14 and len(option.data) == 8:  # if_tsoffset
+            (offset,) = struct.unpack(order + "q", option.data)
+    return per_second, offset
+
+
 def _dpkt_frames(dpkt: Any, reader: Any, handle: _Guard) -> Frames:
     """The ``(time, frame)`` of each packet dpkt's reader reads (pcapng, nanosecond and
     modified libpcap files); a :class:`_Cut` where the file ends short or is corrupt."""
@@ -732,7 +839,9 @@ def _dpkt_frames(dpkt: Any, reader: Any, handle: _Guard) -> Frames:
         yield float(ts), frame
 
 
-def _calls(dpkt: Any, frames: Frames, linktype: int) -> Iterator[RawItem]:
+def _calls(dpkt: Any, frames: Frames | LinkFrames, linktype: int | None) -> Iterator[RawItem]:
+    """The calls of ``frames``, all of link type ``linktype``, or (``None``) each of the
+    link type it comes with (:func:`_pcapng_frames`)."""
     streams: collections.OrderedDict[tuple[bytes, int, bytes, int], SipStream] = (
         collections.OrderedDict()
     )
@@ -746,12 +855,16 @@ def _calls(dpkt: Any, frames: Frames, linktype: int) -> Iterator[RawItem]:
         if type(item) is _Cut:
             yield item.line, _Unreadable(item.reason)
             break
-        ts, frame = item  # type: ignore[misc]  # not a _Cut
+        if linktype is None:
+            ts, frame, link = item  # type: ignore[misc]  # not a _Cut
+        else:
+            ts, frame = item  # type: ignore[misc]
+            link = linktype
         number += 1
-        decoded = _fast_segment(linktype, frame)
+        decoded = _fast_segment(link, frame)
         if decoded is None:
             try:
-                decoded = _segment(dpkt, linktype, frame, fragments)
+                decoded = _segment(dpkt, link, frame, fragments)
             except (dpkt.UnpackError, struct.error, IndexError, ValueError):
                 continue  # not an IP packet we can read: not a call
             if decoded is None:
