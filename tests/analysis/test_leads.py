@@ -6,6 +6,7 @@ import copy
 import datetime as dt
 import itertools
 import random
+from collections import Counter
 from typing import Any
 
 import attrs
@@ -21,6 +22,7 @@ from shakenlib.analysis.leads import (
     HyperLogLog,
     LeadStats,
     NumberStats,
+    _not_small,
     _union_of,
     nanp_problem,
     neighbour,
@@ -763,6 +765,22 @@ def test_parts_whose_origids_pass_the_cap_together_are_sketched_before_the_merge
     assert merged.signers["777F"].origids == whole.signers["777F"].origids
     assert merged.to_dict(top=None) == whole.to_dict(top=None)
     assert merged.signers_table() == whole.signers_table()
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    parts=st.lists(
+        st.dictionaries(st.sampled_from("abcdefgh"), st.integers(1, SMALL), max_size=8),
+        max_size=4,
+    )
+)
+def test_origids_not_small_together_are_the_ones_past_small_in_the_sum(
+    parts: list[dict[str, int]],
+) -> None:
+    total: Counter[str] = Counter()
+    for part in parts:
+        total.update(part)
+    assert _not_small(parts) == {o for o, n in total.items() if n > SMALL}  # type: ignore[arg-type]
 
 
 def test_parts_whose_origids_stay_under_the_cap_together_stay_exact() -> None:

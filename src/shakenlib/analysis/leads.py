@@ -931,6 +931,18 @@ class FoldPlan:
     sketch: frozenset[str] = frozenset()
 
 
+def _not_small(parts: list[dict[str | None, int]]) -> set[str | None]:
+    """The origids of some parts' small groups (each of at most :data:`SMALL` calls) that
+    have more than :data:`SMALL` calls in the parts together: only an origid in two parts
+    or more can, so only those are added up (the rest is set arithmetic)."""
+    seen: set[str | None] = set()
+    shared: set[str | None] = set()
+    for part in parts:
+        shared |= seen.intersection(part)
+        seen.update(part)
+    return {o for o in shared if sum(part.get(o, 0) for part in parts) > SMALL}
+
+
 def _union_of(counters: list[tuple[DistinctCounter, HyperLogLog | None]]) -> DistinctCounter:
     """The merged counter of some parts' counters, each with the sketch of its exact set
     when the survey sent one (used instead of hashing the set again)."""
@@ -1667,22 +1679,23 @@ class Analysis:
         """
         spills: Counter[str] = Counter()
         origids: dict[str, list[tuple[DistinctCounter, HyperLogLog | None]]] = {}
-        sizes: dict[str, Counter[str | None]] = {}
+        sizes: dict[str, list[dict[str | None, int]]] = {}
         full: dict[str, set[str | None]] = {}
         for survey in surveys:
             for spc, (spilled, theirs, small, kept, sketch) in survey.items():
                 spills[spc] += spilled
                 origids.setdefault(spc, []).append((theirs, sketch))
-                sizes.setdefault(spc, Counter()).update(small)
+                sizes.setdefault(spc, []).append(small)
                 full.setdefault(spc, set()).update(kept)
         fold: dict[str, frozenset[str | None]] = {}
         sketched: set[str] = set()
-        for spc, counts in sizes.items():
+        for spc, parts in sizes.items():
             merged = _union_of(origids[spc])
             if not merged.exact:
                 sketched.add(spc)
-            keep = frozenset(o for o, n in counts.items() if n > SMALL or o in full[spc])
-            if _per_call(spills[spc], len(counts) - len(keep), merged):
+            small_origids: set[str | None] = set().union(*parts)
+            keep = frozenset(_not_small(parts) | (small_origids & full[spc]))
+            if _per_call(spills[spc], len(small_origids) - len(keep), merged):
                 fold[spc] = keep
         return FoldPlan(fold, frozenset(sketched))
 
