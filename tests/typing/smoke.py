@@ -32,6 +32,14 @@ def verify_one(verifier: Verifier, header: str) -> tuple[str, int | None, str | 
     return result.verstat, result.sip_code, result.spc
 
 
+def verify_several(verifier: Verifier, headers: list[str]) -> list[str | None]:
+    at = dt.datetime.now(dt.UTC)
+    orig, dest = "12155551212", "12155551213"
+    calls = [{"identity": h, "orig": orig, "dest": dest, "at": at} for h in headers]
+    results: list[VerificationResult] = verifier.verify_many(calls)
+    return [r.error for r in results]
+
+
 def build(trust_pem: bytes) -> Verifier:
     policy = Policy(freshness=dt.timedelta(seconds=60), revocation="require")
     return Verifier(TrustStore.from_pem(trust_pem), MemoryRepository(), policy=policy)
