@@ -194,13 +194,8 @@ class SipStream:
             # the usual segment: it continues the stream and nothing waits out of order.
             # What _add does then (delta 0, no held segment to take), without its checks;
             # a message whose size is known and not yet reached is not looked at again.
-            buf = self.buf
-            if not buf:
-                self.marks.clear()  # (as _append)
-            self.marks.append((self.offset + len(buf), time, packet))
-            buf += data
-            self.next_seq = (seq + len(data)) & 0xFFFFFFFF
-            if len(buf) < self.need:
+            self._append(data, time, packet)
+            if len(self.buf) < self.need:
                 return []
             return self._messages()
         return self._add(seq, data, time, packet)

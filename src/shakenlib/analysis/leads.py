@@ -290,10 +290,13 @@ class DistinctCounter:
             self.hll.add_all(self._pending)
             self._pending = []
 
-    def _to_sketch(self) -> None:
+    def _to_sketch(self, sketch: HyperLogLog | None = None) -> None:
+        """Turn the exact set into its sketch (``sketch``: that sketch, made already)."""
         assert self.values is not None
-        self.hll = HyperLogLog()
-        self.hll.add_all(self.values)
+        if sketch is None:
+            sketch = HyperLogLog()
+            sketch.add_all(self.values)
+        self.hll = sketch
         self.values = None
 
     def _sketch(self) -> HyperLogLog:
@@ -561,6 +564,11 @@ def _by(profiles: Counter[Profile], index: int) -> Counter[Any]:
     return counts
 
 
+def _passed(profiles: Counter[Profile]) -> int:
+    """Calls whose profile says they passed verification."""
+    return sum(n for profile, n in profiles.items() if profile[0] is None)
+
+
 def iat_bucket(when: dt.datetime | float, iat: int | float | None) -> int | None:
     """The :data:`IAT_OFFSET_BUCKETS` index of ``when - iat`` (``None`` without an iat;
     ``when`` a datetime or a Unix timestamp).
@@ -743,21 +751,24 @@ class LeadStats:
         self.numbers._add_pairs([(call[2], call[3]) for call in calls])
         self.profiles.update([call[5] for call in calls])
         times = [call[0] for call in calls]
-        low, high = min(times), max(times)
-        if self.first_seen is None or low < self.first_seen:
-            self.first_seen = low
-        if self.last_seen is None or high > self.last_seen:
-            self.last_seen = high
+        self._seen(min(times), max(times))
         self.per_hour.update([int(when.timestamp() // 3600) for when in times])
         samples = self.samples
         for (when, line, orig, dest, call_id, _), origid in zip(calls, origids, strict=True):
             if len(samples) < SAMPLES or when <= samples[-1][0]:  # else it cannot be kept
                 _keep_smallest(samples, (when, line, orig, dest, call_id, origid), SAMPLES)
 
+    def _seen(self, first: dt.datetime, last: dt.datetime) -> None:
+        """Widen the span of the calls' times to take in ``first`` .. ``last``."""
+        if self.first_seen is None or first < self.first_seen:
+            self.first_seen = first
+        if self.last_seen is None or last > self.last_seen:
+            self.last_seen = last
+
     @property
     def passed(self) -> int:
         """Calls that passed verification."""
-        return sum(n for profile, n in self.profiles.items() if profile[0] is None)
+        return _passed(self.profiles)
 
     @property
     def failed(self) -> Counter[str]:
@@ -788,13 +799,8 @@ class LeadStats:
         """Merge ``other`` in."""
         self.numbers.update(other.numbers)
         self.profiles.update(other.profiles)
-        for when in (other.first_seen, other.last_seen):
-            if when is None:
-                continue
-            if self.first_seen is None or when < self.first_seen:
-                self.first_seen = when
-            if self.last_seen is None or when > self.last_seen:
-                self.last_seen = when
+        if other.first_seen is not None and other.last_seen is not None:
+            self._seen(other.first_seen, other.last_seen)
         self.per_hour.update(other.per_hour)
         for sample in other.samples:
             _keep_smallest(self.samples, sample, SAMPLES)
@@ -838,7 +844,7 @@ class SignerStats:
     @property
     def passed(self) -> int:
         """Calls that passed verification."""
-        return sum(n for profile, n in self.profiles.items() if profile[0] is None)
+        return _passed(self.profiles)
 
     @property
     def failed(self) -> int:
@@ -954,17 +960,13 @@ def _union_of(counters: list[tuple[DistinctCounter, HyperLogLog | None]]) -> Dis
         if len(union) <= cap:
             merged.values = union
             return merged
-    hll = merged.hll = HyperLogLog()
-    merged.values = None
+    merged._to_sketch()
     for counter, sketch in counters:
-        if counter.values is None:
-            counter._flush()
-            assert counter.hll is not None
-            hll.update(counter.hll)
-        elif sketch is not None:
-            hll.update(sketch)
-        else:
-            hll.add_all(counter.values)
+        part = counter
+        if sketch is not None and counter.exact:  # its sketch, made by its part already
+            part = DistinctCounter(cap)
+            part._to_sketch(sketch)
+        merged.update(part)
     return merged
 
 
@@ -1718,11 +1720,7 @@ class Analysis:
             if signer is None or not signer.origids.exact:
                 continue
             # (its part is known to merge past the cap: hashed here, not in the merge)
-            made = survey[spc][4] if survey is not None and spc in survey else None
-            if made is None:
-                signer.origids._to_sketch()
-            else:
-                signer.origids.values, signer.origids.hll = None, made
+            signer.origids._to_sketch(survey[spc][4] if survey and spc in survey else None)
 
     def settle(self) -> None:
         """After the folded parts are merged: their folds count as spills from now on (a
