@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import itertools
+import math
 import random
 from collections import Counter
 from typing import Any
@@ -348,6 +349,24 @@ def test_hyperloglog_accuracy_and_bounded_memory() -> None:
         (h1 if i % 2 else h2).add(str(i))
     h1.update(h2)
     assert abs(h1.estimate() - 5000) < 5000 * 0.05
+
+
+@given(
+    st.lists(st.integers(0, 65), min_size=256, max_size=256),
+    st.lists(st.integers(0, 65), min_size=256, max_size=256),
+)
+def test_hyperloglog_merge_is_the_registerwise_maximum(a: list[int], b: list[int]) -> None:
+    """The merge compares all registers at once (in byte lanes of two big integers): the
+    same as taking the larger of each pair, whichever side holds it."""
+    h1, h2 = HyperLogLog(8, bytearray(a)), HyperLogLog(8, bytearray(b))
+    h1.update(h2)
+    assert list(h1.registers) == [max(x, y) for x, y in zip(a, b, strict=True)]
+    assert list(h2.registers) == b  # (the other sketch is left as it was)
+    # the estimate's sum of 2**-register, by its formula (the same additions, in order)
+    m, zeros = 256, [max(x, y) for x, y in zip(a, b, strict=True)].count(0)
+    raw = 0.7213 / (1 + 1.079 / m) * m * m / sum(2.0**-max(x, y) for x, y in zip(a, b))
+    expected = m * math.log(m / zeros) if raw <= 2.5 * m and zeros else raw
+    assert h1.estimate() == expected
 
 
 @pytest.mark.parametrize(

@@ -644,15 +644,18 @@ def test_certificate_with_an_invalid_version_is_cert_malformed() -> None:
     assert_failed(r, "cert_malformed", sip_code=437)
 
 
-@given(st.binary(min_size=64, max_size=64), st.integers(0, 40))
+@given(st.binary(min_size=64, max_size=64), st.integers(0, 40), st.integers(0, 33))
 @settings(max_examples=300)
-def test_raw_signature_to_der_matches_cryptography(raw: bytes, zeros: int) -> None:
-    """The hand-built Ecdsa-Sig-Value equals cryptography's encoder (leading zeros, high bits)."""
+def test_raw_signature_to_der_matches_cryptography(raw: bytes, zeros: int, s_zeros: int) -> None:
+    """The hand-built Ecdsa-Sig-Value equals cryptography's encoder (leading zeros of R,
+    of S or of both, high bits)."""
     from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
     from shakenlib.verify.verifier import _der_signature
 
     raw = bytes(min(zeros, 32)) + raw[min(zeros, 32) :]
+    s_zeros = min(s_zeros, 32)
+    raw = raw[:32] + bytes(s_zeros) + raw[32 + s_zeros :]
     expected = encode_dss_signature(
         int.from_bytes(raw[:32], "big"), int.from_bytes(raw[32:], "big")
     )

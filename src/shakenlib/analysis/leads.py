@@ -153,6 +153,16 @@ PER_CALL_MIN = 10
 _BLAKE2B_64 = hashlib.blake2b(digest_size=8)
 
 
+#: ``2.0 ** -r`` for every register value ``r`` (exact: powers of two).
+_INVERSE_POWERS = [2.0**-r for r in range(256)]
+
+
+@functools.lru_cache(maxsize=4)
+def _lane_high_bits(size: int) -> int:
+    """An integer of ``size`` bytes ``0x80`` (the high bit of each register's lane)."""
+    return int.from_bytes(b"\x80" * size, "big")
+
+
 class HyperLogLog:
     """A mergeable distinct-count sketch: 2**p one-byte registers (default p = 12).
 
@@ -199,7 +209,7 @@ class HyperLogLog:
         """The estimated number of distinct values added."""
         m = len(self.registers)
         alpha = 0.7213 / (1 + 1.079 / m)
-        total = sum(2.0**-r for r in self.registers)
+        total = sum(map(_INVERSE_POWERS.__getitem__, self.registers))  # sum of 2**-register
         raw = alpha * m * m / total
         zeros = self.registers.count(0)
         if raw <= 2.5 * m and zeros:
@@ -207,10 +217,21 @@ class HyperLogLog:
         return raw
 
     def update(self, other: HyperLogLog) -> None:
-        """Merge ``other`` into this sketch (register-wise maximum)."""
+        """Merge ``other`` into this sketch (register-wise maximum).
+
+        The registers are taken as the bytes of two big integers and compared all at once:
+        a register is at most 65 (< 0x80), so in each byte lane ``(a | 0x80) - b`` stays
+        positive (no borrow crosses into the next lane) and keeps its high bit exactly
+        when ``a >= b``; that bit, spread to the whole lane, selects ``a`` or ``b``.
+        """
         if other.p != self.p:
             raise ValueError("cannot merge HyperLogLog sketches of different precision")
-        self.registers = bytearray(map(max, self.registers, other.registers))
+        m = len(self.registers)
+        high = _lane_high_bits(m)
+        a = int.from_bytes(self.registers, "big")
+        b = int.from_bytes(other.registers, "big")
+        a_wins = ((((a | high) - b) & high) >> 7) * 0xFF  # 0xFF in each lane where a >= b
+        self.registers = bytearray((b ^ ((a ^ b) & a_wins)).to_bytes(m, "big"))
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, HyperLogLog):
@@ -721,9 +742,10 @@ class LeadStats:
         """Count one call."""
         self.add_call(call_of(record, result))
 
-    def add_call(self, call: Call, origid: str | None = None) -> None:
+    def add_call(self, call: Call, origid: str | None = None, ts: float | None = None) -> None:
         """Count one call given as a :data:`Call` tuple (see :func:`call_of`); ``origid``
-        is kept with the samples (a signer-level lead's calls each have their own)."""
+        is kept with the samples (a signer-level lead's calls each have their own); ``ts``:
+        the call's time as a Unix timestamp, if known."""
         when, line, orig, dest, call_id, profile = call
         self.numbers.add(orig, dest)
         self.profiles[profile] += 1
@@ -731,7 +753,7 @@ class LeadStats:
             self.first_seen = when
         if self.last_seen is None or when > self.last_seen:
             self.last_seen = when
-        self.per_hour[int(when.timestamp() // 3600)] += 1
+        self.per_hour[int((when.timestamp() if ts is None else ts) // 3600)] += 1
         samples = self.samples
         if len(samples) < SAMPLES or when <= samples[-1][0]:  # else it cannot be kept
             _keep_smallest(samples, (when, line, orig, dest, call_id, origid), SAMPLES)
@@ -1431,7 +1453,7 @@ class Analysis:
         signer.count(call, origid)
         stats = self.leads_by_key.get((spc, origid))
         if stats is not None:
-            stats.add_call(call)
+            stats.add_call(call, ts=ts)
             return
         small = signer.small
         calls = small.get(origid)

@@ -353,9 +353,16 @@ def _der_signature(raw: bytes) -> bytes:
 
         Ecdsa-Sig-Value ::= SEQUENCE { r INTEGER, s INTEGER }   -- RFC 3279 §2.2.3
 
+    An INTEGER is minimal two's complement: no leading zero byte, except one before a
+    high bit (which would make it negative).
+
     >>> _der_signature(bytes(31) + bytes([1, 0x80]) + bytes(31)).hex()[:16]
     '3026020101022100'
     """
+    r0, s0 = raw[0], raw[32]
+    if r0 and s0:  # the usual case (255 in 256 a half): no leading zero to strip
+        head, middle = _DER_HEADS[r0 >> 7][s0 >> 7]
+        return head + raw[:32] + middle + raw[32:]
     r = raw[:32].lstrip(b"\0")
     if not r or r[0] & 0x80:
         r = b"\0" + r
@@ -363,6 +370,18 @@ def _der_signature(raw: bytes) -> bytes:
     if not s or s[0] & 0x80:
         s = b"\0" + s
     return b"\x30%c\x02%c%b\x02%c%b" % (len(r) + len(s) + 4, len(r), r, len(s), s)
+
+
+def _der_heads(r_high: int, s_high: int) -> tuple[bytes, bytes]:
+    """The DER bytes before R and between R and S of a signature whose 32-byte R and S
+    have no leading zero byte (``*_high``: 1 when the first byte's high bit is set)."""
+    r_len, s_len = 32 + r_high, 32 + s_high
+    head = bytes([0x30, r_len + s_len + 4, 0x02, r_len]) + bytes(r_high)
+    return head, bytes([0x02, s_len]) + bytes(s_high)
+
+
+#: :func:`_der_heads` by (R's high bit, S's high bit).
+_DER_HEADS = ((_der_heads(0, 0), _der_heads(0, 1)), (_der_heads(1, 0), _der_heads(1, 1)))
 
 
 def _reaches(dests: tuple[str, ...], targets: tuple[str, ...]) -> bool:
