@@ -360,12 +360,13 @@ def test_hyperloglog_merge_is_the_registerwise_maximum(a: list[int], b: list[int
     same as taking the larger of each pair, whichever side holds it."""
     h1, h2 = HyperLogLog(8, bytearray(a)), HyperLogLog(8, bytearray(b))
     h1.update(h2)
-    assert list(h1.registers) == [max(x, y) for x, y in zip(a, b, strict=True)]
-    assert list(h2.registers) == b  # (the other sketch is left as it was)
     # the estimate's sum of 2**-register, by its formula (the same additions, in order)
-    m, zeros = 256, [max(x, y) for x, y in zip(a, b, strict=True)].count(0)
-    raw = 0.7213 / (1 + 1.079 / m) * m * m / sum(2.0**-max(x, y) for x, y in zip(a, b))
+    merged = [max(x, y) for x, y in zip(a, b, strict=True)]
+    m, zeros = 256, merged.count(0)
+    raw = 0.7213 / (1 + 1.079 / m) * m * m / sum(2.0**-r for r in merged)
     expected = m * math.log(m / zeros) if raw <= 2.5 * m and zeros else raw
+    assert list(h1.registers) == merged
+    assert list(h2.registers) == b  # (the other sketch is left as it was)
     assert h1.estimate() == expected
 
 
