@@ -25,6 +25,7 @@ from shakenlib.analysis.leads import Analysis
 from shakenlib.analysis.records import RecordSource, parse_mapping
 from shakenlib.cli import main
 from shakenlib.errors import UsageError
+from shakenlib.testing.traffic import generate
 
 distributed = pytest.importorskip("distributed")
 cloudpickle = pytest.importorskip("cloudpickle")
@@ -291,6 +292,37 @@ def test_inputs_the_workers_cannot_see_are_a_usage_error(client: Any, tmp_path: 
     config = VerifierConfig(trust_files=(str(tmp_path / "gone.pem"),))
     with pytest.raises(UsageError, match=r"cannot see .*gone\.pem"):
         analyze_on_cluster(source, config, client)
+
+
+def test_partials_fold_per_call_signers_on_the_workers(client: Any, tmp_path: Path) -> None:
+    """Every signer puts a fresh origid on every call: each partial is surveyed and folded
+    on its worker by the plan of all the surveys before the partials merge, and the report
+    is exactly the single-process one. A repeating origid whose calls straddle partials
+    (the campaign's) keeps its own lead."""
+    generate(tmp_path, calls=1500, seed=3, origid_per_call=True)
+    config = VerifierConfig(
+        trust_files=(str(tmp_path / "trust.pem"),), mirror=str(tmp_path / "mirror")
+    )
+    path = tmp_path / "calls.jsonl"
+    lines = path.read_text().splitlines(keepends=True)
+    repeated = next(line for line in lines if json.loads(line)["identity"])
+    for at in range(len(lines), 0, -len(lines) // 20):  # 20 calls of one origid, spread out
+        lines.insert(at, repeated)
+    path.write_text("".join(lines))
+    source = RecordSource(path=str(path))
+    serial = analyze_source(source, config, jobs=1)
+    assert len(plan(source, partition_bytes=100_000, parts=2)) > 4
+    distributed_ = analyze_on_cluster(source, config, client, partition_bytes=100_000)
+    assert distributed_.to_dict(top=None) == serial.to_dict(top=None)
+    assert distributed_.signers_table() == serial.signers_table()
+    assert distributed_.leads_total() == serial.leads_total()
+    assert all(s.per_call for s in distributed_.signers.values())
+    # folded on the workers: no small group reached the client, the folds count as spills
+    assert not any(s.small for s in distributed_.signers.values())
+    assert any(s.small for s in serial.signers.values())
+    assert all(s.spills and not s.folds for s in distributed_.signers.values())
+    kept = [lead for lead in distributed_.leads() if lead.origid is not None]
+    assert [lead.calls for lead in kept] == [21]  # the repeated call, once and 20 more times
 
 
 def test_empty_input_is_an_empty_analysis(client: Any, tmp_path: Path) -> None:

@@ -13,9 +13,13 @@ brings its own partitions, each a pandas DataFrame of records with the usual col
 mapping. Each worker builds its verifier once per process from the picklable
 :class:`~shakenlib.analysis.batch.VerifierConfig` (:func:`worker_verifier`) and keeps its
 certificate cache across partitions. Each partition yields a partial
-:class:`~shakenlib.analysis.leads.Analysis`; the partials are merged in a tree on the
-workers (:meth:`Analysis.update <shakenlib.analysis.leads.Analysis.update>`, exact), so
-the client receives one merged analysis and nothing else. A partition that fails fails
+:class:`~shakenlib.analysis.leads.Analysis`; each partial is surveyed and folded on its
+worker by the plan of all the surveys (:meth:`Analysis.fold_plan
+<shakenlib.analysis.leads.Analysis.fold_plan>`: origid-per-call signers' small groups
+go to their signer-level leads there, in parallel), then the partials are merged in a
+tree on the workers (:meth:`Analysis.update
+<shakenlib.analysis.leads.Analysis.update>`, exact), so the client receives the surveys,
+one merged analysis and nothing else. A partition that fails fails
 the run with the file, the part of it and the reason (:class:`PartitionFailed`); no call
 is silently dropped. A worker that dies is replaced by Dask and its tasks run again.
 
@@ -55,7 +59,7 @@ from shakenlib.analysis.batch import (
     VerifierLike,
     verify_records,
 )
-from shakenlib.analysis.leads import Analysis
+from shakenlib.analysis.leads import Analysis, FoldPlan, SignerSurvey
 from shakenlib.analysis.records import (
     CallRecord,
     ExtraMissing,
@@ -512,6 +516,20 @@ def _merge(*parts: Analysis) -> Analysis:
     return total
 
 
+def _survey(part: Analysis) -> dict[str, SignerSurvey]:
+    """A task: what the fold plan needs of one partial (:meth:`Analysis.survey`)."""
+    return part.survey()
+
+
+def _fold(part: Analysis, fold_plan: FoldPlan, survey: dict[str, SignerSurvey]) -> Analysis:
+    """A task: one partial folded by the plan of every partial's survey
+    (:meth:`Analysis.fold`), in place: nothing reads the partial after its survey but
+    this task, and a fold run again (a worker lost, the task redone) changes nothing more.
+    """
+    part.fold(fold_plan, survey)
+    return part
+
+
 def _probe(paths: Sequence[str]) -> tuple[str, list[str]]:
     """On each worker: shakenlib's version and which of ``paths`` it cannot see."""
     return shakenlib.__version__, [p for p in paths if not os.path.exists(p)]
@@ -705,13 +723,40 @@ def analyze_on_cluster(
     config = _portable(config)
     _preflight(client, config, sources)
     run = _Run(client, config, sources, options, partition_bytes, "analyze")
-    level = [run.submit(i) for i in range(len(run.units))]
-    if not level:
+    leaves = [run.submit(i) for i in range(len(run.units))]
+    if not leaves:
         return Analysis()
-    leaves = level
+    # Each partial is surveyed on its worker; the plan made of all the surveys folds the
+    # origid-per-call signers' small groups there, in parallel, before the partials merge
+    # (as the workers of analyze_source do): otherwise every one of those calls would
+    # travel up the merge tree to be folded in its root alone.
+    surveys = [
+        client.submit(_survey, leaf, pure=False, key=f"shakenlib-survey-{run.token}-{i}")
+        for i, leaf in enumerate(leaves)
+    ]
+    level = leaves
     depth = 0
     merges: list[Any] = []
     try:
+        # The first failed leaf fails the run at once.
+        distributed = _distributed()
+        for future in distributed.as_completed(leaves, loop=client.loop):
+            if future.status == "error":
+                run.result(future)
+        fold_plan = Analysis.fold_plan([run.result(survey) for survey in surveys])
+        if fold_plan.fold or fold_plan.sketch:
+            level = [
+                client.submit(
+                    _fold,
+                    leaf,
+                    fold_plan,
+                    survey,
+                    pure=False,
+                    key=f"shakenlib-fold-{run.token}-{i}",
+                )
+                for i, (leaf, survey) in enumerate(zip(leaves, surveys, strict=True))
+            ]
+            merges.extend(level)
         while len(level) > 1:
             depth += 1
             level = [
@@ -724,15 +769,11 @@ def analyze_on_cluster(
                 for i in range(0, len(level), split_every)
             ]
             merges.extend(level)
-        # The first failed leaf fails the run at once (its dependents err with it).
-        distributed = _distributed()
-        for future in distributed.as_completed(leaves, loop=client.loop):
-            if future.status == "error":
-                run.result(future)
         analysis: Analysis = run.result(level[0])
     except BaseException:
-        _cancel(client, [*leaves, *merges])
+        _cancel(client, [*leaves, *surveys, *merges])
         raise
+    analysis.settle()
     return analysis
 
 
