@@ -6,7 +6,9 @@ Two benchmarks in one run: ``analyze_source(jobs=2)`` (a process pool of our own
 per run as the command line does) and :func:`shakenlib.analysis.cluster.analyze_on_cluster`
 on a ``LocalCluster`` of 2 worker processes with one thread each (started once: a cluster
 outlives a run). Both rates are divided by raw ECDSA as usual; their quotient is the
-cluster's efficiency against ``--jobs 2`` (aim >= 0.8).
+cluster's efficiency against ``--jobs 2`` (aim >= 0.8). A third line runs the cluster on
+the same day with a fresh origid on every call (the partials are folded on the workers
+by a plan of all their surveys before they merge).
 
 ``python benchmarks/bench_cluster.py`` measures the two alternately and prints that
 quotient directly, with how the work was cut: partitions, bytes sent to a worker per
@@ -37,21 +39,24 @@ CALLS = 40_000
 _MADE: dict[str, Any] = {}
 
 
-def _traffic() -> tuple[RecordSource, VerifierConfig]:
-    if "source" not in _MADE:
+def _traffic(per_call: bool = False) -> tuple[RecordSource, VerifierConfig]:
+    key = "per-call" if per_call else "few"
+    if key not in _MADE:
         out = Path(tempfile.mkdtemp(prefix="shakenlib-bench-cluster-"))
-        generate(out, calls=CALLS * 12 // 10)  # 10 % of the generated calls are unsigned
+        # 10 % of the generated calls are unsigned
+        generate(out, calls=CALLS * 12 // 10, origid_per_call=per_call)
         with open(out / "calls.jsonl", encoding="utf-8") as handle:
             lines = [line for line in handle if json.loads(line)["identity"]]
         while len(lines) < CALLS:  # the generator's failures can leave a few short
             lines += lines[: CALLS - len(lines)]
         path = out / "bench.jsonl"
         path.write_text("".join(lines[:CALLS]), encoding="utf-8")
-        _MADE["source"] = RecordSource(path=str(path))
-        _MADE["config"] = VerifierConfig(
-            trust_files=(str(out / "trust.pem"),), mirror=str(out / "mirror")
+        _MADE[key] = (
+            RecordSource(path=str(path)),
+            VerifierConfig(trust_files=(str(out / "trust.pem"),), mirror=str(out / "mirror")),
         )
-    return _MADE["source"], _MADE["config"]
+    source, config = _MADE[key]
+    return source, config
 
 
 def _client() -> Any:
@@ -87,10 +92,10 @@ def _jobs() -> Callable[[], object]:
     return run
 
 
-def _cluster() -> Callable[[], object]:
+def _cluster(per_call: bool = False) -> Callable[[], object]:
     from shakenlib.analysis.cluster import analyze_on_cluster
 
-    source, config = _traffic()
+    source, config = _traffic(per_call)
     client = _client()
 
     def run() -> object:
@@ -114,6 +119,12 @@ BENCHMARKS = [
 ] + (
     [
         Bench("analyze 40k signed calls, 2-worker Dask", _cluster, per_call=CALLS, unit="calls"),
+        Bench(
+            "analyze 40k, origid per call, 2-worker Dask",
+            lambda: _cluster(per_call=True),
+            per_call=CALLS,
+            unit="calls",
+        ),
     ]
     if _have_dask()
     else []
