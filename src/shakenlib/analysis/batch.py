@@ -468,11 +468,13 @@ def analyze_source(
         for counts in _run(source, config, _analyze_chunk, jobs, chunk_size, pool):
             report(counts)
         with _no_cyclic_gc():  # the parts arrive as many new objects, none of them garbage
-            plan = Analysis.fold_plan(_each_worker(pool, jobs, _survey))
+            plan = Analysis.fold_plan([f.result() for f in _each_worker(pool, jobs, _survey)])
             parts = _each_worker(pool, jobs, _hand_over, plan)
             pool.shutdown(wait=False)  # the workers exit while the parts merge
-            for part in parts:
-                total.update(part, take=True)  # fresh from a worker: moved in
+            # each part as soon as it is there: one merges while another worker still
+            # folds (parts merge exactly in any order)
+            for handed in concurrent.futures.as_completed(parts):
+                total.update(handed.result(), take=True)  # fresh from a worker: moved in
     total.settle()
     return total
 
@@ -492,7 +494,7 @@ def _no_cyclic_gc() -> Iterator[None]:
 
 def _each_worker(
     pool: concurrent.futures.ProcessPoolExecutor, jobs: int, fn: Callable[..., T], *args: Any
-) -> list[T]:
+) -> list[concurrent.futures.Future[T]]:
     """``fn(*args)`` once in each of the ``jobs`` workers (``fn`` meets the others at the
     barrier first)."""
-    return [done.result() for done in [pool.submit(fn, *args) for _ in range(jobs)]]
+    return [pool.submit(fn, *args) for _ in range(jobs)]
