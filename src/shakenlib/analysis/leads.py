@@ -220,9 +220,10 @@ class HyperLogLog:
         """Merge ``other`` into this sketch (register-wise maximum).
 
         The registers are taken as the bytes of two big integers and compared all at once:
-        a register is at most 65 (< 0x80), so in each byte lane ``(a | 0x80) - b`` stays
-        positive (no borrow crosses into the next lane) and keeps its high bit exactly
-        when ``a >= b``; that bit, spread to the whole lane, selects ``a`` or ``b``.
+        a register is at most 61 (65 - p, p >= 4: below 0x80), so in each byte lane
+        ``(a | 0x80) - b`` stays positive (no borrow crosses into the next lane) and keeps
+        its high bit exactly when ``a >= b``; that bit, spread to the whole lane, selects
+        ``a`` or ``b``.
         """
         if other.p != self.p:
             raise ValueError("cannot merge HyperLogLog sketches of different precision")

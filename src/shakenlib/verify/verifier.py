@@ -360,7 +360,7 @@ def _der_signature(raw: bytes) -> bytes:
     '3026020101022100'
     """
     r0, s0 = raw[0], raw[32]
-    if r0 and s0:  # the usual case (255 in 256 a half): no leading zero to strip
+    if r0 and s0:  # the usual case: R or S starts with a zero byte once in 128
         head, middle = _DER_HEADS[r0 >> 7][s0 >> 7]
         return head + raw[:32] + middle + raw[32:]
     r = raw[:32].lstrip(b"\0")
