@@ -23,6 +23,7 @@ from shakenlib.analysis.leads import (
     HyperLogLog,
     LeadStats,
     NumberStats,
+    _hours,
     _not_small,
     _union_of,
     nanp_problem,
@@ -334,6 +335,17 @@ def test_lead_stats_take_many_calls_as_one_by_one(calls: list[tuple[Any, ...]], 
     for item, _ in made:
         plain.add_call(item)
     assert LeadStats.of_calls([item for item, _ in made]) == plain
+
+
+@given(
+    st.datetimes(min_value=dt.datetime(1900, 1, 1), max_value=dt.datetime(8999, 12, 31)),
+    st.sampled_from([dt.UTC, dt.timezone(dt.timedelta(hours=-5)), dt.timezone.max]),
+)
+def test_hour_of_a_time_is_its_timestamp_hour(when: dt.datetime, zone: dt.tzinfo) -> None:
+    """The hour bucket from the day and hour of a UTC time equals the timestamp's; a time
+    in another zone goes through its timestamp."""
+    aware = when.replace(tzinfo=zone)
+    assert _hours([aware]) == [int(aware.timestamp() // 3600)]
 
 
 def test_hyperloglog_accuracy_and_bounded_memory() -> None:

@@ -642,6 +642,22 @@ def call_of(
     )
 
 
+#: The day number of 1970-01-01 (:meth:`datetime.date.toordinal`).
+_EPOCH_DAY = dt.date(1970, 1, 1).toordinal()
+
+
+def _hours(times: Sequence[dt.datetime]) -> list[int]:
+    """Each time's hour since the Unix epoch, ``int(timestamp // 3600)``: from the day and
+    the hour of a UTC time (every record's time: about 3 times cheaper), from the
+    timestamp of any other."""
+    return [
+        (when.toordinal() - _EPOCH_DAY) * 24 + when.hour
+        if when.tzinfo is dt.UTC
+        else int(when.timestamp() // 3600)
+        for when in times
+    ]
+
+
 def _call_key(call: Call) -> tuple[Any, ...]:
     """A total order of calls (a small group keeps its calls sorted: parts merge exactly)."""
     return (call[0], call[1], _none_first(call[2:5]), repr(call[5]))
@@ -775,7 +791,7 @@ class LeadStats:
         self.profiles.update([call[5] for call in calls])
         times = [call[0] for call in calls]
         self._seen(min(times), max(times))
-        self.per_hour.update([int(when.timestamp() // 3600) for when in times])
+        self.per_hour.update(_hours(times))
         samples = self.samples
         for (when, line, orig, dest, call_id, _), origid in zip(calls, origids, strict=True):
             if len(samples) < SAMPLES or when <= samples[-1][0]:  # else it cannot be kept
