@@ -69,6 +69,8 @@ VARIANTS = [
     {"link": "vlan", "fragment": True, "retransmit": 0.3, "noise": True},
     {"link": "sll2", "pcapng": True, "transport": "tcp", "coalesce": True, "split": True},
     {"link": "raw", "nano": True, "fragment": True},
+    {"ipv6": True, "fragment": True},
+    {"ipv6": True, "fragment": True, "link": "sll2", "retransmit": 0.3, "noise": True},
     {
         "link": "raw",
         "ipv6": True,
@@ -343,6 +345,48 @@ def test_garbage_frames_never_crash_the_reader(
     path.write_bytes(data[: max(24, len(data) - cut)])
     for item in RecordSource(path=str(path)):  # no exception, whatever the bytes
         assert isinstance(item, CallRecord | UnreadableRecord)
+
+
+@given(
+    packets=st.lists(
+        st.tuples(
+            st.sampled_from([0, 44, 60, 43, 17]), st.integers(0, 300), st.binary(max_size=200)
+        ),
+        max_size=8,
+    ),
+)
+@settings(max_examples=300, deadline=None)
+def test_hostile_ipv6_fragments_never_crash_the_reader(
+    tmp_path_factory: pytest.TempPathFactory, packets: list[tuple[int, int, bytes]]
+) -> None:
+    """IPv6 packets (raw IP) whose options and Fragment headers hold anything, cut short
+    or not: read without an exception, as calls or nothing."""
+    import dpkt
+
+    path = tmp_path_factory.mktemp("fuzz6") / "g.pcap"
+    with open(path, "wb") as handle:
+        writer = dpkt.pcap.Writer(handle, linktype=101)
+        for n, (nxt, plen, rest) in enumerate(packets):
+            header = struct.pack("!IHBB16s16s", 0x60000000, plen, nxt, 64, b"\1" * 16, b"\2" * 16)
+            writer.writepkt(header + rest, ts=n)
+    for item in RecordSource(path=str(path)):
+        assert isinstance(item, CallRecord | UnreadableRecord)
+
+
+def test_an_ipv6_fragment_cut_by_the_snapshot_length_is_not_reassembled() -> None:
+    from shakenlib.analysis.capture import _ipv6_fragment, _ipv6_upper
+    from shakenlib.testing.captures import _ipv6_fragment as make
+
+    packet = make(b"\1" * 16, b"\2" * 16, 17, 7, 0, b"x" * 100, True)
+    ident, offset, more, nxt, data = _ipv6_fragment(packet) or (b"", -1, False, -1, b"")
+    assert (ident, offset, more, nxt) == ((7).to_bytes(4, "big"), 0, True, 60)
+    assert _ipv6_upper(nxt, data) == (17, b"x" * 100)  # behind the Destination Options
+    later = make(b"\1" * 16, b"\2" * 16, 17, 7, 104, b"y" * 16, False)
+    assert _ipv6_fragment(later) == ((7).to_bytes(4, "big"), 112, False, 60, b"y" * 16)
+    with pytest.raises(ValueError, match="cut short"):
+        _ipv6_fragment(packet[:-1])
+    unfragmented = struct.pack("!IHBB16s16s", 0x60000000, 8, 17, 64, b"\1" * 16, b"\2" * 16)
+    assert _ipv6_fragment(unfragmented + bytes(8)) is None
 
 
 @given(

@@ -13,7 +13,8 @@ each packet is read with its own interface's link type and time unit, in every s
 
 * link layers: Ethernet (with 802.1Q/802.1ad VLAN tags), Linux cooked capture (SLL and
   SLL2), raw IP, BSD loopback;
-* IPv4 (fragments reassembled) and IPv6;
+* IPv4 and IPv6, fragments reassembled (IPv6 fragments after any Hop-by-Hop, Routing
+  and Destination Options headers);
 * SIP over UDP (one message per datagram) and over TCP: each direction of a connection is
   a byte stream (segments put in sequence order, retransmitted and overlapping bytes
   dropped) cut into messages by their ``Content-Length`` (a segment may hold part of a
@@ -56,7 +57,7 @@ MAX_MESSAGE = 1 << 16
 MAX_OUT_OF_ORDER = 64
 #: (Call-ID, CSeq) pairs remembered to count a retransmitted INVITE once.
 MAX_SEEN = 1 << 17
-#: IPv4 datagrams being reassembled at a time.
+#: IP datagrams being reassembled at a time.
 MAX_FRAGMENTED = 1024
 #: TCP streams followed at a time (the least recently active one is given up first; 1 or
 #: more).
@@ -412,34 +413,76 @@ def _initial_invite(message: bytes) -> tuple[bytes, bytes] | None:
 
 
 class _Fragments:
-    """IPv4 reassembly (RFC 791): fragments by (src, dst, id, protocol)."""
+    """IP reassembly: IPv4 fragments by (src, dst, id, protocol) (RFC 791), IPv6 fragments
+    by (src, dst, identification) (RFC 8200 §4.5); at most :data:`MAX_FRAGMENTED`
+    datagrams at a time (the oldest is given up)."""
 
     def __init__(self) -> None:
         self.pending: collections.OrderedDict[
-            tuple[bytes, bytes, int, int], dict[int, tuple[bytes, bool]]
+            tuple[bytes, bytes, int, int], dict[int, tuple[bytes, bool, int]]
         ] = collections.OrderedDict()
 
-    def add(self, ip: Any, payload: bytes) -> bytes | None:
-        key = (ip.src, ip.dst, ip.id, ip.p)
+    def add(
+        self, key: tuple[bytes, bytes, int, int], offset: int, more: bool, piece: bytes, kind: int
+    ) -> tuple[bytes, int] | None:
+        """Add the fragment at byte ``offset`` (``more``: not the last); ``kind`` is the
+        protocol or next header it carries (the first fragment's counts). Returns the
+        whole payload and its kind once every piece is there."""
         parts = self.pending.get(key)
         if parts is None:
             parts = self.pending[key] = {}
             if len(self.pending) > MAX_FRAGMENTED:
                 self.pending.popitem(last=False)
-        parts[ip.offset] = (payload, bool(ip.mf))
+        parts[offset] = (piece, more, kind)
         # complete when the pieces run from 0 to one without "more fragments"
         data = bytearray()
         at = 0
-        for offset in sorted(parts):
-            if offset > at:
+        for start in sorted(parts):
+            if start > at:
                 return None
-            piece, more = parts[offset]
-            data[offset : offset + len(piece)] = piece
-            at = max(at, offset + len(piece))
+            piece, more, _ = parts[start]
+            data[start : start + len(piece)] = piece
+            at = max(at, start + len(piece))
             if not more:
                 del self.pending[key]
-                return bytes(data[:at])
+                return bytes(data[:at]), parts[0][2]
         return None
+
+
+# IPv6 extension headers (RFC 8200 §4) between the fixed header and the upper layer:
+#
+#   Hop-by-Hop Options (0), Routing (43), Destination Options (60):
+#     Next Header (8) | Hdr Ext Len (8: 8-octet units after the first 8) | ...
+#   Fragment (44), 8 octets:
+#     Next Header (8) | Reserved (8) | Fragment Offset (13) | Res (2) | M (1)
+#     Identification (32)
+_IPV6_OPTIONS = frozenset({0, 43, 60})
+_IPV6_FRAGMENT = 44
+
+
+def _ipv6_fragment(raw: bytes) -> tuple[bytes, int, bool, int, bytes] | None:
+    """(identification, byte offset, more fragments, next header, fragment data) of the
+    IPv6 packet ``raw`` (from its fixed header on) if it is a fragment, else ``None``.
+    Raises ``ValueError`` for a packet shorter than its payload length (cut by the
+    capture's snapshot length: it cannot be put back together)."""
+    end = 40 + int.from_bytes(raw[4:6], "big")
+    if end > len(raw):
+        raise ValueError("IPv6 packet cut short")
+    nxt, at = raw[6], 40
+    while nxt in _IPV6_OPTIONS:  # the unfragmentable part
+        nxt, at = raw[at], at + (raw[at + 1] + 1) * 8
+    if nxt != _IPV6_FRAGMENT or at + 8 > end:
+        return None
+    field = int.from_bytes(raw[at + 2 : at + 4], "big")
+    return raw[at + 4 : at + 8], field & 0xFFF8, bool(field & 1), raw[at], raw[at + 8 : end]
+
+
+def _ipv6_upper(nxt: int, data: bytes) -> tuple[int, bytes]:
+    """The upper-layer protocol and its bytes of a reassembled fragmentable part that
+    starts with header ``nxt`` (options headers skipped)."""
+    while nxt in _IPV6_OPTIONS:
+        nxt, data = data[0], data[(data[1] + 1) * 8 :]
+    return nxt, data
 
 
 #: A transport segment: (IP protocol 17 or 6, src address, dst address, src port, dst port,
@@ -537,7 +580,8 @@ def _struct_segment(linktype: int, frame: bytes) -> Segment | None:
 
 
 def _link(dpkt: Any, linktype: int, frame: bytes) -> Any:
-    """The IP (or IPv6) packet of a frame, or ``None``."""
+    """The IP (or IPv6) packet of a frame, the bytes of an IPv6 packet dpkt cannot decode
+    (a fragment after the first behind options headers), or ``None``."""
     if linktype == 1:  # DLT_EN10MB; dpkt removes 802.1Q/802.1ad tags
         packet = dpkt.ethernet.Ethernet(frame).data
     elif linktype == 113:  # DLT_LINUX_SLL
@@ -548,33 +592,65 @@ def _link(dpkt: Any, linktype: int, frame: bytes) -> Any:
         packet = dpkt.loopback.Loopback(frame).data
     elif linktype in _RAW_LINKS:  # raw IP (DLT_RAW; 12/14 on some BSDs)
         version = frame[0] >> 4 if frame else 0
-        packet = (
-            dpkt.ip.IP(frame) if version == 4 else dpkt.ip6.IP6(frame) if version == 6 else None
-        )
+        if version == 4:
+            packet = dpkt.ip.IP(frame)
+        elif version == 6:
+            try:
+                packet = dpkt.ip6.IP6(frame)
+            except (dpkt.UnpackError, struct.error, IndexError, ValueError):
+                packet = frame
+        else:
+            packet = None
     else:  # pragma: no cover - read_capture refuses other link types
         return None
-    return packet if isinstance(packet, dpkt.ip.IP | dpkt.ip6.IP6) else None
+    if isinstance(packet, dpkt.ip.IP | dpkt.ip6.IP6):
+        return packet
+    if isinstance(packet, bytes) and len(packet) >= 40 and packet[0] >> 4 == 6:
+        return packet
+    return None
 
 
-def _transport(dpkt: Any, packet: Any, fragments: _Fragments) -> tuple[Any, bytes, bytes]:
-    """(UDP or TCP object or None, src address, dst address)."""
-    data = packet.data
-    if isinstance(packet, dpkt.ip.IP) and (packet.mf or packet.offset):
+def _transport(
+    dpkt: Any, packet: Any, frame: bytes, fragments: _Fragments
+) -> tuple[Any, bytes, bytes]:
+    """(UDP or TCP object or None, src address, dst address) of an IP packet in ``frame``;
+    a fragment is kept until its datagram is whole."""
+    if isinstance(packet, dpkt.ip.IP):
+        if not (packet.mf or packet.offset):
+            return packet.data, packet.src, packet.dst
+        data = packet.data
         payload = data if isinstance(data, bytes) else bytes(data)
-        whole = fragments.add(packet, payload)
-        if whole is None:
+        src, dst = packet.src, packet.dst
+        whole = fragments.add(
+            (src, dst, packet.id, packet.p), packet.offset, bool(packet.mf), payload, packet.p
+        )
+    else:  # IPv6: dpkt decodes a fragment's data wrongly or not at all: read it here
+        if isinstance(packet, bytes):
+            raw = packet
+        elif _IPV6_FRAGMENT in packet.extension_hdrs:
+            start = frame.find(packet.src + packet.dst) - 8  # the fixed header's first byte
+            raw = frame[start:] if start >= 0 else b""
+        else:
+            return packet.data, packet.src, packet.dst
+        fragment = _ipv6_fragment(raw) if len(raw) >= 40 else None
+        if fragment is None:
             return None, b"", b""
-        try:
-            data = (
-                dpkt.udp.UDP(whole)
-                if packet.p == 17
-                else dpkt.tcp.TCP(whole)
-                if packet.p == 6
-                else None
-            )
-        except (dpkt.UnpackError, struct.error):
-            return None, b"", b""
-    return data, packet.src, packet.dst
+        src, dst = raw[8:24], raw[24:40]
+        ident, offset, more, nxt, piece = fragment
+        whole = fragments.add(
+            (src, dst, int.from_bytes(ident, "big"), -1), offset, more, piece, nxt
+        )
+        if whole is not None:  # the fragmentable part may start with options headers
+            proto, body = _ipv6_upper(whole[1], whole[0])
+            whole = body, proto
+    if whole is None:
+        return None, b"", b""
+    body, proto = whole
+    try:
+        data = dpkt.udp.UDP(body) if proto == 17 else dpkt.tcp.TCP(body) if proto == 6 else None
+    except (dpkt.UnpackError, struct.error):
+        return None, b"", b""
+    return data, src, dst
 
 
 def _segment(
@@ -590,7 +666,7 @@ def _segment(
     packet = _link(dpkt, linktype, frame)
     if packet is None:
         return None
-    segment, src, dst = _transport(dpkt, packet, fragments)
+    segment, src, dst = _transport(dpkt, packet, frame, fragments)
     if isinstance(segment, dpkt.udp.UDP):
         return 17, src, dst, segment.sport, segment.dport, bytes(segment.data), 0, 0
     if isinstance(segment, dpkt.tcp.TCP):

@@ -103,6 +103,35 @@ def _response(message: bytes, code: int, reason: str) -> bytes:
     )
 
 
+class _Packed:
+    """Bytes of a packet built here, to put in a dpkt frame as they are."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+
+    def __bytes__(self) -> bytes:
+        return self.data
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+
+def _ipv6_fragment(
+    src: bytes, dst: bytes, proto: int, ident: int, start: int, piece: bytes, more: bool
+) -> bytes:
+    """An IPv6 packet carrying bytes ``start`` on of a datagram of ``proto`` (``more``: not
+    the last piece), as a host sends a datagram larger than the path MTU: a Hop-by-Hop
+    Options header (RFC 8200 §4.3, one PadN option), then a Fragment header (§4.5); the
+    fragmentable part starts with a Destination Options header (§4.6), then the datagram."""
+    pad = bytes([1, 4, 0, 0, 0, 0])  # a PadN option filling an 8-octet header
+    if start == 0:
+        piece = bytes([proto, 0]) + pad + piece  # Destination Options header, then data
+    offset = 0 if start == 0 else start + 8  # (the Destination Options header comes first)
+    fragment = struct.pack("!BBHI", 60, 0, offset | int(more), ident)
+    payload = bytes([44, 0]) + pad + fragment + piece
+    return struct.pack("!IHBB16s16s", 0x60000000, len(payload), 0, 64, src, dst) + payload
+
+
 def write_capture(
     path: str | os.PathLike[str],
     records: Iterable[Mapping[str, Any]],
@@ -125,7 +154,8 @@ def write_capture(
     ``split``: each TCP message goes out in several segments; ``coalesce``: TCP segments
     carry the end of one message and the start of the next; ``retransmit``: the share of
     packets sent twice; ``reorder``: neighbouring TCP segments swapped; ``fragment``:
-    UDP datagrams over IPv4 cut into fragments; ``noise``: responses, ACKs, re-INVITEs
+    UDP datagrams cut into fragments (IPv6 ones behind Hop-by-Hop Options and with a
+    Destination Options header); ``noise``: responses, ACKs, re-INVITEs
     and non-SIP datagrams between the calls.
     """
     import dpkt
@@ -138,8 +168,20 @@ def write_capture(
 
     def frame(ip_payload: Any, proto: int, src: bytes, dst: bytes) -> list[bytes]:
         """Link-layer frames carrying one transport segment (several when fragmented)."""
-        if ipv6:
-            ips: list[Any] = [
+        if ipv6 and fragment and proto == 17 and len(bytes(ip_payload)) > 200:
+            raw = bytes(ip_payload)
+            ident[0] += 1
+            cuts = list(range(0, len(raw), 8 * rng.randrange(10, 40)))
+            ips: list[Any] = []
+            for i, start in enumerate(cuts):
+                end = cuts[i + 1] if i + 1 < len(cuts) else len(raw)
+                ips.append(
+                    _ipv6_fragment(src, dst, proto, ident[0], start, raw[start:end], end < len(raw))
+                )
+            if rng.random() < 0.5:
+                ips.reverse()  # fragments may arrive in any order
+        elif ipv6:
+            ips = [
                 dpkt.ip6.IP6(
                     src=src,
                     dst=dst,
@@ -171,7 +213,9 @@ def write_capture(
             ]
         out = []
         for ip in ips:
-            if not ipv6:
+            if isinstance(ip, bytes):  # (dpkt would decode bytes given as a frame's data)
+                ip = _Packed(ip)
+            elif not ipv6:
                 ip.len = 20 + len(bytes(ip.data))
             ethtype = 0x86DD if ipv6 else 0x0800
             if link == "ethernet":
