@@ -373,6 +373,66 @@ def test_hostile_ipv6_fragments_never_crash_the_reader(
         assert isinstance(item, CallRecord | UnreadableRecord)
 
 
+@pytest.mark.parametrize("ipv6", [False, True], ids=["ipv4", "ipv6"])
+def test_an_invite_whose_fragments_never_all_arrive_is_unreadable(
+    day: tuple[Path, list[dict[str, Any]]], tmp_path: Path, ipv6: bool
+) -> None:
+    """A capture that lost one fragment of a fragmented INVITE: the other calls are read,
+    and the lost INVITE is an unreadable record saying so, not a call gone unsaid."""
+    import dpkt
+
+    from shakenlib.analysis.capture import _ipv6_fragment
+
+    _, records = day
+    signed = [r for r in records if r["identity"]][:20]
+    path = tmp_path / "calls.pcap"
+    write_capture(path, signed, ipv6=ipv6, fragment=True)
+    with open(path, "rb") as handle:
+        frames = list(dpkt.pcap.Reader(handle))
+
+    def later_fragment(frame: bytes) -> bool:
+        if ipv6:
+            fragment = _ipv6_fragment(frame[14:])
+            return fragment is not None and fragment[1] > 0
+        return bool(dpkt.ethernet.Ethernet(frame).data.offset)
+
+    dropped = next(i for i, (_, frame) in enumerate(frames) if later_fragment(frame))
+    with open(path, "wb") as handle:
+        writer = dpkt.pcap.Writer(handle)
+        for i, (ts, frame) in enumerate(frames):
+            if i != dropped:
+                writer.writepkt(frame, ts=ts)
+    items = list(RecordSource(path=str(path)))
+    calls = [item for item in items if isinstance(item, CallRecord)]
+    lost = [item for item in items if isinstance(item, UnreadableRecord)]
+    assert len(calls) == len(signed) - 1
+    assert len(lost) == 1
+    assert "INVITE over UDP" in lost[0].reason
+    assert "fragments never all arrived" in lost[0].reason
+    assert lost[0].line <= dropped + 1  # the packet its datagram was first seen at
+
+
+def test_fragmented_datagrams_given_up_past_the_bound_are_reported(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Past MAX_FRAGMENTED pending datagrams the oldest is given up: an INVITE among them
+    is reported (first seen at its packet), other datagrams are not."""
+    from shakenlib.analysis import capture
+
+    monkeypatch.setattr(capture, "MAX_FRAGMENTED", 2)
+    pending = capture._Fragments()
+    invite = struct.pack("!HHHH", 5060, 5060, 0, 0) + b"INVITE sip:+1@x SIP/2.0\r\n"
+    other = struct.pack("!HHHH", 53, 53, 0, 0) + b"\0" * 20
+    for number, datagram in enumerate([invite, other, invite, invite], start=1):
+        pending.number = number
+        key = (b"\1" * 4, b"\2" * 4, number, 17)
+        assert pending.add(key, 0, True, datagram, 17) is None
+    assert [since for since, _ in pending.lost] == [1]  # the first; the second was not SIP
+    assert [since for since, _ in pending.unfinished()] == [3, 4]
+    assert not pending.pending
+    assert not pending.since
+
+
 def test_an_ipv6_fragment_cut_by_the_snapshot_length_is_not_reassembled() -> None:
     from shakenlib.analysis.capture import _ipv6_fragment, _ipv6_upper
     from shakenlib.testing.captures import _ipv6_fragment as make

@@ -27,7 +27,8 @@ in, its ``line`` that packet's number (1-based, as Wireshark counts), and its ``
 
 A capture cut short (the last packet or block incomplete, as when ``tcpdump`` is
 killed) keeps the calls read before the cut and yields one unreadable item saying where
-it was cut; so does a SIP message left incomplete at the end of a TCP stream. A file that
+it was cut; so does a SIP message left incomplete at the end of a TCP stream, and an
+INVITE over UDP whose IP fragments never all arrived. A file that
 is not a capture at all is a :class:`~shakenlib.errors.UsageError` naming it.
 """
 
@@ -421,6 +422,13 @@ class _Fragments:
         self.pending: collections.OrderedDict[
             tuple[bytes, bytes, int, int], dict[int, tuple[bytes, bool, int]]
         ] = collections.OrderedDict()
+        #: the packet being read (set by the reader), and the packet each pending datagram
+        #: was first seen at
+        self.number = 0
+        self.since: dict[tuple[bytes, bytes, int, int], int] = {}
+        #: INVITEs given up (more than MAX_FRAGMENTED datagrams pending), for the reader
+        #: to report: (packet first seen at, why)
+        self.lost: list[tuple[int, str]] = []
 
     def add(
         self, key: tuple[bytes, bytes, int, int], offset: int, more: bool, piece: bytes, kind: int
@@ -431,8 +439,9 @@ class _Fragments:
         parts = self.pending.get(key)
         if parts is None:
             parts = self.pending[key] = {}
+            self.since[key] = self.number
             if len(self.pending) > MAX_FRAGMENTED:
-                self.pending.popitem(last=False)
+                self.lost.extend(self.unfinished(1))
         parts[offset] = (piece, more, kind)
         # complete when the pieces run from 0 to one without "more fragments"
         data = bytearray()
@@ -444,9 +453,36 @@ class _Fragments:
             data[start : start + len(piece)] = piece
             at = max(at, start + len(piece))
             if not more:
-                del self.pending[key]
+                del self.pending[key], self.since[key]
                 return bytes(data[:at]), parts[0][2]
         return None
+
+    def unfinished(self, count: int | None = None) -> list[tuple[int, str]]:
+        """Give up the ``count`` oldest datagrams still pending (all of them without a
+        count); returns (packet first seen at, why) for each that was an INVITE over UDP
+        (its first fragment says so: an unreadable record, not a call lost unsaid)."""
+        lost = []
+        for _ in range(len(self.pending) if count is None else count):
+            key, parts = self.pending.popitem(last=False)
+            since = self.since.pop(key)
+            first = parts.get(0)
+            if first is None:
+                continue  # (what it carried is not known)
+            piece, _, kind = first
+            if key[3] == -1:  # IPv6: the fragmentable part may start with options headers
+                try:
+                    kind, piece = _ipv6_upper(kind, piece)
+                except IndexError:
+                    continue
+            if kind == 17 and piece[8:15] == b"INVITE ":
+                lost.append(
+                    (
+                        since,
+                        f"INVITE over UDP {_addr(key[0])} -> {_addr(key[1])} lost: its IP "
+                        f"fragments never all arrived (first seen at packet {since})",
+                    )
+                )
+        return lost
 
 
 # IPv6 extension headers (RFC 8200 §4) between the fixed header and the upper layer:
@@ -580,34 +616,43 @@ def _struct_segment(linktype: int, frame: bytes) -> Segment | None:
 
 
 def _link(dpkt: Any, linktype: int, frame: bytes) -> Any:
-    """The IP (or IPv6) packet of a frame, the bytes of an IPv6 packet dpkt cannot decode
-    (a fragment after the first behind options headers), or ``None``."""
-    if linktype == 1:  # DLT_EN10MB; dpkt removes 802.1Q/802.1ad tags
-        packet = dpkt.ethernet.Ethernet(frame).data
-    elif linktype == 113:  # DLT_LINUX_SLL
-        packet = dpkt.sll.SLL(frame).data
-    elif linktype == 276:  # DLT_LINUX_SLL2
-        packet = dpkt.sll2.SLL2(frame).data
-    elif linktype in (0, 108):  # DLT_NULL, DLT_LOOP
-        packet = dpkt.loopback.Loopback(frame).data
-    elif linktype in _RAW_LINKS:  # raw IP (DLT_RAW; 12/14 on some BSDs)
-        version = frame[0] >> 4 if frame else 0
-        if version == 4:
-            packet = dpkt.ip.IP(frame)
-        elif version == 6:
-            try:
-                packet = dpkt.ip6.IP6(frame)
-            except (dpkt.UnpackError, struct.error, IndexError, ValueError):
-                packet = frame
-        else:
-            packet = None
-    else:  # pragma: no cover - read_capture refuses other link types
+    """The IP (or IPv6) packet of a frame, the bytes of a raw IPv6 packet dpkt cannot
+    decode (a fragment after the first behind options headers), or ``None``."""
+    try:
+        if linktype == 1:  # DLT_EN10MB; dpkt removes 802.1Q/802.1ad tags
+            packet = dpkt.ethernet.Ethernet(frame).data
+        elif linktype == 113:  # DLT_LINUX_SLL
+            packet = dpkt.sll.SLL(frame).data
+        elif linktype == 276:  # DLT_LINUX_SLL2
+            packet = dpkt.sll2.SLL2(frame).data
+        elif linktype in (0, 108):  # DLT_NULL, DLT_LOOP
+            packet = dpkt.loopback.Loopback(frame).data
+        elif linktype in _RAW_LINKS:  # raw IP (DLT_RAW; 12/14 on some BSDs)
+            version = frame[0] >> 4 if frame else 0
+            packet = (
+                dpkt.ip.IP(frame)
+                if version == 4
+                else _raw_ipv6(dpkt, frame)
+                if version == 6
+                else None
+            )
+        else:  # pragma: no cover - read_capture refuses other link types
+            return None
+    except Exception:  # dpkt on a hostile frame may raise anything (AttributeError too)
         return None
     if isinstance(packet, dpkt.ip.IP | dpkt.ip6.IP6):
         return packet
     if isinstance(packet, bytes) and len(packet) >= 40 and packet[0] >> 4 == 6:
         return packet
     return None
+
+
+def _raw_ipv6(dpkt: Any, frame: bytes) -> Any:
+    """A raw IPv6 frame as dpkt decodes it, or as it is when dpkt cannot."""
+    try:
+        return dpkt.ip6.IP6(frame)
+    except Exception:  # e.g. a later fragment behind options headers
+        return frame
 
 
 def _transport(
@@ -934,10 +979,14 @@ def _calls(dpkt: Any, frames: Frames | LinkFrames, linktype: int | None) -> Iter
         number += 1
         decoded = _fast_segment(link, frame)
         if decoded is None:
+            fragments.number = number
             try:
                 decoded = _segment(dpkt, link, frame, fragments)
             except (dpkt.UnpackError, struct.error, IndexError, ValueError):
-                continue  # not an IP packet we can read: not a call
+                decoded = None  # not an IP packet we can read: not a call
+            while fragments.lost:  # INVITEs whose fragments were given up
+                since, why = fragments.lost.pop(0)
+                yield since, _Unreadable(why)
             if decoded is None:
                 continue
         proto, src_ip, dst_ip, sport, dport, payload, seq, flags = decoded
@@ -985,6 +1034,8 @@ def _calls(dpkt: Any, frames: Frames | LinkFrames, linktype: int | None) -> Iter
     for flow, stream in streams.items():
         if stream.pending:
             yield number, _Unreadable(_incomplete(flow))
+    for since, why in fragments.unfinished():
+        yield since, _Unreadable(why)
 
 
 _LINKS = frozenset({0, 1, 12, 14, 101, 108, 113, 228, 229, 276})
