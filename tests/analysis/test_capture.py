@@ -412,6 +412,51 @@ def test_an_invite_whose_fragments_never_all_arrive_is_unreadable(
     assert lost[0].line <= dropped + 1  # the packet its datagram was first seen at
 
 
+def test_sip_over_tls_is_said_to_be_unreadable(
+    day: tuple[Path, list[dict[str, Any]]], tmp_path: Path
+) -> None:
+    """A capture of SIP over TLS (the SIPS port, 5061) has nothing to read: each TLS
+    connection is one unreadable record saying why, not a silent "0 calls"; the plain
+    calls beside it are read as usual."""
+    import dpkt
+
+    _, records = day
+    signed = [r for r in records if r["identity"]][:5]
+    path = tmp_path / "calls.pcap"
+    write_capture(path, signed)
+    with open(path, "rb") as handle:
+        frames = list(dpkt.pcap.Reader(handle))
+    client, server = b"\x0a\0\0\x01", b"\x0a\0\0\x02"
+
+    def segment(src: bytes, dst: bytes, sport: int, dport: int, seq: int, data: bytes) -> bytes:
+        tcp = dpkt.tcp.TCP(sport=sport, dport=dport, seq=seq, flags=0x18, data=data)
+        ip = dpkt.ip.IP(src=src, dst=dst, p=6, ttl=64, data=tcp)
+        ip.len = 20 + len(bytes(tcp))
+        return bytes(dpkt.ethernet.Ethernet(src=b"\2" * 6, dst=b"\4" * 6, type=0x0800, data=ip))
+
+    hello = b"\x16\x03\x01\x00\x40\x01" + bytes(63)  # a ClientHello's record, roughly
+    answer = b"\x16\x03\x03\x00\x30\x02" + bytes(47)  # the ServerHello
+    secret = b"\x17\x03\x03\x00\x20" + b"INVITE sip:x SIP/2.0\r\n" + bytes(10)
+    tls = [
+        segment(client, server, 40000, 5061, 1, hello),
+        segment(server, client, 5061, 40000, 1, answer),
+        segment(client, server, 40000, 5061, 1 + len(hello), secret),
+        segment(client, server, 40001, 5061, 1, hello),  # a second connection
+    ]
+    with open(path, "wb") as handle:
+        writer = dpkt.pcap.Writer(handle)
+        for i, frame in enumerate(tls):
+            writer.writepkt(frame, ts=frames[0][0] + i)
+        for ts, frame in frames:
+            writer.writepkt(frame, ts=ts)
+    items = list(RecordSource(path=str(path)))
+    calls = [item for item in items if isinstance(item, CallRecord)]
+    unreadable = [item for item in items if isinstance(item, UnreadableRecord)]
+    assert len(calls) == len(signed)
+    assert [item.line for item in unreadable] == [1, 4]  # once per connection
+    assert "10.0.0.1:40000 <-> 10.0.0.2:5061 (SIP over TLS): encrypted" in unreadable[0].reason
+
+
 def test_fragmented_datagrams_given_up_past_the_bound_are_reported(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

@@ -27,8 +27,9 @@ in, its ``line`` that packet's number (1-based, as Wireshark counts), and its ``
 
 A capture cut short (the last packet or block incomplete, as when ``tcpdump`` is
 killed) keeps the calls read before the cut and yields one unreadable item saying where
-it was cut; so does a SIP message left incomplete at the end of a TCP stream, and an
-INVITE over UDP whose IP fragments never all arrived. A file that
+it was cut; so does a SIP message left incomplete at the end of a TCP stream, an
+INVITE over UDP whose IP fragments never all arrived, and each TLS connection on the SIPS
+port (5061), whose SIP is encrypted. A file that
 is not a capture at all is a :class:`~shakenlib.errors.UsageError` naming it.
 """
 
@@ -963,6 +964,8 @@ def _calls(dpkt: Any, frames: Frames | LinkFrames, linktype: int | None) -> Iter
     )
     seen: collections.OrderedDict[tuple[bytes, bytes], None] = collections.OrderedDict()
     fragments = _Fragments()
+    # TLS connections on the SIPS port reported (once each)
+    tls: set[tuple[tuple[bytes, int], tuple[bytes, int]]] = set()
     number = 0
     # the stream of the last TCP segment (most segments continue the stream before them)
     last_flow: tuple[bytes, int, bytes, int] | None = None
@@ -1019,6 +1022,19 @@ def _calls(dpkt: Any, frames: Frames | LinkFrames, linktype: int | None) -> Iter
         if flags & _SYN:
             stream.syn(seq)
         if payload:
+            if (
+                not stream.synced
+                and payload[0] in _TLS_RECORDS
+                and payload[1:2] == b"\x03"  # (the major version of every TLS)
+                and _SIPS_PORT in (sport, dport)
+            ):
+                stream.ignored = True  # encrypted: nothing to read in either direction
+                connection = (min(flow[:2], flow[2:]), max(flow[:2], flow[2:]))
+                if connection not in tls:
+                    if len(tls) >= MAX_STREAMS:
+                        tls.clear()
+                    tls.add(connection)
+                    yield number, _Unreadable(_encrypted(flow))
             for when, first, message in stream.add(seq, payload, ts, number):
                 if not _first_sighting(seen, message):
                     continue
@@ -1040,6 +1056,22 @@ def _calls(dpkt: Any, frames: Frames | LinkFrames, linktype: int | None) -> Iter
 
 _LINKS = frozenset({0, 1, 12, 14, 101, 108, 113, 228, 229, 276})
 _SYN, _FIN_RST = 0x02, 0x01 | 0x04  # TCP flags (RFC 9293 §3.1)
+
+
+#: TLS record content types (RFC 8446 §5.1: change_cipher_spec, alert, handshake,
+#: application_data) a TLS connection's bytes start with, and the SIPS port (RFC 3261
+#: §26.2: SIP over TLS).
+_TLS_RECORDS = frozenset({20, 21, 22, 23})
+_SIPS_PORT = 5061
+
+
+def _encrypted(flow: tuple[bytes, int, bytes, int]) -> str:
+    src, sport, dst, dport = flow
+    return (
+        f"TLS connection {_addr(src)}:{sport} <-> {_addr(dst)}:{dport} (SIP over TLS): "
+        "encrypted, its calls cannot be read; capture behind the TLS endpoint (the SBC's "
+        "inside) or read the SBC's SIP message log"
+    )
 
 
 def _incomplete(flow: tuple[bytes, int, bytes, int]) -> str:
