@@ -435,8 +435,8 @@ class _Fragments:
         self, key: tuple[bytes, bytes, int, int], offset: int, more: bool, piece: bytes, kind: int
     ) -> tuple[bytes, int] | None:
         """Add the fragment at byte ``offset`` (``more``: not the last); ``kind`` is the
-        protocol or next header it carries (the first fragment's counts). Returns the
-        whole payload and its kind once every piece is there."""
+        protocol or next header it carries (the first fragment's is the datagram's).
+        Returns the whole payload and its kind once every piece is there."""
         parts = self.pending.get(key)
         if parts is None:
             parts = self.pending[key] = {}
