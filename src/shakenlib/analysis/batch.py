@@ -281,11 +281,12 @@ def _meet() -> None:
 
 def _survey() -> dict[str, SignerSurvey]:
     """A worker's survey of its analysis (:meth:`Analysis.survey`), once all chunks are
-    done. Every worker waits for the others at the barrier first, so each of the ``jobs``
-    survey tasks lands on a different worker (and so do the hand-over tasks)."""
-    _WORKER["barrier"].wait(timeout=_HAND_OVER_TIMEOUT)
+    done. Every worker then waits for the others at the barrier, so each of the ``jobs``
+    survey tasks lands on a different worker (and so do the hand-over tasks); a worker
+    done first surveys while it would wait."""
     analysis: Analysis = _WORKER["analysis"]
     survey = _WORKER["survey"] = analysis.survey()  # (fold uses its sketches)
+    _WORKER["barrier"].wait(timeout=_HAND_OVER_TIMEOUT)
     return survey
 
 
