@@ -323,3 +323,17 @@ def test_html_escape_helper() -> None:
 
     assert html.unescape(e(EVIL)) == EVIL
     assert e("a\nb\x1b") == "a\\nb\\x1b"
+
+
+@pytest.mark.parametrize(
+    ("unreadable", "said"),
+    [(0, "0 unreadable records"), (1, "1 unreadable record"), (2, "2 unreadable records")],
+)
+def test_the_totals_line_counts_unreadable_records_in_english(unreadable: int, said: str) -> None:
+    from shakenlib.analysis.report import render_table
+
+    analysis = Analysis()
+    for line in range(unreadable):
+        analysis.add_error(UnreadableRecord(line + 1, "not a JSON object"))
+    first = render_table(analysis, None).splitlines()[0]
+    assert first.endswith(f"unsigned; {said}")

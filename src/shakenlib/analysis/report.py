@@ -83,7 +83,8 @@ def _attest(lead: Lead) -> str:
 def _totals(analysis: Analysis) -> str:
     return (
         f"{analysis.calls} calls: {analysis.passed} passed, {analysis.failed} failed, "
-        f"{analysis.unsigned} unsigned; {analysis.unreadable} unreadable records"
+        f"{analysis.unsigned} unsigned; {analysis.unreadable} unreadable "
+        f"record{'' if analysis.unreadable == 1 else 's'}"
     )
 
 
