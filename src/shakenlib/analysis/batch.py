@@ -496,6 +496,6 @@ def _no_cyclic_gc() -> Iterator[None]:
 def _each_worker(
     pool: concurrent.futures.ProcessPoolExecutor, jobs: int, fn: Callable[..., T], *args: Any
 ) -> list[concurrent.futures.Future[T]]:
-    """``fn(*args)`` once in each of the ``jobs`` workers (``fn`` meets the others at the
-    barrier first)."""
+    """The futures of ``fn(*args)`` run once in each of the ``jobs`` workers (``fn`` meets
+    the others at the barrier, so no worker takes two)."""
     return [pool.submit(fn, *args) for _ in range(jobs)]

@@ -18,6 +18,7 @@ b'INVITE sip:+12155551213@198.51.100.7;user=phone SIP/2.0'
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import os
 import random
 import struct
@@ -116,6 +117,18 @@ class _Packed:
         return len(self.data)
 
 
+def _ipv4_fragment(
+    src: bytes, dst: bytes, proto: int, ident: int, start: int, piece: bytes, more: bool
+) -> Any:
+    """An IPv4 packet (RFC 791) carrying bytes ``start`` on of a datagram of ``proto``
+    (``more``: not the last piece)."""
+    import dpkt
+
+    part = dpkt.ip.IP(src=src, dst=dst, p=proto, id=ident, ttl=64, data=piece)
+    part.offset, part.mf = start, int(more)
+    return part
+
+
 def _ipv6_fragment(
     src: bytes, dst: bytes, proto: int, ident: int, start: int, piece: bytes, more: bool
 ) -> bytes:
@@ -168,43 +181,21 @@ def write_capture(
 
     def frame(ip_payload: Any, proto: int, src: bytes, dst: bytes) -> list[bytes]:
         """Link-layer frames carrying one transport segment (several when fragmented)."""
-        if ipv6 and fragment and proto == 17 and len(bytes(ip_payload)) > 200:
-            raw = bytes(ip_payload)
+        raw = bytes(ip_payload)
+        if fragment and proto == 17 and len(raw) > 200:
             ident[0] += 1
-            cuts = list(range(0, len(raw), 8 * rng.randrange(10, 40)))
-            ips: list[Any] = []
-            for i, start in enumerate(cuts):
-                end = cuts[i + 1] if i + 1 < len(cuts) else len(raw)
-                ips.append(
-                    _ipv6_fragment(src, dst, proto, ident[0], start, raw[start:end], end < len(raw))
-                )
+            cuts = [*range(0, len(raw), 8 * rng.randrange(10, 40)), len(raw)]
+            cut = _ipv6_fragment if ipv6 else _ipv4_fragment
+            ips: list[Any] = [
+                cut(src, dst, proto, ident[0], start, raw[start:end], end < len(raw))
+                for start, end in itertools.pairwise(cuts)
+            ]
             if rng.random() < 0.5:
                 ips.reverse()  # fragments may arrive in any order
         elif ipv6:
             ips = [
-                dpkt.ip6.IP6(
-                    src=src,
-                    dst=dst,
-                    nxt=proto,
-                    hlim=64,
-                    data=ip_payload,
-                    plen=len(bytes(ip_payload)),
-                )
+                dpkt.ip6.IP6(src=src, dst=dst, nxt=proto, hlim=64, data=ip_payload, plen=len(raw))
             ]
-        elif fragment and proto == 17 and len(bytes(ip_payload)) > 200:
-            raw = bytes(ip_payload)
-            ident[0] += 1
-            cuts = list(range(0, len(raw), 8 * rng.randrange(10, 40)))
-            ips = []
-            for i, start in enumerate(cuts):
-                end = cuts[i + 1] if i + 1 < len(cuts) else len(raw)
-                part = dpkt.ip.IP(
-                    src=src, dst=dst, p=proto, id=ident[0], ttl=64, data=raw[start:end]
-                )
-                part.offset, part.mf = start, int(end < len(raw))
-                ips.append(part)
-            if rng.random() < 0.5:
-                ips.reverse()  # fragments may arrive in any order
         else:
             ips = [
                 dpkt.ip.IP(
